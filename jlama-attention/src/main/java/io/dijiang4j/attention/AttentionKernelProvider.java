@@ -1,0 +1,22 @@
+package io.dijiang4j.attention;
+
+import java.util.Optional;
+
+/**
+ * A backend that can run attention kernels (ServiceLoader SPI). The CPU backend lives in this module; the gpu
+ * module registers a CUDA provider that is found at run time when its jar is on the class path.
+ */
+public interface AttentionKernelProvider {
+    /** "cpu", "cuda", ... as named by the profile's {@code backend:} key. */
+    String name();
+
+    /** Whether this backend can run here (driver present, device found); the reason is logged when it cannot. */
+    boolean isAvailable();
+
+    /** Why {@link #isAvailable()} is false, for the one log line or the error of {@code backend: cuda}. */
+    default Optional<String> unavailableReason() {
+        return Optional.empty();
+    }
+
+    AttentionKernel create(AttentionShape shape, AttentionSpec spec);
+}

@@ -1,0 +1,108 @@
+package io.dijiang4j.attention;
+
+import java.util.Arrays;
+import java.util.Objects;
+
+/**
+ * What an attention kernel computes, independent of the backend that runs it.
+ *
+ * @param method LINEAR (pure kernelized, normalized) or HYBRID (sinks + exact window + kernelized memory)
+ * @param featureMap phi, applied to sqrt(scale)*q and sqrt(scale)*k so that phi(q).phi(k) approximates
+ *     exp(scale q.k)
+ * @param decay per query head lambda in (0, 1], or null for no decay (robust form, never lambda^-n)
+ * @param sinks HYBRID: first tokens always kept exact
+ * @param window HYBRID: most recent tokens kept exact
+ * @param blockSize chunked-prefill block (Lightning tile) size
+ * @param scale softmax temperature tau, usually 1/sqrt(headDim)
+ * @param memoryGain HYBRID: per query head weight g_h of the kernelized memory (null = 1 for every head)
+ * @param causal false only for encoder (non-causal) use of the naive and chunked forms
+ */
+public record AttentionSpec(
+        Method method,
+        FeatureMap featureMap,
+        double[] decay,
+        int sinks,
+        int window,
+        int blockSize,
+        double scale,
+        double[] memoryGain,
+        boolean causal) {
+
+    public enum Method {
+        LINEAR,
+        HYBRID
+    }
+
+    public AttentionSpec {
+        Objects.requireNonNull(method, "method");
+        Objects.requireNonNull(featureMap, "featureMap");
+        if (sinks < 0 || window < 0) throw new IllegalArgumentException("sinks and window must be >= 0");
+        if (blockSize < 1) throw new IllegalArgumentException("blockSize must be >= 1");
+        if (!(scale > 0) || Double.isInfinite(scale)) throw new IllegalArgumentException("scale must be > 0");
+        if (decay != null) {
+            for (double l : decay) {
+                if (!(l > 0 && l <= 1)) throw new IllegalArgumentException("decay must be in (0, 1]: " + l);
+            }
+        }
+    }
+
+    public static AttentionSpec linear(FeatureMap map, int headDim) {
+        return new AttentionSpec(Method.LINEAR, map, null, 0, 0, 64, 1.0 / Math.sqrt(headDim), null, true);
+    }
+
+    public static AttentionSpec hybrid(FeatureMap map, int headDim, int sinks, int window) {
+        return new AttentionSpec(Method.HYBRID, map, null, sinks, window, 64, 1.0 / Math.sqrt(headDim), null, true);
+    }
+
+    public AttentionSpec withDecay(double[] perHeadDecay) {
+        return new AttentionSpec(method, featureMap, perHeadDecay, sinks, window, blockSize, scale, memoryGain, causal);
+    }
+
+    public AttentionSpec withBlockSize(int size) {
+        return new AttentionSpec(method, featureMap, decay, sinks, window, size, scale, memoryGain, causal);
+    }
+
+    public AttentionSpec withScale(double tau) {
+        return new AttentionSpec(method, featureMap, decay, sinks, window, blockSize, tau, memoryGain, causal);
+    }
+
+    public AttentionSpec withMemoryGain(double[] perHeadGain) {
+        return new AttentionSpec(method, featureMap, decay, sinks, window, blockSize, scale, perHeadGain, causal);
+    }
+
+    public double decayOf(int head) {
+        return decay == null ? 1.0 : decay[head];
+    }
+
+    public double memoryGainOf(int head) {
+        return memoryGain == null ? 1.0 : memoryGain[head];
+    }
+
+    @Override
+    public boolean equals(Object o) {
+        return o instanceof AttentionSpec s
+                && method == s.method
+                && featureMap.equals(s.featureMap)
+                && Arrays.equals(decay, s.decay)
+                && sinks == s.sinks
+                && window == s.window
+                && blockSize == s.blockSize
+                && scale == s.scale
+                && Arrays.equals(memoryGain, s.memoryGain)
+                && causal == s.causal;
+    }
+
+    @Override
+    public int hashCode() {
+        return Objects.hash(
+                method,
+                featureMap,
+                Arrays.hashCode(decay),
+                sinks,
+                window,
+                blockSize,
+                scale,
+                Arrays.hashCode(memoryGain),
+                causal);
+    }
+}
