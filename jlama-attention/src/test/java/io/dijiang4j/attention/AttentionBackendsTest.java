@@ -1,0 +1,157 @@
+package io.dijiang4j.attention;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertSame;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Optional;
+import java.util.logging.Handler;
+import java.util.logging.Level;
+import java.util.logging.LogRecord;
+import java.util.logging.Logger;
+import org.junit.jupiter.api.Test;
+
+class AttentionBackendsTest {
+
+    /** A provider whose availability the test decides. */
+    private record FakeProvider(String name, boolean available, String reason) implements AttentionKernelProvider {
+        @Override
+        public boolean isAvailable() {
+            return available;
+        }
+
+        @Override
+        public Optional<String> unavailableReason() {
+            return Optional.ofNullable(reason);
+        }
+
+        @Override
+        public AttentionKernel create(AttentionShape shape, AttentionSpec spec) {
+            throw new UnsupportedOperationException("not needed by these tests");
+        }
+    }
+
+    private static final FakeProvider CPU = new FakeProvider("cpu", true, null);
+    private static final FakeProvider CUDA_UP = new FakeProvider("cuda", true, null);
+    private static final FakeProvider CUDA_DOWN =
+            new FakeProvider("cuda", false, "cannot load the CUDA driver library libcuda.so.1");
+
+    private static AttentionBackends.Discovery discovery(AttentionKernelProvider... providers) {
+        return new AttentionBackends.Discovery(List.of(providers), List.of());
+    }
+
+    @Test
+    void autoPrefersAnAvailableCudaProvider() {
+        var selection = AttentionBackends.resolve("auto", discovery(CPU, CUDA_UP));
+        assertSame(CUDA_UP, selection.provider());
+        assertTrue(selection.fallbackReason().isEmpty());
+    }
+
+    @Test
+    void autoFallsBackToCpuWithTheDriverReasonAndLogsOneInfoLine() {
+        List<LogRecord> records = new ArrayList<>();
+        Logger logger = Logger.getLogger(AttentionBackends.class.getName());
+        Handler capture = new Handler() {
+            @Override
+            public void publish(LogRecord record) {
+                records.add(record);
+            }
+
+            @Override
+            public void flush() {}
+
+            @Override
+            public void close() {}
+        };
+        logger.addHandler(capture);
+        try {
+            AttentionKernelProvider chosen = AttentionBackends.select("AUTO", discovery(CPU, CUDA_DOWN));
+            assertSame(CPU, chosen);
+        } finally {
+            logger.removeHandler(capture);
+        }
+        assertEquals(1, records.size(), "exactly one log line");
+        assertEquals(Level.INFO, records.get(0).getLevel());
+        String line = java.text.MessageFormat.format(
+                records.get(0).getMessage(), records.get(0).getParameters());
+        assertTrue(line.contains("using cpu") && line.contains("libcuda.so.1"), line);
+    }
+
+    @Test
+    void autoWithoutTheGpuModuleSaysSo() {
+        var selection = AttentionBackends.resolve("auto", discovery(CPU));
+        assertSame(CPU, selection.provider());
+        assertTrue(selection.fallbackReason().orElseThrow().contains("gpu module"));
+    }
+
+    @Test
+    void autoKeepsTheLoadErrorOfAProviderThatCouldNotBeLoaded() {
+        var withFailure = new AttentionBackends.Discovery(
+                List.of(CPU), List.of("UnsupportedClassVersionError: class file version 66.0"));
+        var selection = AttentionBackends.resolve("auto", withFailure);
+        assertSame(CPU, selection.provider());
+        assertTrue(selection.fallbackReason().orElseThrow().contains("class file version 66.0"));
+    }
+
+    @Test
+    void explicitCudaThatCannotRunIsAClearError() {
+        var e = assertThrows(
+                IllegalStateException.class, () -> AttentionBackends.resolve("cuda", discovery(CPU, CUDA_DOWN)));
+        assertEquals(
+                "attention backend cuda is not available here: cannot load the CUDA driver library libcuda.so.1",
+                e.getMessage());
+        var missing =
+                assertThrows(IllegalStateException.class, () -> AttentionBackends.resolve("cuda", discovery(CPU)));
+        assertTrue(missing.getMessage().contains("gpu module"), missing.getMessage());
+    }
+
+    @Test
+    void explicitCpuAndCudaAreReturnedAsIs() {
+        assertSame(
+                CPU, AttentionBackends.resolve("cpu", discovery(CPU, CUDA_UP)).provider());
+        assertSame(
+                CUDA_UP,
+                AttentionBackends.resolve(" Cuda ", discovery(CPU, CUDA_UP)).provider());
+    }
+
+    @Test
+    void unknownOrEmptyNamesAreRejectedWithTheKnownNames() {
+        var unknown = assertThrows(
+                IllegalArgumentException.class, () -> AttentionBackends.resolve("tpu", discovery(CPU, CUDA_UP)));
+        assertTrue(
+                unknown.getMessage().contains("'tpu'") && unknown.getMessage().contains("auto, cpu, cuda"));
+        assertThrows(IllegalArgumentException.class, () -> AttentionBackends.resolve(" ", discovery(CPU)));
+    }
+
+    @Test
+    void providerWhoseAvailabilityCheckThrowsIsTreatedAsUnavailable() {
+        AttentionKernelProvider throwing = new AttentionKernelProvider() {
+            @Override
+            public String name() {
+                return "cuda";
+            }
+
+            @Override
+            public boolean isAvailable() {
+                throw new UnsatisfiedLinkError("no libcuda");
+            }
+
+            @Override
+            public AttentionKernel create(AttentionShape shape, AttentionSpec spec) {
+                throw new UnsupportedOperationException();
+            }
+        };
+        var selection = AttentionBackends.resolve("auto", discovery(CPU, throwing));
+        assertSame(CPU, selection.provider());
+        assertTrue(selection.fallbackReason().orElseThrow().contains("no libcuda"));
+    }
+
+    @Test
+    void realServiceLookupWithoutTheGpuModuleRejectsCuda() {
+        var e = assertThrows(IllegalStateException.class, () -> AttentionBackends.select("cuda"));
+        assertTrue(e.getMessage().contains("gpu module"), e.getMessage());
+    }
+}
