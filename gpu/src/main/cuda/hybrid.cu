@@ -12,7 +12,7 @@
 extern "C" __global__ void dj_hybrid_window(const float* __restrict__ q, const float* __restrict__ sinkK,
                                             const float* __restrict__ sinkV, int sinkCount,
                                             const float* __restrict__ extK, const float* __restrict__ extV,
-                                            int extStart, int extRows, int heads, int kvHeads, int d,
+                                            long long extStart, int extRows, int heads, int kvHeads, int d,
                                             long long position, int sinks, int window, float scale,
                                             const float* __restrict__ memoryGain, const float* __restrict__ memNum,
                                             const float* __restrict__ memDen,

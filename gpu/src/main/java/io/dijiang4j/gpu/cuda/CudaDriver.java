@@ -27,6 +27,8 @@ public final class CudaDriver {
     private static final int CU_DEVICE_ATTRIBUTE_COMPUTE_CAPABILITY_MAJOR = 75;
     private static final int CU_DEVICE_ATTRIBUTE_COMPUTE_CAPABILITY_MINOR = 76;
     private static final int CU_DEVICE_ATTRIBUTE_MULTIPROCESSOR_COUNT = 16;
+    private static final int CU_DEVICE_ATTRIBUTE_MAX_SHARED_MEMORY_PER_BLOCK_OPTIN = 97;
+    private static final int CU_FUNC_ATTRIBUTE_MAX_DYNAMIC_SHARED_SIZE_BYTES = 8;
     private static final int CU_JIT_ERROR_LOG_BUFFER = 5;
     private static final int CU_JIT_ERROR_LOG_BUFFER_SIZE_BYTES = 6;
     private static final int JIT_LOG_BYTES = 8192;
@@ -46,6 +48,7 @@ public final class CudaDriver {
     private final MethodHandle cuModuleUnload;
     private final MethodHandle cuModuleGetFunction;
     private final MethodHandle cuLaunchKernel;
+    private final MethodHandle cuFuncSetAttribute;
     private final MethodHandle cuMemAlloc;
     private final MethodHandle cuMemFree;
     private final MethodHandle cuMemsetD32Async;
@@ -91,6 +94,7 @@ public final class CudaDriver {
                 ADDRESS,
                 ADDRESS,
                 ADDRESS);
+        cuFuncSetAttribute = b.bind("cuFuncSetAttribute", ADDRESS, JAVA_INT, JAVA_INT);
         cuMemAlloc = b.bind("cuMemAlloc_v2", ADDRESS, JAVA_LONG);
         cuMemFree = b.bind("cuMemFree_v2", JAVA_LONG);
         cuMemsetD32Async = b.bind("cuMemsetD32Async", JAVA_LONG, JAVA_INT, JAVA_LONG, ADDRESS);
@@ -200,6 +204,11 @@ public final class CudaDriver {
         return attribute(CU_DEVICE_ATTRIBUTE_MULTIPROCESSOR_COUNT, device);
     }
 
+    /** The most dynamic shared memory one thread block may use after opting in (bytes). */
+    public int maxSharedMemoryPerBlockOptin(int device) {
+        return attribute(CU_DEVICE_ATTRIBUTE_MAX_SHARED_MEMORY_PER_BLOCK_OPTIN, device);
+    }
+
     public MemorySegment primaryContextRetain(int device) {
         try (Arena arena = Arena.ofConfined()) {
             MemorySegment out = arena.allocate(ADDRESS);
@@ -260,6 +269,13 @@ public final class CudaDriver {
             }
             return out.get(ADDRESS, 0);
         }
+    }
+
+    /** Lets {@code function} use up to {@code bytes} of dynamic shared memory (above the 48 KiB default). */
+    public void setMaxDynamicSharedMemory(MemorySegment function, int bytes) {
+        check(
+                callInt(cuFuncSetAttribute, function, CU_FUNC_ATTRIBUTE_MAX_DYNAMIC_SHARED_SIZE_BYTES, bytes),
+                "cuFuncSetAttribute");
     }
 
     /**
