@@ -249,8 +249,8 @@ public final class CudaAttentionKernel implements AttentionKernel {
         // each decayed by window more steps than in plain linear attention.
         int keyOffset = Math.toIntExact(p - window - extStart);
         memory(s, logQ, logK, extV, length, extRows, keyOffset, window, MODE_RAW, memNum);
-        drv.launch(
-                runtime.function(CudaKernelFunction.HYBRID_WINDOW),
+        launch(
+                CudaKernelFunction.HYBRID_WINDOW,
                 length,
                 shape.numHeads(),
                 1,
@@ -294,28 +294,43 @@ public final class CudaAttentionKernel implements AttentionKernel {
             DeviceMemory x, int rows, int heads, FeatureMapParameters params, boolean queries, DeviceMemory logOut) {
         if (rows == 0) return;
         int d = shape.headDim();
+        launch(
+                CudaKernelFunction.LOG_FEATURES,
+                rows,
+                heads,
+                1,
+                ROW_THREADS,
+                1,
+                1,
+                (d + m + 32) * Float.BYTES,
+                runtime.stream(),
+                x.pointer(),
+                rows,
+                heads,
+                heads * d,
+                d,
+                m,
+                (queries ? queryProjection : keyProjection).pointer(),
+                (queries ? queryLogWeights : keyLogWeights).pointer(),
+                normalizationCode(params.normalization()),
+                prescale,
+                logOut.pointer());
+    }
+
+    private void launch(
+            CudaKernelFunction f,
+            int gridX,
+            int gridY,
+            int gridZ,
+            int blockX,
+            int blockY,
+            int blockZ,
+            int sharedBytes,
+            MemorySegment stream,
+            Object... args) {
+        f.checkArguments(args);
         runtime.driver()
-                .launch(
-                        runtime.function(CudaKernelFunction.LOG_FEATURES),
-                        rows,
-                        heads,
-                        1,
-                        ROW_THREADS,
-                        1,
-                        1,
-                        (d + m + 32) * Float.BYTES,
-                        runtime.stream(),
-                        x.pointer(),
-                        rows,
-                        heads,
-                        heads * d,
-                        d,
-                        m,
-                        (queries ? queryProjection : keyProjection).pointer(),
-                        (queries ? queryLogWeights : keyLogWeights).pointer(),
-                        normalizationCode(params.normalization()),
-                        prescale,
-                        logOut.pointer());
+                .launch(runtime.function(f), gridX, gridY, gridZ, blockX, blockY, blockZ, sharedBytes, stream, args);
     }
 
     static int normalizationCode(FeatureMap.Normalization normalization) {
@@ -340,37 +355,36 @@ public final class CudaAttentionKernel implements AttentionKernel {
         boolean step = queries == 1;
         int rows = step ? 1 : CHUNK_ROWS;
         int d = shape.headDim();
-        runtime.driver()
-                .launch(
-                        runtime.function(step ? CudaKernelFunction.MEMORY_STEP : CudaKernelFunction.MEMORY_CHUNK),
-                        shape.numHeads(),
-                        (d + VALUE_SLICE - 1) / VALUE_SLICE,
-                        1,
-                        step ? STEP_THREADS : CHUNK_THREADS,
-                        1,
-                        1,
-                        (int) memorySharedBytes(rows, m),
-                        runtime.stream(),
-                        lq.pointer(),
-                        lk.pointer(),
-                        values.pointer(),
-                        logDecay.pointer(),
-                        s.offsets().pointer(),
-                        s.sums().pointer(),
-                        s.norms().pointer(),
-                        target.pointer(),
-                        memDen == null ? 0L : memDen.pointer(),
-                        memLogScale == null ? 0L : memLogScale.pointer(),
-                        queries,
-                        keys,
-                        shape.numHeads(),
-                        shape.numKvHeads(),
-                        d,
-                        m,
-                        shape.kvWidth(),
-                        keyOffset,
-                        extraDecaySteps,
-                        mode);
+        launch(
+                step ? CudaKernelFunction.MEMORY_STEP : CudaKernelFunction.MEMORY_CHUNK,
+                shape.numHeads(),
+                (d + VALUE_SLICE - 1) / VALUE_SLICE,
+                1,
+                step ? STEP_THREADS : CHUNK_THREADS,
+                1,
+                1,
+                (int) memorySharedBytes(rows, m),
+                runtime.stream(),
+                lq.pointer(),
+                lk.pointer(),
+                values.pointer(),
+                logDecay.pointer(),
+                s.offsets().pointer(),
+                s.sums().pointer(),
+                s.norms().pointer(),
+                target.pointer(),
+                memDen == null ? 0L : memDen.pointer(),
+                memLogScale == null ? 0L : memLogScale.pointer(),
+                queries,
+                keys,
+                shape.numHeads(),
+                shape.numKvHeads(),
+                d,
+                m,
+                shape.kvWidth(),
+                keyOffset,
+                extraDecaySteps,
+                mode);
     }
 
     private void ensureScratch(int length) {

@@ -5,20 +5,60 @@ package io.dijiang4j.gpu;
  * &lt;module&gt;_sm80.ptx and &lt;module&gt;_sm90.ptx) and its {@code extern "C"} entry name.
  */
 public enum CudaKernelFunction {
-    LOG_FEATURES("features", "dj_log_features"),
-    MEMORY_CHUNK("memory", "dj_memory_chunk"),
-    MEMORY_STEP("memory", "dj_memory_step"),
-    HYBRID_WINDOW("hybrid", "dj_hybrid_window");
+    LOG_FEATURES("features", "dj_log_features", "piiiiippifp"),
+    MEMORY_CHUNK("memory", "dj_memory_chunk", "ppppppppppiiiiiiiiii"),
+    MEMORY_STEP("memory", "dj_memory_step", "ppppppppppiiiiiiiiii"),
+    HYBRID_WINDOW("hybrid", "dj_hybrid_window", "pppippliiiiliifppppip");
 
     /** Architectures the PTX is committed for; the newest one not above the device's is loaded. */
     public static final int[] PTX_ARCHITECTURES = {80, 90};
 
     private final String module;
     private final String entry;
+    private final String signature;
 
-    CudaKernelFunction(String module, String entry) {
+    /**
+     * @param signature one letter per kernel parameter: p = device pointer, l = long long, i = int, f = float. The
+     *     PTX test checks it against the compiled entry, {@link #checkArguments} against every launch.
+     */
+    CudaKernelFunction(String module, String entry, String signature) {
         this.module = module;
         this.entry = entry;
+        this.signature = signature;
+    }
+
+    public String signature() {
+        return signature;
+    }
+
+    /** The PTX parameter type of each signature letter. */
+    public static String ptxType(char letter) {
+        return switch (letter) {
+            case 'p', 'l' -> ".u64";
+            case 'i' -> ".u32";
+            case 'f' -> ".f32";
+            default -> throw new IllegalArgumentException("unknown signature letter " + letter);
+        };
+    }
+
+    /** Rejects a launch whose Java arguments do not match the kernel's parameters (a wrong launch corrupts memory). */
+    public void checkArguments(Object[] args) {
+        if (args.length != signature.length()) {
+            throw new IllegalArgumentException(
+                    entry + " takes " + signature.length() + " arguments, launch passes " + args.length);
+        }
+        for (int i = 0; i < args.length; i++) {
+            Class<?> expected = switch (signature.charAt(i)) {
+                case 'p', 'l' -> Long.class;
+                case 'i' -> Integer.class;
+                default -> Float.class;
+            };
+            if (args[i] == null || args[i].getClass() != expected) {
+                throw new IllegalArgumentException(
+                        entry + " argument " + i + " must be a " + expected.getSimpleName() + ", got "
+                                + (args[i] == null ? "null" : args[i].getClass().getSimpleName()));
+            }
+        }
     }
 
     public String module() {

@@ -1,0 +1,96 @@
+package io.dijiang4j.gpu;
+
+import static org.junit.jupiter.api.Assumptions.assumeTrue;
+
+import java.io.IOException;
+import java.lang.foreign.Arena;
+import java.lang.foreign.FunctionDescriptor;
+import java.lang.foreign.Linker;
+import java.lang.foreign.MemorySegment;
+import java.lang.foreign.SymbolLookup;
+import java.lang.foreign.ValueLayout;
+import java.lang.invoke.MethodHandle;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.TimeUnit;
+
+/**
+ * Builds src/test/c/fake_libcuda.c with gcc (tests using it are skipped where gcc is absent) and reads the
+ * counters it exports.
+ */
+final class FakeCuda {
+    private static final Map<String, Path> BUILT = new ConcurrentHashMap<>();
+
+    private FakeCuda() {}
+
+    /** Path of the fake driver built with the given -D flags, e.g. "-DFAKE_INIT_RESULT=100". */
+    static synchronized Path library(String... defines) {
+        String key = String.join(" ", defines);
+        Path cached = BUILT.get(key);
+        if (cached != null) return cached;
+        try {
+            Path dir = Files.createTempDirectory("fake-libcuda");
+            dir.toFile().deleteOnExit();
+            Path lib = dir.resolve("libcuda.so.1");
+            List<String> cmd = new ArrayList<>(List.of("gcc", "-shared", "-fPIC", "-O1", "-o", lib.toString()));
+            cmd.addAll(List.of(defines));
+            cmd.add(Path.of("src/test/c/fake_libcuda.c").toAbsolutePath().toString());
+            Process gcc;
+            try {
+                gcc = new ProcessBuilder(cmd).redirectErrorStream(true).start();
+            } catch (IOException noGcc) {
+                assumeTrue(false, "gcc not found: fake libcuda tests skipped");
+                return null;
+            }
+            String output = new String(gcc.getInputStream().readAllBytes());
+            if (!gcc.waitFor(60, TimeUnit.SECONDS) || gcc.exitValue() != 0) {
+                throw new IllegalStateException("gcc failed on fake_libcuda.c: " + output);
+            }
+            lib.toFile().deleteOnExit();
+            BUILT.put(key, lib);
+            return lib;
+        } catch (IOException e) {
+            throw new IllegalStateException(e);
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            throw new IllegalStateException(e);
+        }
+    }
+
+    /** Kernel names launched since the last reset, comma separated. */
+    static String launchLog(Path library) {
+        try {
+            MemorySegment s =
+                    (MemorySegment) handle(library, "fake_launch_log", FunctionDescriptor.of(ValueLayout.ADDRESS))
+                            .invokeExact();
+            return s.reinterpret(1 << 16).getString(0);
+        } catch (Throwable t) {
+            throw new IllegalStateException(t);
+        }
+    }
+
+    static void reset(Path library) {
+        try {
+            handle(library, "fake_reset", FunctionDescriptor.ofVoid()).invokeExact();
+        } catch (Throwable t) {
+            throw new IllegalStateException(t);
+        }
+    }
+
+    static long liveAllocations(Path library) {
+        MemorySegment counter = SymbolLookup.libraryLookup(library, Arena.global())
+                .find("fake_live_allocations")
+                .orElseThrow()
+                .reinterpret(8);
+        return counter.get(ValueLayout.JAVA_LONG, 0);
+    }
+
+    private static MethodHandle handle(Path library, String name, FunctionDescriptor descriptor) {
+        SymbolLookup lookup = SymbolLookup.libraryLookup(library, Arena.global());
+        return Linker.nativeLinker().downcallHandle(lookup.find(name).orElseThrow(), descriptor);
+    }
+}
