@@ -2,11 +2,12 @@
 # Regenerates the committed PTX of the gpu module from src/main/cuda/*.cu, for sm_80 (A100) and sm_90 (H100).
 # PTX is forward compatible: the driver JIT-compiles sm_80 PTX for any newer GPU, sm_90 PTX is used on Hopper+.
 # Usage: gpu/build-ptx.sh            (or: mvn -pl gpu -Pptx generate-resources)
-# NVCC overrides the compiler; without nvcc the script says so and leaves the committed PTX alone.
+# NVCC overrides the compiler, PTX_OUT the output folder (the up-to-date test writes to a temporary one); without
+# nvcc the script says so and leaves the committed PTX alone.
 set -euo pipefail
 here="$(cd "$(dirname "$0")" && pwd)"
 src="$here/src/main/cuda"
-out="$here/src/main/resources/io/dijiang4j/gpu"
+out="${PTX_OUT:-$here/src/main/resources/io/dijiang4j/gpu}"
 nvcc="${NVCC:-$(command -v nvcc || true)}"
 if [[ -z "$nvcc" && -x /usr/local/cuda/bin/nvcc ]]; then nvcc=/usr/local/cuda/bin/nvcc; fi
 if [[ -z "$nvcc" ]]; then

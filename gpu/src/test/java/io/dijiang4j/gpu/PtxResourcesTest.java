@@ -1,0 +1,174 @@
+package io.dijiang4j.gpu;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertNotNull;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+import static org.junit.jupiter.api.Assumptions.assumeTrue;
+
+import java.io.IOException;
+import java.io.InputStream;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.security.MessageDigest;
+import java.util.ArrayList;
+import java.util.HexFormat;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Set;
+import java.util.TreeMap;
+import java.util.TreeSet;
+import java.util.concurrent.TimeUnit;
+import java.util.regex.Matcher;
+import java.util.regex.Pattern;
+import java.util.stream.Stream;
+import org.junit.jupiter.api.Test;
+
+/** The committed PTX matches what the Java side launches, and is not older than the CUDA sources. */
+class PtxResourcesTest {
+    private static final Pattern ENTRY = Pattern.compile("\\.visible\\s+\\.entry\\s+(\\w+)\\s*\\(([^)]*)\\)");
+    private static final Pattern PARAM = Pattern.compile("\\.param\\s+(\\.\\w+)\\s+\\w+");
+    private static final Pattern TARGET = Pattern.compile("^\\.target\\s+sm_(\\d+)", Pattern.MULTILINE);
+    private static final Path CUDA_SOURCES = Path.of("src/main/cuda");
+
+    private static String resource(String path) throws IOException {
+        try (InputStream in = PtxResourcesTest.class.getResourceAsStream(path)) {
+            assertNotNull(in, "missing resource " + path);
+            return new String(in.readAllBytes(), StandardCharsets.US_ASCII);
+        }
+    }
+
+    /** Entry name to its parameter types, in order. */
+    static Map<String, List<String>> entries(String ptx) {
+        Map<String, List<String>> entries = new LinkedHashMap<>();
+        Matcher m = ENTRY.matcher(ptx);
+        while (m.find()) {
+            List<String> types = new ArrayList<>();
+            Matcher p = PARAM.matcher(m.group(2));
+            while (p.find()) types.add(p.group(1));
+            entries.put(m.group(1), types);
+        }
+        return entries;
+    }
+
+    @Test
+    void everyLaunchedKernelIsAnEntryWithTheParametersTheJavaSidePasses() throws IOException {
+        for (int arch : CudaKernelFunction.PTX_ARCHITECTURES) {
+            for (CudaKernelFunction f : CudaKernelFunction.values()) {
+                String ptx = resource(CudaKernelFunction.ptxResource(f.module(), arch));
+                Matcher target = TARGET.matcher(ptx);
+                assertTrue(target.find(), "no .target in " + f.module() + " sm_" + arch);
+                assertEquals(String.valueOf(arch), target.group(1));
+                List<String> types = entries(ptx).get(f.entry());
+                assertNotNull(types, f.entry() + " is not an .entry of " + f.module() + "_sm" + arch + ".ptx");
+                List<String> expected = f.signature()
+                        .chars()
+                        .mapToObj(c -> CudaKernelFunction.ptxType((char) c))
+                        .toList();
+                assertEquals(expected, types, "parameters of " + f.entry() + " on sm_" + arch);
+            }
+        }
+    }
+
+    @Test
+    void everyCompiledEntryIsLaunchedFromJava() throws IOException {
+        Set<String> launched = new TreeSet<>();
+        Set<String> modules = new TreeSet<>();
+        for (CudaKernelFunction f : CudaKernelFunction.values()) {
+            launched.add(f.entry());
+            modules.add(f.module());
+        }
+        Set<String> compiled = new TreeSet<>();
+        for (String module : modules) {
+            compiled.addAll(entries(resource(CudaKernelFunction.ptxResource(module, 80)))
+                    .keySet());
+        }
+        assertEquals(launched, compiled);
+    }
+
+    @Test
+    void committedPtxStaysSmall() throws IOException {
+        long total = 0;
+        Set<String> modules = new TreeSet<>();
+        for (CudaKernelFunction f : CudaKernelFunction.values()) modules.add(f.module());
+        for (String module : modules) {
+            for (int arch : CudaKernelFunction.PTX_ARCHITECTURES) {
+                total += resource(CudaKernelFunction.ptxResource(module, arch)).length();
+            }
+        }
+        assertTrue(total > 0 && total < 1 << 20, "PTX total " + total + " bytes");
+    }
+
+    /** Without nvcc: the fingerprint build-ptx.sh wrote must match the sources, else the PTX is stale. */
+    @Test
+    void ptxWasGeneratedFromTheCurrentCudaSources() throws Exception {
+        Map<String, String> recorded = new TreeMap<>();
+        for (String line : resource("/io/dijiang4j/gpu/sources.sha256").split("\n")) {
+            if (line.isBlank()) continue;
+            String[] parts = line.trim().split("\\s+");
+            recorded.put(parts[1], parts[0]);
+        }
+        Map<String, String> current = new TreeMap<>();
+        try (Stream<Path> files = Files.list(CUDA_SOURCES)) {
+            for (Path p : files.filter(
+                            p -> p.toString().endsWith(".cu") || p.toString().endsWith(".cuh"))
+                    .toList()) {
+                byte[] digest = MessageDigest.getInstance("SHA-256").digest(Files.readAllBytes(p));
+                current.put(p.getFileName().toString(), HexFormat.of().formatHex(digest));
+            }
+        }
+        assertEquals(recorded, current, "CUDA sources changed since the PTX was generated: run gpu/build-ptx.sh");
+    }
+
+    /** With nvcc (the same release that generated it): regenerating gives the committed bytes. */
+    @Test
+    void regeneratedPtxEqualsTheCommittedPtxWhenNvccIsPresent() throws Exception {
+        String nvcc = findNvcc();
+        assumeTrue(nvcc != null, "nvcc not found: PTX regeneration check skipped");
+        Path out = Files.createTempDirectory("ptx-check");
+        try {
+            ProcessBuilder pb = new ProcessBuilder("bash", "build-ptx.sh").redirectErrorStream(true);
+            pb.environment().put("PTX_OUT", out.toString());
+            pb.environment().put("NVCC", nvcc);
+            Process p = pb.start();
+            String log = new String(p.getInputStream().readAllBytes());
+            assertTrue(p.waitFor(120, TimeUnit.SECONDS) && p.exitValue() == 0, log);
+            for (CudaKernelFunction f : CudaKernelFunction.values()) {
+                for (int arch : CudaKernelFunction.PTX_ARCHITECTURES) {
+                    String committed = resource(CudaKernelFunction.ptxResource(f.module(), arch));
+                    String fresh = Files.readString(out.resolve(f.module() + "_sm" + arch + ".ptx"));
+                    assumeTrue(
+                            compilerLine(committed).equals(compilerLine(fresh)),
+                            "a different nvcc release than the one that generated the PTX");
+                    assertEquals(committed, fresh, f.module() + "_sm" + arch + ".ptx is stale: run gpu/build-ptx.sh");
+                }
+            }
+        } finally {
+            try (Stream<Path> files = Files.list(out)) {
+                for (Path f : files.toList()) Files.deleteIfExists(f);
+            }
+            Files.deleteIfExists(out);
+        }
+    }
+
+    private static String compilerLine(String ptx) {
+        return ptx.lines()
+                .filter(l -> l.startsWith("// Cuda compilation tools"))
+                .findFirst()
+                .orElse("");
+    }
+
+    private static String findNvcc() {
+        for (String candidate : new String[] {System.getenv("NVCC"), "/usr/local/cuda/bin/nvcc"}) {
+            if (candidate != null && Files.isExecutable(Path.of(candidate))) return candidate;
+        }
+        String path = System.getenv("PATH");
+        if (path == null) return null;
+        for (String dir : path.split(":")) {
+            Path p = Path.of(dir, "nvcc");
+            if (Files.isExecutable(p)) return p.toString();
+        }
+        return null;
+    }
+}
