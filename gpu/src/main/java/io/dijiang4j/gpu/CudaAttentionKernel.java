@@ -60,6 +60,9 @@ public final class CudaAttentionKernel implements AttentionKernel {
     private DeviceMemory memDen;
     private DeviceMemory memLogScale;
     private MemorySegment staging;
+    private MemorySegment startEvent;
+    private MemorySegment endEvent;
+    private float lastDeviceMillis = Float.NaN;
 
     CudaAttentionKernel(CudaRuntime runtime, AttentionShape shape, AttentionSpec spec, FeatureMapParameters map) {
         this.runtime = runtime;
@@ -103,6 +106,8 @@ public final class CudaAttentionKernel implements AttentionKernel {
             }
             logDecay = upload(decay);
             memoryGain = upload(gain);
+            startEvent = runtime.driver().eventCreate();
+            endEvent = runtime.driver().eventCreate();
             runtime.driver().streamSynchronize(runtime.stream());
         }
     }
@@ -135,6 +140,11 @@ public final class CudaAttentionKernel implements AttentionKernel {
     @Override
     public String backend() {
         return runtime.backendName();
+    }
+
+    /** Device time of the last forward's kernels (transfers excluded), from CUDA events; NaN before the first. */
+    public float lastDeviceMillis() {
+        return lastDeviceMillis;
     }
 
     CudaRuntime runtime() {
@@ -199,6 +209,7 @@ public final class CudaAttentionKernel implements AttentionKernel {
             toDevice(qIn, (long) length * qw, q);
             toDevice(kIn, (long) length * kw, k);
             toDevice(vIn, (long) length * kw, v);
+            drv.eventRecord(startEvent, stream);
             if (hybrid) {
                 forwardHybrid(s, length);
             } else {
@@ -206,9 +217,11 @@ public final class CudaAttentionKernel implements AttentionKernel {
                 logFeatures(k, length, shape.numKvHeads(), map, false, logK);
                 memory(s, logQ, logK, v, length, length, 0, 0, MODE_NORMALIZED, out);
             }
+            drv.eventRecord(endEvent, stream);
             MemorySegment host = staging.asSlice(0, (long) length * qw * Float.BYTES);
             drv.copyDeviceToHost(host, out.pointer(), host.byteSize(), stream);
             drv.streamSynchronize(stream);
+            lastDeviceMillis = drv.eventElapsedMillis(startEvent, endEvent);
             MemorySegment.copy(host, JAVA_FLOAT, 0, outHost, 0, length * qw);
             s.advance(length);
         }
@@ -449,6 +462,8 @@ public final class CudaAttentionKernel implements AttentionKernel {
         synchronized (runtime.lock()) {
             runtime.makeCurrent();
             freeScratch();
+            runtime.driver().eventDestroy(startEvent);
+            runtime.driver().eventDestroy(endEvent);
             for (DeviceMemory mem : new DeviceMemory[] {
                 queryProjection, keyProjection, queryLogWeights, keyLogWeights, logDecay, memoryGain
             }) {

@@ -42,6 +42,11 @@ public final class CudaKernelProvider implements AttentionKernelProvider {
         return availability.get().runtime().isPresent();
     }
 
+    /** The device this provider runs on, when available. */
+    public Optional<CudaRuntime> runtime() {
+        return availability.get().runtime();
+    }
+
     @Override
     public Optional<String> unavailableReason() {
         return availability.get().reason();
