@@ -30,4 +30,35 @@ public interface FeatureMap {
     default void logKeyFeatures(float[] x, int off, float[] out, int outOff) {
         logQueryFeatures(x, off, out, outOff);
     }
+
+    /**
+     * log phi of a query in float64, for the naive references. The default rounds x to float and widens the float
+     * result; maps with exact parameters override it to evaluate in double.
+     */
+    default void logQueryFeatures(double[] x, int off, double[] out, int outOff) {
+        float[] xf = new float[inputDim()];
+        for (int i = 0; i < xf.length; i++) xf[i] = (float) x[off + i];
+        float[] of = new float[numFeatures()];
+        logQueryFeatures(xf, 0, of, 0);
+        for (int l = 0; l < of.length; l++) out[outOff + l] = of[l];
+    }
+
+    /** log phi of a key in float64; see {@link #logQueryFeatures(double[], int, double[], int)}. */
+    default void logKeyFeatures(double[] x, int off, double[] out, int outOff) {
+        float[] xf = new float[inputDim()];
+        for (int i = 0; i < xf.length; i++) xf[i] = (float) x[off + i];
+        float[] of = new float[numFeatures()];
+        logKeyFeatures(xf, 0, of, 0);
+        for (int l = 0; l < of.length; l++) out[outOff + l] = of[l];
+    }
+
+    /** log phi of {@code rows} queries at {@code x[off + r*stride]}, into {@code out[outOff + r*numFeatures]}. */
+    default void logQueryFeatures(float[] x, int off, int stride, int rows, float[] out, int outOff) {
+        for (int r = 0; r < rows; r++) logQueryFeatures(x, off + r * stride, out, outOff + r * numFeatures());
+    }
+
+    /** log phi of {@code rows} keys; see {@link #logQueryFeatures(float[], int, int, int, float[], int)}. */
+    default void logKeyFeatures(float[] x, int off, int stride, int rows, float[] out, int outOff) {
+        for (int r = 0; r < rows; r++) logKeyFeatures(x, off + r * stride, out, outOff + r * numFeatures());
+    }
 }

@@ -1,0 +1,271 @@
+package io.dijiang4j.attention.cpu;
+
+import io.dijiang4j.attention.AttentionKernel;
+import io.dijiang4j.attention.AttentionShape;
+import io.dijiang4j.attention.AttentionSpec;
+import io.dijiang4j.attention.AttentionState;
+import io.dijiang4j.attention.linear.KernelMemory;
+import io.dijiang4j.attention.linear.MemoryBlock;
+import io.dijiang4j.attention.linear.RecurrentLinearAttention;
+import io.dijiang4j.attention.simd.VectorOps;
+import java.util.Arrays;
+
+/**
+ * The hybrid layer of MATH.md section 3 on the CPU: exact softmax over the first {@code sinks} tokens and the last
+ * {@code window} tokens, a kernelized memory of the evicted middle (token j enters it at step j + window, decays by
+ * lambda every step after), one normalizer with the maximum taken across both parts:
+ *
+ * <pre>
+ *   c   = max(max_E tau q.k_j, max_l log phi_l(q) + offset_l + log g_h)
+ *   num = sum_E exp(tau q.k_j - c) v_j + g_h exp(-c) phi(q)^T S,   den likewise,   o = num / den
+ * </pre>
+ *
+ * Chunked form: the memory part is the linear kernel's Lightning block with keys shifted by {@code window} (query
+ * row i sees evicted rows j <= i, decay lambda^(i-j)); the exact part reads the sinks, the ring buffer and the
+ * call's own tokens in place. One token runs the recurrent form.
+ */
+public final class CpuHybridKernel implements AttentionKernel {
+    private final AttentionShape shape;
+    private final AttentionSpec spec;
+    private final StateLayout layout;
+    private final float scale;
+    private final double[] logGains;
+
+    public CpuHybridKernel(AttentionShape shape, AttentionSpec spec) {
+        if (spec.method() != AttentionSpec.Method.HYBRID) {
+            throw new IllegalArgumentException("CpuHybridKernel runs HYBRID specs, got " + spec.method());
+        }
+        if (!spec.causal()) {
+            throw new IllegalArgumentException("the hybrid layer is causal only (its window is the recent past)");
+        }
+        CpuKernels.checkMap(shape, spec);
+        this.shape = shape;
+        this.spec = spec;
+        this.layout = StateLayout.of(shape, spec);
+        this.scale = (float) spec.scale();
+        this.logGains = new double[shape.numHeads()];
+        for (int h = 0; h < logGains.length; h++) {
+            double g = spec.memoryGainOf(h);
+            if (!(g >= 0) || Double.isInfinite(g)) {
+                throw new IllegalArgumentException("memory gain of head " + h + " must be finite and >= 0: " + g);
+            }
+            logGains[h] = Math.log(g); // -infinity switches the memory off
+        }
+        if (spec.sinks() + spec.window() == 0) {
+            throw new IllegalArgumentException("a hybrid layer needs sinks + window >= 1 (else use LINEAR)");
+        }
+    }
+
+    @Override
+    public AttentionShape shape() {
+        return shape;
+    }
+
+    @Override
+    public AttentionSpec spec() {
+        return spec;
+    }
+
+    @Override
+    public CpuState newState() {
+        return new CpuState(shape, spec, layout);
+    }
+
+    @Override
+    public CpuState restore(byte[] bytes) {
+        return CpuState.fromBytes(shape, spec, layout, bytes);
+    }
+
+    @Override
+    public void forward(AttentionState state, float[] q, float[] k, float[] v, float[] out, int length) {
+        CpuState s = CpuKernels.ownState(state, shape, spec);
+        Inputs.check(shape, q, k, v, out, length);
+        if (length == 0) return;
+        Tokens tokens = new Tokens(s, k, v);
+        if (length == 1) {
+            CpuKernels.forEachMemory(layout, 1, m -> recurrent(s, tokens, m, q, out));
+        } else {
+            CpuKernels.forEachMemory(layout, length, m -> chunked(s, tokens, m, q, out, length));
+        }
+        storeTokens(s, k, v, length);
+        s.position += length;
+    }
+
+    /**
+     * Where the keys and values of absolute positions live during a call: sinks buffer, ring buffer (positions
+     * before the call), or the call's input (positions >= start).
+     */
+    private final class Tokens {
+        final CpuState s;
+        final float[] k;
+        final float[] v;
+        final long start;
+
+        Tokens(CpuState s, float[] k, float[] v) {
+            this.s = s;
+            this.k = k;
+            this.v = v;
+            this.start = s.position;
+        }
+
+        float[] keys(long pos, int kvh) {
+            if (pos >= start) return k;
+            return pos < spec.sinks() ? s.sinkKeys[kvh] : s.windowKeys[kvh];
+        }
+
+        float[] values(long pos, int kvh) {
+            if (pos >= start) return v;
+            return pos < spec.sinks() ? s.sinkValues[kvh] : s.windowValues[kvh];
+        }
+
+        int offset(long pos, int kvh) {
+            int d = shape.headDim();
+            if (pos >= start) return (int) (pos - start) * shape.kvWidth() + kvh * d;
+            if (pos < spec.sinks()) return (int) pos * d;
+            return (int) ((pos - spec.sinks()) % spec.window()) * d;
+        }
+    }
+
+    private void recurrent(CpuState s, Tokens tokens, int memory, float[] q, float[] out) {
+        int d = shape.headDim(), kvh = layout.kvHeadOf(memory);
+        long n = s.position;
+        Workspace w = s.workspace(memory);
+        RecurrentLinearAttention rec = w.recurrent;
+        KernelMemory mem = s.memories[memory];
+        long evicted = n - spec.window();
+        if (evicted >= spec.sinks()) {
+            int off = tokens.offset(evicted, kvh);
+            rec.addKey(mem, tokens.keys(evicted, kvh), off, tokens.values(evicted, kvh), off);
+        }
+        int h0 = layout.firstQueryHead(memory);
+        for (int h = h0; h < h0 + layout.queryHeadCount(); h++) {
+            int qOff = h * d;
+            double memoryMax = rec.loadQuery(mem, q, qOff, logGains[h]);
+            double c = Math.max(memoryMax, exactLogits(tokens, n, kvh, q, qOff, w.logits));
+            double[] num = w.numerator;
+            Arrays.fill(num, 0);
+            double den = 0;
+            int count = 0;
+            long sinkEnd = Math.min(spec.sinks(), n + 1);
+            for (long pos = 0; pos < sinkEnd; pos++) den += addExact(tokens, pos, kvh, w.logits[count++] - c, num);
+            for (long pos = windowStart(n); pos <= n; pos++) {
+                den += addExact(tokens, pos, kvh, w.logits[count++] - c, num);
+            }
+            if (memoryMax > Double.NEGATIVE_INFINITY) den += rec.accumulate(mem, c, logGains[h], num);
+            double inv = 1.0 / Math.max(den, Double.MIN_NORMAL);
+            for (int i = 0; i < d; i++) out[qOff + i] = (float) (num[i] * inv);
+        }
+    }
+
+    private double addExact(Tokens tokens, long pos, int kvh, double logWeight, double[] num) {
+        double e = Math.exp(logWeight);
+        float[] va = tokens.values(pos, kvh);
+        int vo = tokens.offset(pos, kvh);
+        for (int i = 0; i < num.length; i++) num[i] += e * va[vo + i];
+        return e;
+    }
+
+    private long windowStart(long n) {
+        return Math.max(spec.sinks(), n - spec.window() + 1);
+    }
+
+    /**
+     * tau q.k_j of the exact set of position n (sinks, then the window, oldest first) into logits[]; returns their
+     * maximum.
+     */
+    private float exactLogits(Tokens tokens, long n, int kvh, float[] q, int qOff, float[] logits) {
+        int d = shape.headDim();
+        int count = 0;
+        float max = Float.NEGATIVE_INFINITY;
+        long sinkEnd = Math.min(spec.sinks(), n + 1);
+        for (long pos = 0; pos < sinkEnd; pos++) {
+            float l = scale * VectorOps.dot(q, qOff, tokens.keys(pos, kvh), tokens.offset(pos, kvh), d);
+            logits[count++] = l;
+            max = Math.max(max, l);
+        }
+        for (long pos = windowStart(n); pos <= n; pos++) {
+            float l = scale * VectorOps.dot(q, qOff, tokens.keys(pos, kvh), tokens.offset(pos, kvh), d);
+            logits[count++] = l;
+            max = Math.max(max, l);
+        }
+        return max;
+    }
+
+    private void chunked(CpuState s, Tokens tokens, int memory, float[] q, float[] out, int length) {
+        int d = shape.headDim(), kvh = layout.kvHeadOf(memory), qw = shape.queryWidth();
+        Workspace w = s.workspace(memory);
+        MemoryBlock block = w.block();
+        KernelMemory mem = s.memories[memory];
+        int b = block.capacity();
+        float[] evictedKeys = w.evictedKeys(), evictedValues = w.evictedValues();
+        int h0 = layout.firstQueryHead(memory);
+        for (int t0 = 0; t0 < length; t0 += b) {
+            int rows = Math.min(b, length - t0);
+            long first = tokens.start + t0; // absolute position of the block's first query
+            long firstEvicted = first - spec.window(); // token leaving the window at the first query
+            int firstValid = (int) Math.max(0, Math.min(rows, spec.sinks() - firstEvicted));
+            Arrays.fill(evictedKeys, 0, firstValid * d, 0f);
+            Arrays.fill(evictedValues, 0, firstValid * d, 0f);
+            for (int j = firstValid; j < rows; j++) {
+                long pos = firstEvicted + j;
+                int off = tokens.offset(pos, kvh);
+                System.arraycopy(tokens.keys(pos, kvh), off, evictedKeys, j * d, d);
+                System.arraycopy(tokens.values(pos, kvh), off, evictedValues, j * d, d);
+            }
+            block.loadKeys(evictedKeys, 0, d, rows, firstValid);
+            block.loadState(mem);
+            for (int h = h0; h < h0 + layout.queryHeadCount(); h++) {
+                int qBase = t0 * qw + h * d;
+                double[] memoryMax = block.loadQueries(q, qBase, qw, rows, logGains[h], true);
+                for (int i = 0; i < rows; i++) {
+                    long n = first + i;
+                    int qOff = qBase + i * qw;
+                    double c = Math.max(memoryMax[i], exactLogits(tokens, n, kvh, q, qOff, w.logits));
+                    w.rowMax[i] = c;
+                    int count = 0;
+                    float den = 0f;
+                    int o = i * d;
+                    Arrays.fill(w.blockOut, o, o + d, 0f);
+                    long sinkEnd = Math.min(spec.sinks(), n + 1);
+                    for (long pos = 0; pos < sinkEnd; pos++) {
+                        float e = (float) Math.exp(w.logits[count++] - c);
+                        den += e;
+                        VectorOps.axpy(e, tokens.values(pos, kvh), tokens.offset(pos, kvh), w.blockOut, o, d);
+                    }
+                    for (long pos = windowStart(n); pos <= n; pos++) {
+                        float e = (float) Math.exp(w.logits[count++] - c);
+                        den += e;
+                        VectorOps.axpy(e, tokens.values(pos, kvh), tokens.offset(pos, kvh), w.blockOut, o, d);
+                    }
+                    w.blockDen[i] = den;
+                }
+                if (logGains[h] > Double.NEGATIVE_INFINITY) {
+                    block.accumulate(w.rowMax, logGains[h], true, evictedValues, 0, d, w.blockOut, w.blockDen);
+                }
+                CpuKernels.normalize(w.blockOut, w.blockDen, rows, d, out, qBase, qw);
+            }
+            block.commitKeys(mem, evictedValues, 0, d);
+        }
+    }
+
+    /** Writes the call's tokens into the sinks and the ring buffer (after every head has read the old ones). */
+    private void storeTokens(CpuState s, float[] k, float[] v, int length) {
+        int d = shape.headDim(), kw = shape.kvWidth();
+        int sinks = spec.sinks(), window = spec.window();
+        long start = s.position;
+        for (int kvh = 0; kvh < shape.numKvHeads(); kvh++) {
+            for (int t = 0; t < length; t++) {
+                long pos = start + t;
+                int src = t * kw + kvh * d;
+                if (pos < sinks) {
+                    System.arraycopy(k, src, s.sinkKeys[kvh], (int) pos * d, d);
+                    System.arraycopy(v, src, s.sinkValues[kvh], (int) pos * d, d);
+                } else if (window > 0 && t >= length - window) {
+                    int slot = (int) ((pos - sinks) % window) * d;
+                    System.arraycopy(k, src, s.windowKeys[kvh], slot, d);
+                    System.arraycopy(v, src, s.windowValues[kvh], slot, d);
+                }
+            }
+        }
+    }
+}

@@ -1,0 +1,113 @@
+package io.dijiang4j.attention.cpu;
+
+import io.dijiang4j.attention.AttentionShape;
+import io.dijiang4j.attention.AttentionSpec;
+import io.dijiang4j.attention.AttentionState;
+import io.dijiang4j.attention.linear.KernelMemory;
+import java.nio.ByteBuffer;
+
+/**
+ * The state of one layer for one sequence on the CPU: a {@link KernelMemory} per memory head (see {@link
+ * StateLayout}) and, for the hybrid, the exact sink and window keys/values per KV head (raw, before scaling; the
+ * window is a ring buffer of positions >= sinks). Constant size in the position. Scratch for the kernels lives
+ * beside it (not serialized) so decoding allocates nothing.
+ */
+public final class CpuState implements AttentionState {
+    final AttentionShape shape;
+    final AttentionSpec spec;
+    final StateLayout layout;
+    long position;
+    final KernelMemory[] memories;
+    final float[][] sinkKeys;
+    final float[][] sinkValues;
+    final float[][] windowKeys;
+    final float[][] windowValues;
+    final Workspace[] workspaces;
+
+    CpuState(AttentionShape shape, AttentionSpec spec, StateLayout layout) {
+        this.shape = shape;
+        this.spec = spec;
+        this.layout = layout;
+        int m = spec.featureMap().numFeatures(), d = shape.headDim();
+        memories = new KernelMemory[layout.numMemories()];
+        for (int i = 0; i < memories.length; i++) memories[i] = new KernelMemory(m, d);
+        boolean hybrid = spec.method() == AttentionSpec.Method.HYBRID;
+        int kvh = shape.numKvHeads();
+        sinkKeys = new float[hybrid ? kvh : 0][spec.sinks() * d];
+        sinkValues = new float[hybrid ? kvh : 0][spec.sinks() * d];
+        windowKeys = new float[hybrid ? kvh : 0][spec.window() * d];
+        windowValues = new float[hybrid ? kvh : 0][spec.window() * d];
+        workspaces = new Workspace[memories.length];
+    }
+
+    Workspace workspace(int memory) {
+        Workspace w = workspaces[memory];
+        if (w == null) {
+            w = new Workspace(shape, spec, layout, memory);
+            workspaces[memory] = w;
+        }
+        return w;
+    }
+
+    @Override
+    public long position() {
+        return position;
+    }
+
+    private int payloadBytes() {
+        int m = spec.featureMap().numFeatures(), d = shape.headDim();
+        long bytes = (long) memories.length * KernelMemory.serializedBytes(m, d);
+        bytes += 4L * 2 * sinkKeys.length * (spec.sinks() + spec.window()) * d;
+        if (bytes > Integer.MAX_VALUE - StateHeader.BYTES) throw new IllegalStateException("state too large");
+        return (int) bytes;
+    }
+
+    @Override
+    public long sizeBytes() {
+        return StateHeader.BYTES + (long) payloadBytes();
+    }
+
+    @Override
+    public byte[] toBytes() {
+        ByteBuffer out = StateHeader.allocate(payloadBytes());
+        StateHeader.write(out, shape, spec, position);
+        for (KernelMemory memory : memories) memory.write(out);
+        for (float[][] buffers : new float[][][] {sinkKeys, sinkValues, windowKeys, windowValues}) {
+            for (float[] buffer : buffers) {
+                out.asFloatBuffer().put(buffer);
+                out.position(out.position() + 4 * buffer.length);
+            }
+        }
+        return out.array();
+    }
+
+    static CpuState fromBytes(AttentionShape shape, AttentionSpec spec, StateLayout layout, byte[] bytes) {
+        if (bytes == null) throw new IllegalArgumentException("state bytes are null");
+        CpuState state = new CpuState(shape, spec, layout);
+        ByteBuffer in = ByteBuffer.wrap(bytes).order(java.nio.ByteOrder.LITTLE_ENDIAN);
+        state.position = StateHeader.read(in, shape, spec, state.payloadBytes());
+        for (KernelMemory memory : state.memories) memory.read(in);
+        for (float[][] buffers :
+                new float[][][] {state.sinkKeys, state.sinkValues, state.windowKeys, state.windowValues}) {
+            for (float[] buffer : buffers) {
+                in.asFloatBuffer().get(buffer);
+                in.position(in.position() + 4 * buffer.length);
+            }
+        }
+        return state;
+    }
+
+    @Override
+    public CpuState copy() {
+        CpuState c = new CpuState(shape, spec, layout);
+        c.position = position;
+        for (int i = 0; i < memories.length; i++) c.memories[i].copyFrom(memories[i]);
+        for (int i = 0; i < sinkKeys.length; i++) {
+            System.arraycopy(sinkKeys[i], 0, c.sinkKeys[i], 0, sinkKeys[i].length);
+            System.arraycopy(sinkValues[i], 0, c.sinkValues[i], 0, sinkValues[i].length);
+            System.arraycopy(windowKeys[i], 0, c.windowKeys[i], 0, windowKeys[i].length);
+            System.arraycopy(windowValues[i], 0, c.windowValues[i], 0, windowValues[i].length);
+        }
+        return c;
+    }
+}

@@ -1,0 +1,221 @@
+package io.dijiang4j.attention.linear;
+
+import io.dijiang4j.attention.FeatureMap;
+import io.dijiang4j.attention.simd.VectorOps;
+import java.util.Arrays;
+
+/**
+ * One Lightning block of kernelized attention against a {@link KernelMemory}, for one head: the intra-block masked
+ * product {@code [(Q K^T) o M] V} plus the inter-block term {@code (Q o lambda^(r+1)) S}, all in the stabilized
+ * scale, then the merge of the block's keys into the memory. Used by the linear kernel (keys = the block's own
+ * tokens) and by the hybrid (keys = the tokens evicted from the window during the block). Holds its scratch, so a
+ * block allocates nothing.
+ *
+ * <p>Scale: key features are stored as {@code exp(a_jl - Mb_l)} with Mb_l the block's maximum per feature, query
+ * features as {@code exp(b_il + Mb_l - c_i)} and {@code exp(b_il + offset_l + (i+1) log lambda - c_i)}, with c_i
+ * at least the row's largest log-term; every factor is <= 1. Decay inside the block multiplies the score matrix
+ * by {@code lambda^(i-j)} (i >= j) and the memory merge uses {@code a_jl + (B-1-j) log lambda}: only non-positive
+ * powers of lambda.
+ */
+public final class MemoryBlock {
+    /** Query rows handled together: the causal mask lets a tile skip the key columns after its last row. */
+    private static final int ROW_TILE = 16;
+
+    private final FeatureMap map;
+    private final int d;
+    private final int m;
+    private final int capacity;
+    private final float sqrtScale;
+    private final double logDecay;
+
+    private int rows;
+    private final float[] scaled; // [B][d]
+    private final float[] keyLog; // [B][m]
+    private final float[] keyExpT; // [m][B], exp(a - Mb)
+    private final float[] keyExpDecayedT; // [m][B], exp(a + (rows-1-j) log lambda - Mb2)
+    private final double[] keyMax; // Mb [m]
+    private final double[] keyMaxDecayed; // Mb2 [m]
+    private final float[] decayPowers; // lambda^0 .. lambda^B
+    private final float[] stateSums; // float copy of the memory [m][d]
+    private final float[] stateNormalizer; // [m]
+    private final double[] stateOffsets; // [m]
+    private final float[] queryLog; // [B][m]
+    private final float[] queryBlock; // [B][m]
+    private final float[] queryState; // [B][m]
+    private final double[] memoryMax; // [B]
+    private final float[] scores; // [B][B]
+    private final float[] blockSums; // [m][d]
+    private final float[] blockNormalizer; // [m]
+
+    public MemoryBlock(FeatureMap map, int headDim, int blockSize, double scale, double decay) {
+        this.map = map;
+        this.d = headDim;
+        this.m = map.numFeatures();
+        this.capacity = blockSize;
+        this.sqrtScale = (float) Math.sqrt(scale);
+        this.logDecay = Math.log(decay);
+        int b = blockSize;
+        scaled = new float[b * d];
+        keyLog = new float[b * m];
+        keyExpT = new float[m * b];
+        keyExpDecayedT = decay == 1.0 ? keyExpT : new float[m * b];
+        keyMax = new double[m];
+        keyMaxDecayed = decay == 1.0 ? keyMax : new double[m];
+        decayPowers = new float[b + 1];
+        for (int i = 0; i <= b; i++) decayPowers[i] = (float) Math.exp(i * logDecay);
+        stateSums = new float[m * d];
+        stateNormalizer = new float[m];
+        stateOffsets = new double[m];
+        queryLog = new float[b * m];
+        queryBlock = new float[b * m];
+        queryState = new float[b * m];
+        memoryMax = new double[b];
+        scores = new float[b * b];
+        blockSums = new float[m * d];
+        blockNormalizer = new float[m];
+    }
+
+    public int capacity() {
+        return capacity;
+    }
+
+    public double logDecay() {
+        return logDecay;
+    }
+
+    /**
+     * Loads the block's keys: rows [0, count) at {@code k[off + j*stride]}; rows before {@code firstValid} are not
+     * keys of the memory (their features are 0).
+     */
+    public void loadKeys(float[] k, int off, int stride, int count, int firstValid) {
+        this.rows = count;
+        int b = capacity;
+        for (int j = 0; j < count; j++) {
+            for (int i = 0; i < d; i++) scaled[j * d + i] = sqrtScale * k[off + j * stride + i];
+        }
+        map.logKeyFeatures(scaled, 0, d, count, keyLog, 0);
+        boolean decays = keyExpDecayedT != keyExpT;
+        for (int l = 0; l < m; l++) {
+            double max = Double.NEGATIVE_INFINITY, maxDecayed = Double.NEGATIVE_INFINITY;
+            for (int j = firstValid; j < count; j++) {
+                double a = keyLog[j * m + l];
+                max = Math.max(max, a);
+                if (decays) maxDecayed = Math.max(maxDecayed, a + (count - 1 - j) * logDecay);
+            }
+            keyMax[l] = max;
+            int row = l * b;
+            for (int j = 0; j < firstValid; j++) keyExpT[row + j] = 0f;
+            for (int j = firstValid; j < count; j++) keyExpT[row + j] = (float) Math.exp(keyLog[j * m + l] - max);
+            if (decays) {
+                keyMaxDecayed[l] = maxDecayed;
+                for (int j = 0; j < firstValid; j++) keyExpDecayedT[row + j] = 0f;
+                for (int j = firstValid; j < count; j++) {
+                    keyExpDecayedT[row + j] =
+                            (float) Math.exp(keyLog[j * m + l] + (count - 1 - j) * logDecay - maxDecayed);
+                }
+            }
+        }
+    }
+
+    /** Takes a float snapshot of the memory as it stands before this block. */
+    public void loadState(KernelMemory memory) {
+        double[] s = memory.sums(), z = memory.normalizer(), off = memory.offsets();
+        for (int i = 0; i < s.length; i++) stateSums[i] = (float) s[i];
+        for (int l = 0; l < m; l++) stateNormalizer[l] = (float) z[l];
+        System.arraycopy(off, 0, stateOffsets, 0, m);
+    }
+
+    /**
+     * Log features of the block's queries (rows at {@code q[off + i*stride]}); returns per row, in
+     * {@code memoryMax()}, the largest log-term the memory part can contribute (+ logGain).
+     *
+     * @param count rows of queries (equal to the loaded keys when withBlockKeys)
+     * @param withBlockKeys whether the block's keys are visible to these queries (false: state only)
+     */
+    public double[] loadQueries(float[] q, int off, int stride, int count, double logGain, boolean withBlockKeys) {
+        if (withBlockKeys && count != rows) {
+            throw new IllegalStateException("queries (" + count + ") and loaded keys (" + rows + ") differ");
+        }
+        this.rows = count;
+        for (int i = 0; i < count; i++) {
+            for (int c = 0; c < d; c++) scaled[i * d + c] = sqrtScale * q[off + i * stride + c];
+        }
+        map.logQueryFeatures(scaled, 0, d, count, queryLog, 0);
+        for (int i = 0; i < count; i++) {
+            double shift = (i + 1) * logDecay;
+            double max = Double.NEGATIVE_INFINITY;
+            for (int l = 0; l < m; l++) {
+                double b = queryLog[i * m + l];
+                if (withBlockKeys) max = Math.max(max, b + keyMax[l]);
+                max = Math.max(max, b + stateOffsets[l] + shift);
+            }
+            memoryMax[i] = max + logGain;
+        }
+        return memoryMax;
+    }
+
+    /** Rows of this block (keys and queries). */
+    public int rows() {
+        return rows;
+    }
+
+    /**
+     * Adds the memory part to the unnormalized outputs: {@code out[i] += num_i / exp(c_i)}, {@code den[i] += den_i /
+     * exp(c_i)}. {@code rowMax[i]} must be >= memoryMax[i].
+     */
+    public void accumulate(
+            double[] rowMax,
+            double logGain,
+            boolean withBlockKeys,
+            float[] v,
+            int vOff,
+            int vStride,
+            float[] out,
+            float[] den) {
+        int count = rows, b = capacity;
+        for (int i = 0; i < count; i++) {
+            double c = rowMax[i] - logGain;
+            double shift = (i + 1) * logDecay;
+            for (int l = 0; l < m; l++) {
+                double a = queryLog[i * m + l];
+                queryBlock[i * m + l] = withBlockKeys ? (float) Math.exp(a + keyMax[l] - c) : 0f;
+                queryState[i * m + l] = (float) Math.exp(a + stateOffsets[l] + shift - c);
+            }
+        }
+        if (withBlockKeys) {
+            for (int r0 = 0; r0 < count; r0 += ROW_TILE) {
+                int tileRows = Math.min(ROW_TILE, count - r0);
+                int cols = r0 + tileRows; // causal: keys after the tile's last row are masked
+                Arrays.fill(scores, 0, tileRows * b, 0f);
+                VectorOps.gemm(queryBlock, r0 * m, m, keyExpT, 0, b, scores, 0, b, tileRows, m, cols);
+                for (int r = 0; r < tileRows; r++) {
+                    int i = r0 + r;
+                    int row = r * b;
+                    for (int j = i + 1; j < cols; j++) scores[row + j] = 0f;
+                    if (logDecay != 0) {
+                        for (int j = 0; j <= i; j++) scores[row + j] *= decayPowers[i - j];
+                    }
+                    float sum = 0f;
+                    for (int j = 0; j <= i; j++) sum += scores[row + j];
+                    den[i] += sum;
+                }
+                VectorOps.gemm(scores, 0, b, v, vOff, vStride, out, r0 * d, d, tileRows, cols, d);
+            }
+        }
+        VectorOps.gemm(queryState, 0, m, stateSums, 0, d, out, 0, d, count, m, d);
+        for (int i = 0; i < count; i++) den[i] += VectorOps.dot(queryState, i * m, stateNormalizer, 0, m);
+    }
+
+    /** Merges the block's keys (values at {@code v[vOff + j*vStride]}) into the memory, decaying it first. */
+    public void commitKeys(KernelMemory memory, float[] v, int vOff, int vStride) {
+        int count = rows;
+        Arrays.fill(blockSums, 0f);
+        VectorOps.gemm(keyExpDecayedT, 0, capacity, v, vOff, vStride, blockSums, 0, d, m, count, d);
+        for (int l = 0; l < m; l++) {
+            float s = 0f;
+            for (int j = 0; j < count; j++) s += keyExpDecayedT[l * capacity + j];
+            blockNormalizer[l] = s;
+        }
+        memory.addBlock(count * logDecay, blockSums, blockNormalizer, keyMaxDecayed);
+    }
+}

@@ -1,0 +1,200 @@
+package io.dijiang4j.attention.simd;
+
+import jdk.incubator.vector.DoubleVector;
+import jdk.incubator.vector.FloatVector;
+import jdk.incubator.vector.VectorOperators;
+import jdk.incubator.vector.VectorSpecies;
+
+/**
+ * The SIMD primitives the kernels are built from (Vector API, any length: a scalar tail finishes what the vector
+ * loop leaves). Matrices are row-major float arrays addressed by an offset and a row stride.
+ */
+public final class VectorOps {
+    public static final VectorSpecies<Float> F = FloatVector.SPECIES_PREFERRED;
+    public static final VectorSpecies<Double> D = DoubleVector.SPECIES_PREFERRED;
+
+    private VectorOps() {}
+
+    public static float dot(float[] a, int ao, float[] b, int bo, int n) {
+        int i = 0;
+        float sum = 0f;
+        int bound = F.loopBound(n);
+        if (bound > 0) {
+            FloatVector acc = FloatVector.zero(F);
+            for (; i < bound; i += F.length()) {
+                acc = FloatVector.fromArray(F, a, ao + i).fma(FloatVector.fromArray(F, b, bo + i), acc);
+            }
+            sum = acc.reduceLanes(VectorOperators.ADD);
+        }
+        for (; i < n; i++) sum += a[ao + i] * b[bo + i];
+        return sum;
+    }
+
+    /** y += alpha * x. */
+    public static void axpy(float alpha, float[] x, int xo, float[] y, int yo, int n) {
+        int i = 0;
+        int bound = F.loopBound(n);
+        if (bound > 0) {
+            FloatVector va = FloatVector.broadcast(F, alpha);
+            for (; i < bound; i += F.length()) {
+                FloatVector.fromArray(F, x, xo + i)
+                        .fma(va, FloatVector.fromArray(F, y, yo + i))
+                        .intoArray(y, yo + i);
+            }
+        }
+        for (; i < n; i++) y[yo + i] += alpha * x[xo + i];
+    }
+
+    /** y += alpha * x, x float, y double (state accumulation). */
+    public static void axpy(double alpha, float[] x, int xo, double[] y, int yo, int n) {
+        for (int i = 0; i < n; i++) y[yo + i] += alpha * x[xo + i];
+    }
+
+    /** y = beta * y + alpha * x, all double. */
+    public static void scaleAdd(double beta, double[] y, int yo, double alpha, double[] x, int xo, int n) {
+        int i = 0;
+        int bound = D.loopBound(n);
+        if (bound > 0) {
+            DoubleVector vb = DoubleVector.broadcast(D, beta);
+            DoubleVector va = DoubleVector.broadcast(D, alpha);
+            for (; i < bound; i += D.length()) {
+                DoubleVector.fromArray(D, y, yo + i)
+                        .mul(vb)
+                        .add(DoubleVector.fromArray(D, x, xo + i).mul(va))
+                        .intoArray(y, yo + i);
+            }
+        }
+        for (; i < n; i++) y[yo + i] = beta * y[yo + i] + alpha * x[xo + i];
+    }
+
+    /** y = beta * y + alpha * x, y double, x float. */
+    public static void scaleAdd(double beta, double[] y, int yo, double alpha, float[] x, int xo, int n) {
+        for (int i = 0; i < n; i++) y[yo + i] = beta * y[yo + i] + alpha * x[xo + i];
+    }
+
+    /** y += alpha * x, all double. */
+    public static void axpy(double alpha, double[] x, int xo, double[] y, int yo, int n) {
+        int i = 0;
+        int bound = D.loopBound(n);
+        if (bound > 0) {
+            DoubleVector va = DoubleVector.broadcast(D, alpha);
+            for (; i < bound; i += D.length()) {
+                DoubleVector.fromArray(D, x, xo + i)
+                        .fma(va, DoubleVector.fromArray(D, y, yo + i))
+                        .intoArray(y, yo + i);
+            }
+        }
+        for (; i < n; i++) y[yo + i] += alpha * x[xo + i];
+    }
+
+    public static void scale(float alpha, float[] y, int yo, int n) {
+        int i = 0;
+        int bound = F.loopBound(n);
+        if (bound > 0) {
+            FloatVector va = FloatVector.broadcast(F, alpha);
+            for (; i < bound; i += F.length()) {
+                FloatVector.fromArray(F, y, yo + i).mul(va).intoArray(y, yo + i);
+            }
+        }
+        for (; i < n; i++) y[yo + i] *= alpha;
+    }
+
+    /**
+     * C[rows x cols] += A[rows x inner] * B[inner x cols], row-major with row strides lda, ldb, ldc. Register
+     * blocked: four rows of C by two vectors of columns stay in registers across the inner loop.
+     */
+    public static void gemm(
+            float[] a,
+            int ao,
+            int lda,
+            float[] b,
+            int bo,
+            int ldb,
+            float[] c,
+            int co,
+            int ldc,
+            int rows,
+            int inner,
+            int cols) {
+        int lanes = F.length();
+        int colBound2 = cols - cols % (2 * lanes);
+        int colBound1 = F.loopBound(cols);
+        int i = 0;
+        for (; i + 4 <= rows; i += 4) {
+            int a0 = ao + i * lda, a1 = a0 + lda, a2 = a1 + lda, a3 = a2 + lda;
+            int c0 = co + i * ldc, c1 = c0 + ldc, c2 = c1 + ldc, c3 = c2 + ldc;
+            int j = 0;
+            for (; j < colBound2; j += 2 * lanes) {
+                FloatVector s00 = FloatVector.fromArray(F, c, c0 + j);
+                FloatVector s01 = FloatVector.fromArray(F, c, c0 + j + lanes);
+                FloatVector s10 = FloatVector.fromArray(F, c, c1 + j);
+                FloatVector s11 = FloatVector.fromArray(F, c, c1 + j + lanes);
+                FloatVector s20 = FloatVector.fromArray(F, c, c2 + j);
+                FloatVector s21 = FloatVector.fromArray(F, c, c2 + j + lanes);
+                FloatVector s30 = FloatVector.fromArray(F, c, c3 + j);
+                FloatVector s31 = FloatVector.fromArray(F, c, c3 + j + lanes);
+                int bk = bo + j;
+                for (int k = 0; k < inner; k++, bk += ldb) {
+                    FloatVector b0 = FloatVector.fromArray(F, b, bk);
+                    FloatVector b1 = FloatVector.fromArray(F, b, bk + lanes);
+                    FloatVector x0 = FloatVector.broadcast(F, a[a0 + k]);
+                    s00 = b0.fma(x0, s00);
+                    s01 = b1.fma(x0, s01);
+                    FloatVector x1 = FloatVector.broadcast(F, a[a1 + k]);
+                    s10 = b0.fma(x1, s10);
+                    s11 = b1.fma(x1, s11);
+                    FloatVector x2 = FloatVector.broadcast(F, a[a2 + k]);
+                    s20 = b0.fma(x2, s20);
+                    s21 = b1.fma(x2, s21);
+                    FloatVector x3 = FloatVector.broadcast(F, a[a3 + k]);
+                    s30 = b0.fma(x3, s30);
+                    s31 = b1.fma(x3, s31);
+                }
+                s00.intoArray(c, c0 + j);
+                s01.intoArray(c, c0 + j + lanes);
+                s10.intoArray(c, c1 + j);
+                s11.intoArray(c, c1 + j + lanes);
+                s20.intoArray(c, c2 + j);
+                s21.intoArray(c, c2 + j + lanes);
+                s30.intoArray(c, c3 + j);
+                s31.intoArray(c, c3 + j + lanes);
+            }
+            for (; j < colBound1; j += lanes) {
+                FloatVector s0 = FloatVector.fromArray(F, c, c0 + j);
+                FloatVector s1 = FloatVector.fromArray(F, c, c1 + j);
+                FloatVector s2 = FloatVector.fromArray(F, c, c2 + j);
+                FloatVector s3 = FloatVector.fromArray(F, c, c3 + j);
+                int bk = bo + j;
+                for (int k = 0; k < inner; k++, bk += ldb) {
+                    FloatVector b0 = FloatVector.fromArray(F, b, bk);
+                    s0 = b0.fma(FloatVector.broadcast(F, a[a0 + k]), s0);
+                    s1 = b0.fma(FloatVector.broadcast(F, a[a1 + k]), s1);
+                    s2 = b0.fma(FloatVector.broadcast(F, a[a2 + k]), s2);
+                    s3 = b0.fma(FloatVector.broadcast(F, a[a3 + k]), s3);
+                }
+                s0.intoArray(c, c0 + j);
+                s1.intoArray(c, c1 + j);
+                s2.intoArray(c, c2 + j);
+                s3.intoArray(c, c3 + j);
+            }
+            if (j < cols) {
+                for (int r = 0; r < 4; r++) {
+                    int ar = ao + (i + r) * lda, cr = co + (i + r) * ldc;
+                    for (int jj = j; jj < cols; jj++) {
+                        float s = c[cr + jj];
+                        for (int k = 0; k < inner; k++) s += a[ar + k] * b[bo + k * ldb + jj];
+                        c[cr + jj] = s;
+                    }
+                }
+            }
+        }
+        for (; i < rows; i++) {
+            int ar = ao + i * lda;
+            int cr = co + i * ldc;
+            for (int k = 0; k < inner; k++) {
+                float x = a[ar + k];
+                if (x != 0f) axpy(x, b, bo + k * ldb, c, cr, cols);
+            }
+        }
+    }
+}
