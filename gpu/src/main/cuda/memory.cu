@@ -28,9 +28,11 @@ struct MemoryArgs {
     const float* logK;   // [kvHeads][keys][m]
     const float* values; // [keys][valueStride], KV head g at columns [g*d, g*d+d)
     const float* logDecay; // [heads], log(lambda_h) <= 0 (0 = no decay)
-    float* offsets;      // state c [heads][m]
-    float* sums;         // state S~ [heads][m][d]
-    float* norms;        // state z~ [heads][m]
+    const float* offsetsIn; // state c [heads][m] before this call
+    const float* normsIn;   // state z~ [heads][m] before this call
+    float* offsetsOut;      // c after this call (another buffer: the value slices of a head read c concurrently)
+    float* normsOut;        // z~ after this call
+    float* sums;            // state S~ [heads][m][d], updated in place (each slice owns its columns)
     float* out;          // NORMALIZED: [queries][heads*d]; RAW: numerators, same layout
     float* rawDen;       // RAW: [heads][queries]
     float* rawLogScale;  // RAW: [heads][queries]
@@ -60,12 +62,10 @@ __device__ void dj_memory_forward(const MemoryArgs a) {
     float* scores = vb + BLOCK * DJ_VALUE_SLICE; // BLOCK * BLOCK
     float* rowMax = scores + BLOCK * BLOCK;      // BLOCK
 
-    float* gOffsets = a.offsets + (size_t)h * m;
-    float* gNorms = a.norms + (size_t)h * m;
     float* gSums = a.sums + (size_t)h * m * d;
     for (int l = tid; l < m; l += nthreads) {
-        c[l] = gOffsets[l];
-        zt[l] = gNorms[l];
+        c[l] = a.offsetsIn[(size_t)h * m + l];
+        zt[l] = a.normsIn[(size_t)h * m + l];
     }
     for (int idx = tid; idx < m * DJ_VALUE_SLICE; idx += nthreads) {
         int l = idx / DJ_VALUE_SLICE, v = idx % DJ_VALUE_SLICE;
@@ -192,19 +192,19 @@ __device__ void dj_memory_forward(const MemoryArgs a) {
     }
     if (slice == 0) { // every slice computed the same offsets and normalizers; one writes them back
         for (int l = tid; l < m; l += nthreads) {
-            gOffsets[l] = c[l];
-            gNorms[l] = zt[l];
+            a.offsetsOut[(size_t)h * m + l] = c[l];
+            a.normsOut[(size_t)h * m + l] = zt[l];
         }
     }
 }
 
 #define DJ_MEMORY_PARAMS                                                                                            \
-    const float *logQ, const float *logK, const float *values, const float *logDecay, float *offsets, float *sums,  \
-        float *norms, float *out, float *rawDen, float *rawLogScale, int queries, int keys, int heads, int kvHeads,  \
+    const float *logQ, const float *logK, const float *values, const float *logDecay, const float *offsetsIn,       \
+        const float *normsIn, float *offsetsOut, float *normsOut, float *sums, float *out, float *rawDen, float *rawLogScale, int queries, int keys, int heads, int kvHeads,  \
         int d, int m, int valueStride, int keyOffset, int extraDecaySteps, int mode
 
 #define DJ_MEMORY_ARGS                                                                                              \
-    MemoryArgs{logQ, logK, values, logDecay, offsets, sums, norms, out, rawDen, rawLogScale, queries, keys, heads,   \
+    MemoryArgs{logQ, logK, values, logDecay, offsetsIn, normsIn, offsetsOut, normsOut, sums, out, rawDen, rawLogScale, queries, keys, heads,   \
                kvHeads, d, m, valueStride, keyOffset, extraDecaySteps, mode}
 
 // Prefill: grid (heads, ceil(d / 32)), block 256, dynamic shared memory dj_memory_shared_floats(32, m) * 4 bytes.

@@ -3,7 +3,8 @@
 // check the host-side bookkeeping); kernel launches only record the kernel name. Compile-time switches select
 // failure modes: -DFAKE_INIT_RESULT=100 (cuInit fails with CUDA_ERROR_NO_DEVICE), -DFAKE_DEVICE_COUNT=0.
 // Module loading accepts only text that looks like PTX (has ".version"), else CUDA_ERROR_INVALID_PTX with a JIT log,
-// and function lookup succeeds only for names that are an ".entry" of the loaded text.
+// and function lookup succeeds only for names that are an ".entry" of the loaded text. With -DFAKE_EMULATE (built
+// with g++ together with cuda_emulator.cpp) launches really run the kernels on the CPU.
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -14,6 +15,14 @@
 #endif
 #ifndef FAKE_DEVICE_COUNT
 #define FAKE_DEVICE_COUNT 1
+#endif
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+#ifdef FAKE_EMULATE
+int fake_emulate_launch(const char* name, unsigned gx, unsigned gy, unsigned gz, unsigned bx, unsigned shared,
+                        void** params);
 #endif
 
 typedef int CUresult;
@@ -83,6 +92,11 @@ CUresult cuLaunchKernel(void* f, unsigned gx, unsigned gy, unsigned gz, unsigned
     (void)stream; (void)extra;
     if (params == NULL || gx == 0 || gy == 0 || gz == 0 || bx * by * bz == 0 || bx * by * bz > 1024) return 1;
     if (shared > 232448) return 1;
+#ifdef FAKE_EMULATE
+    if (by != 1 || bz != 1) return 1;
+    CUresult emulated = fake_emulate_launch((const char*)f, gx, gy, gz, bx, shared, params);
+    if (emulated != 0) return emulated;
+#endif
     size_t used = strlen(launch_log);
     snprintf(launch_log + used, sizeof launch_log - used, "%s%s", used ? "," : "", (const char*)f);
     fake_launch_count++;
@@ -123,3 +137,6 @@ CUresult cuEventSynchronize(void* event) { (void)event; return 0; }
 // Only the pre-12.8 name, so the binding's fallback to it is exercised.
 CUresult cuEventElapsedTime(float* ms, void* start, void* end) { (void)start; (void)end; *ms = 1.5f; return 0; }
 CUresult cuEventDestroy_v2(void* event) { (void)event; return 0; }
+#ifdef __cplusplus
+}
+#endif

@@ -382,9 +382,11 @@ public final class CudaAttentionKernel implements AttentionKernel {
                 lk.pointer(),
                 values.pointer(),
                 logDecay.pointer(),
-                s.offsets().pointer(),
+                s.offsetsIn(),
+                s.normsIn(),
+                s.offsetsOut(),
+                s.normsOut(),
                 s.sums().pointer(),
-                s.norms().pointer(),
                 target.pointer(),
                 memDen == null ? 0L : memDen.pointer(),
                 memLogScale == null ? 0L : memLogScale.pointer(),
@@ -398,6 +400,7 @@ public final class CudaAttentionKernel implements AttentionKernel {
                 keyOffset,
                 extraDecaySteps,
                 mode);
+        s.flipOffsets();
     }
 
     private void ensureScratch(int length) {

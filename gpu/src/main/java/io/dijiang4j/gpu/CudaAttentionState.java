@@ -15,7 +15,8 @@ import java.util.List;
 /**
  * Device-resident state of one layer for one sequence. Kernelized memory per query head (with decay each head
  * decays differently, so GQA groups do not share it): log offsets c [H][m] (-inf when empty), scaled sums
- * S~ [H][m][d], scaled normalizers z~ [H][m]. HYBRID adds the sink tokens [sinks][kvWidth] and the exact window
+ * S~ [H][m][d], scaled normalizers z~ [H][m]. c and z~ are double-buffered ([2][H][m], {@code current} says which
+ * half is live): every value slice of a head reads them while one slice writes the new ones. HYBRID adds the sink tokens [sinks][kvWidth] and the exact window
  * [window][kvWidth] (k and v, oldest first).
  */
 final class CudaAttentionState implements AttentionState {
@@ -33,6 +34,7 @@ final class CudaAttentionState implements AttentionState {
     private final DeviceMemory windowV;
     private long position;
     private int windowRows;
+    private int current; // live half of offsets and norms
 
     private CudaAttentionState(CudaAttentionKernel kernel) {
         this.kernel = kernel;
@@ -40,9 +42,9 @@ final class CudaAttentionState implements AttentionState {
         AttentionShape shape = kernel.shape();
         AttentionSpec spec = kernel.spec();
         int m = kernel.numFeatures();
-        offsets = DeviceMemory.floats(rt, (long) shape.numHeads() * m);
+        offsets = DeviceMemory.floats(rt, 2L * shape.numHeads() * m);
         sums = DeviceMemory.floats(rt, (long) shape.numHeads() * m * shape.headDim());
-        norms = DeviceMemory.floats(rt, (long) shape.numHeads() * m);
+        norms = DeviceMemory.floats(rt, 2L * shape.numHeads() * m);
         boolean hybrid = spec.method() == AttentionSpec.Method.HYBRID;
         sinkK = DeviceMemory.floats(rt, hybrid ? (long) spec.sinks() * shape.kvWidth() : 1);
         sinkV = DeviceMemory.floats(rt, hybrid ? (long) spec.sinks() * shape.kvWidth() : 1);
@@ -74,6 +76,37 @@ final class CudaAttentionState implements AttentionState {
 
     DeviceMemory offsets() {
         return offsets;
+    }
+
+    private long half() {
+        return (long) kernel.shape().numHeads() * kernel.numFeatures();
+    }
+
+    long offsetsIn() {
+        return offsets.at(current * half());
+    }
+
+    long normsIn() {
+        return norms.at(current * half());
+    }
+
+    long offsetsOut() {
+        return offsets.at((1 - current) * half());
+    }
+
+    long normsOut() {
+        return norms.at((1 - current) * half());
+    }
+
+    /** After a memory launch: the halves it wrote become the live ones. */
+    void flipOffsets() {
+        current = 1 - current;
+    }
+
+    /** The live log offsets [H][m] (tests and diagnostics). */
+    float[] liveOffsets() {
+        float[] both = read(offsets);
+        return java.util.Arrays.copyOfRange(both, (int) (current * half()), (int) ((current + 1) * half()));
     }
 
     DeviceMemory sums() {
@@ -133,7 +166,7 @@ final class CudaAttentionState implements AttentionState {
             }
             byte[] bytes = new byte[(int) (HEADER_BYTES + payload)];
             ByteBuffer header = ByteBuffer.wrap(bytes).order(ByteOrder.LITTLE_ENDIAN);
-            writeHeader(header, kernel, position, windowRows);
+            writeHeader(header, kernel, position, windowRows, current);
             MemorySegment target = MemorySegment.ofArray(bytes);
             long at = HEADER_BYTES;
             try (Arena arena = Arena.ofConfined()) {
@@ -167,14 +200,19 @@ final class CudaAttentionState implements AttentionState {
             throw new IllegalArgumentException("state bytes belong to another layer: " + shape + " with " + features
                     + " features, this kernel is " + kernel.shape() + " with " + kernel.numFeatures());
         }
-        int reserved = header.getInt();
+        int live = header.getInt();
         CudaAttentionState s = new CudaAttentionState(kernel);
-        if (bytes.length != HEADER_BYTES + s.sizeBytes() || reserved != 0 || position < 0 || windowRows < 0) {
+        if (bytes.length != HEADER_BYTES + s.sizeBytes()
+                || (live != 0 && live != 1)
+                || position < 0
+                || windowRows < 0
+                || windowRows > kernel.spec().window()) {
             s.buffers().forEach(DeviceMemory::close);
             throw new IllegalArgumentException("cuda state bytes are truncated or corrupt");
         }
         s.position = position;
         s.windowRows = windowRows;
+        s.current = live;
         CudaRuntime rt = kernel.runtime();
         MemorySegment source = MemorySegment.ofArray(bytes);
         long at = HEADER_BYTES;
@@ -190,12 +228,13 @@ final class CudaAttentionState implements AttentionState {
         return s;
     }
 
-    private static void writeHeader(ByteBuffer header, CudaAttentionKernel kernel, long position, int windowRows) {
+    private static void writeHeader(
+            ByteBuffer header, CudaAttentionKernel kernel, long position, int windowRows, int live) {
         AttentionShape shape = kernel.shape();
         header.putInt(MAGIC).putInt(FORMAT);
         header.putInt(shape.numHeads()).putInt(shape.numKvHeads()).putInt(shape.headDim());
         header.putInt(kernel.fingerprint());
-        header.putLong(position).putInt(windowRows).putInt(kernel.numFeatures()).putInt(0);
+        header.putLong(position).putInt(windowRows).putInt(kernel.numFeatures()).putInt(live);
     }
 
     @Override
@@ -216,6 +255,7 @@ final class CudaAttentionState implements AttentionState {
             rt.driver().streamSynchronize(rt.stream());
             c.position = position;
             c.windowRows = windowRows;
+            c.current = current;
             return c;
         }
     }

@@ -6,8 +6,8 @@ package io.dijiang4j.gpu;
  */
 public enum CudaKernelFunction {
     LOG_FEATURES("features", "dj_log_features", "piiiiippifp"),
-    MEMORY_CHUNK("memory", "dj_memory_chunk", "ppppppppppiiiiiiiiii"),
-    MEMORY_STEP("memory", "dj_memory_step", "ppppppppppiiiiiiiiii"),
+    MEMORY_CHUNK("memory", "dj_memory_chunk", "ppppppppppppiiiiiiiiii"),
+    MEMORY_STEP("memory", "dj_memory_step", "ppppppppppppiiiiiiiiii"),
     HYBRID_WINDOW("hybrid", "dj_hybrid_window", "pppippliiiiliifppppip");
 
     /** Architectures the PTX is committed for; the newest one not above the device's is loaded. */

@@ -1,6 +1,7 @@
 package io.dijiang4j.gpu;
 
 import io.dijiang4j.attention.FeatureMap;
+import io.dijiang4j.attention.features.ProjectionFeatureMap;
 import java.util.Objects;
 
 /**
@@ -44,8 +45,18 @@ public record FeatureMapParameters(
         }
     }
 
-    /** The parameters of a map of the project's feature-map library. */
+    /** The parameters of a map of the project's feature-map library ({@link ProjectionFeatureMap}). */
     public static FeatureMapParameters of(FeatureMap map) {
+        if (map instanceof ProjectionFeatureMap p) {
+            return new FeatureMapParameters(
+                    p.inputDim(),
+                    p.numFeatures(),
+                    p.queryProjection(),
+                    p.keyProjection(),
+                    p.queryLogWeights(),
+                    p.keyLogWeights(),
+                    p.normalization());
+        }
         throw new IllegalArgumentException(
                 "feature map '" + map.name() + "' (" + map.getClass().getName()
                         + ") does not expose its projection, log weights and normalization to the cuda backend");

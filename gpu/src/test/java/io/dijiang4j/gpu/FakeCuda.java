@@ -61,6 +61,58 @@ final class FakeCuda {
         }
     }
 
+    /**
+     * The fake driver with the CUDA emulator (src/test/c/cuda_emulator.cpp): launches run the real kernel sources
+     * on the CPU. Built with g++ (C++20); tests using it are skipped where g++ is absent.
+     */
+    static synchronized Path emulator() {
+        Path cached = BUILT.get("emulator");
+        if (cached != null) return cached;
+        Path c = Path.of("src/test/c").toAbsolutePath();
+        try {
+            Path dir = Files.createTempDirectory("emulated-libcuda");
+            dir.toFile().deleteOnExit();
+            Path lib = dir.resolve("libcuda.so.1");
+            List<String> cmd = List.of(
+                    "g++",
+                    "-std=c++20",
+                    "-O2",
+                    "-U_FORTIFY_SOURCE",
+                    "-shared",
+                    "-fPIC",
+                    "-pthread",
+                    "-DFAKE_EMULATE",
+                    "-I" + c.resolve("emu"),
+                    "-x",
+                    "c++",
+                    c.resolve("fake_libcuda.c").toString(),
+                    "-x",
+                    "c++",
+                    c.resolve("cuda_emulator.cpp").toString(),
+                    "-o",
+                    lib.toString());
+            Process gpp;
+            try {
+                gpp = new ProcessBuilder(cmd).redirectErrorStream(true).start();
+            } catch (IOException noCompiler) {
+                assumeTrue(false, "g++ not found: emulated kernel tests skipped");
+                return null;
+            }
+            String output = new String(gpp.getInputStream().readAllBytes());
+            if (!gpp.waitFor(300, TimeUnit.SECONDS) || gpp.exitValue() != 0) {
+                throw new IllegalStateException("g++ failed on the CUDA emulator: " + output);
+            }
+            lib.toFile().deleteOnExit();
+            BUILT.put("emulator", lib);
+            return lib;
+        } catch (IOException e) {
+            throw new IllegalStateException(e);
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            throw new IllegalStateException(e);
+        }
+    }
+
     /** Kernel names launched since the last reset, comma separated. */
     static String launchLog(Path library) {
         try {

@@ -135,8 +135,9 @@ class FakeDriverTest {
             k.forward(s, random(rnd, 32), random(rnd, 16), random(rnd, 16), new float[32], 1);
             assertEquals("dj_log_features,dj_log_features,dj_memory_step", FakeCuda.launchLog(library));
             assertEquals(6, s.position());
-            // per query head: offsets [4][12], sums [4][12][8], normalizers [4][12], plus 4 one-float hybrid slots
-            assertEquals((4 * 12 + 4 * 12 * 8 + 4 * 12 + 4) * 4L, s.sizeBytes());
+            // per query head: offsets 2x[4][12] (double-buffered), sums [4][12][8], normalizers 2x[4][12], 4 hybrid
+            // slots
+            assertEquals((2 * 4 * 12 + 4 * 12 * 8 + 2 * 4 * 12 + 4) * 4L, s.sizeBytes());
         }
     }
 
@@ -145,7 +146,7 @@ class FakeDriverTest {
         Path library = FakeCuda.library();
         try (AttentionKernel k = kernel(library, new AttentionShape(2, 2, 4), AttentionSpec.linear(map(4, 6), 4))) {
             CudaAttentionState s = (CudaAttentionState) k.newState();
-            float[] offsets = s.read(s.offsets());
+            float[] offsets = s.liveOffsets();
             float[] expected = new float[2 * 6];
             Arrays.fill(expected, Float.NEGATIVE_INFINITY);
             assertArrayEquals(expected, offsets);
