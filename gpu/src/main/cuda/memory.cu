@@ -6,9 +6,10 @@
 // largest is exactly 1). Decay is a shift of the log offset, never lambda^-n.
 //
 // Query row i (absolute position n) sees the keys at or before a lag: in key-sequence indices j <= i + keyOffset,
-// with an extra decay of extraDecaySteps positions (the hybrid's memory holds keys that left the exact window
-// w positions ago, so keyOffset < 0 and extraDecaySteps = w; plain linear attention has 0 and 0). With key blocks
-// shifted by keyOffset the causal mask inside a block stays the triangle j <= i.
+// with an optional extra decay of extraDecaySteps positions. Plain linear attention: 0 and 0. The hybrid's memory
+// holds the keys that left the exact window (keyOffset < 0) and decays a key from the step it left the window,
+// lambda^(n - w - j), so its extra decay is 0 as well. With key blocks shifted by keyOffset the causal mask inside
+// a block stays the triangle j <= i.
 //
 // Blocks of BLOCK query rows are processed in order by one thread block per (query head, slice of value columns).
 // For row i the exponent bound r_i = max_l (logphi_l(q_i) + w_il), w_il the largest decayed key exponent of feature

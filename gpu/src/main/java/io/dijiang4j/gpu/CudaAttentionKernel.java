@@ -258,10 +258,10 @@ public final class CudaAttentionKernel implements AttentionKernel {
         }
         logFeatures(q, length, shape.numHeads(), map, true, logQ);
         logFeatures(extK, extRows, shape.numKvHeads(), map, false, logK);
-        // Query n's memory holds the keys at positions <= n - window: key index <= i + (p - window - extStart),
-        // each decayed by window more steps than in plain linear attention.
+        // Query n's memory holds the keys at positions <= n - window: key index <= i + (p - window - extStart). A key
+        // decays from the step it left the window: lambda^(n - window - j), as NaiveHybridAttention defines it.
         int keyOffset = Math.toIntExact(p - window - extStart);
-        memory(s, logQ, logK, extV, length, extRows, keyOffset, window, MODE_RAW, memNum);
+        memory(s, logQ, logK, extV, length, extRows, keyOffset, 0, MODE_RAW, memNum);
         launch(
                 CudaKernelFunction.HYBRID_WINDOW,
                 length,

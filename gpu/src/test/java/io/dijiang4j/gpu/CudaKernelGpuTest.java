@@ -47,6 +47,17 @@ class CudaKernelGpuTest {
         KernelChecks.unevenChunksThenDecodeMatchTheNaiveReference(provider, heads, kvHeads, d, m, kind, length, decay);
     }
 
+    static Stream<Arguments> hybridCases() {
+        return KernelChecks.hybridCases();
+    }
+
+    @ParameterizedTest(name = "H{0} Hkv{1} d{2} m{3} sinks {4} window {5} {6} N{7} decay {8}")
+    @MethodSource("hybridCases")
+    void hybridPrefillAndDecodeMatchTheNaiveReference(
+            int heads, int kvHeads, int d, int m, int sinks, int window, String kind, int length, boolean decay) {
+        KernelChecks.hybridMatchesTheNaiveReference(provider, heads, kvHeads, d, m, sinks, window, kind, length, decay);
+    }
+
     @Test
     void largeLogitsStayFiniteAndAccurate() {
         KernelChecks.largeLogitsStayFiniteAndAccurate(provider);

@@ -11,6 +11,7 @@ import io.dijiang4j.attention.AttentionState;
 import io.dijiang4j.attention.FeatureMap;
 import io.dijiang4j.attention.features.FeatureMaps;
 import io.dijiang4j.attention.features.ProjectionFeatureMap;
+import io.dijiang4j.attention.hybrid.NaiveHybridAttention;
 import io.dijiang4j.attention.linear.NaiveLinearAttention;
 import java.util.ArrayList;
 import java.util.Arrays;
@@ -177,6 +178,69 @@ final class KernelChecks {
             assertArrayEquals(a, b);
             assertArrayEquals(a, c);
             assertEquals(first + second, restored.position());
+        }
+    }
+
+    /** {heads, kv heads, d, m, sinks, window}, map kinds, lengths, decay on odd cases, per-head gains (one zero). */
+    static Stream<Arguments> hybridCases() {
+        List<Arguments> cases = new ArrayList<>();
+        int[][] shapes = {{4, 2, 16, 16, 2, 5}, {8, 2, 32, 48, 4, 32}, {2, 1, 64, 32, 0, 7}, {3, 3, 8, 5, 3, 0}};
+        String[] kinds = {"dijiang-code", "performer", "wdcf"};
+        int[] lengths = {40, 1, 77, 100};
+        int c = 0;
+        for (int[] s : shapes) {
+            for (String kind : kinds) {
+                cases.add(Arguments.of(
+                        s[0], s[1], s[2], s[3], s[4], s[5], kind, lengths[c % lengths.length], c % 2 == 1));
+                c++;
+            }
+        }
+        cases.add(Arguments.of(4, 4, 64, 64, 1, 33, "asymmetric", 150, true));
+        return cases.stream();
+    }
+
+    static AttentionSpec hybridSpec(
+            FeatureMap map, AttentionShape shape, int sinks, int window, boolean decay, Random rnd) {
+        AttentionSpec spec = linearSpec(map, shape, decay, rnd);
+        double[] gain = new double[shape.numHeads()];
+        for (int h = 0; h < gain.length; h++) gain[h] = h == 1 ? 0.0 : 0.5 + 1.5 * rnd.nextDouble();
+        return new AttentionSpec(
+                AttentionSpec.Method.HYBRID,
+                map,
+                spec.decay(),
+                sinks,
+                window,
+                spec.blockSize(),
+                spec.scale(),
+                gain,
+                true);
+    }
+
+    static void hybridMatchesTheNaiveReference(
+            CudaKernelProvider provider,
+            int heads,
+            int kvHeads,
+            int d,
+            int m,
+            int sinks,
+            int window,
+            String kind,
+            int length,
+            boolean decay) {
+        Random rnd = new Random(13L * heads + 5L * length + 3L * window + d + kind.hashCode());
+        AttentionShape shape = new AttentionShape(heads, kvHeads, d);
+        AttentionSpec spec = hybridSpec(map(kind, d, m, rnd.nextLong()), shape, sinks, window, decay, rnd);
+        int total = length + 45;
+        float[] q = gaussian(rnd, total * shape.queryWidth(), 1.0);
+        float[] k = gaussian(rnd, total * shape.kvWidth(), 1.0);
+        float[] v = gaussian(rnd, total * shape.kvWidth(), 1.0);
+        double[] expected = NaiveHybridAttention.forward(shape, spec, q, k, v, total);
+        try (AttentionKernel kernel = provider.create(shape, spec)) {
+            float[] out = new float[total * shape.queryWidth()];
+            kernel.forward(kernel.newState(), q, k, v, out, total);
+            assertClose(expected, out, shape, "hybrid one-call prefill");
+            float[] chunked = runInChunks(kernel, kernel.newState(), shape, q, k, v, total, rnd);
+            assertClose(expected, chunked, shape, "hybrid chunks + decode");
         }
     }
 
