@@ -86,10 +86,15 @@ public final class AttentionBackends {
 
     /** Loads every registered provider, keeping the load errors of the ones that cannot be loaded. */
     public static Discovery discover() {
+        return discover(AttentionBackends.class.getClassLoader());
+    }
+
+    /** {@link #discover()} on the providers {@code loader} sees. */
+    public static Discovery discover(ClassLoader loaderOfProviders) {
         List<AttentionKernelProvider> providers = new ArrayList<>();
         List<String> failures = new ArrayList<>();
         ServiceLoader<AttentionKernelProvider> loader =
-                ServiceLoader.load(AttentionKernelProvider.class, AttentionBackends.class.getClassLoader());
+                ServiceLoader.load(AttentionKernelProvider.class, loaderOfProviders);
         var iterator = loader.iterator();
         while (true) {
             try {

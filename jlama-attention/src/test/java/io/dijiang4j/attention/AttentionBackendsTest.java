@@ -150,6 +150,29 @@ class AttentionBackendsTest {
     }
 
     @Test
+    void aRegisteredProviderThatCannotBeLoadedIsSkippedWithItsError(
+            @org.junit.jupiter.api.io.TempDir java.nio.file.Path dir) throws Exception {
+        // What the gpu jar looks like to a JDK that cannot load its classes: a registration whose class fails.
+        java.nio.file.Path services = dir.resolve("META-INF/services");
+        java.nio.file.Files.createDirectories(services);
+        java.nio.file.Files.writeString(
+                services.resolve(AttentionKernelProvider.class.getName()), "io.dijiang4j.gpu.NoSuchCudaProvider\n");
+        try (var loader = new java.net.URLClassLoader(
+                new java.net.URL[] {dir.toUri().toURL()}, AttentionBackendsTest.class.getClassLoader())) {
+            var discovery = AttentionBackends.discover(loader);
+            assertEquals(
+                    1, discovery.loadFailures().size(), discovery.loadFailures().toString());
+            assertTrue(
+                    discovery.loadFailures().get(0).contains("NoSuchCudaProvider"),
+                    discovery.loadFailures().get(0));
+            var withCpu = new AttentionBackends.Discovery(List.of(CPU), discovery.loadFailures());
+            var selection = AttentionBackends.resolve("auto", withCpu);
+            assertSame(CPU, selection.provider());
+            assertTrue(selection.fallbackReason().orElseThrow().contains("NoSuchCudaProvider"));
+        }
+    }
+
+    @Test
     void realServiceLookupWithoutTheGpuModuleRejectsCuda() {
         var e = assertThrows(IllegalStateException.class, () -> AttentionBackends.select("cuda"));
         assertTrue(e.getMessage().contains("gpu module"), e.getMessage());
