@@ -195,12 +195,17 @@ public final class CudaAttentionKernel implements AttentionKernel {
         if (!(state instanceof CudaAttentionState s) || s.kernel() != this) {
             throw new IllegalArgumentException("state was not created by this cuda kernel");
         }
-        if (length < 1) throw new IllegalArgumentException("length must be >= 1, got " + length);
+        if (length < 0) throw new IllegalArgumentException("length must be >= 0, got " + length);
         int qw = shape.queryWidth(), kw = shape.kvWidth();
         checkLength(qIn, (long) length * qw, "q");
         checkLength(kIn, (long) length * kw, "k");
         checkLength(vIn, (long) length * kw, "v");
         checkLength(outHost, (long) length * qw, "out");
+        // A NaN would spread through the device state to every later token: refuse it here, as the CPU kernels do.
+        checkFinite(qIn, length * qw, "q");
+        checkFinite(kIn, length * kw, "k");
+        checkFinite(vIn, length * kw, "v");
+        if (length == 0) return;
         synchronized (runtime.lock()) {
             runtime.makeCurrent();
             ensureScratch(length);
@@ -451,6 +456,14 @@ public final class CudaAttentionKernel implements AttentionKernel {
         MemorySegment.copy(values, 0, host, JAVA_FLOAT, 0, (int) count);
         runtime.driver().copyHostToDevice(target.pointer(), host, host.byteSize(), runtime.stream());
         runtime.driver().streamSynchronize(runtime.stream());
+    }
+
+    private static void checkFinite(float[] array, int count, String name) {
+        for (int i = 0; i < count; i++) {
+            if (!Float.isFinite(array[i])) {
+                throw new IllegalArgumentException(name + " holds a NaN or infinite value at index " + i);
+            }
+        }
     }
 
     private static void checkLength(float[] array, long needed, String name) {

@@ -273,7 +273,15 @@ class FakeDriverTest {
             assertEquals("state was not created by this cuda kernel", foreign.getMessage());
             assertThrows(
                     IllegalArgumentException.class,
-                    () -> k.forward(s, new float[32], new float[16], new float[16], new float[32], 0));
+                    () -> k.forward(s, new float[32], new float[16], new float[16], new float[32], -1));
+            float[] nanK = new float[16];
+            nanK[5] = Float.NaN;
+            var nan = assertThrows(
+                    IllegalArgumentException.class,
+                    () -> k.forward(s, new float[32], nanK, new float[16], new float[32], 1));
+            assertEquals("k holds a NaN or infinite value at index 5", nan.getMessage());
+            k.forward(s, new float[0], new float[0], new float[0], new float[0], 0);
+            assertEquals(0, s.position(), "rejected and empty calls leave the state alone");
         }
         TestMaps.ProjectedMap huge = map(8, 2048);
         var tooBig = assertThrows(
