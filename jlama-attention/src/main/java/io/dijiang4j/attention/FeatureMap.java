@@ -52,13 +52,24 @@ public interface FeatureMap {
         for (int l = 0; l < of.length; l++) out[outOff + l] = of[l];
     }
 
-    /** log phi of {@code rows} queries at {@code x[off + r*stride]}, into {@code out[outOff + r*numFeatures]}. */
-    default void logQueryFeatures(float[] x, int off, int stride, int rows, float[] out, int outOff) {
-        for (int r = 0; r < rows; r++) logQueryFeatures(x, off + r * stride, out, outOff + r * numFeatures());
+    /**
+     * log phi of {@code rows} queries {@code inputScale * x[off + r*stride ..]}, into {@code out[outOff +
+     * r*numFeatures]}. The scale is applied inside so callers need not copy their rows.
+     */
+    default void logQueryFeatures(float[] x, int off, int stride, int rows, float inputScale, float[] out, int outOff) {
+        float[] row = new float[inputDim()];
+        for (int r = 0; r < rows; r++) {
+            for (int i = 0; i < row.length; i++) row[i] = inputScale * x[off + r * stride + i];
+            logQueryFeatures(row, 0, out, outOff + r * numFeatures());
+        }
     }
 
-    /** log phi of {@code rows} keys; see {@link #logQueryFeatures(float[], int, int, int, float[], int)}. */
-    default void logKeyFeatures(float[] x, int off, int stride, int rows, float[] out, int outOff) {
-        for (int r = 0; r < rows; r++) logKeyFeatures(x, off + r * stride, out, outOff + r * numFeatures());
+    /** log phi of {@code rows} keys; see {@link #logQueryFeatures(float[], int, int, int, float, float[], int)}. */
+    default void logKeyFeatures(float[] x, int off, int stride, int rows, float inputScale, float[] out, int outOff) {
+        float[] row = new float[inputDim()];
+        for (int r = 0; r < rows; r++) {
+            for (int i = 0; i < row.length; i++) row[i] = inputScale * x[off + r * stride + i];
+            logKeyFeatures(row, 0, out, outOff + r * numFeatures());
+        }
     }
 }

@@ -50,8 +50,7 @@ final class CpuKernels {
     static void normalize(float[] blockOut, float[] den, int rows, int d, float[] out, int outOff, int stride) {
         for (int r = 0; r < rows; r++) {
             float inv = 1f / Math.max(den[r], Float.MIN_NORMAL);
-            int o = outOff + r * stride, b = r * d;
-            for (int c = 0; c < d; c++) out[o + c] = blockOut[b + c] * inv;
+            io.dijiang4j.attention.simd.VectorOps.scaleInto(inv, blockOut, r * d, out, outOff + r * stride, d);
         }
     }
 }

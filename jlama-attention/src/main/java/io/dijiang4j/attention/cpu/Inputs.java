@@ -26,6 +26,7 @@ final class Inputs {
     }
 
     private static void finite(float[] a, int n, String name) {
+        if (io.dijiang4j.attention.simd.VectorOps.allFinite(a, 0, n)) return;
         for (int i = 0; i < n; i++) {
             if (!Float.isFinite(a[i])) {
                 throw new IllegalArgumentException(name + " holds a NaN or infinite value at index " + i);

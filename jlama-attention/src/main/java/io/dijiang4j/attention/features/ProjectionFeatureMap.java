@@ -175,13 +175,13 @@ public final class ProjectionFeatureMap implements FeatureMap {
     }
 
     @Override
-    public void logQueryFeatures(float[] x, int off, int stride, int rows, float[] out, int outOff) {
-        evaluateRows(queryProjection, queryLogWeights, x, off, stride, rows, out, outOff);
+    public void logQueryFeatures(float[] x, int off, int stride, int rows, float inputScale, float[] out, int outOff) {
+        evaluateRows(queryProjection, queryLogWeights, x, off, stride, rows, inputScale, out, outOff);
     }
 
     @Override
-    public void logKeyFeatures(float[] x, int off, int stride, int rows, float[] out, int outOff) {
-        evaluateRows(keyProjection, keyLogWeights, x, off, stride, rows, out, outOff);
+    public void logKeyFeatures(float[] x, int off, int stride, int rows, float inputScale, float[] out, int outOff) {
+        evaluateRows(keyProjection, keyLogWeights, x, off, stride, rows, inputScale, out, outOff);
     }
 
     private void evaluate(float[] p, float[] logWeights, float[] x, int off, float[] out, int outOff) {
@@ -195,28 +195,55 @@ public final class ProjectionFeatureMap implements FeatureMap {
     }
 
     private void evaluateRows(
-            float[] p, float[] logWeights, float[] x, int off, int stride, int rows, float[] out, int outOff) {
+            float[] p,
+            float[] logWeights,
+            float[] x,
+            int off,
+            int stride,
+            int rows,
+            float inputScale,
+            float[] out,
+            int outOff) {
         int m = numFeatures;
         Arrays.fill(out, outOff, outOff + rows * m, 0f);
         VectorOps.gemm(x, off, stride, p, 0, m, out, outOff, m, rows, inputDim, m);
-        for (int r = 0; r < rows; r++) finish(logWeights, x, off + r * stride, out, outOff + r * m);
+        for (int r = 0; r < rows; r++) {
+            int o = outOff + r * m;
+            float shift = 0f;
+            if (normalization == Normalization.GAUSSIAN) {
+                shift = -0.5f
+                        * inputScale
+                        * inputScale
+                        * VectorOps.dot(x, off + r * stride, x, off + r * stride, inputDim);
+            }
+            VectorOps.scaleAdd(inputScale, out, o, logWeights, 0, shift, m);
+            if (normalization == Normalization.SOFTMAX) softmaxShift(logWeights, out, o);
+        }
     }
 
     private void finish(float[] logWeights, float[] x, int off, float[] out, int outOff) {
         int m = numFeatures;
-        float shift = 0f;
-        switch (normalization) {
-            case NONE -> {}
-            case GAUSSIAN -> shift = -0.5f * VectorOps.dot(x, off, x, off, inputDim);
-            case SOFTMAX -> {
-                float max = Float.NEGATIVE_INFINITY;
-                for (int l = 0; l < m; l++) max = Math.max(max, out[outOff + l]);
-                double sum = 0;
-                for (int l = 0; l < m; l++) sum += Math.exp(out[outOff + l] - max);
-                shift = (float) (-max - Math.log(sum));
-            }
+        if (normalization == Normalization.SOFTMAX) {
+            for (int l = 0; l < m; l++) out[outOff + l] += logWeights[l];
+            softmaxShift(logWeights, out, outOff);
+            return;
         }
+        float shift = normalization == Normalization.GAUSSIAN ? -0.5f * VectorOps.dot(x, off, x, off, inputDim) : 0f;
         for (int l = 0; l < m; l++) out[outOff + l] += logWeights[l] + shift;
+    }
+
+    /**
+     * out holds (x P)_l + logWeight_l: subtracts logsumexp_l (x P)_l (the softmax over the raw projection; the
+     * weights stay outside).
+     */
+    private void softmaxShift(float[] logWeights, float[] out, int o) {
+        int m = numFeatures;
+        float max = Float.NEGATIVE_INFINITY;
+        for (int l = 0; l < m; l++) max = Math.max(max, out[o + l] - logWeights[l]);
+        double sum = 0;
+        for (int l = 0; l < m; l++) sum += Math.exp(out[o + l] - logWeights[l] - max);
+        float shift = (float) (-max - Math.log(sum));
+        for (int l = 0; l < m; l++) out[o + l] += shift;
     }
 
     private void evaluate(float[] p, float[] logWeights, double[] x, int off, double[] out, int outOff) {

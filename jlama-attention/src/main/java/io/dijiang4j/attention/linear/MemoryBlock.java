@@ -1,6 +1,7 @@
 package io.dijiang4j.attention.linear;
 
 import io.dijiang4j.attention.FeatureMap;
+import io.dijiang4j.attention.simd.Vec;
 import io.dijiang4j.attention.simd.VectorOps;
 import java.util.Arrays;
 
@@ -29,8 +30,11 @@ public final class MemoryBlock {
     private final double logDecay;
 
     private int rows;
-    private final float[] scaled; // [B][d]
     private final float[] keyLog; // [B][m]
+    private final float[] keyLogT; // [m][B]
+    private final float[] decayRamp; // (rows-1-j) log lambda
+    private final float[] keyMaxF; // Mb as float
+    private final float[] stateOffsetsF; // offsets as float
     private final float[] keyExpT; // [m][B], exp(a - Mb)
     private final float[] keyExpDecayedT; // [m][B], exp(a + (rows-1-j) log lambda - Mb2)
     private final double[] keyMax; // Mb [m]
@@ -55,8 +59,11 @@ public final class MemoryBlock {
         this.sqrtScale = (float) Math.sqrt(scale);
         this.logDecay = Math.log(decay);
         int b = blockSize;
-        scaled = new float[b * d];
         keyLog = new float[b * m];
+        keyLogT = new float[m * b];
+        decayRamp = new float[b];
+        keyMaxF = new float[m];
+        stateOffsetsF = new float[m];
         keyExpT = new float[m * b];
         keyExpDecayedT = decay == 1.0 ? keyExpT : new float[m * b];
         keyMax = new double[m];
@@ -90,29 +97,34 @@ public final class MemoryBlock {
     public void loadKeys(float[] k, int off, int stride, int count, int firstValid) {
         this.rows = count;
         int b = capacity;
-        for (int j = 0; j < count; j++) {
-            for (int i = 0; i < d; i++) scaled[j * d + i] = sqrtScale * k[off + j * stride + i];
+        map.logKeyFeatures(k, off, stride, count, sqrtScale, keyLog, 0);
+        for (int j = 0; j < count; j++) { // transpose: feature-major rows make the exps and the products contiguous
+            for (int l = 0; l < m; l++) keyLogT[l * b + j] = keyLog[j * m + l];
         }
-        map.logKeyFeatures(scaled, 0, d, count, keyLog, 0);
         boolean decays = keyExpDecayedT != keyExpT;
+        if (decays) {
+            for (int j = 0; j < count; j++) decayRamp[j] = (float) ((count - 1 - j) * logDecay);
+        }
         for (int l = 0; l < m; l++) {
-            double max = Double.NEGATIVE_INFINITY, maxDecayed = Double.NEGATIVE_INFINITY;
-            for (int j = firstValid; j < count; j++) {
-                double a = keyLog[j * m + l];
-                max = Math.max(max, a);
-                if (decays) maxDecayed = Math.max(maxDecayed, a + (count - 1 - j) * logDecay);
-            }
-            keyMax[l] = max;
             int row = l * b;
-            for (int j = 0; j < firstValid; j++) keyExpT[row + j] = 0f;
-            for (int j = firstValid; j < count; j++) keyExpT[row + j] = (float) Math.exp(keyLog[j * m + l] - max);
+            float max = Vec.max(keyLogT, row + firstValid, count - firstValid);
+            keyMax[l] = max;
+            keyMaxF[l] = max;
+            Arrays.fill(keyExpT, row, row + firstValid, 0f);
+            Vec.expShifted(keyLogT, row + firstValid, -max, keyExpT, row + firstValid, count - firstValid);
             if (decays) {
+                float maxDecayed = Vec.maxSum(keyLogT, row + firstValid, decayRamp, firstValid, count - firstValid);
                 keyMaxDecayed[l] = maxDecayed;
-                for (int j = 0; j < firstValid; j++) keyExpDecayedT[row + j] = 0f;
-                for (int j = firstValid; j < count; j++) {
-                    keyExpDecayedT[row + j] =
-                            (float) Math.exp(keyLog[j * m + l] + (count - 1 - j) * logDecay - maxDecayed);
-                }
+                Arrays.fill(keyExpDecayedT, row, row + firstValid, 0f);
+                Vec.expSumShifted(
+                        keyLogT,
+                        row + firstValid,
+                        decayRamp,
+                        firstValid,
+                        -maxDecayed,
+                        keyExpDecayedT,
+                        row + firstValid,
+                        count - firstValid);
             }
         }
     }
@@ -123,6 +135,7 @@ public final class MemoryBlock {
         for (int i = 0; i < s.length; i++) stateSums[i] = (float) s[i];
         for (int l = 0; l < m; l++) stateNormalizer[l] = (float) z[l];
         System.arraycopy(off, 0, stateOffsets, 0, m);
+        for (int l = 0; l < m; l++) stateOffsetsF[l] = (float) off[l];
     }
 
     /**
@@ -137,18 +150,11 @@ public final class MemoryBlock {
             throw new IllegalStateException("queries (" + count + ") and loaded keys (" + rows + ") differ");
         }
         this.rows = count;
+        map.logQueryFeatures(q, off, stride, count, sqrtScale, queryLog, 0);
         for (int i = 0; i < count; i++) {
-            for (int c = 0; c < d; c++) scaled[i * d + c] = sqrtScale * q[off + i * stride + c];
-        }
-        map.logQueryFeatures(scaled, 0, d, count, queryLog, 0);
-        for (int i = 0; i < count; i++) {
-            double shift = (i + 1) * logDecay;
-            double max = Double.NEGATIVE_INFINITY;
-            for (int l = 0; l < m; l++) {
-                double b = queryLog[i * m + l];
-                if (withBlockKeys) max = Math.max(max, b + keyMax[l]);
-                max = Math.max(max, b + stateOffsets[l] + shift);
-            }
+            float shift = (float) ((i + 1) * logDecay);
+            float max = Vec.maxSum(queryLog, i * m, stateOffsetsF, 0, m) + shift;
+            if (withBlockKeys) max = Math.max(max, Vec.maxSum(queryLog, i * m, keyMaxF, 0, m));
             memoryMax[i] = max + logGain;
         }
         return memoryMax;
@@ -174,13 +180,10 @@ public final class MemoryBlock {
             float[] den) {
         int count = rows, b = capacity;
         for (int i = 0; i < count; i++) {
-            double c = rowMax[i] - logGain;
-            double shift = (i + 1) * logDecay;
-            for (int l = 0; l < m; l++) {
-                double a = queryLog[i * m + l];
-                queryBlock[i * m + l] = withBlockKeys ? (float) Math.exp(a + keyMax[l] - c) : 0f;
-                queryState[i * m + l] = (float) Math.exp(a + stateOffsets[l] + shift - c);
-            }
+            float c = (float) (rowMax[i] - logGain);
+            float shift = (float) ((i + 1) * logDecay);
+            if (withBlockKeys) Vec.expSumShifted(queryLog, i * m, keyMaxF, 0, -c, queryBlock, i * m, m);
+            Vec.expSumShifted(queryLog, i * m, stateOffsetsF, 0, shift - c, queryState, i * m, m);
         }
         if (withBlockKeys) {
             for (int r0 = 0; r0 < count; r0 += ROW_TILE) {

@@ -87,6 +87,51 @@ public final class VectorOps {
         for (; i < n; i++) y[yo + i] += alpha * x[xo + i];
     }
 
+    /** y[i] = alpha * y[i] + b[i] + beta. */
+    public static void scaleAdd(float alpha, float[] y, int yo, float[] b, int bo, float beta, int n) {
+        int i = 0;
+        int bound = F.loopBound(n);
+        if (bound > 0) {
+            FloatVector va = FloatVector.broadcast(F, alpha);
+            FloatVector vb = FloatVector.broadcast(F, beta);
+            for (; i < bound; i += F.length()) {
+                FloatVector.fromArray(F, y, yo + i)
+                        .fma(va, FloatVector.fromArray(F, b, bo + i).add(vb))
+                        .intoArray(y, yo + i);
+            }
+        }
+        for (; i < n; i++) y[yo + i] = alpha * y[yo + i] + b[bo + i] + beta;
+    }
+
+    /** y = alpha * x. */
+    public static void scaleInto(float alpha, float[] x, int xo, float[] y, int yo, int n) {
+        int i = 0;
+        int bound = F.loopBound(n);
+        if (bound > 0) {
+            FloatVector va = FloatVector.broadcast(F, alpha);
+            for (; i < bound; i += F.length()) {
+                FloatVector.fromArray(F, x, xo + i).mul(va).intoArray(y, yo + i);
+            }
+        }
+        for (; i < n; i++) y[yo + i] = alpha * x[xo + i];
+    }
+
+    /** Whether every value of a[off .. off+n) is finite (x * 0 is NaN exactly for NaN and infinities). */
+    public static boolean allFinite(float[] a, int off, int n) {
+        int i = 0;
+        int bound = F.loopBound(n);
+        if (bound > 0) {
+            FloatVector acc = FloatVector.zero(F);
+            for (; i < bound; i += F.length())
+                acc = acc.add(FloatVector.fromArray(F, a, off + i).mul(0f));
+            if (acc.reduceLanes(VectorOperators.ADD) != 0f) return false;
+        }
+        for (; i < n; i++) {
+            if (!Float.isFinite(a[off + i])) return false;
+        }
+        return true;
+    }
+
     public static void scale(float alpha, float[] y, int yo, int n) {
         int i = 0;
         int bound = F.loopBound(n);
