@@ -232,6 +232,31 @@ public final class CudaAttentionKernel implements AttentionKernel {
         }
     }
 
+    /**
+     * Runs dj_log_features alone: log phi(sqrt(scale) x) of {@code rows} query (or key) rows, as [heads][rows][m]. For
+     * tests that check the feature kernel by itself.
+     */
+    float[] logFeaturesOnDevice(float[] x, int rows, boolean queries) {
+        int heads = queries ? shape.numHeads() : shape.numKvHeads();
+        int width = heads * shape.headDim();
+        checkLength(x, (long) rows * width, "x");
+        synchronized (runtime.lock()) {
+            runtime.makeCurrent();
+            ensureScratch(rows);
+            DeviceMemory input = queries ? q : k;
+            DeviceMemory output = queries ? logQ : logK;
+            toDevice(x, (long) rows * width, input);
+            logFeatures(input, rows, heads, map, queries, output);
+            long count = (long) heads * rows * m;
+            try (Arena arena = Arena.ofConfined()) {
+                MemorySegment host = arena.allocate(count * Float.BYTES, 16);
+                runtime.driver().copyDeviceToHost(host, output.pointer(), host.byteSize(), runtime.stream());
+                runtime.driver().streamSynchronize(runtime.stream());
+                return host.toArray(JAVA_FLOAT);
+            }
+        }
+    }
+
     private void forwardHybrid(CudaAttentionState s, int length) {
         CudaDriver drv = runtime.driver();
         MemorySegment stream = runtime.stream();

@@ -59,6 +59,11 @@ class CudaKernelGpuTest {
     }
 
     @Test
+    void featureKernelMatchesTheMap() {
+        KernelChecks.featureKernelMatchesTheMap(provider);
+    }
+
+    @Test
     void largeLogitsStayFiniteAndAccurate() {
         KernelChecks.largeLogitsStayFiniteAndAccurate(provider);
     }

@@ -57,6 +57,11 @@ class EmulatedCudaKernelTest {
     }
 
     @Test
+    void featureKernelMatchesTheMap() {
+        KernelChecks.featureKernelMatchesTheMap(provider);
+    }
+
+    @Test
     void largeLogitsStayFiniteAndAccurate() {
         KernelChecks.largeLogitsStayFiniteAndAccurate(provider);
     }

@@ -7,4 +7,8 @@ public final class FakeCudaAccess {
     public static String library(String... defines) {
         return FakeCuda.library(defines).toString();
     }
+
+    public static String emulator() {
+        return FakeCuda.emulator().toString();
+    }
 }

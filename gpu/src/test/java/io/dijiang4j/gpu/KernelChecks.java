@@ -244,6 +244,44 @@ final class KernelChecks {
         }
     }
 
+    /** dj_log_features alone against the map's own float64 evaluation, queries and keys, every normalization. */
+    static void featureKernelMatchesTheMap(CudaKernelProvider provider) {
+        Random rnd = new Random(21);
+        for (String kind : new String[] {"wdcf", "performer", "dijiang-code", "asymmetric"}) {
+            AttentionShape shape = new AttentionShape(6, 3, 24);
+            FeatureMap map = map(kind, 24, 40, rnd.nextLong());
+            AttentionSpec spec = AttentionSpec.linear(map, 24);
+            int rows = 37;
+            try (CudaAttentionKernel kernel = (CudaAttentionKernel) provider.create(shape, spec)) {
+                for (boolean queries : new boolean[] {true, false}) {
+                    int heads = queries ? shape.numHeads() : shape.numKvHeads(), d = shape.headDim(), m = 40;
+                    float[] x = gaussian(rnd, rows * heads * d, 2.0);
+                    float[] gpu = kernel.logFeaturesOnDevice(x, rows, queries);
+                    double root = Math.sqrt(spec.scale());
+                    double[] row = new double[d], expected = new double[m];
+                    double worst = 0;
+                    for (int h = 0; h < heads; h++) {
+                        for (int r = 0; r < rows; r++) {
+                            for (int i = 0; i < d; i++) row[i] = root * x[r * heads * d + h * d + i];
+                            if (queries) map.logQueryFeatures(row, 0, expected, 0);
+                            else map.logKeyFeatures(row, 0, expected, 0);
+                            for (int l = 0; l < m; l++) {
+                                float g = gpu[(h * rows + r) * m + l];
+                                assertTrue(Float.isFinite(g), kind + ": non-finite log feature");
+                                // log-domain error = relative error of the feature itself
+                                worst = Math.max(
+                                        worst, Math.abs(g - expected[l]) / Math.max(1.0, Math.abs(expected[l])));
+                            }
+                        }
+                    }
+                    assertTrue(
+                            worst <= TOLERANCE,
+                            kind + (queries ? " queries" : " keys") + ": log-feature error " + worst);
+                }
+            }
+        }
+    }
+
     static float[] gaussian(Random rnd, int n, double sigma) {
         float[] a = new float[n];
         for (int i = 0; i < n; i++) a[i] = (float) (sigma * rnd.nextGaussian());
