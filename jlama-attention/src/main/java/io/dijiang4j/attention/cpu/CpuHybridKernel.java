@@ -81,49 +81,14 @@ public final class CpuHybridKernel implements AttentionKernel {
         CpuState s = CpuKernels.ownState(state, shape, spec);
         Inputs.check(shape, q, k, v, out, length);
         if (length == 0) return;
-        Tokens tokens = new Tokens(s, k, v);
-        if (length == 1) {
-            CpuKernels.forEachMemory(layout, 1, m -> recurrent(s, tokens, m, q, out));
+        Tokens tokens = s.tokens(k, v);
+        if (length == 1) { // decode: no thread hand-off, no allocation
+            for (int m = 0; m < layout.numMemories(); m++) recurrent(s, tokens, m, q, out);
         } else {
             CpuKernels.forEachMemory(layout, length, m -> chunked(s, tokens, m, q, out, length));
         }
         storeTokens(s, k, v, length);
         s.position += length;
-    }
-
-    /**
-     * Where the keys and values of absolute positions live during a call: sinks buffer, ring buffer (positions
-     * before the call), or the call's input (positions >= start).
-     */
-    private final class Tokens {
-        final CpuState s;
-        final float[] k;
-        final float[] v;
-        final long start;
-
-        Tokens(CpuState s, float[] k, float[] v) {
-            this.s = s;
-            this.k = k;
-            this.v = v;
-            this.start = s.position;
-        }
-
-        float[] keys(long pos, int kvh) {
-            if (pos >= start) return k;
-            return pos < spec.sinks() ? s.sinkKeys[kvh] : s.windowKeys[kvh];
-        }
-
-        float[] values(long pos, int kvh) {
-            if (pos >= start) return v;
-            return pos < spec.sinks() ? s.sinkValues[kvh] : s.windowValues[kvh];
-        }
-
-        int offset(long pos, int kvh) {
-            int d = shape.headDim();
-            if (pos >= start) return (int) (pos - start) * shape.kvWidth() + kvh * d;
-            if (pos < spec.sinks()) return (int) pos * d;
-            return (int) ((pos - spec.sinks()) % spec.window()) * d;
-        }
     }
 
     private void recurrent(CpuState s, Tokens tokens, int memory, float[] q, float[] out) {

@@ -62,8 +62,8 @@ public final class CpuLinearKernel implements AttentionKernel {
         if (length == 0) return;
         if (!spec.causal()) {
             CpuKernels.forEachMemory(layout, length, m -> nonCausal(s, m, q, k, v, out, length));
-        } else if (length == 1) {
-            CpuKernels.forEachMemory(layout, 1, m -> recurrent(s, m, q, k, v, out));
+        } else if (length == 1) { // decode: no thread hand-off, no allocation
+            for (int m = 0; m < layout.numMemories(); m++) recurrent(s, m, q, k, v, out);
         } else {
             CpuKernels.forEachMemory(layout, length, m -> chunked(s, m, q, k, v, out, length));
         }

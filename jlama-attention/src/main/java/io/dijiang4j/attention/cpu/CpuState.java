@@ -23,6 +23,7 @@ public final class CpuState implements AttentionState {
     final float[][] windowKeys;
     final float[][] windowValues;
     final Workspace[] workspaces;
+    private Tokens tokens;
 
     CpuState(AttentionShape shape, AttentionSpec spec, StateLayout layout) {
         this.shape = shape;
@@ -38,6 +39,11 @@ public final class CpuState implements AttentionState {
         windowKeys = new float[hybrid ? kvh : 0][spec.window() * d];
         windowValues = new float[hybrid ? kvh : 0][spec.window() * d];
         workspaces = new Workspace[memories.length];
+    }
+
+    Tokens tokens(float[] k, float[] v) {
+        if (tokens == null) tokens = new Tokens(this);
+        return tokens.reset(k, v);
     }
 
     Workspace workspace(int memory) {

@@ -31,11 +31,27 @@ class KernelEquivalenceTest {
     static final double TOLERANCE = 1e-5;
     private final CpuKernelProvider provider = new CpuKernelProvider();
 
-    record Case(String method, int heads, int kvHeads, int d, int m, int length, int block, boolean decay, String map) {
+    record Case(
+            String method,
+            int heads,
+            int kvHeads,
+            int d,
+            int m,
+            int length,
+            int block,
+            boolean decay,
+            String map,
+            int sinks,
+            int window) {
+        Case(String method, int heads, int kvHeads, int d, int m, int length, int block, boolean decay, String map) {
+            this(method, heads, kvHeads, d, m, length, block, decay, map, 2, 5);
+        }
+
         @Override
         public String toString() {
             return method + " H" + heads + "/" + kvHeads + " d" + d + " m" + m + " N" + length + " B" + block
-                    + (decay ? " decay" : "") + " " + map;
+                    + (decay ? " decay" : "") + " " + map
+                    + (method.equals("hybrid") ? " sinks" + sinks + " window" + window : "");
         }
     }
 
@@ -60,6 +76,11 @@ class KernelEquivalenceTest {
             cases.add(new Case(method, 4, 1, 8, 8, 1000, 64, true, "pff"));
             cases.add(new Case(method, 2, 2, 64, 32, 1000, 64, false, "wdcf"));
         }
+        // hybrid windows across block boundaries, no sinks, no window (sinks only), long windows
+        cases.add(new Case("hybrid", 4, 2, 8, 16, 200, 16, true, "performer", 4, 37));
+        cases.add(new Case("hybrid", 2, 1, 8, 16, 130, 32, false, "pff", 0, 16));
+        cases.add(new Case("hybrid", 2, 2, 8, 16, 65, 16, true, "wdcf", 3, 0));
+        cases.add(new Case("hybrid", 4, 4, 64, 64, 300, 64, true, "dijiang-code", 1, 100));
         return cases.stream().map(Arguments::of);
     }
 
@@ -78,11 +99,14 @@ class KernelEquivalenceTest {
         var map = FeatureMaps.create(c.map(), c.d(), c.m(), seed);
         AttentionSpec spec = c.method().equals("linear")
                 ? AttentionSpec.linear(map, c.d())
-                : AttentionSpec.hybrid(map, c.d(), 2, 5).withMemoryGain(gains(c.heads(), seed));
+                : AttentionSpec.hybrid(map, c.d(), c.sinks(), c.window()).withMemoryGain(gains(c.heads(), seed));
         spec = spec.withBlockSize(c.block());
         if (c.decay()) {
             double[] decay = new double[c.heads()];
-            for (int h = 0; h < decay.length; h++) decay[h] = 1 - Math.pow(2, -3 - h);
+            // odd lengths: one decay per KV group (one memory per KV head); even: per query head
+            int group = c.heads() / c.kvHeads();
+            for (int h = 0; h < decay.length; h++)
+                decay[h] = 1 - Math.pow(2, -3 - (c.length() % 2 == 1 ? h / group : h));
             spec = spec.withDecay(decay);
         }
         return spec;
@@ -121,6 +145,13 @@ class KernelEquivalenceTest {
         int n = c.length(), qw = shape.queryWidth(), kw = shape.kvWidth();
         float[] q = random(random, n * qw, 1), k = random(random, n * kw, 1), v = random(random, n * kw, 1);
         double[] ref = naive(shape, spec, q, k, v, n);
+        if (spec.method() == AttentionSpec.Method.HYBRID && n > c.sinks() + c.window() + 8) {
+            // the reference really uses the memory: switching it off changes the output
+            double[] windowOnly = naive(shape, spec.withMemoryGain(new double[c.heads()]), q, k, v, n);
+            float[] asFloat = new float[windowOnly.length];
+            for (int i = 0; i < asFloat.length; i++) asFloat[i] = (float) windowOnly[i];
+            assertTrue(relativeError(asFloat, ref, n * qw) > 1e-3, "memory must contribute");
+        }
         AttentionKernel kernel = provider.create(shape, spec);
 
         float[] chunked = new float[n * qw];
