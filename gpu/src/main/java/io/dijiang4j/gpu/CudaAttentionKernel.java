@@ -63,6 +63,7 @@ public final class CudaAttentionKernel implements AttentionKernel {
     private MemorySegment startEvent;
     private MemorySegment endEvent;
     private float lastDeviceMillis = Float.NaN;
+    private boolean closed;
 
     CudaAttentionKernel(CudaRuntime runtime, AttentionShape shape, AttentionSpec spec, FeatureMapParameters map) {
         this.runtime = runtime;
@@ -177,6 +178,7 @@ public final class CudaAttentionKernel implements AttentionKernel {
     @Override
     public AttentionState newState() {
         synchronized (runtime.lock()) {
+            requireOpen();
             runtime.makeCurrent();
             return CudaAttentionState.empty(this);
         }
@@ -207,6 +209,7 @@ public final class CudaAttentionKernel implements AttentionKernel {
         checkFinite(vIn, length * kw, "v");
         if (length == 0) return;
         synchronized (runtime.lock()) {
+            requireOpen();
             runtime.makeCurrent();
             ensureScratch(length);
             CudaDriver drv = runtime.driver();
@@ -498,9 +501,15 @@ public final class CudaAttentionKernel implements AttentionKernel {
         }
     }
 
+    private void requireOpen() {
+        if (closed) throw new IllegalStateException("this cuda attention kernel is closed");
+    }
+
     @Override
     public void close() {
         synchronized (runtime.lock()) {
+            if (closed) return;
+            closed = true;
             runtime.makeCurrent();
             freeScratch();
             runtime.driver().eventDestroy(startEvent);

@@ -308,6 +308,11 @@ class FakeDriverTest {
         long stateBuffers = 7;
         k.close();
         assertEquals(before + stateBuffers, FakeCuda.liveAllocations(library));
+        k.close(); // idempotent
+        var closed = assertThrows(
+                IllegalStateException.class,
+                () -> k.forward(s, new float[32], new float[16], new float[16], new float[32], 1));
+        assertEquals("this cuda attention kernel is closed", closed.getMessage());
     }
 
     @Test
