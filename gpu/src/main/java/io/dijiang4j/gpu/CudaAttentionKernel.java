@@ -24,9 +24,6 @@ import java.lang.foreign.MemorySegment;
 public final class CudaAttentionKernel implements AttentionKernel {
     static final int CHUNK_ROWS = 32;
     static final int VALUE_SLICE = 32;
-    private static final int CHUNK_THREADS = 256;
-    private static final int STEP_THREADS = 128;
-    private static final int ROW_THREADS = 128;
     private static final int MODE_NORMALIZED = 0;
     private static final int MODE_RAW = 1;
 
@@ -300,7 +297,7 @@ public final class CudaAttentionKernel implements AttentionKernel {
                 length,
                 shape.numHeads(),
                 1,
-                ROW_THREADS,
+                CudaKernelFunction.HYBRID_WINDOW.blockThreads(),
                 1,
                 1,
                 (int) windowSharedBytes(),
@@ -345,7 +342,7 @@ public final class CudaAttentionKernel implements AttentionKernel {
                 rows,
                 heads,
                 1,
-                ROW_THREADS,
+                CudaKernelFunction.LOG_FEATURES.blockThreads(),
                 1,
                 1,
                 (d + m + 32) * Float.BYTES,
@@ -406,7 +403,7 @@ public final class CudaAttentionKernel implements AttentionKernel {
                 shape.numHeads(),
                 (d + VALUE_SLICE - 1) / VALUE_SLICE,
                 1,
-                step ? STEP_THREADS : CHUNK_THREADS,
+                (step ? CudaKernelFunction.MEMORY_STEP : CudaKernelFunction.MEMORY_CHUNK).blockThreads(),
                 1,
                 1,
                 (int) memorySharedBytes(rows, m),

@@ -5,10 +5,10 @@ package io.dijiang4j.gpu;
  * &lt;module&gt;_sm80.ptx and &lt;module&gt;_sm90.ptx) and its {@code extern "C"} entry name.
  */
 public enum CudaKernelFunction {
-    LOG_FEATURES("features", "dj_log_features", "piiiiippifp"),
-    MEMORY_CHUNK("memory", "dj_memory_chunk", "ppppppppppppiiiiiiiiii"),
-    MEMORY_STEP("memory", "dj_memory_step", "ppppppppppppiiiiiiiiii"),
-    HYBRID_WINDOW("hybrid", "dj_hybrid_window", "pppippliiiiliifppppip");
+    LOG_FEATURES("features", "dj_log_features", "piiiiippifp", 128),
+    MEMORY_CHUNK("memory", "dj_memory_chunk", "ppppppppppppiiiiiiiiii", 256),
+    MEMORY_STEP("memory", "dj_memory_step", "ppppppppppppiiiiiiiiii", 128),
+    HYBRID_WINDOW("hybrid", "dj_hybrid_window", "pppippliiiiliifppppip", 128);
 
     /** Architectures the PTX is committed for; the newest one not above the device's is loaded. */
     public static final int[] PTX_ARCHITECTURES = {80, 90};
@@ -16,15 +16,23 @@ public enum CudaKernelFunction {
     private final String module;
     private final String entry;
     private final String signature;
+    private final int blockThreads;
 
     /**
      * @param signature one letter per kernel parameter: p = device pointer, l = long long, i = int, f = float. The
      *     PTX test checks it against the compiled entry, {@link #checkArguments} against every launch.
+     * @param blockThreads threads per block of every launch (a multiple of 32; the PTX test checks that the compiled
+     *     register count allows it)
      */
-    CudaKernelFunction(String module, String entry, String signature) {
+    CudaKernelFunction(String module, String entry, String signature, int blockThreads) {
         this.module = module;
         this.entry = entry;
         this.signature = signature;
+        this.blockThreads = blockThreads;
+    }
+
+    public int blockThreads() {
+        return blockThreads;
     }
 
     public String signature() {

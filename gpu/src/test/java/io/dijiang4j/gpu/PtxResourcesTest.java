@@ -152,6 +152,70 @@ class PtxResourcesTest {
         }
     }
 
+    /** With ptxas: every entry assembles for its architecture, without spills, in registers its block size allows. */
+    @Test
+    void ptxAssemblesWithoutSpillsForTheLaunchedBlockSizesWhenPtxasIsPresent() throws Exception {
+        String nvcc = findNvcc();
+        Path ptxas = nvcc == null ? null : Path.of(nvcc).resolveSibling("ptxas");
+        assumeTrue(ptxas != null && Files.isExecutable(ptxas), "ptxas not found: PTX assembly check skipped");
+        Pattern entry = Pattern.compile("Compiling entry function '(\\w+)' for 'sm_(\\d+)'");
+        Pattern spills = Pattern.compile("(\\d+) bytes spill stores");
+        Pattern registers = Pattern.compile("Used (\\d+) registers");
+        Set<String> modules = new TreeSet<>();
+        for (CudaKernelFunction f : CudaKernelFunction.values()) modules.add(f.module());
+        Path dir = Files.createTempDirectory("ptxas-check");
+        try {
+            Set<String> checked = new TreeSet<>();
+            for (String module : modules) {
+                for (int arch : CudaKernelFunction.PTX_ARCHITECTURES) {
+                    Path ptx = dir.resolve(module + "_sm" + arch + ".ptx");
+                    Files.writeString(ptx, resource(CudaKernelFunction.ptxResource(module, arch)));
+                    Process p = new ProcessBuilder(
+                                    ptxas.toString(),
+                                    "-arch=sm_" + arch,
+                                    "-v",
+                                    ptx.toString(),
+                                    "-o",
+                                    dir.resolve("out.cubin").toString())
+                            .redirectErrorStream(true)
+                            .start();
+                    String log = new String(p.getInputStream().readAllBytes());
+                    assertTrue(p.waitFor(120, TimeUnit.SECONDS) && p.exitValue() == 0, log);
+                    String current = null;
+                    for (String line : log.split("\n")) {
+                        Matcher e = entry.matcher(line);
+                        if (e.find()) current = e.group(1);
+                        Matcher s = spills.matcher(line);
+                        if (s.find()) assertEquals("0", s.group(1), current + " spills on sm_" + arch + ":\n" + log);
+                        Matcher r = registers.matcher(line);
+                        if (r.find() && current != null) {
+                            int used = Integer.parseInt(r.group(1));
+                            CudaKernelFunction f = byEntry(current);
+                            assertTrue(
+                                    used * f.blockThreads() <= 65536,
+                                    current + ": " + used + " registers x " + f.blockThreads() + " threads");
+                            checked.add(current + "@" + arch);
+                        }
+                    }
+                }
+            }
+            assertEquals(
+                    CudaKernelFunction.values().length * CudaKernelFunction.PTX_ARCHITECTURES.length, checked.size());
+        } finally {
+            try (Stream<Path> files = Files.list(dir)) {
+                for (Path f : files.toList()) Files.deleteIfExists(f);
+            }
+            Files.deleteIfExists(dir);
+        }
+    }
+
+    private static CudaKernelFunction byEntry(String entry) {
+        for (CudaKernelFunction f : CudaKernelFunction.values()) {
+            if (f.entry().equals(entry)) return f;
+        }
+        throw new AssertionError("PTX entry " + entry + " is not launched from Java");
+    }
+
     private static String compilerLine(String ptx) {
         return ptx.lines()
                 .filter(l -> l.startsWith("// Cuda compilation tools"))
