@@ -177,7 +177,7 @@ public final class CpuHybridKernel implements AttentionKernel {
                 System.arraycopy(tokens.keys(pos, kvh), off, evictedKeys, j * d, d);
                 System.arraycopy(tokens.values(pos, kvh), off, evictedValues, j * d, d);
             }
-            block.loadKeys(evictedKeys, 0, d, rows, firstValid);
+            block.loadKeys(evictedKeys, 0, d, evictedValues, 0, d, rows, firstValid);
             block.loadState(mem);
             for (int h = h0; h < h0 + layout.queryHeadCount(); h++) {
                 int qBase = t0 * qw + h * d;
@@ -205,11 +205,11 @@ public final class CpuHybridKernel implements AttentionKernel {
                     w.blockDen[i] = den;
                 }
                 if (logGains[h] > Double.NEGATIVE_INFINITY) {
-                    block.accumulate(w.rowMax, logGains[h], true, evictedValues, 0, d, w.blockOut, w.blockDen);
+                    block.accumulate(w.rowMax, logGains[h], true, w.blockOut, w.blockDen);
                 }
                 CpuKernels.normalize(w.blockOut, w.blockDen, rows, d, out, qBase, qw);
             }
-            block.commitKeys(mem, evictedValues, 0, d);
+            block.commitKeys(mem);
         }
     }
 

@@ -90,16 +90,16 @@ public final class CpuLinearKernel implements AttentionKernel {
         for (int t0 = 0; t0 < length; t0 += b) {
             int rows = Math.min(b, length - t0);
             int kvOff = t0 * kw + kvh * d;
-            block.loadKeys(k, kvOff, kw, rows, 0);
+            block.loadKeys(k, kvOff, kw, v, kvOff, kw, rows, 0);
             block.loadState(mem);
             for (int h = h0; h < h0 + layout.queryHeadCount(); h++) {
                 double[] rowMax = block.loadQueries(q, t0 * qw + h * d, qw, rows, 0, true);
                 Arrays.fill(w.blockOut, 0, rows * d, 0f);
                 Arrays.fill(w.blockDen, 0, rows, 0f);
-                block.accumulate(rowMax, 0, true, v, kvOff, kw, w.blockOut, w.blockDen);
+                block.accumulate(rowMax, 0, true, w.blockOut, w.blockDen);
                 CpuKernels.normalize(w.blockOut, w.blockDen, rows, d, out, t0 * qw + h * d, qw);
             }
-            block.commitKeys(mem, v, kvOff, kw);
+            block.commitKeys(mem);
         }
     }
 
@@ -112,8 +112,8 @@ public final class CpuLinearKernel implements AttentionKernel {
         int b = block.capacity();
         for (int t0 = 0; t0 < length; t0 += b) {
             int rows = Math.min(b, length - t0);
-            block.loadKeys(k, t0 * kw + kvh * d, kw, rows, 0);
-            block.commitKeys(mem, v, t0 * kw + kvh * d, kw);
+            block.loadKeys(k, t0 * kw + kvh * d, kw, v, t0 * kw + kvh * d, kw, rows, 0);
+            block.commitKeys(mem);
         }
         block.loadState(mem);
         int h0 = layout.firstQueryHead(memory);
@@ -123,7 +123,7 @@ public final class CpuLinearKernel implements AttentionKernel {
                 double[] rowMax = block.loadQueries(q, t0 * qw + h * d, qw, rows, 0, false);
                 Arrays.fill(w.blockOut, 0, rows * d, 0f);
                 Arrays.fill(w.blockDen, 0, rows, 0f);
-                block.accumulate(rowMax, 0, false, v, 0, kw, w.blockOut, w.blockDen);
+                block.accumulate(rowMax, 0, false, w.blockOut, w.blockDen);
                 CpuKernels.normalize(w.blockOut, w.blockDen, rows, d, out, t0 * qw + h * d, qw);
             }
         }

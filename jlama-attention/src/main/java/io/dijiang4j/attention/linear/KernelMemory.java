@@ -1,5 +1,6 @@
 package io.dijiang4j.attention.linear;
 
+import io.dijiang4j.attention.simd.Vec;
 import io.dijiang4j.attention.simd.VectorOps;
 import java.nio.ByteBuffer;
 import java.util.Arrays;
@@ -21,6 +22,8 @@ public final class KernelMemory {
     private final double[] sums; // [m][d]
     private final double[] normalizer; // [m]
     private final double[] offsets; // [m], -infinity while empty
+    private final float[] logWeights; // scratch of addKey
+    private final float[] weights; // scratch of addKey
 
     public KernelMemory(int numFeatures, int valueDim) {
         this.numFeatures = numFeatures;
@@ -29,6 +32,8 @@ public final class KernelMemory {
         this.normalizer = new double[numFeatures];
         this.offsets = new double[numFeatures];
         Arrays.fill(offsets, Double.NEGATIVE_INFINITY);
+        this.logWeights = new float[numFeatures];
+        this.weights = new float[numFeatures];
     }
 
     public int numFeatures() {
@@ -72,8 +77,12 @@ public final class KernelMemory {
                 rescaleRow(l, Math.exp(offsets[l] - a)); // exp(-inf) = 0 when empty
                 offsets[l] = a;
             }
-            double w = Math.exp(a - offsets[l]);
-            if (w == 0) continue;
+            logWeights[l] = (float) (a - offsets[l]); // <= 0
+        }
+        Vec.expShifted(logWeights, 0, 0f, weights, 0, numFeatures);
+        for (int l = 0; l < numFeatures; l++) {
+            float w = weights[l];
+            if (w == 0f) continue;
             VectorOps.axpy(w, value, valueOff, sums, l * d, d);
             normalizer[l] += w;
         }

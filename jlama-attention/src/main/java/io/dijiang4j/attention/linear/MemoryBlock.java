@@ -30,6 +30,9 @@ public final class MemoryBlock {
     private final double logDecay;
 
     private int rows;
+    private final float[] keyRows; // [B][d] contiguous copy (input rows are strided: 4 KB strides alias in L1)
+    private final float[] valueRows; // [B][d]
+    private final float[] queryRows; // [B][d]
     private final float[] keyLog; // [B][m]
     private final float[] keyLogT; // [m][B]
     private final float[] decayRamp; // (rows-1-j) log lambda
@@ -59,6 +62,9 @@ public final class MemoryBlock {
         this.sqrtScale = (float) Math.sqrt(scale);
         this.logDecay = Math.log(decay);
         int b = blockSize;
+        keyRows = new float[b * d];
+        valueRows = new float[b * d];
+        queryRows = new float[b * d];
         keyLog = new float[b * m];
         keyLogT = new float[m * b];
         decayRamp = new float[b];
@@ -91,13 +97,18 @@ public final class MemoryBlock {
     }
 
     /**
-     * Loads the block's keys: rows [0, count) at {@code k[off + j*stride]}; rows before {@code firstValid} are not
-     * keys of the memory (their features are 0).
+     * Loads the block's keys and values: rows [0, count) at {@code k[kOff + j*kStride]}, {@code v[vOff +
+     * j*vStride]}; rows before {@code firstValid} are not keys of the memory (their features are 0).
      */
-    public void loadKeys(float[] k, int off, int stride, int count, int firstValid) {
+    public void loadKeys(
+            float[] k, int kOff, int kStride, float[] v, int vOff, int vStride, int count, int firstValid) {
         this.rows = count;
         int b = capacity;
-        map.logKeyFeatures(k, off, stride, count, sqrtScale, keyLog, 0);
+        for (int j = 0; j < count; j++) {
+            System.arraycopy(k, kOff + j * kStride, keyRows, j * d, d);
+            System.arraycopy(v, vOff + j * vStride, valueRows, j * d, d);
+        }
+        map.logKeyFeatures(keyRows, 0, d, count, sqrtScale, keyLog, 0);
         for (int j = 0; j < count; j++) { // transpose: feature-major rows make the exps and the products contiguous
             for (int l = 0; l < m; l++) keyLogT[l * b + j] = keyLog[j * m + l];
         }
@@ -150,7 +161,8 @@ public final class MemoryBlock {
             throw new IllegalStateException("queries (" + count + ") and loaded keys (" + rows + ") differ");
         }
         this.rows = count;
-        map.logQueryFeatures(q, off, stride, count, sqrtScale, queryLog, 0);
+        for (int i = 0; i < count; i++) System.arraycopy(q, off + i * stride, queryRows, i * d, d);
+        map.logQueryFeatures(queryRows, 0, d, count, sqrtScale, queryLog, 0);
         for (int i = 0; i < count; i++) {
             float shift = (float) ((i + 1) * logDecay);
             float max = Vec.maxSum(queryLog, i * m, stateOffsetsF, 0, m) + shift;
@@ -169,15 +181,7 @@ public final class MemoryBlock {
      * Adds the memory part to the unnormalized outputs: {@code out[i] += num_i / exp(c_i)}, {@code den[i] += den_i /
      * exp(c_i)}. {@code rowMax[i]} must be >= memoryMax[i].
      */
-    public void accumulate(
-            double[] rowMax,
-            double logGain,
-            boolean withBlockKeys,
-            float[] v,
-            int vOff,
-            int vStride,
-            float[] out,
-            float[] den) {
+    public void accumulate(double[] rowMax, double logGain, boolean withBlockKeys, float[] out, float[] den) {
         int count = rows, b = capacity;
         for (int i = 0; i < count; i++) {
             float c = (float) (rowMax[i] - logGain);
@@ -202,18 +206,18 @@ public final class MemoryBlock {
                     for (int j = 0; j <= i; j++) sum += scores[row + j];
                     den[i] += sum;
                 }
-                VectorOps.gemm(scores, 0, b, v, vOff, vStride, out, r0 * d, d, tileRows, cols, d);
+                VectorOps.gemm(scores, 0, b, valueRows, 0, d, out, r0 * d, d, tileRows, cols, d);
             }
         }
         VectorOps.gemm(queryState, 0, m, stateSums, 0, d, out, 0, d, count, m, d);
         for (int i = 0; i < count; i++) den[i] += VectorOps.dot(queryState, i * m, stateNormalizer, 0, m);
     }
 
-    /** Merges the block's keys (values at {@code v[vOff + j*vStride]}) into the memory, decaying it first. */
-    public void commitKeys(KernelMemory memory, float[] v, int vOff, int vStride) {
+    /** Merges the block's keys and values into the memory, decaying it first. */
+    public void commitKeys(KernelMemory memory) {
         int count = rows;
         Arrays.fill(blockSums, 0f);
-        VectorOps.gemm(keyExpDecayedT, 0, capacity, v, vOff, vStride, blockSums, 0, d, m, count, d);
+        VectorOps.gemm(keyExpDecayedT, 0, capacity, valueRows, 0, d, blockSums, 0, d, m, count, d);
         for (int l = 0; l < m; l++) {
             float s = 0f;
             for (int j = 0; j < count; j++) s += keyExpDecayedT[l * capacity + j];

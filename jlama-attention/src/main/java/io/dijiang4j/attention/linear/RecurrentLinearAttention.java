@@ -1,6 +1,7 @@
 package io.dijiang4j.attention.linear;
 
 import io.dijiang4j.attention.FeatureMap;
+import io.dijiang4j.attention.simd.Vec;
 import io.dijiang4j.attention.simd.VectorOps;
 
 /**
@@ -17,6 +18,8 @@ public final class RecurrentLinearAttention {
     private final float[] scaled;
     private final float[] logFeatures;
     private final double[] numerator;
+    private final float[] queryLogWeights;
+    private final float[] queryWeights;
 
     public RecurrentLinearAttention(FeatureMap map, int headDim, double scale, double decay) {
         this.map = map;
@@ -27,6 +30,8 @@ public final class RecurrentLinearAttention {
         this.scaled = new float[d];
         this.logFeatures = new float[m];
         this.numerator = new double[d];
+        this.queryLogWeights = new float[m];
+        this.queryWeights = new float[m];
     }
 
     public double logDecay() {
@@ -62,8 +67,10 @@ public final class RecurrentLinearAttention {
         double[] off = memory.offsets(), sums = memory.sums(), z = memory.normalizer();
         double den = 0;
         double c = rowMax - logGain;
+        for (int l = 0; l < m; l++) queryLogWeights[l] = (float) (logFeatures[l] + off[l] - c); // -inf when empty
+        Vec.expShifted(queryLogWeights, 0, 0f, queryWeights, 0, m);
         for (int l = 0; l < m; l++) {
-            double w = Math.exp(logFeatures[l] + off[l] - c);
+            double w = queryWeights[l];
             if (w == 0) continue;
             VectorOps.axpy(w, sums, l * d, num, 0, d);
             den += w * z[l];

@@ -3,6 +3,7 @@ package io.dijiang4j.attention.simd;
 import jdk.incubator.vector.DoubleVector;
 import jdk.incubator.vector.FloatVector;
 import jdk.incubator.vector.VectorOperators;
+import jdk.incubator.vector.VectorShape;
 import jdk.incubator.vector.VectorSpecies;
 
 /**
@@ -12,6 +13,9 @@ import jdk.incubator.vector.VectorSpecies;
 public final class VectorOps {
     public static final VectorSpecies<Float> F = FloatVector.SPECIES_PREFERRED;
     public static final VectorSpecies<Double> D = DoubleVector.SPECIES_PREFERRED;
+    /** Floats that widen into one double vector. */
+    private static final VectorSpecies<Float> F_HALF =
+            VectorSpecies.of(float.class, VectorShape.forBitSize(D.vectorBitSize() / 2));
 
     private VectorOps() {}
 
@@ -47,7 +51,17 @@ public final class VectorOps {
 
     /** y += alpha * x, x float, y double (state accumulation). */
     public static void axpy(double alpha, float[] x, int xo, double[] y, int yo, int n) {
-        for (int i = 0; i < n; i++) y[yo + i] += alpha * x[xo + i];
+        int i = 0;
+        int bound = D.loopBound(n);
+        if (bound > 0) {
+            DoubleVector va = DoubleVector.broadcast(D, alpha);
+            for (; i < bound; i += D.length()) {
+                DoubleVector xv =
+                        (DoubleVector) FloatVector.fromArray(F_HALF, x, xo + i).castShape(D, 0);
+                xv.fma(va, DoubleVector.fromArray(D, y, yo + i)).intoArray(y, yo + i);
+            }
+        }
+        for (; i < n; i++) y[yo + i] += alpha * x[xo + i];
     }
 
     /** y = beta * y + alpha * x, all double. */
@@ -69,7 +83,18 @@ public final class VectorOps {
 
     /** y = beta * y + alpha * x, y double, x float. */
     public static void scaleAdd(double beta, double[] y, int yo, double alpha, float[] x, int xo, int n) {
-        for (int i = 0; i < n; i++) y[yo + i] = beta * y[yo + i] + alpha * x[xo + i];
+        int i = 0;
+        int bound = D.loopBound(n);
+        if (bound > 0) {
+            DoubleVector vb = DoubleVector.broadcast(D, beta);
+            DoubleVector va = DoubleVector.broadcast(D, alpha);
+            for (; i < bound; i += D.length()) {
+                DoubleVector xv =
+                        (DoubleVector) FloatVector.fromArray(F_HALF, x, xo + i).castShape(D, 0);
+                xv.mul(va).add(DoubleVector.fromArray(D, y, yo + i).mul(vb)).intoArray(y, yo + i);
+            }
+        }
+        for (; i < n; i++) y[yo + i] = beta * y[yo + i] + alpha * x[xo + i];
     }
 
     /** y += alpha * x, all double. */
