@@ -73,6 +73,8 @@ class KernelEquivalenceTest {
                 }
             }
             cases.add(new Case(method, 4, 2, 5, 7, 40, 8, true, "performer")); // odd sizes, tails everywhere
+            cases.add(new Case(method, 2, 1, 1, 3, 23, 4, true, "pff")); // head size 1
+            cases.add(new Case(method, 3, 3, 3, 10, 17, 5, false, "dijiang-code"));
             cases.add(new Case(method, 4, 1, 8, 8, 1000, 64, true, "pff"));
             cases.add(new Case(method, 2, 2, 64, 32, 1000, 64, false, "wdcf"));
         }
