@@ -7,6 +7,7 @@ import io.dijiang4j.attention.AttentionState;
 import io.dijiang4j.attention.linear.KernelMemory;
 import io.dijiang4j.attention.linear.MemoryBlock;
 import io.dijiang4j.attention.linear.RecurrentLinearAttention;
+import io.dijiang4j.attention.simd.Vec;
 import io.dijiang4j.attention.simd.VectorOps;
 import java.util.Arrays;
 
@@ -30,6 +31,7 @@ public final class CpuHybridKernel implements AttentionKernel {
     private final StateLayout layout;
     private final float scale;
     private final double[] logGains;
+    private final ThreadLocal<Workspace> workspaces;
 
     public CpuHybridKernel(AttentionShape shape, AttentionSpec spec) {
         if (spec.method() != AttentionSpec.Method.HYBRID) {
@@ -43,6 +45,7 @@ public final class CpuHybridKernel implements AttentionKernel {
         this.spec = spec;
         this.layout = StateLayout.of(shape, spec);
         this.scale = (float) spec.scale();
+        this.workspaces = ThreadLocal.withInitial(() -> new Workspace(shape, spec));
         this.logGains = new double[shape.numHeads()];
         for (int h = 0; h < logGains.length; h++) {
             double g = spec.memoryGainOf(h);
@@ -94,8 +97,7 @@ public final class CpuHybridKernel implements AttentionKernel {
     private void recurrent(CpuState s, Tokens tokens, int memory, float[] q, float[] out) {
         int d = shape.headDim(), kvh = layout.kvHeadOf(memory);
         long n = s.position;
-        Workspace w = s.workspace(memory);
-        RecurrentLinearAttention rec = w.recurrent;
+        RecurrentLinearAttention rec = s.stepper(memory);
         KernelMemory mem = s.memories[memory];
         long evicted = n - spec.window();
         if (evicted >= spec.sinks()) {
@@ -106,28 +108,30 @@ public final class CpuHybridKernel implements AttentionKernel {
         for (int h = h0; h < h0 + layout.queryHeadCount(); h++) {
             int qOff = h * d;
             double memoryMax = rec.loadQuery(mem, q, qOff, logGains[h]);
-            double c = Math.max(memoryMax, exactLogits(tokens, n, kvh, q, qOff, w.logits));
-            double[] num = w.numerator;
+            float exactMax = exactLogits(tokens, n, kvh, q, qOff, s.logits);
+            double c = Math.max(memoryMax, exactMax);
+            double[] num = s.numerator;
             Arrays.fill(num, 0);
+            int count = exactCount(n);
+            Vec.expShifted(s.logits, 0, (float) -c, s.logits, 0, count);
             double den = 0;
-            int count = 0;
+            int j = 0;
             long sinkEnd = Math.min(spec.sinks(), n + 1);
-            for (long pos = 0; pos < sinkEnd; pos++) den += addExact(tokens, pos, kvh, w.logits[count++] - c, num);
-            for (long pos = windowStart(n); pos <= n; pos++) {
-                den += addExact(tokens, pos, kvh, w.logits[count++] - c, num);
-            }
+            for (long pos = 0; pos < sinkEnd; pos++) den += addExact(tokens, pos, kvh, s.logits[j++], num);
+            for (long pos = windowStart(n); pos <= n; pos++) den += addExact(tokens, pos, kvh, s.logits[j++], num);
             if (memoryMax > Double.NEGATIVE_INFINITY) den += rec.accumulate(mem, c, logGains[h], num);
             double inv = 1.0 / Math.max(den, Double.MIN_NORMAL);
             for (int i = 0; i < d; i++) out[qOff + i] = (float) (num[i] * inv);
         }
     }
 
-    private double addExact(Tokens tokens, long pos, int kvh, double logWeight, double[] num) {
-        double e = Math.exp(logWeight);
-        float[] va = tokens.values(pos, kvh);
-        int vo = tokens.offset(pos, kvh);
-        for (int i = 0; i < num.length; i++) num[i] += e * va[vo + i];
-        return e;
+    private double addExact(Tokens tokens, long pos, int kvh, float weight, double[] num) {
+        VectorOps.axpy((double) weight, tokens.values(pos, kvh), tokens.offset(pos, kvh), num, 0, num.length);
+        return weight;
+    }
+
+    private int exactCount(long n) {
+        return (int) (Math.min(spec.sinks(), n + 1) + Math.max(0, n + 1 - windowStart(n)));
     }
 
     private long windowStart(long n) {
@@ -158,17 +162,20 @@ public final class CpuHybridKernel implements AttentionKernel {
 
     private void chunked(CpuState s, Tokens tokens, int memory, float[] q, float[] out, int length) {
         int d = shape.headDim(), kvh = layout.kvHeadOf(memory), qw = shape.queryWidth();
-        Workspace w = s.workspace(memory);
-        MemoryBlock block = w.block();
+        int sinks = spec.sinks(), window = spec.window();
+        Workspace w = workspaces.get();
+        MemoryBlock block = w.block(spec.decayOf(layout.decayHead(memory)));
         KernelMemory mem = s.memories[memory];
         int b = block.capacity();
-        float[] evictedKeys = w.evictedKeys(), evictedValues = w.evictedValues();
+        float[] evictedKeys = w.evictedKeys, evictedValues = w.evictedValues;
+        float[] keysT = w.exactKeysT, values = w.exactValues, queries = w.exactQueries, scores = w.exactScores;
         int h0 = layout.firstQueryHead(memory);
         for (int t0 = 0; t0 < length; t0 += b) {
             int rows = Math.min(b, length - t0);
             long first = tokens.start + t0; // absolute position of the block's first query
-            long firstEvicted = first - spec.window(); // token leaving the window at the first query
-            int firstValid = (int) Math.max(0, Math.min(rows, spec.sinks() - firstEvicted));
+            // memory part: the tokens leaving the window at these rows (a Lightning block shifted by the window)
+            long firstEvicted = first - window;
+            int firstValid = (int) Math.max(0, Math.min(rows, sinks - firstEvicted));
             Arrays.fill(evictedKeys, 0, firstValid * d, 0f);
             Arrays.fill(evictedValues, 0, firstValid * d, 0f);
             for (int j = firstValid; j < rows; j++) {
@@ -179,31 +186,39 @@ public final class CpuHybridKernel implements AttentionKernel {
             }
             block.loadKeys(evictedKeys, 0, d, evictedValues, 0, d, rows, firstValid);
             block.loadState(mem);
+            // exact part: the sinks and the band of window positions the block's rows see, as columns
+            int sinkCols = (int) Math.min(sinks, first + rows);
+            long windowFirst = Math.max(sinks, first - window + 1);
+            int windowCols = (int) Math.max(0, first + rows - windowFirst);
+            int cols = sinkCols + windowCols;
+            for (int c = 0; c < cols; c++) {
+                long pos = c < sinkCols ? c : windowFirst + (c - sinkCols);
+                float[] keys = tokens.keys(pos, kvh);
+                int off = tokens.offset(pos, kvh);
+                for (int i = 0; i < d; i++) keysT[i * cols + c] = keys[off + i];
+                System.arraycopy(tokens.values(pos, kvh), off, values, c * d, d);
+            }
             for (int h = h0; h < h0 + layout.queryHeadCount(); h++) {
                 int qBase = t0 * qw + h * d;
                 double[] memoryMax = block.loadQueries(q, qBase, qw, rows, logGains[h], true);
+                for (int i = 0; i < rows; i++) VectorOps.scaleInto(scale, q, qBase + i * qw, queries, i * d, d);
+                Arrays.fill(scores, 0, rows * cols, 0f);
+                VectorOps.gemm(queries, 0, d, keysT, 0, cols, scores, 0, cols, rows, d, cols);
                 for (int i = 0; i < rows; i++) {
                     long n = first + i;
-                    int qOff = qBase + i * qw;
-                    double c = Math.max(memoryMax[i], exactLogits(tokens, n, kvh, q, qOff, w.logits));
+                    int row = i * cols;
+                    int sinkEnd = (int) Math.min(sinkCols, n + 1);
+                    int bandFrom = sinkCols + (int) (Math.max(sinks, n - window + 1) - windowFirst);
+                    int bandTo = sinkCols + (int) (n - windowFirst) + 1; // exclusive
+                    Arrays.fill(scores, row + sinkEnd, row + Math.max(sinkEnd, bandFrom), Float.NEGATIVE_INFINITY);
+                    Arrays.fill(scores, row + Math.max(bandTo, sinkEnd), row + cols, Float.NEGATIVE_INFINITY);
+                    double c = Math.max(memoryMax[i], Vec.max(scores, row, cols));
                     w.rowMax[i] = c;
-                    int count = 0;
-                    float den = 0f;
-                    int o = i * d;
-                    Arrays.fill(w.blockOut, o, o + d, 0f);
-                    long sinkEnd = Math.min(spec.sinks(), n + 1);
-                    for (long pos = 0; pos < sinkEnd; pos++) {
-                        float e = (float) Math.exp(w.logits[count++] - c);
-                        den += e;
-                        VectorOps.axpy(e, tokens.values(pos, kvh), tokens.offset(pos, kvh), w.blockOut, o, d);
-                    }
-                    for (long pos = windowStart(n); pos <= n; pos++) {
-                        float e = (float) Math.exp(w.logits[count++] - c);
-                        den += e;
-                        VectorOps.axpy(e, tokens.values(pos, kvh), tokens.offset(pos, kvh), w.blockOut, o, d);
-                    }
-                    w.blockDen[i] = den;
+                    Vec.expShifted(scores, row, (float) -c, scores, row, cols);
+                    w.blockDen[i] = Vec.sum(scores, row, cols);
                 }
+                Arrays.fill(w.blockOut, 0, rows * d, 0f);
+                VectorOps.gemm(scores, 0, cols, values, 0, d, w.blockOut, 0, d, rows, cols, d);
                 if (logGains[h] > Double.NEGATIVE_INFINITY) {
                     block.accumulate(w.rowMax, logGains[h], true, w.blockOut, w.blockDen);
                 }

@@ -6,6 +6,7 @@ import io.dijiang4j.attention.AttentionSpec;
 import io.dijiang4j.attention.AttentionState;
 import io.dijiang4j.attention.linear.KernelMemory;
 import io.dijiang4j.attention.linear.MemoryBlock;
+import io.dijiang4j.attention.linear.RecurrentLinearAttention;
 import java.util.Arrays;
 
 /**
@@ -21,6 +22,7 @@ public final class CpuLinearKernel implements AttentionKernel {
     private final AttentionShape shape;
     private final AttentionSpec spec;
     private final StateLayout layout;
+    private final ThreadLocal<Workspace> workspaces;
 
     public CpuLinearKernel(AttentionShape shape, AttentionSpec spec) {
         if (spec.method() != AttentionSpec.Method.LINEAR) {
@@ -33,6 +35,7 @@ public final class CpuLinearKernel implements AttentionKernel {
         this.shape = shape;
         this.spec = spec;
         this.layout = StateLayout.of(shape, spec);
+        this.workspaces = ThreadLocal.withInitial(() -> new Workspace(shape, spec));
     }
 
     @Override
@@ -72,18 +75,18 @@ public final class CpuLinearKernel implements AttentionKernel {
 
     private void recurrent(CpuState s, int memory, float[] q, float[] k, float[] v, float[] out) {
         int d = shape.headDim(), kvh = layout.kvHeadOf(memory);
-        Workspace w = s.workspace(memory);
+        RecurrentLinearAttention step = s.stepper(memory);
         KernelMemory mem = s.memories[memory];
-        w.recurrent.addKey(mem, k, kvh * d, v, kvh * d);
+        step.addKey(mem, k, kvh * d, v, kvh * d);
         int h0 = layout.firstQueryHead(memory);
-        for (int h = h0; h < h0 + layout.queryHeadCount(); h++) w.recurrent.query(mem, q, h * d, out, h * d);
+        for (int h = h0; h < h0 + layout.queryHeadCount(); h++) step.query(mem, q, h * d, out, h * d);
     }
 
     private void chunked(CpuState s, int memory, float[] q, float[] k, float[] v, float[] out, int length) {
         int d = shape.headDim(), kvh = layout.kvHeadOf(memory);
         int qw = shape.queryWidth(), kw = shape.kvWidth();
-        Workspace w = s.workspace(memory);
-        MemoryBlock block = w.block();
+        Workspace w = workspaces.get();
+        MemoryBlock block = w.block(spec.decayOf(layout.decayHead(memory)));
         KernelMemory mem = s.memories[memory];
         int b = block.capacity();
         int h0 = layout.firstQueryHead(memory);
@@ -106,8 +109,8 @@ public final class CpuLinearKernel implements AttentionKernel {
     private void nonCausal(CpuState s, int memory, float[] q, float[] k, float[] v, float[] out, int length) {
         int d = shape.headDim(), kvh = layout.kvHeadOf(memory);
         int qw = shape.queryWidth(), kw = shape.kvWidth();
-        Workspace w = s.workspace(memory);
-        MemoryBlock block = w.block();
+        Workspace w = workspaces.get();
+        MemoryBlock block = w.block(spec.decayOf(layout.decayHead(memory)));
         KernelMemory mem = s.memories[memory];
         int b = block.capacity();
         for (int t0 = 0; t0 < length; t0 += b) {

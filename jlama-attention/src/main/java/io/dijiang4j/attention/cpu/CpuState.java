@@ -4,6 +4,7 @@ import io.dijiang4j.attention.AttentionShape;
 import io.dijiang4j.attention.AttentionSpec;
 import io.dijiang4j.attention.AttentionState;
 import io.dijiang4j.attention.linear.KernelMemory;
+import io.dijiang4j.attention.linear.RecurrentLinearAttention;
 import java.nio.ByteBuffer;
 
 /**
@@ -22,7 +23,9 @@ public final class CpuState implements AttentionState {
     final float[][] sinkValues;
     final float[][] windowKeys;
     final float[][] windowValues;
-    final Workspace[] workspaces;
+    private final RecurrentLinearAttention[] steppers; // decode scratch per memory, made on first use
+    final double[] numerator; // decode: one query at a time
+    final float[] logits; // decode (hybrid): exact logits of one query
     private Tokens tokens;
 
     CpuState(AttentionShape shape, AttentionSpec spec, StateLayout layout) {
@@ -38,7 +41,9 @@ public final class CpuState implements AttentionState {
         sinkValues = new float[hybrid ? kvh : 0][spec.sinks() * d];
         windowKeys = new float[hybrid ? kvh : 0][spec.window() * d];
         windowValues = new float[hybrid ? kvh : 0][spec.window() * d];
-        workspaces = new Workspace[memories.length];
+        steppers = new RecurrentLinearAttention[memories.length];
+        numerator = new double[d];
+        logits = new float[hybrid ? spec.sinks() + spec.window() + 1 : 0];
     }
 
     Tokens tokens(float[] k, float[] v) {
@@ -46,13 +51,14 @@ public final class CpuState implements AttentionState {
         return tokens.reset(k, v);
     }
 
-    Workspace workspace(int memory) {
-        Workspace w = workspaces[memory];
-        if (w == null) {
-            w = new Workspace(shape, spec, layout, memory);
-            workspaces[memory] = w;
+    RecurrentLinearAttention stepper(int memory) {
+        RecurrentLinearAttention r = steppers[memory];
+        if (r == null) {
+            double decay = spec.decayOf(layout.decayHead(memory));
+            r = new RecurrentLinearAttention(spec.featureMap(), shape.headDim(), spec.scale(), decay);
+            steppers[memory] = r;
         }
-        return w;
+        return r;
     }
 
     @Override

@@ -3,50 +3,42 @@ package io.dijiang4j.attention.cpu;
 import io.dijiang4j.attention.AttentionShape;
 import io.dijiang4j.attention.AttentionSpec;
 import io.dijiang4j.attention.linear.MemoryBlock;
-import io.dijiang4j.attention.linear.RecurrentLinearAttention;
 
-/** Scratch of one memory head: the block and recurrent workers and their output buffers (never serialized). */
+/**
+ * Prefill scratch of one thread for one kernel (a ThreadLocal of the kernel): the Lightning block and its output
+ * buffers. Kept off the states so a session's memory is its state, not its scratch; reused across heads (the block
+ * is told each head's decay).
+ */
 final class Workspace {
-    final RecurrentLinearAttention recurrent;
-    final double[] numerator;
-    final float[] logits; // hybrid: exact logits of one query (sinks + window)
-    private final AttentionShape shape;
-    private final AttentionSpec spec;
-    private final double decay;
-    private MemoryBlock block;
-    float[] blockOut;
-    float[] blockDen;
-    double[] rowMax;
-    private float[] evictedKeys;
-    private float[] evictedValues;
+    final MemoryBlock block;
+    final float[] blockOut;
+    final float[] blockDen;
+    final double[] rowMax;
+    final float[] evictedKeys;
+    final float[] evictedValues;
+    final float[] exactKeysT; // hybrid: [d][sinks + window + B] keys of the block's exact columns, transposed
+    final float[] exactValues; // [sinks + window + B][d]
+    final float[] exactQueries; // [B][d], scaled by tau
+    final float[] exactScores; // [B][sinks + window + B]
 
-    Workspace(AttentionShape shape, AttentionSpec spec, StateLayout layout, int memory) {
-        this.shape = shape;
-        this.spec = spec;
-        this.decay = spec.decayOf(layout.decayHead(memory));
-        this.recurrent = new RecurrentLinearAttention(spec.featureMap(), shape.headDim(), spec.scale(), decay);
-        this.numerator = new double[shape.headDim()];
-        this.logits = new float[spec.sinks() + spec.window() + 1];
+    Workspace(AttentionShape shape, AttentionSpec spec) {
+        int b = spec.blockSize(), d = shape.headDim();
+        block = new MemoryBlock(spec.featureMap(), d, b, spec.scale());
+        blockOut = new float[b * d];
+        blockDen = new float[b];
+        rowMax = new double[b];
+        boolean hybrid = spec.method() == AttentionSpec.Method.HYBRID;
+        evictedKeys = hybrid ? new float[b * d] : null;
+        evictedValues = hybrid ? new float[b * d] : null;
+        int cols = hybrid ? spec.sinks() + spec.window() + b : 0;
+        exactKeysT = new float[cols * d];
+        exactValues = new float[cols * d];
+        exactQueries = new float[hybrid ? b * d : 0];
+        exactScores = new float[b * cols];
     }
 
-    float[] evictedKeys() {
-        if (evictedKeys == null) evictedKeys = new float[spec.blockSize() * shape.headDim()];
-        return evictedKeys;
-    }
-
-    float[] evictedValues() {
-        if (evictedValues == null) evictedValues = new float[spec.blockSize() * shape.headDim()];
-        return evictedValues;
-    }
-
-    MemoryBlock block() {
-        if (block == null) {
-            int b = spec.blockSize();
-            block = new MemoryBlock(spec.featureMap(), shape.headDim(), b, spec.scale(), decay);
-            blockOut = new float[b * shape.headDim()];
-            blockDen = new float[b];
-            rowMax = new double[b];
-        }
+    MemoryBlock block(double decay) {
+        block.setDecay(decay);
         return block;
     }
 }

@@ -27,7 +27,9 @@ public final class MemoryBlock {
     private final int m;
     private final int capacity;
     private final float sqrtScale;
-    private final double logDecay;
+    private double logDecay;
+    private float[] commitExpT; // keyExpT or keyExpDecayedT
+    private double[] commitMax; // keyMax or keyMaxDecayed
 
     private int rows;
     private final float[] keyRows; // [B][d] contiguous copy (input rows are strided: 4 KB strides alias in L1)
@@ -54,13 +56,12 @@ public final class MemoryBlock {
     private final float[] blockSums; // [m][d]
     private final float[] blockNormalizer; // [m]
 
-    public MemoryBlock(FeatureMap map, int headDim, int blockSize, double scale, double decay) {
+    public MemoryBlock(FeatureMap map, int headDim, int blockSize, double scale) {
         this.map = map;
         this.d = headDim;
         this.m = map.numFeatures();
         this.capacity = blockSize;
         this.sqrtScale = (float) Math.sqrt(scale);
-        this.logDecay = Math.log(decay);
         int b = blockSize;
         keyRows = new float[b * d];
         valueRows = new float[b * d];
@@ -71,11 +72,11 @@ public final class MemoryBlock {
         keyMaxF = new float[m];
         stateOffsetsF = new float[m];
         keyExpT = new float[m * b];
-        keyExpDecayedT = decay == 1.0 ? keyExpT : new float[m * b];
+        keyExpDecayedT = new float[m * b];
         keyMax = new double[m];
-        keyMaxDecayed = decay == 1.0 ? keyMax : new double[m];
+        keyMaxDecayed = new double[m];
         decayPowers = new float[b + 1];
-        for (int i = 0; i <= b; i++) decayPowers[i] = (float) Math.exp(i * logDecay);
+        setDecay(1.0);
         stateSums = new float[m * d];
         stateNormalizer = new float[m];
         stateOffsets = new double[m];
@@ -86,6 +87,14 @@ public final class MemoryBlock {
         scores = new float[b * b];
         blockSums = new float[m * d];
         blockNormalizer = new float[m];
+    }
+
+    /** The decay lambda of the head this block serves next (blocks are reused across heads). */
+    public void setDecay(double decay) {
+        double log = Math.log(decay);
+        if (log == logDecay && commitExpT != null) return;
+        logDecay = log;
+        for (int i = 0; i <= capacity; i++) decayPowers[i] = (float) Math.exp(i * log);
     }
 
     public int capacity() {
@@ -112,7 +121,9 @@ public final class MemoryBlock {
         for (int j = 0; j < count; j++) { // transpose: feature-major rows make the exps and the products contiguous
             for (int l = 0; l < m; l++) keyLogT[l * b + j] = keyLog[j * m + l];
         }
-        boolean decays = keyExpDecayedT != keyExpT;
+        boolean decays = logDecay != 0;
+        commitExpT = decays ? keyExpDecayedT : keyExpT;
+        commitMax = decays ? keyMaxDecayed : keyMax;
         if (decays) {
             for (int j = 0; j < count; j++) decayRamp[j] = (float) ((count - 1 - j) * logDecay);
         }
@@ -217,12 +228,8 @@ public final class MemoryBlock {
     public void commitKeys(KernelMemory memory) {
         int count = rows;
         Arrays.fill(blockSums, 0f);
-        VectorOps.gemm(keyExpDecayedT, 0, capacity, valueRows, 0, d, blockSums, 0, d, m, count, d);
-        for (int l = 0; l < m; l++) {
-            float s = 0f;
-            for (int j = 0; j < count; j++) s += keyExpDecayedT[l * capacity + j];
-            blockNormalizer[l] = s;
-        }
-        memory.addBlock(count * logDecay, blockSums, blockNormalizer, keyMaxDecayed);
+        VectorOps.gemm(commitExpT, 0, capacity, valueRows, 0, d, blockSums, 0, d, m, count, d);
+        for (int l = 0; l < m; l++) blockNormalizer[l] = Vec.sum(commitExpT, l * capacity, count);
+        memory.addBlock(count * logDecay, blockSums, blockNormalizer, commitMax);
     }
 }

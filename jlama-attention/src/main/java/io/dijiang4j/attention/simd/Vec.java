@@ -10,6 +10,20 @@ public final class Vec {
 
     private Vec() {}
 
+    /** sum of a[off .. off+n). */
+    public static float sum(float[] a, int off, int n) {
+        int i = 0;
+        float sum = 0f;
+        int bound = F.loopBound(n);
+        if (bound > 0) {
+            FloatVector acc = FloatVector.zero(F);
+            for (; i < bound; i += F.length()) acc = acc.add(FloatVector.fromArray(F, a, off + i));
+            sum = acc.reduceLanes(VectorOperators.ADD);
+        }
+        for (; i < n; i++) sum += a[off + i];
+        return sum;
+    }
+
     /** max of a[off .. off+n), -infinity when n == 0. */
     public static float max(float[] a, int off, int n) {
         int i = 0;
