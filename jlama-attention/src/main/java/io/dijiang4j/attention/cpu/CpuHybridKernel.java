@@ -31,7 +31,6 @@ public final class CpuHybridKernel implements AttentionKernel {
     private final StateLayout layout;
     private final float scale;
     private final double[] logGains;
-    private final ThreadLocal<Workspace> workspaces;
 
     public CpuHybridKernel(AttentionShape shape, AttentionSpec spec) {
         if (spec.method() != AttentionSpec.Method.HYBRID) {
@@ -45,7 +44,6 @@ public final class CpuHybridKernel implements AttentionKernel {
         this.spec = spec;
         this.layout = StateLayout.of(shape, spec);
         this.scale = (float) spec.scale();
-        this.workspaces = ThreadLocal.withInitial(() -> new Workspace(shape, spec));
         this.logGains = new double[shape.numHeads()];
         for (int h = 0; h < logGains.length; h++) {
             double g = spec.memoryGainOf(h);
@@ -163,7 +161,7 @@ public final class CpuHybridKernel implements AttentionKernel {
     private void chunked(CpuState s, Tokens tokens, int memory, float[] q, float[] out, int length) {
         int d = shape.headDim(), kvh = layout.kvHeadOf(memory), qw = shape.queryWidth();
         int sinks = spec.sinks(), window = spec.window();
-        Workspace w = workspaces.get();
+        Workspace w = Workspace.forThread(shape, spec);
         MemoryBlock block = w.block(spec.decayOf(layout.decayHead(memory)));
         KernelMemory mem = s.memories[memory];
         int b = block.capacity();

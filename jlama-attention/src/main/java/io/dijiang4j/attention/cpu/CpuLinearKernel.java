@@ -22,7 +22,6 @@ public final class CpuLinearKernel implements AttentionKernel {
     private final AttentionShape shape;
     private final AttentionSpec spec;
     private final StateLayout layout;
-    private final ThreadLocal<Workspace> workspaces;
 
     public CpuLinearKernel(AttentionShape shape, AttentionSpec spec) {
         if (spec.method() != AttentionSpec.Method.LINEAR) {
@@ -35,7 +34,6 @@ public final class CpuLinearKernel implements AttentionKernel {
         this.shape = shape;
         this.spec = spec;
         this.layout = StateLayout.of(shape, spec);
-        this.workspaces = ThreadLocal.withInitial(() -> new Workspace(shape, spec));
     }
 
     @Override
@@ -85,7 +83,7 @@ public final class CpuLinearKernel implements AttentionKernel {
     private void chunked(CpuState s, int memory, float[] q, float[] k, float[] v, float[] out, int length) {
         int d = shape.headDim(), kvh = layout.kvHeadOf(memory);
         int qw = shape.queryWidth(), kw = shape.kvWidth();
-        Workspace w = workspaces.get();
+        Workspace w = Workspace.forThread(shape, spec);
         MemoryBlock block = w.block(spec.decayOf(layout.decayHead(memory)));
         KernelMemory mem = s.memories[memory];
         int b = block.capacity();
@@ -109,7 +107,7 @@ public final class CpuLinearKernel implements AttentionKernel {
     private void nonCausal(CpuState s, int memory, float[] q, float[] k, float[] v, float[] out, int length) {
         int d = shape.headDim(), kvh = layout.kvHeadOf(memory);
         int qw = shape.queryWidth(), kw = shape.kvWidth();
-        Workspace w = workspaces.get();
+        Workspace w = Workspace.forThread(shape, spec);
         MemoryBlock block = w.block(spec.decayOf(layout.decayHead(memory)));
         KernelMemory mem = s.memories[memory];
         int b = block.capacity();

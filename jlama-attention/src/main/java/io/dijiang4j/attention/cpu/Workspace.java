@@ -3,13 +3,19 @@ package io.dijiang4j.attention.cpu;
 import io.dijiang4j.attention.AttentionShape;
 import io.dijiang4j.attention.AttentionSpec;
 import io.dijiang4j.attention.linear.MemoryBlock;
+import java.util.HashMap;
+import java.util.Map;
 
 /**
- * Prefill scratch of one thread for one kernel (a ThreadLocal of the kernel): the Lightning block and its output
- * buffers. Kept off the states so a session's memory is its state, not its scratch; reused across heads (the block
- * is told each head's decay).
+ * Prefill scratch of one thread: the Lightning block and its output buffers. Kept off the states, so a session's
+ * memory is its state and not its scratch, and shared by every kernel (layer) of the same sizes on the thread: a
+ * model with many layers holds one set per thread, not one per layer. Reconfigured per head (map, scale, decay).
  */
 final class Workspace {
+    private record Sizes(int headDim, int features, int blockSize, int exactColumns) {}
+
+    private static final ThreadLocal<Map<Sizes, Workspace>> PER_THREAD = ThreadLocal.withInitial(HashMap::new);
+
     final MemoryBlock block;
     final float[] blockOut;
     final float[] blockDen;
@@ -21,20 +27,28 @@ final class Workspace {
     final float[] exactQueries; // [B][d], scaled by tau
     final float[] exactScores; // [B][sinks + window + B]
 
-    Workspace(AttentionShape shape, AttentionSpec spec) {
-        int b = spec.blockSize(), d = shape.headDim();
+    private Workspace(AttentionSpec spec, Sizes sizes) {
+        int b = sizes.blockSize(), d = sizes.headDim(), cols = sizes.exactColumns();
         block = new MemoryBlock(spec.featureMap(), d, b, spec.scale());
         blockOut = new float[b * d];
         blockDen = new float[b];
         rowMax = new double[b];
-        boolean hybrid = spec.method() == AttentionSpec.Method.HYBRID;
+        boolean hybrid = cols > 0;
         evictedKeys = hybrid ? new float[b * d] : null;
         evictedValues = hybrid ? new float[b * d] : null;
-        int cols = hybrid ? spec.sinks() + spec.window() + b : 0;
         exactKeysT = new float[cols * d];
         exactValues = new float[cols * d];
         exactQueries = new float[hybrid ? b * d : 0];
         exactScores = new float[b * cols];
+    }
+
+    /** This thread's scratch for a kernel of this shape and spec, its block set to the spec's map and scale. */
+    static Workspace forThread(AttentionShape shape, AttentionSpec spec) {
+        int cols = spec.method() == AttentionSpec.Method.HYBRID ? spec.sinks() + spec.window() + spec.blockSize() : 0;
+        Sizes sizes = new Sizes(shape.headDim(), spec.featureMap().numFeatures(), spec.blockSize(), cols);
+        Workspace w = PER_THREAD.get().computeIfAbsent(sizes, s -> new Workspace(spec, s));
+        w.block.setMap(spec.featureMap(), spec.scale());
+        return w;
     }
 
     MemoryBlock block(double decay) {

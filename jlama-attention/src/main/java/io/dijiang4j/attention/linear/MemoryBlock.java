@@ -22,11 +22,11 @@ public final class MemoryBlock {
     /** Query rows handled together: the causal mask lets a tile skip the key columns after its last row. */
     private static final int ROW_TILE = 16;
 
-    private final FeatureMap map;
+    private FeatureMap map;
     private final int d;
     private final int m;
     private final int capacity;
-    private final float sqrtScale;
+    private float sqrtScale;
     private double logDecay;
     private float[] commitExpT; // keyExpT or keyExpDecayedT
     private double[] commitMax; // keyMax or keyMaxDecayed
@@ -87,6 +87,18 @@ public final class MemoryBlock {
         scores = new float[b * b];
         blockSums = new float[m * d];
         blockNormalizer = new float[m];
+    }
+
+    /**
+     * Points the block at another layer's feature map and scale (blocks are scratch, shared by every layer of the
+     * same sizes on a thread).
+     */
+    public void setMap(FeatureMap featureMap, double scale) {
+        if (featureMap.numFeatures() != m || featureMap.inputDim() != d) {
+            throw new IllegalArgumentException("block sized for d=" + d + ", m=" + m + " cannot run " + featureMap);
+        }
+        this.map = featureMap;
+        this.sqrtScale = (float) Math.sqrt(scale);
     }
 
     /** The decay lambda of the head this block serves next (blocks are reused across heads). */
