@@ -59,6 +59,32 @@ class FeatureMapTest {
         }
     }
 
+    /**
+     * Golden values: the same seed gives the same parameters on every run, JVM and machine (SplittableRandom and
+     * the Halton scrambling are fully specified; values recorded when the maps were written).
+     */
+    @Test
+    void parametersAreTheSameOnEveryMachine() {
+        String[] kinds = {"wdcf", "wdcf-mc", "dijiang-code", "performer", "performer-orthogonal", "pff"};
+        float[][] golden = {
+            {-0.35063884f, 0.6466004f, 0.77893066f},
+            {-0.49741313f, -0.08671277f, 0.3533166f},
+            {-0.49741313f, -0.08671277f, 0.3533166f},
+            {-0.99482626f, -0.26476118f, -0.13714042f},
+            {-0.62027663f, -0.5227383f, -0.64043283f},
+            {-0.54585165f, 1.3017069f, -0.3620438f}
+        };
+        for (int i = 0; i < kinds.length; i++) {
+            float[] p = FeatureMaps.create(kinds[i], 4, 6, 42).queryProjection();
+            assertArrayEquals(golden[i], new float[] {p[0], p[7], p[23]}, 1e-6f, kinds[i]);
+        }
+        double[] u = new double[3];
+        new io.dijiang4j.attention.qmc.Halton(3, 42).point(5, u);
+        assertArrayEquals(new double[] {0.1165648787718232, 0.5008233524773609, 0.17840519371218444}, u, 1e-15);
+        new io.dijiang4j.attention.qmc.MonteCarlo(3, 42).point(5, u);
+        assertArrayEquals(new double[] {0.2943111174411187, 0.1285577427559098, 0.2812399569471451}, u, 1e-15);
+    }
+
     @Test
     void wdcfIsDExpTCxWithQuasiRandomT() {
         int d = 8, m = 20;
