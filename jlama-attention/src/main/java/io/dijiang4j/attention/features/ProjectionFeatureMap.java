@@ -1,6 +1,7 @@
 package io.dijiang4j.attention.features;
 
 import io.dijiang4j.attention.FeatureMap;
+import io.dijiang4j.attention.simd.Vec;
 import io.dijiang4j.attention.simd.VectorOps;
 import java.io.ByteArrayInputStream;
 import java.io.ByteArrayOutputStream;
@@ -241,7 +242,7 @@ public final class ProjectionFeatureMap implements FeatureMap {
         float max = Float.NEGATIVE_INFINITY;
         for (int l = 0; l < m; l++) max = Math.max(max, out[o + l] - logWeights[l]);
         double sum = 0;
-        for (int l = 0; l < m; l++) sum += Math.exp(out[o + l] - logWeights[l] - max);
+        for (int l = 0; l < m; l++) sum += Vec.exp(out[o + l] - logWeights[l] - max);
         float shift = (float) (-max - Math.log(sum));
         for (int l = 0; l < m; l++) out[o + l] += shift;
     }

@@ -1,14 +1,83 @@
 package io.dijiang4j.attention.simd;
 
 import jdk.incubator.vector.FloatVector;
+import jdk.incubator.vector.IntVector;
 import jdk.incubator.vector.VectorOperators;
 import jdk.incubator.vector.VectorSpecies;
 
-/** Element-wise float kernels of the log domain (max, shifted exp), Vector API with scalar tails. */
+/**
+ * Element-wise float kernels of the log domain (max, sum, shifted exp), Vector API with scalar tails.
+ *
+ * <p>Bit-for-bit reproducible: the exponential is our own (Cephes expf: range reduction by ln 2 and a degree-6
+ * polynomial, about 2 ulp), built only from add, multiply and fused multiply-add, which the Vector API computes
+ * identically whether a method runs interpreted or compiled. Its lanewise EXP is not (the compiled form calls a
+ * vendor library, the interpreted one Math.exp), and neither is reduceLanes(ADD) (the compiled form may add in a
+ * tree): a state restored from bytes must continue exactly as the original, whatever the JIT did meanwhile.
+ */
 public final class Vec {
     private static final VectorSpecies<Float> F = VectorOps.F;
+    private static final int LANES = F.length();
+    private static final float EXP_HI = 88f; // above: clamped (the kernels only take exp of values <= 0)
+    private static final float EXP_LO = -87.3365447504f; // below: 0 (exp underflows the normal range)
+    private static final float LOG2E = 1.44269504088896341f;
+    private static final float LN2_HI = 0.693359375f;
+    private static final float LN2_LO = -2.12194440e-4f;
+    private static final float ROUND = 12582912f; // 1.5 * 2^23: adding it rounds to an integer in the low bits
+    private static final float P0 = 1.9875691500e-4f;
+    private static final float P1 = 1.3981999507e-3f;
+    private static final float P2 = 8.3334519073e-3f;
+    private static final float P3 = 4.1665795894e-2f;
+    private static final float P4 = 1.6666665459e-1f;
+    private static final float P5 = 5.0000001201e-1f;
 
     private Vec() {}
+
+    /** exp of every lane; 0 below about -87.3 (and for -infinity), exp(88) above 88. */
+    public static FloatVector exp(FloatVector x) {
+        FloatVector xc = x.max(EXP_LO).min(EXP_HI);
+        FloatVector t = xc.fma(FloatVector.broadcast(F, LOG2E), FloatVector.broadcast(F, ROUND));
+        FloatVector n = t.sub(ROUND);
+        FloatVector r = n.fma(FloatVector.broadcast(F, -LN2_HI), xc);
+        r = n.fma(FloatVector.broadcast(F, -LN2_LO), r);
+        FloatVector p = r.fma(FloatVector.broadcast(F, P0), FloatVector.broadcast(F, P1));
+        p = p.fma(r, FloatVector.broadcast(F, P2));
+        p = p.fma(r, FloatVector.broadcast(F, P3));
+        p = p.fma(r, FloatVector.broadcast(F, P4));
+        p = p.fma(r, FloatVector.broadcast(F, P5));
+        p = p.fma(r.mul(r), r).add(1f);
+        // 2^n from the integer left in t's low mantissa bits
+        IntVector bits = t.reinterpretAsInts()
+                .sub(Float.floatToRawIntBits(ROUND))
+                .add(127)
+                .lanewise(VectorOperators.LSHL, 23);
+        FloatVector result = p.mul(bits.reinterpretAsFloats());
+        return result.blend(0f, x.compare(VectorOperators.LT, EXP_LO));
+    }
+
+    /** The scalar twin of {@link #exp(FloatVector)}: the same operations, the same bits. */
+    public static float exp(float x) {
+        if (x < EXP_LO) return 0f;
+        float xc = Math.min(x, EXP_HI);
+        float t = Math.fma(xc, LOG2E, ROUND);
+        float n = t - ROUND;
+        float r = Math.fma(n, -LN2_HI, xc);
+        r = Math.fma(n, -LN2_LO, r);
+        float p = Math.fma(r, P0, P1);
+        p = Math.fma(p, r, P2);
+        p = Math.fma(p, r, P3);
+        p = Math.fma(p, r, P4);
+        p = Math.fma(p, r, P5);
+        p = Math.fma(p, r * r, r) + 1f;
+        int bits = ((Float.floatToRawIntBits(t) - Float.floatToRawIntBits(ROUND)) + 127) << 23;
+        return p * Float.intBitsToFloat(bits);
+    }
+
+    /** Sum of the lanes in lane order (reduceLanes(ADD) may add in another order once compiled). */
+    public static float sumLanes(FloatVector v) {
+        float s = 0f;
+        for (int i = 0; i < LANES; i++) s += v.lane(i); // constant trip count: unrolled, constant lane indices
+        return s;
+    }
 
     /** sum of a[off .. off+n). */
     public static float sum(float[] a, int off, int n) {
@@ -18,7 +87,7 @@ public final class Vec {
         if (bound > 0) {
             FloatVector acc = FloatVector.zero(F);
             for (; i < bound; i += F.length()) acc = acc.add(FloatVector.fromArray(F, a, off + i));
-            sum = acc.reduceLanes(VectorOperators.ADD);
+            sum = sumLanes(acc);
         }
         for (; i < n; i++) sum += a[off + i];
         return sum;
@@ -61,13 +130,10 @@ public final class Vec {
         if (bound > 0) {
             FloatVector s = FloatVector.broadcast(F, shift);
             for (; i < bound; i += F.length()) {
-                FloatVector.fromArray(F, a, aOff + i)
-                        .add(s)
-                        .lanewise(VectorOperators.EXP)
-                        .intoArray(out, outOff + i);
+                exp(FloatVector.fromArray(F, a, aOff + i).add(s)).intoArray(out, outOff + i);
             }
         }
-        for (; i < n; i++) out[outOff + i] = (float) Math.exp(a[aOff + i] + shift);
+        for (; i < n; i++) out[outOff + i] = exp(a[aOff + i] + shift);
     }
 
     /** out[i] = exp(a[i] + b[i] + shift). */
@@ -78,13 +144,12 @@ public final class Vec {
         if (bound > 0) {
             FloatVector s = FloatVector.broadcast(F, shift);
             for (; i < bound; i += F.length()) {
-                FloatVector.fromArray(F, a, aOff + i)
-                        .add(FloatVector.fromArray(F, b, bOff + i))
-                        .add(s)
-                        .lanewise(VectorOperators.EXP)
+                exp(FloatVector.fromArray(F, a, aOff + i)
+                                .add(FloatVector.fromArray(F, b, bOff + i))
+                                .add(s))
                         .intoArray(out, outOff + i);
             }
         }
-        for (; i < n; i++) out[outOff + i] = (float) Math.exp(a[aOff + i] + b[bOff + i] + shift);
+        for (; i < n; i++) out[outOff + i] = exp(a[aOff + i] + b[bOff + i] + shift);
     }
 }

@@ -28,7 +28,7 @@ public final class VectorOps {
             for (; i < bound; i += F.length()) {
                 acc = FloatVector.fromArray(F, a, ao + i).fma(FloatVector.fromArray(F, b, bo + i), acc);
             }
-            sum = acc.reduceLanes(VectorOperators.ADD);
+            sum = Vec.sumLanes(acc);
         }
         for (; i < n; i++) sum += a[ao + i] * b[bo + i];
         return sum;

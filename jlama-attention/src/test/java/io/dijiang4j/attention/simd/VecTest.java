@@ -1,0 +1,71 @@
+package io.dijiang4j.attention.simd;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+
+import java.util.SplittableRandom;
+import org.junit.jupiter.api.Test;
+
+/** The SIMD primitives against plain loops, for every length 0..70 (vector body and tail). */
+class VecTest {
+    @Test
+    void expIsAccurateAndVectorEqualsScalarBitForBit() {
+        SplittableRandom random = new SplittableRandom(1);
+        for (int n = 0; n < 70; n++) {
+            float[] a = new float[n + 3], out = new float[n + 3];
+            for (int i = 0; i < a.length; i++) a[i] = (float) random.nextDouble(-90, 5);
+            a[0] = Float.NEGATIVE_INFINITY;
+            Vec.expShifted(a, 1, -0.5f, out, 2, n);
+            for (int i = 0; i < n; i++) {
+                float x = a[1 + i] - 0.5f;
+                assertEquals(Float.floatToIntBits(Vec.exp(x)), Float.floatToIntBits(out[2 + i]), "x=" + x);
+                double exact = Math.exp(x);
+                if (x > -87) assertEquals(exact, out[2 + i], 3e-7 * exact, "x=" + x);
+            }
+        }
+        assertEquals(0f, Vec.exp(Float.NEGATIVE_INFINITY));
+        assertEquals(1f, Vec.exp(0f));
+        for (float x = -87f; x <= 88f; x += 0.01f) assertEquals(Math.exp(x), Vec.exp(x), 3e-7 * Math.exp(x));
+    }
+
+    @Test
+    void reductionsAndProductsMatchLoops() {
+        SplittableRandom random = new SplittableRandom(2);
+        for (int n = 0; n < 70; n++) {
+            float[] a = new float[n + 2], b = new float[n + 2];
+            for (int i = 0; i < a.length; i++) {
+                a[i] = (float) random.nextDouble(-1, 1);
+                b[i] = (float) random.nextDouble(-1, 1);
+            }
+            double dot = 0, sum = 0;
+            float max = Float.NEGATIVE_INFINITY;
+            for (int i = 0; i < n; i++) {
+                dot += a[1 + i] * b[1 + i];
+                sum += a[1 + i];
+                max = Math.max(max, a[1 + i]);
+            }
+            assertEquals(dot, VectorOps.dot(a, 1, b, 1, n), 1e-5);
+            assertEquals(sum, Vec.sum(a, 1, n), 1e-5);
+            assertEquals(max, Vec.max(a, 1, n));
+        }
+        // gemm against the triple loop, odd shapes and strides
+        for (int[] s : new int[][] {{1, 1, 1}, {5, 3, 7}, {4, 64, 64}, {13, 9, 33}, {64, 64, 17}}) {
+            int rows = s[0], inner = s[1], cols = s[2];
+            int lda = inner + 2, ldb = cols + 3, ldc = cols + 1;
+            float[] x = new float[rows * lda], y = new float[inner * ldb], c = new float[rows * ldc];
+            for (int i = 0; i < x.length; i++) x[i] = (float) random.nextDouble(-1, 1);
+            for (int i = 0; i < y.length; i++) y[i] = (float) random.nextDouble(-1, 1);
+            for (int i = 0; i < c.length; i++) c[i] = (float) random.nextDouble(-1, 1);
+            float[] expected = c.clone();
+            for (int i = 0; i < rows; i++) {
+                for (int j = 0; j < cols; j++) {
+                    double acc = expected[i * ldc + j];
+                    for (int k = 0; k < inner; k++) acc += x[i * lda + k] * y[k * ldb + j];
+                    expected[i * ldc + j] = (float) acc;
+                }
+            }
+            VectorOps.gemm(x, 0, lda, y, 0, ldb, c, 0, ldc, rows, inner, cols);
+            for (int i = 0; i < c.length; i++)
+                assertEquals(expected[i], c[i], 1e-4, "gemm " + rows + "x" + inner + "x" + cols);
+        }
+    }
+}
