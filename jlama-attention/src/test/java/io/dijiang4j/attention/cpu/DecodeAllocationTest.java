@@ -30,12 +30,15 @@ class DecodeAllocationTest {
             for (int i = 0; i < q.length; i++) q[i] = (float) random.nextDouble(-1, 1);
             for (int i = 0; i < k.length; i++) k[i] = (float) random.nextDouble(-1, 1);
             for (int i = 0; i < v.length; i++) v[i] = (float) random.nextDouble(-1, 1);
-            for (int t = 0; t < 20_000; t++) kernel.forward(state, q, k, v, out, 1); // warm up, fill the window
-            long before = threads.getCurrentThreadAllocatedBytes();
-            for (int t = 0; t < 10_000; t++) kernel.forward(state, q, k, v, out, 1);
-            long allocated = threads.getCurrentThreadAllocatedBytes() - before;
-            assertTrue(
-                    allocated < 10_000, spec.method() + ": decode allocated " + allocated + " bytes in 10000 tokens");
+            // Until C2 has compiled the path, the Vector API runs boxed (interpreter, C1) and allocates; on a busy
+            // machine that can take a while, so measure rounds until one is clean (steady state), up to a limit.
+            long best = Long.MAX_VALUE;
+            for (int round = 0; round < 40 && best >= 1000; round++) {
+                long before = threads.getCurrentThreadAllocatedBytes();
+                for (int t = 0; t < 5_000; t++) kernel.forward(state, q, k, v, out, 1);
+                best = Math.min(best, threads.getCurrentThreadAllocatedBytes() - before);
+            }
+            assertTrue(best < 1000, spec.method() + ": decode allocated " + best + " bytes in 5000 tokens");
         }
     }
 }
