@@ -99,14 +99,14 @@ public final class CpuHybridKernel implements AttentionKernel {
         KernelMemory mem = s.memories[memory];
         long evicted = n - spec.window();
         if (evicted >= spec.sinks()) {
-            int off = tokens.offset(evicted, kvh);
-            rec.addKey(mem, tokens.keys(evicted, kvh), off, tokens.values(evicted, kvh), off);
+            tokens.copyKey(evicted, kvh, s.keyRow, 0, 1);
+            rec.addKey(mem, s.keyRow, 0, tokens.values(evicted, kvh), tokens.offset(evicted, kvh));
         }
         int h0 = layout.firstQueryHead(memory);
         for (int h = h0; h < h0 + layout.queryHeadCount(); h++) {
             int qOff = h * d;
             double memoryMax = rec.loadQuery(mem, q, qOff, logGains[h]);
-            float exactMax = exactLogits(tokens, n, kvh, q, qOff, s.logits);
+            float exactMax = exactLogits(s, tokens, n, kvh, q, qOff);
             double c = Math.max(memoryMax, exactMax);
             double[] num = s.numerator;
             Arrays.fill(num, 0);
@@ -137,21 +137,33 @@ public final class CpuHybridKernel implements AttentionKernel {
     }
 
     /**
-     * tau q.k_j of the exact set of position n (sinks, then the window, oldest first) into logits[]; returns their
-     * maximum.
+     * tau q.k_j of the exact set of decode position n (sinks, then the window, oldest first) into s.logits; returns
+     * their maximum. The ring part is one matrix-vector product over the transposed window keys.
      */
-    private float exactLogits(Tokens tokens, long n, int kvh, float[] q, int qOff, float[] logits) {
-        int d = shape.headDim();
+    private float exactLogits(CpuState s, Tokens tokens, long n, int kvh, float[] q, int qOff) {
+        int d = shape.headDim(), window = spec.window();
+        float[] logits = s.logits;
         int count = 0;
         float max = Float.NEGATIVE_INFINITY;
         long sinkEnd = Math.min(spec.sinks(), n + 1);
         for (long pos = 0; pos < sinkEnd; pos++) {
-            float l = scale * VectorOps.dot(q, qOff, tokens.keys(pos, kvh), tokens.offset(pos, kvh), d);
+            float l = scale * VectorOps.dot(q, qOff, tokens.rowKeys(pos, kvh), tokens.offset(pos, kvh), d);
             logits[count++] = l;
             max = Math.max(max, l);
         }
-        for (long pos = windowStart(n); pos <= n; pos++) {
-            float l = scale * VectorOps.dot(q, qOff, tokens.keys(pos, kvh), tokens.offset(pos, kvh), d);
+        long first = windowStart(n);
+        if (first < n) { // window positions before this token live in the ring
+            float[] ring = s.windowKeys[kvh], all = s.windowLogits;
+            Arrays.fill(all, 0f);
+            for (int i = 0; i < d; i++) VectorOps.axpy(q[qOff + i], ring, i * window, all, 0, window);
+            for (long pos = first; pos < n; pos++) {
+                float l = scale * all[tokens.slot(pos)];
+                logits[count++] = l;
+                max = Math.max(max, l);
+            }
+        }
+        if (n >= first) { // the token itself, from the call's input (a sink when n < sinks: counted above)
+            float l = scale * VectorOps.dot(q, qOff, tokens.rowKeys(n, kvh), tokens.offset(n, kvh), d);
             logits[count++] = l;
             max = Math.max(max, l);
         }
@@ -179,7 +191,7 @@ public final class CpuHybridKernel implements AttentionKernel {
             for (int j = firstValid; j < rows; j++) {
                 long pos = firstEvicted + j;
                 int off = tokens.offset(pos, kvh);
-                System.arraycopy(tokens.keys(pos, kvh), off, evictedKeys, j * d, d);
+                tokens.copyKey(pos, kvh, evictedKeys, j * d, 1);
                 System.arraycopy(tokens.values(pos, kvh), off, evictedValues, j * d, d);
             }
             block.loadKeys(evictedKeys, 0, d, evictedValues, 0, d, rows, firstValid);
@@ -191,10 +203,8 @@ public final class CpuHybridKernel implements AttentionKernel {
             int cols = sinkCols + windowCols;
             for (int c = 0; c < cols; c++) {
                 long pos = c < sinkCols ? c : windowFirst + (c - sinkCols);
-                float[] keys = tokens.keys(pos, kvh);
-                int off = tokens.offset(pos, kvh);
-                for (int i = 0; i < d; i++) keysT[i * cols + c] = keys[off + i];
-                System.arraycopy(tokens.values(pos, kvh), off, values, c * d, d);
+                tokens.copyKey(pos, kvh, keysT, c, cols);
+                System.arraycopy(tokens.values(pos, kvh), tokens.offset(pos, kvh), values, c * d, d);
             }
             for (int h = h0; h < h0 + layout.queryHeadCount(); h++) {
                 int qBase = t0 * qw + h * d;
@@ -239,9 +249,10 @@ public final class CpuHybridKernel implements AttentionKernel {
                     System.arraycopy(k, src, s.sinkKeys[kvh], (int) pos * d, d);
                     System.arraycopy(v, src, s.sinkValues[kvh], (int) pos * d, d);
                 } else if (window > 0 && t >= length - window) {
-                    int slot = (int) ((pos - sinks) % window) * d;
-                    System.arraycopy(k, src, s.windowKeys[kvh], slot, d);
-                    System.arraycopy(v, src, s.windowValues[kvh], slot, d);
+                    int slot = (int) ((pos - sinks) % window);
+                    float[] ring = s.windowKeys[kvh];
+                    for (int i = 0; i < d; i++) ring[i * window + slot] = k[src + i];
+                    System.arraycopy(v, src, s.windowValues[kvh], slot * d, d);
                 }
             }
         }

@@ -10,7 +10,7 @@ import java.nio.ByteBuffer;
 /**
  * The state of one layer for one sequence on the CPU: a {@link KernelMemory} per memory head (see {@link
  * StateLayout}) and, for the hybrid, the exact sink and window keys/values per KV head (raw, before scaling; the
- * window is a ring buffer of positions >= sinks). Constant size in the position. Scratch for the kernels lives
+ * window is a ring buffer of positions >= sinks, its keys stored transposed [headDim][window]). Constant size in the position. Scratch for the kernels lives
  * beside it (not serialized) so decoding allocates nothing.
  */
 public final class CpuState implements AttentionState {
@@ -26,6 +26,8 @@ public final class CpuState implements AttentionState {
     private final RecurrentLinearAttention[] steppers; // decode scratch per memory, made on first use
     final double[] numerator; // decode: one query at a time
     final float[] logits; // decode (hybrid): exact logits of one query
+    final float[] windowLogits; // decode (hybrid): q . k of every ring slot
+    final float[] keyRow; // decode (hybrid): the evicted key, gathered from the transposed ring
     private Tokens tokens;
 
     CpuState(AttentionShape shape, AttentionSpec spec, StateLayout layout) {
@@ -44,6 +46,8 @@ public final class CpuState implements AttentionState {
         steppers = new RecurrentLinearAttention[memories.length];
         numerator = new double[d];
         logits = new float[hybrid ? spec.sinks() + spec.window() + 1 : 0];
+        windowLogits = new float[hybrid ? spec.window() : 0];
+        keyRow = new float[hybrid ? d : 0];
     }
 
     Tokens tokens(float[] k, float[] v) {

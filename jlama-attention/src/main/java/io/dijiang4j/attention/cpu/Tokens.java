@@ -2,7 +2,9 @@ package io.dijiang4j.attention.cpu;
 
 /**
  * Where the keys and values of absolute positions live during one hybrid call: the sinks buffer, the ring buffer
- * (positions before the call), or the call's input (positions >= start). Reused across calls (no allocation).
+ * (positions before the call; values row-major, keys transposed [headDim][window] so that one query's logits
+ * against the whole window are a vectorized matrix-vector product), or the call's input (positions >= start).
+ * Reused across calls (no allocation).
  */
 final class Tokens {
     private final CpuState s;
@@ -29,9 +31,28 @@ final class Tokens {
         return this;
     }
 
-    float[] keys(long pos, int kvh) {
+    /** Keys of the call or of the sinks (row-major); window keys are stored transposed, see copyKey. */
+    float[] rowKeys(long pos, int kvh) {
         if (pos >= start) return k;
-        return pos < sinks ? s.sinkKeys[kvh] : s.windowKeys[kvh];
+        if (pos < sinks) return s.sinkKeys[kvh];
+        throw new IllegalStateException("window keys are stored transposed");
+    }
+
+    /** Copies the key of position pos into dst[dstOff + i*dstStride], i < headDim. */
+    void copyKey(long pos, int kvh, float[] dst, int dstOff, int dstStride) {
+        if (pos >= start || pos < sinks) {
+            float[] src = pos >= start ? k : s.sinkKeys[kvh];
+            int off = offset(pos, kvh);
+            for (int i = 0; i < headDim; i++) dst[dstOff + i * dstStride] = src[off + i];
+        } else {
+            float[] ring = s.windowKeys[kvh];
+            int slot = slot(pos);
+            for (int i = 0; i < headDim; i++) dst[dstOff + i * dstStride] = ring[i * window + slot];
+        }
+    }
+
+    int slot(long pos) {
+        return (int) ((pos - sinks) % window);
     }
 
     float[] values(long pos, int kvh) {
@@ -39,9 +60,10 @@ final class Tokens {
         return pos < sinks ? s.sinkValues[kvh] : s.windowValues[kvh];
     }
 
+    /** Offset of the row of pos in {@link #values} (and in {@link #rowKeys} for call and sink positions). */
     int offset(long pos, int kvh) {
         if (pos >= start) return (int) (pos - start) * kvWidth + kvh * headDim;
         if (pos < sinks) return (int) pos * headDim;
-        return (int) ((pos - sinks) % window) * headDim;
+        return slot(pos) * headDim;
     }
 }
