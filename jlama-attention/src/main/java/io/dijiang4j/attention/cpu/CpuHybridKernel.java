@@ -108,24 +108,25 @@ public final class CpuHybridKernel implements AttentionKernel {
             double memoryMax = rec.loadQuery(mem, q, qOff, logGains[h]);
             float exactMax = exactLogits(s, tokens, n, kvh, q, qOff);
             double c = Math.max(memoryMax, exactMax);
-            double[] num = s.numerator;
-            Arrays.fill(num, 0);
             int count = exactCount(n);
             Vec.expShifted(s.logits, 0, (float) -c, s.logits, 0, count);
-            double den = 0;
+            float[] exact = s.exactRow; // the exact part in float (at most sinks + window terms <= 1 each)
+            Arrays.fill(exact, 0f);
             int j = 0;
             long sinkEnd = Math.min(spec.sinks(), n + 1);
-            for (long pos = 0; pos < sinkEnd; pos++) den += addExact(tokens, pos, kvh, s.logits[j++], num);
-            for (long pos = windowStart(n); pos <= n; pos++) den += addExact(tokens, pos, kvh, s.logits[j++], num);
+            for (long pos = 0; pos < sinkEnd; pos++) addExact(tokens, pos, kvh, s.logits[j++], exact);
+            for (long pos = windowStart(n); pos <= n; pos++) addExact(tokens, pos, kvh, s.logits[j++], exact);
+            double den = Vec.sum(s.logits, 0, count);
+            double[] num = s.numerator;
+            for (int i = 0; i < d; i++) num[i] = exact[i];
             if (memoryMax > Double.NEGATIVE_INFINITY) den += rec.accumulate(mem, c, logGains[h], num);
             double inv = 1.0 / Math.max(den, Double.MIN_NORMAL);
             for (int i = 0; i < d; i++) out[qOff + i] = (float) (num[i] * inv);
         }
     }
 
-    private double addExact(Tokens tokens, long pos, int kvh, float weight, double[] num) {
-        VectorOps.axpy((double) weight, tokens.values(pos, kvh), tokens.offset(pos, kvh), num, 0, num.length);
-        return weight;
+    private void addExact(Tokens tokens, long pos, int kvh, float weight, float[] row) {
+        VectorOps.axpy(weight, tokens.values(pos, kvh), tokens.offset(pos, kvh), row, 0, row.length);
     }
 
     private int exactCount(long n) {

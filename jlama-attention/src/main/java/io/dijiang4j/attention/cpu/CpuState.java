@@ -28,6 +28,7 @@ public final class CpuState implements AttentionState {
     final float[] logits; // decode (hybrid): exact logits of one query
     final float[] windowLogits; // decode (hybrid): q . k of every ring slot
     final float[] keyRow; // decode (hybrid): the evicted key, gathered from the transposed ring
+    final float[] exactRow; // decode (hybrid): the exact part of one query's numerator
     private Tokens tokens;
 
     CpuState(AttentionShape shape, AttentionSpec spec, StateLayout layout) {
@@ -48,6 +49,7 @@ public final class CpuState implements AttentionState {
         logits = new float[hybrid ? spec.sinks() + spec.window() + 1 : 0];
         windowLogits = new float[hybrid ? spec.window() : 0];
         keyRow = new float[hybrid ? d : 0];
+        exactRow = new float[hybrid ? d : 0];
     }
 
     Tokens tokens(float[] k, float[] v) {
