@@ -10,9 +10,15 @@ public interface FeatureMap {
     enum Normalization {
         /** WDCF as the paper writes it: D o exp(T C x). */
         NONE,
-        /** Positive random features (Performer / PRF / PFF): exp(w.x - |x|^2/2) / sqrt(m). */
+        /**
+         * Positive random features (Performer / PRF / PFF): exp(w.x - |x|^2/2) / sqrt(m); norm(x) = -|x|^2/2, the
+         * 1/sqrt(m) (or the weights) in logWeight.
+         */
         GAUSSIAN,
-        /** The released DiJiang code: softmax over the m features of x P. */
+        /**
+         * The released DiJiang code: softmax over the m features of x P; norm(x) = -logsumexp_l (x P)_l, the weights
+         * multiply the softmax from outside.
+         */
         SOFTMAX
     }
 
