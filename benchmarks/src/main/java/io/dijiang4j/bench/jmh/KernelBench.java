@@ -71,6 +71,10 @@ public class KernelBench {
     @Param("wdcf")
     String map;
 
+    /** linear (the measured kernel) or hybrid (4 sinks + a 256-token exact window + memory; time only). */
+    @Param("linear")
+    String method;
+
     AttentionKernel kernel;
     float[] q;
     float[] k;
@@ -88,8 +92,11 @@ public class KernelBench {
     @Setup(Level.Trial)
     public void setup() {
         AttentionShape shape = new AttentionShape(heads, heads, headDim);
-        AttentionSpec spec = AttentionSpec.linear(FeatureMaps.create(map, headDim, features, 42), headDim)
-                .withBlockSize(blockSize);
+        var featureMap = FeatureMaps.create(map, headDim, features, 42);
+        AttentionSpec spec = method.equals("hybrid")
+                ? AttentionSpec.hybrid(featureMap, headDim, 4, 256)
+                : AttentionSpec.linear(featureMap, headDim);
+        spec = spec.withBlockSize(blockSize);
         kernel = new CpuKernelProvider().create(shape, spec);
         SplittableRandom random = new SplittableRandom(1);
         q = random(random, tokens * shape.queryWidth());
