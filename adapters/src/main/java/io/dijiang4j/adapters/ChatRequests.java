@@ -1,0 +1,116 @@
+package io.dijiang4j.adapters;
+
+import dev.langchain4j.data.message.AiMessage;
+import dev.langchain4j.data.message.ChatMessage;
+import dev.langchain4j.data.message.Content;
+import dev.langchain4j.data.message.SystemMessage;
+import dev.langchain4j.data.message.TextContent;
+import dev.langchain4j.data.message.UserMessage;
+import dev.langchain4j.exception.UnsupportedFeatureException;
+import dev.langchain4j.model.chat.request.ChatRequest;
+import dev.langchain4j.model.chat.request.ChatRequestParameters;
+import dev.langchain4j.model.chat.request.ResponseFormat;
+import dev.langchain4j.model.chat.request.ResponseFormatType;
+import dev.langchain4j.model.chat.request.ToolChoice;
+import dev.langchain4j.model.chat.response.ChatResponse;
+import dev.langchain4j.model.chat.response.ChatResponseMetadata;
+import dev.langchain4j.model.output.TokenUsage;
+import io.dijiang4j.adapters.engine.InferenceEngine.ChatTurn;
+import java.util.ArrayList;
+import java.util.List;
+
+/** Turns LangChain4j requests into prompts and options, refusing what the engine cannot do instead of ignoring it. */
+final class ChatRequests {
+    private ChatRequests() {}
+
+    /** The generation options of a request whose parameters are already merged with the model's defaults. */
+    static GenerationOptions options(ChatRequestParameters parameters, String modelName, Long seed) {
+        if (parameters.modelName() != null && !parameters.modelName().equals(modelName)) {
+            throw unsupported("modelName '" + parameters.modelName() + "' (this model is '" + modelName
+                    + "'; build another model for another profile)");
+        }
+        if (parameters.frequencyPenalty() != null) {
+            throw unsupported("frequencyPenalty");
+        }
+        if (parameters.presencePenalty() != null) {
+            throw unsupported("presencePenalty");
+        }
+        if (parameters.toolSpecifications() != null
+                && !parameters.toolSpecifications().isEmpty()) {
+            throw unsupported("tools (toolSpecifications)");
+        }
+        if (parameters.toolChoice() == ToolChoice.REQUIRED) {
+            throw unsupported("toolChoice REQUIRED");
+        }
+        ResponseFormat format = parameters.responseFormat();
+        if (format != null && format.type() != ResponseFormatType.TEXT) {
+            throw unsupported("responseFormat " + format.type()
+                    + (format.jsonSchema() != null ? " with a JSON schema" : "") + " (only TEXT)");
+        }
+        double temperature = parameters.temperature() == null ? DEFAULT_TEMPERATURE : parameters.temperature();
+        try {
+            return new GenerationOptions(
+                    temperature,
+                    parameters.topK(),
+                    parameters.topP(),
+                    parameters.maxOutputTokens(),
+                    parameters.stopSequences(),
+                    seed);
+        } catch (IllegalArgumentException e) {
+            throw new dev.langchain4j.exception.InvalidRequestException(e.getMessage());
+        }
+    }
+
+    /** Temperature when neither the model nor the request sets one: langchain4j-jlama's default. */
+    static final double DEFAULT_TEMPERATURE = 0.3;
+
+    static List<ChatTurn> turns(List<ChatMessage> messages) {
+        if (messages == null || messages.isEmpty()) {
+            throw new dev.langchain4j.exception.InvalidRequestException("the chat request has no messages");
+        }
+        List<ChatTurn> turns = new ArrayList<>(messages.size());
+        for (ChatMessage message : messages) {
+            switch (message) {
+                case SystemMessage system -> turns.add(new ChatTurn(ChatTurn.Role.SYSTEM, system.text()));
+                case UserMessage user -> {
+                    StringBuilder text = new StringBuilder();
+                    for (Content content : user.contents()) {
+                        if (!(content instanceof TextContent textContent)) {
+                            throw unsupported("user message content of type "
+                                    + content.type().toString().toLowerCase(java.util.Locale.ROOT) + " (text only)");
+                        }
+                        text.append(textContent.text());
+                    }
+                    turns.add(new ChatTurn(ChatTurn.Role.USER, text.toString()));
+                }
+                case AiMessage ai -> {
+                    if (ai.hasToolExecutionRequests()) {
+                        throw unsupported("tool execution requests in AI messages");
+                    }
+                    turns.add(new ChatTurn(ChatTurn.Role.ASSISTANT, ai.text() == null ? "" : ai.text()));
+                }
+                default -> throw unsupported("messages of type " + message.type());
+            }
+        }
+        return turns;
+    }
+
+    static String prompt(DiJiangRuntime runtime, ChatRequest request) {
+        return runtime.engine().renderChat(turns(request.messages()));
+    }
+
+    static ChatResponse response(GenerationResult result, String modelName) {
+        return ChatResponse.builder()
+                .aiMessage(AiMessage.from(result.text()))
+                .metadata(ChatResponseMetadata.builder()
+                        .modelName(modelName)
+                        .tokenUsage(new TokenUsage(result.promptTokens(), result.generatedTokens()))
+                        .finishReason(result.finishReason())
+                        .build())
+                .build();
+    }
+
+    static UnsupportedFeatureException unsupported(String what) {
+        return new UnsupportedFeatureException(what + " is not supported by the DiJiang models");
+    }
+}

@@ -1,0 +1,76 @@
+package io.dijiang4j.adapters;
+
+import dev.langchain4j.model.chat.ChatModel;
+import dev.langchain4j.model.chat.listener.ChatModelListener;
+import dev.langchain4j.model.chat.request.ChatRequest;
+import dev.langchain4j.model.chat.request.ChatRequestParameters;
+import dev.langchain4j.model.chat.response.ChatResponse;
+import java.nio.file.Path;
+import java.util.List;
+
+/**
+ * LangChain4j {@link ChatModel} on a Jlama model with DiJiang attention. Thread-safe: requests are served one at a
+ * time in arrival order (see {@link DiJiangRuntime}); a request that continues an earlier conversation prefills only
+ * its new tokens. Listeners get onRequest / onResponse / onError as with LangChain4j's own models.
+ */
+public final class DiJiangChatModel implements ChatModel, AutoCloseable {
+    private final DiJiangRuntime runtime;
+    private final ChatRequestParameters defaults;
+    private final List<ChatModelListener> listeners;
+    private final Long seed;
+
+    private DiJiangChatModel(Builder builder) {
+        this.runtime = builder.resolveRuntime();
+        this.defaults = builder.defaultParameters(runtime.engine().modelName());
+        this.listeners = List.copyOf(builder.listeners);
+        this.seed = builder.seed;
+    }
+
+    public static Builder builder() {
+        return new Builder();
+    }
+
+    /** A model with the default settings from a YAML profile; request parameters set sampling per call. */
+    public static DiJiangChatModel fromProfile(Path profile) {
+        return builder().profile(profile).build();
+    }
+
+    @Override
+    public ChatResponse doChat(ChatRequest request) {
+        GenerationOptions options = ChatRequests.options(request.parameters(), modelName(), seed);
+        String prompt = ChatRequests.prompt(runtime, request);
+        return ChatRequests.response(runtime.generate(prompt, options, TextSink.NONE), modelName());
+    }
+
+    @Override
+    public ChatRequestParameters defaultRequestParameters() {
+        return defaults;
+    }
+
+    @Override
+    public List<ChatModelListener> listeners() {
+        return listeners;
+    }
+
+    public String modelName() {
+        return runtime.engine().modelName();
+    }
+
+    /** The shared model: statistics of the last generation, the saved conversation states. */
+    public DiJiangRuntime runtime() {
+        return runtime;
+    }
+
+    @Override
+    public void close() {
+        runtime.close();
+    }
+
+    public static final class Builder extends DiJiangModelBuilder<Builder> {
+        private Builder() {}
+
+        public DiJiangChatModel build() {
+            return new DiJiangChatModel(this);
+        }
+    }
+}

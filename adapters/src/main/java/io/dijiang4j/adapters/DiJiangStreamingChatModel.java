@@ -1,0 +1,106 @@
+package io.dijiang4j.adapters;
+
+import dev.langchain4j.model.chat.StreamingChatModel;
+import dev.langchain4j.model.chat.listener.ChatModelListener;
+import dev.langchain4j.model.chat.request.ChatRequest;
+import dev.langchain4j.model.chat.request.ChatRequestParameters;
+import dev.langchain4j.model.chat.response.ChatResponse;
+import dev.langchain4j.model.chat.response.StreamingChatResponseHandler;
+import java.nio.file.Path;
+import java.util.List;
+import java.util.concurrent.Executor;
+
+/**
+ * LangChain4j {@link StreamingChatModel}: partial text goes to the handler as tokens are generated (text that could
+ * be the start of a stop sequence is held back until it is known not to be), then exactly one of onCompleteResponse
+ * or onError. Generations run on the builder's executor (default: a virtual thread per request) and, like
+ * {@link DiJiangChatModel}, one at a time per model.
+ */
+public final class DiJiangStreamingChatModel implements StreamingChatModel, AutoCloseable {
+    private final DiJiangRuntime runtime;
+    private final ChatRequestParameters defaults;
+    private final List<ChatModelListener> listeners;
+    private final Long seed;
+    private final Executor executor;
+
+    private DiJiangStreamingChatModel(Builder builder) {
+        this.runtime = builder.resolveRuntime();
+        this.defaults = builder.defaultParameters(runtime.engine().modelName());
+        this.listeners = List.copyOf(builder.listeners);
+        this.seed = builder.seed;
+        this.executor = builder.executor == null ? StreamingCallbacks.NEW_VIRTUAL_THREAD : builder.executor;
+    }
+
+    public static Builder builder() {
+        return new Builder();
+    }
+
+    public static DiJiangStreamingChatModel fromProfile(Path profile) {
+        return builder().profile(profile).build();
+    }
+
+    @Override
+    public void doChat(ChatRequest request, StreamingChatResponseHandler handler) {
+        GenerationOptions options;
+        String prompt;
+        try {
+            options = ChatRequests.options(request.parameters(), modelName(), seed);
+            prompt = ChatRequests.prompt(runtime, request);
+        } catch (RuntimeException e) {
+            StreamingCallbacks.quietly("onError", () -> handler.onError(e));
+            return;
+        }
+        executor.execute(() -> {
+            ChatResponse response;
+            try {
+                GenerationResult result =
+                        runtime.generate(prompt, options, StreamingCallbacks.partials(handler::onPartialResponse));
+                response = ChatRequests.response(result, modelName());
+            } catch (Throwable e) {
+                Throwable cause = StreamingCallbacks.unwrap(e);
+                StreamingCallbacks.quietly("onError", () -> handler.onError(cause));
+                return;
+            }
+            StreamingCallbacks.quietly("onCompleteResponse", () -> handler.onCompleteResponse(response));
+        });
+    }
+
+    @Override
+    public ChatRequestParameters defaultRequestParameters() {
+        return defaults;
+    }
+
+    @Override
+    public List<ChatModelListener> listeners() {
+        return listeners;
+    }
+
+    public String modelName() {
+        return runtime.engine().modelName();
+    }
+
+    public DiJiangRuntime runtime() {
+        return runtime;
+    }
+
+    @Override
+    public void close() {
+        runtime.close();
+    }
+
+    public static final class Builder extends DiJiangModelBuilder<Builder> {
+        private Executor executor;
+
+        private Builder() {}
+
+        /** Where generations run; {@code Runnable::run} makes {@code chat(...)} return only when it is done. */
+        public Builder executor(Executor executor) {
+            this.executor = executor;
+            return this;
+        }
+
+        public DiJiangStreamingChatModel build() {
+            return new DiJiangStreamingChatModel(this);
+        }
+    }
+}

@@ -1,0 +1,46 @@
+package io.dijiang4j.adapters.engine;
+
+import java.util.List;
+
+/**
+ * The narrow view of a loaded model that the LangChain4j adapters need: tokenization, prompt rendering and sessions.
+ * Implementations are not required to be thread-safe; the adapters call one engine from one thread at a time.
+ */
+public interface InferenceEngine extends AutoCloseable {
+
+    /** A name for responses and logs (the model directory name). */
+    String modelName();
+
+    /**
+     * The last position the model can attend to, or {@link Integer#MAX_VALUE} when every layer keeps constant-size
+     * state and the context is unbounded.
+     */
+    int positionLimit();
+
+    /** Tokens of a complete prompt, beginning-of-sequence token included where the model wants one. */
+    int[] encodePrompt(String prompt);
+
+    /** Text of one generated token; empty for special tokens that carry no text. */
+    String decodeToken(int token);
+
+    /** Whether this token ends generation (end-of-sequence). */
+    boolean isEndOfSequence(int token);
+
+    /** The chat prompt for these messages with the model's template, ready to generate the assistant turn. */
+    String renderChat(List<ChatTurn> turns);
+
+    /** A fresh session at position 0. */
+    InferenceSession openSession();
+
+    @Override
+    void close();
+
+    /** One message of a chat prompt. */
+    record ChatTurn(Role role, String text) {
+        public enum Role {
+            SYSTEM,
+            USER,
+            ASSISTANT
+        }
+    }
+}
