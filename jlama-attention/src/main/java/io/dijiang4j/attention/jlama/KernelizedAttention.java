@@ -1,0 +1,226 @@
+package io.dijiang4j.attention.jlama;
+
+import com.github.tjake.jlama.math.VectorMath;
+import com.github.tjake.jlama.model.AbstractModel;
+import com.github.tjake.jlama.model.CausalSelfAttention;
+import com.github.tjake.jlama.model.DistributedContext;
+import com.github.tjake.jlama.safetensors.Config;
+import com.github.tjake.jlama.tensor.AbstractTensor;
+import com.github.tjake.jlama.tensor.KvBufferCache;
+import com.github.tjake.jlama.tensor.operations.TensorOperations;
+import com.github.tjake.jlama.tensor.operations.TensorOperationsProvider;
+import io.dijiang4j.attention.AttentionKernel;
+import io.dijiang4j.attention.AttentionState;
+import java.util.Collections;
+import java.util.List;
+import java.util.Map;
+import java.util.Optional;
+import java.util.WeakHashMap;
+import java.util.function.Consumer;
+
+/**
+ * A Jlama attention layer whose attention runs through an {@link AttentionKernel} (kernelized or hybrid) instead of
+ * the softmax over a KV cache.
+ *
+ * <p>Projections (Q, K, V with their optional biases, and the output projection) use Jlama's own tensor operations
+ * on the model's weights, so F32, BF16, I8 and Q4 weights all work. RoPE is applied here at absolute positions
+ * ({@link RotaryTable}), so a layer runs past the model's context length. The rotated rows are handed to the kernel
+ * as row-major float arrays.
+ *
+ * <p>Which sequence a call belongs to: Jlama passes its {@code KvBuffer} to every layer, one buffer per sequence,
+ * so the layer keys the sequence's {@link AttentionState} on that buffer's identity (weakly: a buffer that nobody
+ * holds any more drops its state). The plugin's sessions own their buffer and put, read and remove states through
+ * {@link #state}, {@link #putState} and {@link #removeState}; a buffer the layer has not seen (Jlama's own {@code
+ * generate} with a session UUID, as LangChain4j's adapters call it) gets a fresh state at position 0. No thread
+ * locals: the buffer is an explicit argument, so interleaved sessions cannot see each other's state.
+ */
+public class KernelizedAttention extends CausalSelfAttention {
+    private final AbstractModel model;
+    private final Config c;
+    private final int layerIndex;
+    private final Optional<AbstractTensor> queryBias;
+    private final Optional<AbstractTensor> keyBias;
+    private final Optional<AbstractTensor> valueBias;
+    private final Optional<AbstractTensor> outputBias;
+    private final AbstractTensor queryWeights;
+    private final AbstractTensor keyWeights;
+    private final AbstractTensor valueWeights;
+    private final AbstractTensor outputWeights;
+    private final AttentionKernel kernel;
+    private final RotaryTable rope;
+    private final Map<KvBufferCache.KvBuffer, AttentionState> states = Collections.synchronizedMap(new WeakHashMap<>());
+    private volatile AttentionObserver observer;
+
+    public KernelizedAttention(
+            AbstractModel model,
+            int layerIndex,
+            Optional<AbstractTensor> queryBias,
+            Optional<AbstractTensor> keyBias,
+            Optional<AbstractTensor> valueBias,
+            AbstractTensor queryWeights,
+            AbstractTensor keyWeights,
+            AbstractTensor valueWeights,
+            Optional<AbstractTensor> outputBias,
+            AbstractTensor outputWeights,
+            AttentionKernel kernel,
+            RotaryTable rope) {
+        super(
+                model,
+                layerIndex,
+                queryBias,
+                keyBias,
+                valueBias,
+                queryWeights,
+                keyWeights,
+                valueWeights,
+                outputBias,
+                outputWeights);
+        this.model = model;
+        this.c = model.getConfig();
+        this.layerIndex = layerIndex;
+        this.queryBias = queryBias;
+        this.keyBias = keyBias;
+        this.valueBias = valueBias;
+        this.outputBias = outputBias;
+        this.queryWeights = queryWeights;
+        this.keyWeights = keyWeights;
+        this.valueWeights = valueWeights;
+        this.outputWeights = outputWeights;
+        this.kernel = kernel;
+        this.rope = rope;
+        var shape = kernel.shape();
+        if (shape.numHeads() != c.numberOfHeads
+                || shape.numKvHeads() != c.numberOfKeyValueHeads
+                || shape.headDim() != c.headSize) {
+            throw new IllegalArgumentException("kernel shape " + shape + " does not match the model's heads ("
+                    + c.numberOfHeads + " query, " + c.numberOfKeyValueHeads + " KV, head size " + c.headSize + ")");
+        }
+        DistributedContext d = c.dctx();
+        if (d.headStart != 0 || d.headEnd != c.numberOfHeads || d.kvSegmentLength != c.kvLength) {
+            throw new IllegalArgumentException("kernelized attention does not support distributed (sharded) models");
+        }
+        if (c.attnLogitSoftCapping != null) {
+            throw new IllegalArgumentException("kernelized attention cannot reproduce attention logit soft-capping");
+        }
+    }
+
+    public int layerIndex() {
+        return layerIndex;
+    }
+
+    public AttentionKernel kernel() {
+        return kernel;
+    }
+
+    public RotaryTable rope() {
+        return rope;
+    }
+
+    /** Installs (or, with null, removes) the observer of this layer's q/k/v/out. */
+    public void setObserver(AttentionObserver observer) {
+        this.observer = observer;
+    }
+
+    /** The state of the sequence that uses {@code buffer}; empty when the layer has not seen it. */
+    public Optional<AttentionState> state(KvBufferCache.KvBuffer buffer) {
+        return Optional.ofNullable(states.get(buffer));
+    }
+
+    /** Sets the state of the sequence that uses {@code buffer} (a fresh or restored one). */
+    public void putState(KvBufferCache.KvBuffer buffer, AttentionState state) {
+        states.put(buffer, state);
+    }
+
+    /** Forgets the state of {@code buffer} (session closed). */
+    public void removeState(KvBufferCache.KvBuffer buffer) {
+        states.remove(buffer);
+    }
+
+    private AttentionState stateFor(KvBufferCache.KvBuffer buffer, int startPosition) {
+        AttentionState state = states.get(buffer);
+        if (state == null || (startPosition == 0 && state.position() != 0)) {
+            // first call for this sequence, or its owner restarted it from position 0
+            state = kernel.newState();
+            states.put(buffer, state);
+        }
+        if (state.position() != startPosition) {
+            throw new IllegalStateException("layer " + layerIndex + ": the sequence is at position " + state.position()
+                    + " but the call starts at position " + startPosition
+                    + " (kernelized layers only append: positions must follow on)");
+        }
+        return state;
+    }
+
+    @Override
+    public AbstractTensor forward(
+            AbstractTensor input,
+            int startPosition,
+            KvBufferCache.KvBuffer kvMem,
+            Optional<Consumer<List<AbstractTensor>>> tensorReducer) {
+        if (input.dims() != 2 || input.shape().last() != c.embeddingLength) {
+            throw new IllegalArgumentException("attention input must be [batch, " + c.embeddingLength + "]");
+        }
+        int batch = input.shape().first();
+        int queryWidth = c.numberOfHeads * c.headSize;
+        int kvWidth = c.kvLength;
+        DistributedContext d = c.dctx();
+        TensorOperations ops = TensorOperationsProvider.get();
+        AttentionState state = stateFor(kvMem, startPosition);
+
+        try (AbstractTensor queryBatch = model.makeDenseTensor(batch, queryWidth);
+                AbstractTensor keyBatch = model.makeDenseTensor(batch, kvWidth);
+                AbstractTensor valueBatch = model.makeDenseTensor(batch, kvWidth);
+                AbstractTensor attended = model.makeDenseTensor(batch, queryWidth)) {
+            VectorMath.pchunk(
+                    d.attentionSegmentStart,
+                    d.attentionSegmentLength,
+                    (start, length) ->
+                            ops.dotProductChunk(queryBatch, input, queryWeights, 0, c.embeddingLength, start, length));
+            VectorMath.pchunk(d.kvSegmentStart, d.kvSegmentLength, (start, length) -> {
+                ops.dotProductChunk(keyBatch, input, keyWeights, 0, c.embeddingLength, start, length);
+                ops.dotProductChunk(valueBatch, input, valueWeights, 0, c.embeddingLength, start, length);
+            });
+            queryBias.ifPresent(b -> ops.accumulate(queryBatch, b, 0, queryWidth));
+            keyBias.ifPresent(b -> ops.accumulate(keyBatch, b, 0, kvWidth));
+            valueBias.ifPresent(b -> ops.accumulate(valueBatch, b, 0, kvWidth));
+
+            float[] q = toFloats(queryBatch, batch, queryWidth);
+            float[] k = toFloats(keyBatch, batch, kvWidth);
+            float[] v = toFloats(valueBatch, batch, kvWidth);
+            rope.rotate(q, batch, c.numberOfHeads, startPosition);
+            rope.rotate(k, batch, c.numberOfKeyValueHeads, startPosition);
+            float[] out = new float[batch * queryWidth];
+            kernel.forward(state, q, k, v, out, batch);
+            AttentionObserver o = observer;
+            if (o != null) o.onAttention(layerIndex, startPosition, batch, q, k, v, out);
+            fromFloats(out, attended, batch, queryWidth);
+
+            AbstractTensor result = model.makeDenseTensor(batch, c.embeddingLength);
+            VectorMath.pchunk(
+                    0,
+                    c.embeddingLength,
+                    (start, length) -> ops.dotProductChunk(
+                            result,
+                            attended,
+                            outputWeights,
+                            d.attentionSegmentStart,
+                            d.attentionSegmentLength,
+                            start,
+                            length));
+            tensorReducer.ifPresent(f -> f.accept(Collections.singletonList(result)));
+            outputBias.ifPresent(b -> ops.accumulate(result, b, 0, c.embeddingLength));
+            return result;
+        }
+    }
+
+    // element by element: this module targets Java 21, where java.lang.foreign (bulk copies) is still preview
+    private static float[] toFloats(AbstractTensor t, int rows, int width) {
+        float[] dst = new float[rows * width];
+        for (int r = 0; r < rows; r++) for (int j = 0; j < width; j++) dst[r * width + j] = t.get(r, j);
+        return dst;
+    }
+
+    private static void fromFloats(float[] src, AbstractTensor t, int rows, int width) {
+        for (int r = 0; r < rows; r++) for (int j = 0; j < width; j++) t.set(src[r * width + j], r, j);
+    }
+}

@@ -1,0 +1,153 @@
+package io.dijiang4j.plugin;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import com.github.tjake.jlama.model.AbstractModel;
+import com.github.tjake.jlama.model.ModelSupport;
+import com.github.tjake.jlama.safetensors.DType;
+import com.github.tjake.jlama.safetensors.SafeTensorSupport;
+import io.dijiang4j.plugin.profile.Profile;
+import io.dijiang4j.plugin.profile.ProfileLoader;
+import java.io.File;
+import java.io.IOException;
+import java.io.UncheckedIOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.List;
+import java.util.Locale;
+import java.util.Optional;
+import java.util.function.Consumer;
+
+/**
+ * Entry point of the plugin's API.
+ *
+ * <pre>{@code
+ * try (DiJiangModel model = DiJiang.load(ProfileLoader.load(Path.of("configs/hybrid.yaml")));
+ *      Session session = model.newSession()) {
+ *     Generation g = session.generate("Once upon a time", model.profile().generation(), piece -> {});
+ * }
+ * }</pre>
+ */
+public final class DiJiang {
+    /** Architectures ({@code model_type} of config.json) the plugin loads. */
+    public static final List<String> ARCHITECTURES = List.of("llama", "mistral", "qwen2");
+
+    private DiJiang() {}
+
+    /** Loads the profile's model and installs its attention. */
+    public static DiJiangModel load(Profile profile) {
+        return load(profile, message -> {});
+    }
+
+    /** Loads a YAML profile file, then the model. */
+    public static DiJiangModel load(Path profileFile) {
+        return load(ProfileLoader.load(profileFile));
+    }
+
+    /** As {@link #load(Profile)}, reporting loading steps to {@code progress} (one line each). */
+    public static DiJiangModel load(Profile profile, Consumer<String> progress) {
+        JlamaInternals.check();
+        File dir = resolveModelDirectory(profile, progress);
+        String architecture = architecture(profile, dir);
+        Path workingDirectory;
+        try {
+            workingDirectory = Files.createTempDirectory("dijiang4j-jlama-");
+        } catch (IOException e) {
+            throw new UncheckedIOException("cannot create a working directory for Jlama", e);
+        }
+        progress.accept("loading " + architecture + " model from " + dir + " ...");
+        long start = System.nanoTime();
+        AbstractModel jlama;
+        try {
+            jlama = ModelSupport.loadModel(
+                    AbstractModel.InferenceType.FULL_GENERATION,
+                    dir,
+                    workingDirectory.toFile(),
+                    DType.F32,
+                    DType.I8,
+                    Optional.empty(),
+                    Optional.empty(),
+                    Optional.empty(),
+                    SafeTensorSupport::loadWeights);
+        } catch (RuntimeException e) {
+            DiJiangModel.deleteRecursively(workingDirectory);
+            throw new IllegalArgumentException("cannot load the model in " + dir + ": " + rootMessage(e), e);
+        }
+        DiJiangModel model;
+        try {
+            model = new DiJiangModel(jlama, profile, true, workingDirectory);
+        } catch (RuntimeException e) {
+            jlama.close();
+            DiJiangModel.deleteRecursively(workingDirectory);
+            throw e;
+        }
+        var c = jlama.getConfig();
+        progress.accept(String.format(
+                Locale.ROOT,
+                "loaded in %.1f s: %d layers, %d heads (%d KV) of size %d, context %d; mode %s on %d of %d layers, backend %s",
+                (System.nanoTime() - start) / 1e9,
+                c.numberOfLayers,
+                c.numberOfHeads,
+                c.numberOfKeyValueHeads,
+                c.headSize,
+                c.contextLength,
+                profile.mode().key(),
+                model.installation().kernelizedLayers().size(),
+                c.numberOfLayers,
+                model.installation().backend()));
+        return model;
+    }
+
+    /**
+     * Installs the profile's attention into a Jlama model loaded elsewhere (the profile's {@code model} key is not
+     * used) and wraps it for sessions. Closing the returned handle uninstalls the layers but leaves the Jlama model
+     * open: its owner closes it.
+     */
+    public static DiJiangModel install(AbstractModel model, Profile profile) {
+        return new DiJiangModel(model, profile, false, null);
+    }
+
+    static File resolveModelDirectory(Profile profile, Consumer<String> progress) {
+        String m = profile.model();
+        if (m == null || m.isBlank()) throw profile.source().error("model", "no model given");
+        if (m.startsWith("hf:")) {
+            // Jlama's own downloader (skipped when the cache already holds the model); not exercised by the tests
+            String repo = m.substring(3);
+            progress.accept("fetching " + repo + " into " + profile.modelCache() + " (Jlama downloader) ...");
+            try {
+                Files.createDirectories(profile.modelCache());
+                return SafeTensorSupport.maybeDownloadModel(profile.modelCache().toString(), repo);
+            } catch (IOException | RuntimeException e) {
+                throw profile.source().error("model", "cannot download " + repo + ": " + rootMessage(e));
+            }
+        }
+        File dir = new File(m);
+        if (!dir.isDirectory()) throw profile.source().error("model", "model directory " + m + " does not exist");
+        if (!new File(dir, "config.json").isFile()) {
+            throw profile.source().error("model", "no config.json in model directory " + m);
+        }
+        return dir;
+    }
+
+    static String architecture(Profile profile, File dir) {
+        JsonNode config;
+        try {
+            config = new ObjectMapper().readTree(new File(dir, "config.json"));
+        } catch (IOException e) {
+            throw profile.source().error("model", "cannot read " + dir + "/config.json: " + rootMessage(e));
+        }
+        String type = config.path("model_type").asText("");
+        if (type.isEmpty()) throw profile.source().error("model", dir + "/config.json has no model_type");
+        if (!ARCHITECTURES.contains(type)) {
+            throw profile.source()
+                    .error("model", "unsupported architecture " + type + " (supported: " + ARCHITECTURES + ")");
+        }
+        return type;
+    }
+
+    static String rootMessage(Throwable e) {
+        Throwable t = e;
+        while (t.getCause() != null && t.getCause() != t) t = t.getCause();
+        return t.getMessage() == null ? t.getClass().getSimpleName() : t.getMessage();
+    }
+}

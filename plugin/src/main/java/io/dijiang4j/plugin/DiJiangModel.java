@@ -1,0 +1,184 @@
+package io.dijiang4j.plugin;
+
+import com.github.tjake.jlama.model.AbstractModel;
+import com.github.tjake.jlama.model.functions.SampleOutput;
+import com.github.tjake.jlama.safetensors.Config;
+import com.github.tjake.jlama.safetensors.tokenizer.Tokenizer;
+import io.dijiang4j.attention.jlama.AttentionObserver;
+import io.dijiang4j.plugin.profile.Profile;
+import java.io.IOException;
+import java.io.UncheckedIOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.Arrays;
+import java.util.Comparator;
+import java.util.Set;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.locks.ReentrantLock;
+import java.util.stream.Stream;
+
+/**
+ * A Jlama model with the profile's attention installed: opens {@link Session}s. One forward pass at a time per model
+ * (Jlama keeps shared scratch buffers in the model): sessions may be used from several threads and interleaved,
+ * their calls are serialized by one lock. Closing frees every open session, uninstalls the layers and, when the
+ * plugin loaded the model, closes it and deletes its working directory.
+ */
+public final class DiJiangModel implements AutoCloseable {
+    private final AbstractModel jlama;
+    private final Profile profile;
+    private final Installation installation;
+    private final boolean ownsModel;
+    private final Path workingDirectory;
+    final ReentrantLock lock = new ReentrantLock();
+    private final Set<Session> sessions = ConcurrentHashMap.newKeySet();
+    final SampleOutput sampleOutput;
+    private volatile boolean closed;
+
+    DiJiangModel(AbstractModel jlama, Profile profile, boolean ownsModel, Path workingDirectory) {
+        this.jlama = jlama;
+        this.profile = profile;
+        this.ownsModel = ownsModel;
+        this.workingDirectory = workingDirectory;
+        this.sampleOutput = JlamaInternals.sampleOutput(jlama);
+        this.installation = Installation.install(jlama, profile);
+    }
+
+    public Profile profile() {
+        return profile;
+    }
+
+    /** The underlying Jlama model (its blocks patched). */
+    public AbstractModel jlama() {
+        return jlama;
+    }
+
+    public Installation installation() {
+        return installation;
+    }
+
+    public Config config() {
+        return jlama.getConfig();
+    }
+
+    public Tokenizer tokenizer() {
+        return jlama.getTokenizer();
+    }
+
+    public int contextLength() {
+        return jlama.getConfig().contextLength;
+    }
+
+    public int vocabularySize() {
+        return jlama.getConfig().vocabularySize;
+    }
+
+    /**
+     * How many positions a session can hold: unbounded (Long.MAX_VALUE) when every layer is kernelized, else the
+     * context length (Jlama's KV cache of the softmax layers ends there).
+     */
+    public long maxPositions() {
+        return installation.hasSoftmaxLayers() ? contextLength() : Long.MAX_VALUE;
+    }
+
+    /** Token ids of {@code text}; with {@code bos} the BOS token first (as Jlama's generate does). */
+    public int[] encode(String text, boolean bos) {
+        long[] encoded = text.isEmpty() ? new long[0] : tokenizer().encode(text);
+        int bosToken = config().bosToken;
+        int skip = encoded.length > 0 && encoded[0] == bosToken ? 1 : 0;
+        int[] out = new int[encoded.length - skip + (bos ? 1 : 0)];
+        int o = 0;
+        if (bos) out[o++] = bosToken;
+        for (int i = skip; i < encoded.length; i++) out[o++] = Math.toIntExact(encoded[i]);
+        return out;
+    }
+
+    /** Text of one token, empty for special tokens. */
+    public String decode(int token) {
+        if (tokenizer().getModel().isSpecialToken(token)) return "";
+        return tokenizer().decode(token);
+    }
+
+    public boolean isEndToken(int token) {
+        return config().eosTokens.contains(token);
+    }
+
+    /** Observes post-RoPE q/k/v and the attention output of every kernelized layer (null removes it). */
+    public void setObserver(AttentionObserver observer) {
+        installation.setObserver(observer);
+    }
+
+    /** A new, empty session. */
+    public Session newSession() {
+        ensureOpen();
+        Session s = new Session(this);
+        sessions.add(s);
+        return s;
+    }
+
+    /** A session restored from {@link Session#snapshot()} bytes. */
+    public Session restoreSession(byte[] snapshot) {
+        Session s = newSession();
+        try {
+            s.restore(snapshot);
+            return s;
+        } catch (RuntimeException e) {
+            s.close();
+            throw e;
+        }
+    }
+
+    /** A session restored from a file written by {@link Session#snapshotTo(Path)}. */
+    public Session restoreSession(Path file) {
+        try {
+            return restoreSession(Files.readAllBytes(file));
+        } catch (IOException e) {
+            throw new UncheckedIOException("cannot read snapshot " + file, e);
+        }
+    }
+
+    /** Number of sessions not yet closed. */
+    public int openSessions() {
+        return sessions.size();
+    }
+
+    void forget(Session s) {
+        sessions.remove(s);
+    }
+
+    void ensureOpen() {
+        if (closed) throw new IllegalStateException("the model is closed");
+    }
+
+    @Override
+    public void close() {
+        if (closed) return;
+        lock.lock();
+        try {
+            closed = true;
+            for (Session s : sessions.toArray(Session[]::new)) s.close();
+            installation.uninstall();
+            if (ownsModel) jlama.close();
+        } finally {
+            lock.unlock();
+            if (workingDirectory != null) deleteRecursively(workingDirectory);
+        }
+    }
+
+    static void deleteRecursively(Path dir) {
+        if (dir == null || !Files.exists(dir)) return;
+        try (Stream<Path> walk = Files.walk(dir)) {
+            for (Path p : walk.sorted(Comparator.reverseOrder()).toList()) Files.deleteIfExists(p);
+        } catch (IOException e) {
+            System.getLogger(DiJiangModel.class.getName())
+                    .log(System.Logger.Level.WARNING, "could not delete " + dir + ": " + e.getMessage());
+        }
+    }
+
+    @Override
+    public String toString() {
+        return "DiJiangModel[" + profile.model() + ", mode " + profile.mode().key() + ", kernelized layers "
+                + Arrays.toString(installation.kernelizedLayers().stream()
+                        .mapToInt(a -> a.layerIndex())
+                        .toArray()) + "]";
+    }
+}

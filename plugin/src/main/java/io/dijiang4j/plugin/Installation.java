@@ -1,0 +1,184 @@
+package io.dijiang4j.plugin;
+
+import com.github.tjake.jlama.model.AbstractModel;
+import com.github.tjake.jlama.model.CausalSelfAttention;
+import com.github.tjake.jlama.model.LayerNorm;
+import com.github.tjake.jlama.model.TransformerBlock;
+import com.github.tjake.jlama.model.functions.FeedForward;
+import com.github.tjake.jlama.safetensors.Config;
+import com.github.tjake.jlama.tensor.AbstractTensor;
+import io.dijiang4j.attention.AttentionBackends;
+import io.dijiang4j.attention.AttentionKernel;
+import io.dijiang4j.attention.AttentionKernelProvider;
+import io.dijiang4j.attention.AttentionShape;
+import io.dijiang4j.attention.AttentionSpec;
+import io.dijiang4j.attention.FeatureMap;
+import io.dijiang4j.attention.features.FeatureMaps;
+import io.dijiang4j.attention.jlama.AttentionObserver;
+import io.dijiang4j.attention.jlama.KernelizedAttention;
+import io.dijiang4j.attention.jlama.RotaryTable;
+import io.dijiang4j.plugin.profile.Mode;
+import io.dijiang4j.plugin.profile.Profile;
+import java.util.Arrays;
+import java.util.List;
+import java.util.Optional;
+import java.util.SortedSet;
+
+/**
+ * The plugin's attention layers installed into an already loaded Jlama model: each selected layer's {@code
+ * TransformerBlock} is rebuilt around a {@link KernelizedAttention} that shares the original weights, and written
+ * back into the model's blocks array. {@link #uninstall()} puts the original blocks back. Works for a model loaded by
+ * the plugin and for one loaded elsewhere (inside a LangChain4j {@code JlamaChatModel}, say).
+ */
+public final class Installation {
+    private final AbstractModel model;
+    private final Profile profile;
+    private final TransformerBlock[] originalBlocks;
+    private final KernelizedAttention[] layers;
+    private final AttentionKernelProvider provider;
+    private boolean installed;
+
+    private Installation(
+            AbstractModel model,
+            Profile profile,
+            TransformerBlock[] originalBlocks,
+            KernelizedAttention[] layers,
+            AttentionKernelProvider provider) {
+        this.model = model;
+        this.profile = profile;
+        this.originalBlocks = originalBlocks;
+        this.layers = layers;
+        this.provider = provider;
+        this.installed = true;
+    }
+
+    /** Installs the profile's mode into {@code model}; mode softmax changes nothing. */
+    static Installation install(AbstractModel model, Profile profile) {
+        JlamaInternals.check();
+        Config c = model.getConfig();
+        TransformerBlock[] blocks = JlamaInternals.blocks(model);
+        TransformerBlock[] original = blocks.clone();
+        KernelizedAttention[] layers = new KernelizedAttention[blocks.length];
+        if (profile.mode() == Mode.SOFTMAX) return new Installation(model, profile, original, layers, null);
+        if (c.dctx().layerStart != 0 || blocks.length != c.numberOfLayers) {
+            throw new IllegalArgumentException("kernelized attention does not support distributed (sharded) models");
+        }
+        SortedSet<Integer> selected;
+        try {
+            selected = profile.layers().resolve(c.numberOfLayers);
+        } catch (IllegalArgumentException e) {
+            String key = profile.layers().kind() == io.dijiang4j.plugin.profile.LayerSelection.Kind.ALL_BUT
+                    ? "except_layers"
+                    : "layers";
+            throw profile.source().error(key, e.getMessage());
+        }
+        AttentionKernelProvider provider = AttentionBackends.select(profile.backend());
+        RotaryTable rope = RotaryTable.of(c);
+        AttentionShape shape = new AttentionShape(c.numberOfHeads, c.numberOfKeyValueHeads, c.headSize);
+        AttentionSpec spec = spec(profile, c);
+        TransformerBlock[] patched = blocks.clone();
+        for (int layer : selected) {
+            AttentionKernel kernel = provider.create(shape, spec);
+            layers[layer] = kernelized(model, blocks[layer], kernel, rope);
+            patched[layer] = rebuild(blocks[layer], layers[layer]);
+        }
+        JlamaInternals.set(JlamaInternals.BLOCKS, model, patched);
+        return new Installation(model, profile, original, layers, provider);
+    }
+
+    static AttentionSpec spec(Profile profile, Config c) {
+        FeatureMap map = FeatureMaps.create(profile.featureMap(), c.headSize, profile.features(), profile.seed());
+        AttentionSpec spec = profile.mode() == Mode.HYBRID
+                ? AttentionSpec.hybrid(map, c.headSize, profile.sinks(), profile.window())
+                : AttentionSpec.linear(map, c.headSize);
+        double scale = c.attentionMultiplier != null ? c.attentionMultiplier : 1.0 / StrictMath.sqrt(c.headSize);
+        spec = spec.withScale(scale).withBlockSize(profile.blockSize());
+        if (profile.decay() < 1.0) {
+            double[] decay = new double[c.numberOfHeads];
+            Arrays.fill(decay, profile.decay());
+            spec = spec.withDecay(decay);
+        }
+        return spec;
+    }
+
+    @SuppressWarnings("unchecked")
+    private static KernelizedAttention kernelized(
+            AbstractModel model, TransformerBlock block, AttentionKernel kernel, RotaryTable rope) {
+        CausalSelfAttention a = (CausalSelfAttention) JlamaInternals.get(JlamaInternals.ATTENTION, block);
+        if (a instanceof KernelizedAttention) {
+            throw new IllegalStateException("dijiang4j attention is already installed in this model");
+        }
+        return new KernelizedAttention(
+                model,
+                (int) JlamaInternals.get(JlamaInternals.ATTENTION_LAYER, a),
+                (Optional<AbstractTensor>) JlamaInternals.get(JlamaInternals.Q_BIAS, a),
+                (Optional<AbstractTensor>) JlamaInternals.get(JlamaInternals.K_BIAS, a),
+                (Optional<AbstractTensor>) JlamaInternals.get(JlamaInternals.V_BIAS, a),
+                (AbstractTensor) JlamaInternals.get(JlamaInternals.Q_WEIGHTS, a),
+                (AbstractTensor) JlamaInternals.get(JlamaInternals.K_WEIGHTS, a),
+                (AbstractTensor) JlamaInternals.get(JlamaInternals.V_WEIGHTS, a),
+                (Optional<AbstractTensor>) JlamaInternals.get(JlamaInternals.O_BIAS, a),
+                (AbstractTensor) JlamaInternals.get(JlamaInternals.O_WEIGHTS, a),
+                kernel,
+                rope);
+    }
+
+    @SuppressWarnings("unchecked")
+    private static TransformerBlock rebuild(TransformerBlock block, CausalSelfAttention attention) {
+        return new TransformerBlock(
+                (AbstractModel) JlamaInternals.get(JlamaInternals.BLOCK_MODEL, block),
+                (int) JlamaInternals.get(JlamaInternals.BLOCK_LAYER, block),
+                (Optional<LayerNorm>) JlamaInternals.get(JlamaInternals.PRE_ATTENTION_NORM, block),
+                attention,
+                (Optional<LayerNorm>) JlamaInternals.get(JlamaInternals.POST_ATTENTION_NORM, block),
+                (Optional<LayerNorm>) JlamaInternals.get(JlamaInternals.PRE_FF_NORM, block),
+                (FeedForward) JlamaInternals.get(JlamaInternals.FF_BLOCK, block),
+                (Optional<LayerNorm>) JlamaInternals.get(JlamaInternals.POST_FF_NORM, block),
+                (Optional<LayerNorm>) JlamaInternals.get(JlamaInternals.PRE_RESPONSE_NORM, block));
+    }
+
+    public AbstractModel model() {
+        return model;
+    }
+
+    public Profile profile() {
+        return profile;
+    }
+
+    /** The backend the kernels run on ("cpu", "cuda:0"), or "jlama" in mode softmax. */
+    public String backend() {
+        for (KernelizedAttention a : layers) if (a != null) return a.kernel().backend();
+        return "jlama";
+    }
+
+    public int numberOfLayers() {
+        return layers.length;
+    }
+
+    /** The plugin's layer at {@code layer}, or empty where Jlama's softmax attention runs. */
+    public Optional<KernelizedAttention> kernelizedLayer(int layer) {
+        return Optional.ofNullable(layers[layer]);
+    }
+
+    public List<KernelizedAttention> kernelizedLayers() {
+        return Arrays.stream(layers).filter(a -> a != null).toList();
+    }
+
+    /** Whether some layer still uses Jlama's KV cache (bounded by the context length). */
+    public boolean hasSoftmaxLayers() {
+        return Arrays.stream(layers).anyMatch(a -> a == null);
+    }
+
+    /** Observes the q/k/v/out of every kernelized layer (null removes). */
+    public void setObserver(AttentionObserver observer) {
+        for (KernelizedAttention a : layers) if (a != null) a.setObserver(observer);
+    }
+
+    /** Puts Jlama's original blocks back and frees the kernels. */
+    public synchronized void uninstall() {
+        if (!installed) return;
+        installed = false;
+        JlamaInternals.set(JlamaInternals.BLOCKS, model, originalBlocks);
+        for (KernelizedAttention a : layers) if (a != null) a.kernel().close();
+    }
+}

@@ -1,0 +1,387 @@
+package io.dijiang4j.plugin;
+
+import com.github.tjake.jlama.math.VectorMath;
+import com.github.tjake.jlama.model.AbstractModel;
+import com.github.tjake.jlama.safetensors.Config;
+import com.github.tjake.jlama.tensor.AbstractTensor;
+import com.github.tjake.jlama.tensor.KvBufferCache;
+import com.github.tjake.jlama.tensor.operations.TensorOperationsProvider;
+import io.dijiang4j.attention.AttentionState;
+import io.dijiang4j.attention.jlama.KernelizedAttention;
+import io.dijiang4j.plugin.profile.GenerationOptions;
+import java.io.ByteArrayOutputStream;
+import java.io.DataInputStream;
+import java.io.DataOutputStream;
+import java.io.IOException;
+import java.io.UncheckedIOException;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.AtomicMoveNotSupportedException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.nio.file.StandardCopyOption;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.List;
+import java.util.Optional;
+import java.util.function.Consumer;
+
+/**
+ * One sequence on a {@link DiJiangModel}: its attention state (the recurrent state and exact window of each
+ * kernelized layer, the KV cache of each softmax layer), the logits of its last position and its sampling stream.
+ * Tokens only append. A session can be snapshotted ({@link #snapshot()}, {@link #snapshotTo(Path)}) and restored on
+ * the same model and profile ({@link DiJiangModel#restoreSession}); a restored session continues exactly as the
+ * original would have.
+ *
+ * <p>The session owns a Jlama {@code KvBuffer} of its own, in memory (never page files on disk): Jlama's softmax
+ * layers keep their KV there, and the kernelized layers key this session's states on that buffer's identity (see
+ * {@link KernelizedAttention}). Close it to free both.
+ */
+public final class Session implements AutoCloseable {
+    private static final int MAGIC = 0x444a5353; // "DJSS"
+    private static final int VERSION = 1;
+    private static final int PREFILL_CHUNK = 256;
+
+    private final DiJiangModel owner;
+    private final AbstractModel jlama;
+    private final Config c;
+    private final KvBufferCache.KvBuffer kvBuffer;
+    private long position;
+    private float[] lastLogits;
+    private final long[] rng = new long[1];
+    private boolean closed;
+
+    Session(DiJiangModel owner) {
+        this.owner = owner;
+        this.jlama = owner.jlama();
+        this.c = jlama.getConfig();
+        this.kvBuffer = new KvBufferCache(jlama).getEphemeralKvBuffer();
+        this.rng[0] = owner.profile().seed();
+        for (KernelizedAttention layer : owner.installation().kernelizedLayers()) {
+            layer.putState(kvBuffer, layer.kernel().newState());
+        }
+    }
+
+    /** The absolute position of the next token (tokens consumed so far). */
+    public long position() {
+        return position;
+    }
+
+    public DiJiangModel model() {
+        return owner;
+    }
+
+    /** The logits after the last token fed, or empty before the first one. */
+    public Optional<float[]> lastLogits() {
+        return Optional.ofNullable(lastLogits).map(float[]::clone);
+    }
+
+    /**
+     * Bytes of attention state this session holds: the kernelized layers' states (constant in the position) plus the
+     * KV rows of the softmax layers (growing by 2 * kvLength * element size per layer and token).
+     */
+    public long stateBytes() {
+        long bytes = 0;
+        long kvRow = 2L * c.kvLength * jlama.getWorkingDType().size();
+        for (int layer = 0; layer < owner.installation().numberOfLayers(); layer++) {
+            Optional<KernelizedAttention> k = owner.installation().kernelizedLayer(layer);
+            if (k.isPresent()) bytes += state(k.get()).sizeBytes();
+            else bytes += position * kvRow;
+        }
+        return bytes;
+    }
+
+    /** Feeds {@code tokens} and returns the logits after the last one. */
+    public float[] append(int... tokens) {
+        return feed(tokens, false)[0];
+    }
+
+    /**
+     * Feeds {@code tokens} (teacher forcing) and returns the logits at each of their positions: row i predicts the
+     * token after {@code tokens[i]}.
+     */
+    public float[][] appendAll(int... tokens) {
+        return feed(tokens, true);
+    }
+
+    private float[][] feed(int[] tokens, boolean everyPosition) {
+        if (tokens.length == 0) throw new IllegalArgumentException("no tokens to feed");
+        for (int t : tokens) {
+            if (t < 0 || t >= c.vocabularySize) {
+                throw new IllegalArgumentException(
+                        "token id " + t + " outside the vocabulary (0.." + (c.vocabularySize - 1) + ")");
+            }
+        }
+        owner.lock.lock();
+        try {
+            ensureOpen();
+            long limit = owner.maxPositions();
+            if (position + tokens.length > limit) {
+                throw new IllegalStateException("context length " + c.contextLength + " reached: this profile keeps "
+                        + "softmax attention (a KV cache of at most " + c.contextLength + " positions) in some layers; "
+                        + "use mode dijiang or hybrid on every layer to go further");
+            }
+            float[][] out = new float[everyPosition ? tokens.length : 1][];
+            for (int start = 0; start < tokens.length; start += PREFILL_CHUNK) {
+                int[] chunk = Arrays.copyOfRange(tokens, start, Math.min(tokens.length, start + PREFILL_CHUNK));
+                int pos = Math.toIntExact(position);
+                AbstractTensor output = chunk.length == 1
+                        ? jlama.forward(chunk[0], pos, kvBuffer, Optional.empty())
+                        : jlama.batchForward(chunk, pos, kvBuffer);
+                try {
+                    position += chunk.length;
+                    if (everyPosition) {
+                        for (int i = 0; i < chunk.length; i++) out[start + i] = logits(output, i);
+                        lastLogits = out[start + chunk.length - 1];
+                    } else if (start + chunk.length == tokens.length) {
+                        lastLogits = logits(output, chunk.length - 1);
+                        out[0] = lastLogits;
+                    }
+                } finally {
+                    output.close();
+                }
+            }
+            if (everyPosition) {
+                float[][] copy = new float[out.length][];
+                for (int i = 0; i < out.length; i++) copy[i] = out[i].clone();
+                return copy;
+            }
+            return new float[][] {lastLogits.clone()};
+        } finally {
+            owner.lock.unlock();
+        }
+    }
+
+    /** Raw logits of row {@code row} of a forward output, computed as Jlama's sampler does. */
+    private float[] logits(AbstractTensor output, int row) {
+        AbstractTensor hidden = output.shape().first() == 1 && row == 0 ? output : output.slice(row);
+        var ops = TensorOperationsProvider.get();
+        try (AbstractTensor embedding = owner.sampleOutput.getOutputLayerNorm().forward(hidden);
+                AbstractTensor logits = jlama.makeDenseTensor(1, c.vocabularySize)) {
+            VectorMath.pchunk(
+                    0,
+                    c.vocabularySize,
+                    (chunkStart, chunkSize) -> ops.dotProductChunk(
+                            logits,
+                            embedding,
+                            owner.sampleOutput.getOutputLogitsWeights(),
+                            0,
+                            c.embeddingLength,
+                            chunkStart,
+                            chunkSize));
+            if (c.logitMultiplier != null) ops.scale(1.0f / c.logitMultiplier, logits, 0, c.vocabularySize);
+            float[] out = new float[c.vocabularySize];
+            for (int i = 0; i < out.length; i++) {
+                float v = logits.get(0, i);
+                if (c.finalLogitSoftCapping != null) {
+                    v = (float) (Math.tanh(v / c.finalLogitSoftCapping) * c.finalLogitSoftCapping);
+                }
+                out[i] = v;
+            }
+            return out;
+        }
+    }
+
+    /**
+     * Generates after {@code prompt}: the prompt is encoded (with BOS when the session is empty) and fed, then up to
+     * {@code options.maxTokens()} tokens are sampled and fed one by one. An empty prompt on a non-empty session
+     * continues from its last position. Each token's text goes to {@code onText} as it is produced.
+     */
+    public Generation generate(String prompt, GenerationOptions options, Consumer<String> onText) {
+        int[] tokens = owner.encode(prompt, position == 0);
+        return generate(tokens, options, onText);
+    }
+
+    /** {@link #generate(String, GenerationOptions, Consumer)} with prompt tokens given (no BOS added). */
+    public Generation generate(int[] promptTokens, GenerationOptions options, Consumer<String> onText) {
+        owner.lock.lock();
+        try {
+            ensureOpen();
+            if (options.seed() != null) rng[0] = options.seed();
+            if (promptTokens.length > 0) append(promptTokens);
+            else if (lastLogits == null) {
+                throw new IllegalArgumentException("nothing to continue from: the session is empty and the prompt too");
+            }
+            List<Integer> generated = new ArrayList<>();
+            StringBuilder text = new StringBuilder();
+            Generation.StopReason reason = Generation.StopReason.MAX_TOKENS;
+            for (int i = 0; i < options.maxTokens(); i++) {
+                int next = Sampler.sample(lastLogits, options, rng);
+                if (options.stopAtEos() && owner.isEndToken(next)) {
+                    reason = Generation.StopReason.END_TOKEN;
+                    break;
+                }
+                generated.add(next);
+                String piece = owner.decode(next);
+                text.append(piece);
+                if (!piece.isEmpty()) onText.accept(piece);
+                append(next);
+            }
+            return new Generation(generated, text.toString(), promptTokens.length, reason, position);
+        } finally {
+            owner.lock.unlock();
+        }
+    }
+
+    private AttentionState state(KernelizedAttention layer) {
+        return layer.state(kvBuffer)
+                .orElseThrow(
+                        () -> new IllegalStateException("layer " + layer.layerIndex() + " lost this session's state"));
+    }
+
+    /** The whole session as bytes (layer states, softmax KV rows, last logits, sampling stream). */
+    public byte[] snapshot() {
+        owner.lock.lock();
+        try {
+            ensureOpen();
+            ByteArrayOutputStream bytes = new ByteArrayOutputStream();
+            try (DataOutputStream out = new DataOutputStream(bytes)) {
+                out.writeInt(MAGIC);
+                out.writeInt(VERSION);
+                out.writeUTF(fingerprint());
+                out.writeLong(position);
+                out.writeLong(rng[0]);
+                out.writeBoolean(lastLogits != null);
+                if (lastLogits != null) for (float f : lastLogits) out.writeFloat(f);
+                for (int layer = 0; layer < owner.installation().numberOfLayers(); layer++) {
+                    Optional<KernelizedAttention> k = owner.installation().kernelizedLayer(layer);
+                    if (k.isPresent()) {
+                        byte[] state = state(k.get()).toBytes();
+                        out.writeInt(state.length);
+                        out.write(state);
+                    } else {
+                        for (int p = 0; p < position; p++) {
+                            writeRow(out, kvBuffer.getKeyTensorForPosition(layer, p));
+                            writeRow(out, kvBuffer.getValTensorForPosition(layer, p));
+                        }
+                    }
+                }
+            }
+            return bytes.toByteArray();
+        } catch (IOException e) {
+            throw new UncheckedIOException(e);
+        } finally {
+            owner.lock.unlock();
+        }
+    }
+
+    /** Writes {@link #snapshot()} to {@code file} atomically (a temporary file in the same directory, then a rename). */
+    public void snapshotTo(Path file) {
+        byte[] bytes = snapshot();
+        Path dir = file.toAbsolutePath().getParent();
+        try {
+            Files.createDirectories(dir);
+            Path tmp = Files.createTempFile(dir, file.getFileName().toString(), ".tmp");
+            try {
+                Files.write(tmp, bytes);
+                try {
+                    Files.move(tmp, file, StandardCopyOption.ATOMIC_MOVE, StandardCopyOption.REPLACE_EXISTING);
+                } catch (AtomicMoveNotSupportedException e) {
+                    Files.move(tmp, file, StandardCopyOption.REPLACE_EXISTING);
+                }
+            } finally {
+                Files.deleteIfExists(tmp);
+            }
+        } catch (IOException e) {
+            throw new UncheckedIOException("cannot write snapshot " + file, e);
+        }
+    }
+
+    void restore(byte[] snapshot) {
+        owner.lock.lock();
+        try (DataInputStream in = new DataInputStream(new java.io.ByteArrayInputStream(snapshot))) {
+            if (in.readInt() != MAGIC) throw new IllegalArgumentException("not a dijiang4j session snapshot");
+            int version = in.readInt();
+            if (version != VERSION) throw new IllegalArgumentException("unsupported snapshot version " + version);
+            String fingerprint = in.readUTF();
+            if (!fingerprint.equals(fingerprint())) {
+                throw new IllegalArgumentException("the snapshot was taken on another model or profile (" + fingerprint
+                        + ", this one is " + fingerprint() + ")");
+            }
+            long pos = in.readLong();
+            long rngState = in.readLong();
+            float[] logits = null;
+            if (in.readBoolean()) {
+                logits = new float[c.vocabularySize];
+                for (int i = 0; i < logits.length; i++) logits[i] = in.readFloat();
+            }
+            for (int layer = 0; layer < owner.installation().numberOfLayers(); layer++) {
+                Optional<KernelizedAttention> k = owner.installation().kernelizedLayer(layer);
+                if (k.isPresent()) {
+                    byte[] state = new byte[in.readInt()];
+                    in.readFully(state);
+                    AttentionState restored = k.get().kernel().restore(state);
+                    if (restored.position() != pos) {
+                        throw new IllegalArgumentException("corrupt snapshot: layer " + layer + " is at position "
+                                + restored.position() + ", the session at " + pos);
+                    }
+                    k.get().putState(kvBuffer, restored);
+                } else {
+                    for (int p = 0; p < pos; p++) {
+                        readRow(in, kvBuffer.getKeyTensorForPosition(layer, p));
+                        readRow(in, kvBuffer.getValTensorForPosition(layer, p));
+                    }
+                }
+            }
+            if (in.read() != -1) throw new IllegalArgumentException("corrupt snapshot: trailing bytes");
+            position = pos;
+            rng[0] = rngState;
+            lastLogits = logits;
+        } catch (IOException e) {
+            throw new IllegalArgumentException("corrupt or truncated session snapshot: " + e.getMessage(), e);
+        } finally {
+            owner.lock.unlock();
+        }
+    }
+
+    private void writeRow(DataOutputStream out, AbstractTensor row) throws IOException {
+        boolean twoDims = row.dims() == 2;
+        for (int j = 0; j < c.kvLength; j++) out.writeFloat(twoDims ? row.get(0, j) : row.get(j));
+    }
+
+    private void readRow(DataInputStream in, AbstractTensor row) throws IOException {
+        boolean twoDims = row.dims() == 2;
+        for (int j = 0; j < c.kvLength; j++) {
+            float v = in.readFloat();
+            if (twoDims) row.set(v, 0, j);
+            else row.set(v, j);
+        }
+    }
+
+    /** What must match between a snapshot and the session it is restored into. */
+    private String fingerprint() {
+        StringBuilder s = new StringBuilder();
+        s.append("layers=")
+                .append(c.numberOfLayers)
+                .append(" kv=")
+                .append(c.kvLength)
+                .append(" vocab=")
+                .append(c.vocabularySize)
+                .append(" mode=")
+                .append(owner.profile().mode().key())
+                .append(" kinds=");
+        for (int layer = 0; layer < owner.installation().numberOfLayers(); layer++) {
+            s.append(owner.installation().kernelizedLayer(layer).isPresent() ? 'K' : 'S');
+        }
+        return new String(s.toString().getBytes(StandardCharsets.UTF_8), StandardCharsets.UTF_8);
+    }
+
+    private void ensureOpen() {
+        if (closed) throw new IllegalStateException("the session is closed");
+        owner.ensureOpen();
+    }
+
+    /** Frees the session's states and KV buffer. Idempotent. */
+    @Override
+    public void close() {
+        owner.lock.lock();
+        try {
+            if (closed) return;
+            closed = true;
+            for (KernelizedAttention layer : owner.installation().kernelizedLayers()) layer.removeState(kvBuffer);
+            kvBuffer.close();
+            owner.forget(this);
+        } finally {
+            owner.lock.unlock();
+        }
+    }
+}
