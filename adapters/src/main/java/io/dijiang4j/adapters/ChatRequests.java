@@ -87,7 +87,10 @@ final class ChatRequests {
                     if (ai.hasToolExecutionRequests()) {
                         throw unsupported("tool execution requests in AI messages");
                     }
-                    turns.add(new ChatTurn(ChatTurn.Role.ASSISTANT, ai.text() == null ? "" : ai.text()));
+                    // as langchain4j-jlama: an AI message without text adds nothing to the prompt
+                    if (ai.text() != null) {
+                        turns.add(new ChatTurn(ChatTurn.Role.ASSISTANT, ai.text()));
+                    }
                 }
                 default -> throw unsupported("messages of type " + message.type());
             }

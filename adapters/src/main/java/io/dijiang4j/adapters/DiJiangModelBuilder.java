@@ -107,8 +107,29 @@ public abstract class DiJiangModelBuilder<B extends DiJiangModelBuilder<B>> {
             return runtime;
         }
         InferenceEngine source = engine != null ? engine : ProfileEngines.load(profile);
+        if (source instanceof io.dijiang4j.adapters.engine.PluginEngine plugin) {
+            adoptProfileDefaults(plugin.profile());
+        }
         return new DiJiangRuntime(
                 source, conversationCheckpoints == null ? DiJiangRuntime.DEFAULT_CHECKPOINTS : conversationCheckpoints);
+    }
+
+    /** Generation keys the YAML sets explicitly become defaults where the builder left them unset. */
+    private void adoptProfileDefaults(io.dijiang4j.plugin.profile.Profile loaded) {
+        var keys = loaded.source().keyLines().keySet();
+        var generation = loaded.generation();
+        if (temperature == null && keys.contains("temperature")) {
+            temperature = (double) generation.temperature();
+        }
+        if (topP == null && keys.contains("top_p") && generation.topP() < 1) {
+            topP = (double) generation.topP();
+        }
+        if (topK == null && keys.contains("top_k") && generation.topK() > 0) {
+            topK = generation.topK();
+        }
+        if (maxOutputTokens == null && keys.contains("max_tokens") && generation.maxTokens() > 0) {
+            maxOutputTokens = generation.maxTokens();
+        }
     }
 
     ChatRequestParameters defaultParameters(String modelName) {

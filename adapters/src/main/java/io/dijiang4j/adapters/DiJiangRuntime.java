@@ -98,13 +98,10 @@ public final class DiJiangRuntime implements AutoCloseable {
 
     private GenerationResult generateLocked(int[] promptTokens, GenerationOptions options, TextSink sink) {
         long start = System.nanoTime();
-        try (InferenceSession session = engine.openSession()) {
-            ConversationCache.Checkpoint reuse = cache.longestPrefixOf(promptTokens);
-            int reused = 0;
-            if (reuse != null) {
-                session.restore(reuse.snapshot());
-                reused = reuse.tokens().length;
-            }
+        ConversationCache.Checkpoint reuse = cache.longestPrefixOf(promptTokens);
+        int reused = reuse == null ? 0 : reuse.tokens().length;
+        try (InferenceSession session =
+                reuse == null ? engine.openSession() : engine.restoreSession(reuse.snapshot())) {
             int[] rest = java.util.Arrays.copyOfRange(promptTokens, reused, promptTokens.length);
             float[] logits = session.prefill(rest);
             cache.remember(promptTokens, session.snapshot());

@@ -71,6 +71,15 @@ final class FakeEngine implements InferenceEngine {
     }
 
     @Override
+    public InferenceSession restoreSession(InferenceSession.Snapshot snapshot) {
+        Session session = new Session();
+        State state = (State) snapshot;
+        session.hash = state.hash;
+        session.position = state.position;
+        return session;
+    }
+
+    @Override
     public void close() {}
 
     private record State(long hash, int position) implements InferenceSession.Snapshot {
@@ -140,13 +149,6 @@ final class FakeEngine implements InferenceEngine {
         @Override
         public Snapshot snapshot() {
             return new State(hash, position);
-        }
-
-        @Override
-        public void restore(Snapshot snapshot) {
-            State state = (State) snapshot;
-            hash = state.hash;
-            position = state.position;
         }
 
         @Override

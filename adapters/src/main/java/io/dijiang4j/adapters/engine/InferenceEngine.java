@@ -32,6 +32,9 @@ public interface InferenceEngine extends AutoCloseable {
     /** A fresh session at position 0. */
     InferenceSession openSession();
 
+    /** A session in the state a snapshot of one of this engine's sessions saved. */
+    InferenceSession restoreSession(InferenceSession.Snapshot snapshot);
+
     @Override
     void close();
 

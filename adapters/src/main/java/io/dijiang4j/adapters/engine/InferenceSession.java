@@ -15,11 +15,11 @@ public interface InferenceSession extends AutoCloseable {
     /** Consumes one token and returns the logits after it. */
     float[] append(int token);
 
-    /** A copy of the state (position included) that {@link #restore} brings back, independent of this session. */
+    /**
+     * A copy of the state (position included), independent of this session, that {@link
+     * InferenceEngine#restoreSession} opens a session at.
+     */
     Snapshot snapshot();
-
-    /** Replaces the state of this session with the snapshot's. */
-    void restore(Snapshot snapshot);
 
     @Override
     void close();

@@ -1,0 +1,127 @@
+package io.dijiang4j.adapters.engine;
+
+import com.github.tjake.jlama.safetensors.prompt.PromptSupport;
+import dev.langchain4j.exception.UnsupportedFeatureException;
+import io.dijiang4j.plugin.DiJiangModel;
+import io.dijiang4j.plugin.Session;
+import io.dijiang4j.plugin.profile.Profile;
+import java.util.List;
+
+/** The engine on the plugin: a {@link DiJiangModel} (a Jlama model with the profile's attention installed). */
+public final class PluginEngine implements InferenceEngine {
+    private final DiJiangModel model;
+    private final String name;
+
+    public PluginEngine(DiJiangModel model) {
+        this.model = model;
+        String source = model.profile().model();
+        String base = source == null ? "jlama" : source.replace('\\', '/');
+        this.name = base.substring(base.lastIndexOf('/') + 1) + " ("
+                + model.profile().mode().key() + ")";
+    }
+
+    public DiJiangModel model() {
+        return model;
+    }
+
+    public Profile profile() {
+        return model.profile();
+    }
+
+    @Override
+    public String modelName() {
+        return name;
+    }
+
+    @Override
+    public int positionLimit() {
+        return (int) Math.min(Integer.MAX_VALUE, model.maxPositions());
+    }
+
+    @Override
+    public int[] encodePrompt(String prompt) {
+        return model.encode(prompt, true);
+    }
+
+    @Override
+    public String decodeToken(int token) {
+        return model.decode(token);
+    }
+
+    @Override
+    public boolean isEndOfSequence(int token) {
+        return model.isEndToken(token);
+    }
+
+    /** Renders as langchain4j-jlama's JlamaChatModel does, with the template of the model's tokenizer_config.json. */
+    @Override
+    public String renderChat(List<ChatTurn> turns) {
+        PromptSupport support = model.jlama()
+                .promptSupport()
+                .orElseThrow(() -> new UnsupportedFeatureException(
+                        "chat needs a chat template and this model has none (tokenizer_config.json"
+                                + " chat_template); use DiJiangLanguageModel for plain completion"));
+        PromptSupport.Builder builder = support.builder();
+        for (ChatTurn turn : turns) {
+            switch (turn.role()) {
+                case SYSTEM -> builder.addSystemMessage(turn.text());
+                case USER -> builder.addUserMessage(turn.text());
+                case ASSISTANT -> builder.addAssistantMessage(turn.text());
+            }
+        }
+        return builder.build().getPrompt();
+    }
+
+    @Override
+    public InferenceSession openSession() {
+        return new PluginSession(model.newSession());
+    }
+
+    @Override
+    public InferenceSession restoreSession(InferenceSession.Snapshot snapshot) {
+        if (!(snapshot instanceof SessionBytes bytes)) {
+            throw new IllegalArgumentException("not a snapshot of this engine: " + snapshot);
+        }
+        return new PluginSession(model.restoreSession(bytes.bytes()));
+    }
+
+    @Override
+    public void close() {
+        model.close();
+    }
+
+    /** A plugin session snapshot: its serialized state (kilobytes for kernelized layers, the KV rows for softmax). */
+    record SessionBytes(byte[] bytes) implements InferenceSession.Snapshot {
+        @Override
+        public long sizeInBytes() {
+            return bytes.length;
+        }
+    }
+
+    private record PluginSession(Session session) implements InferenceSession {
+        @Override
+        public int position() {
+            return Math.toIntExact(session.position());
+        }
+
+        @Override
+        public float[] prefill(int[] tokens) {
+            return session.append(tokens);
+        }
+
+        @Override
+        public float[] append(int token) {
+            return session.append(token);
+        }
+
+        @Override
+        public Snapshot snapshot() {
+            return new SessionBytes(session.snapshot());
+        }
+
+        @Override
+        public void close() {
+            session.close();
+        }
+    }
+}
