@@ -73,11 +73,17 @@ public final class DiJiangModel implements AutoCloseable {
     }
 
     /**
-     * How many positions a session can hold: unbounded (Long.MAX_VALUE) when every layer is kernelized, else the
-     * context length (Jlama's KV cache of the softmax layers ends there).
+     * How many positions a session can hold: unbounded (Long.MAX_VALUE) when every layer is kernelized, else what
+     * Jlama's softmax layers can do: its KV cache ends at the context length, and its RoPE table is read with a
+     * per-head offset of 2 positions per head (JLAMA.md), so the last {@code 2 * (heads - 1)} positions overrun it
+     * (KV heads for GQA models).
      */
     public long maxPositions() {
-        return installation.hasSoftmaxLayers() ? contextLength() : Long.MAX_VALUE;
+        if (!installation.hasSoftmaxLayers()) return Long.MAX_VALUE;
+        Config c = config();
+        if (c.ropeFreqs.isEmpty()) return c.contextLength;
+        int lastHead = c.isGQA ? c.numberOfKeyValueHeads - 1 : c.numberOfHeads - 1;
+        return c.contextLength - (long) lastHead * c.headSize / (c.headSize / 2);
     }
 
     /** Token ids of {@code text}; with {@code bos} the BOS token first (as Jlama's generate does). */

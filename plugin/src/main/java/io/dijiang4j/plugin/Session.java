@@ -116,9 +116,10 @@ public final class Session implements AutoCloseable {
             ensureOpen();
             long limit = owner.maxPositions();
             if (position + tokens.length > limit) {
-                throw new IllegalStateException("context length " + c.contextLength + " reached: this profile keeps "
-                        + "softmax attention (a KV cache of at most " + c.contextLength + " positions) in some layers; "
-                        + "use mode dijiang or hybrid on every layer to go further");
+                throw new IllegalStateException("context limit reached: " + position + " + " + tokens.length
+                        + " tokens exceed the " + limit + " positions Jlama's softmax attention can hold in this model"
+                        + " (context length " + c.contextLength + "); use mode dijiang or hybrid on every layer to go"
+                        + " further");
             }
             float[][] out = new float[everyPosition ? tokens.length : 1][];
             for (int start = 0; start < tokens.length; start += PREFILL_CHUNK) {
