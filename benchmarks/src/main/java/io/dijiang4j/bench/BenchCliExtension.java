@@ -1,0 +1,12 @@
+package io.dijiang4j.bench;
+
+import io.dijiang4j.plugin.cli.CliExtension;
+import java.util.List;
+
+/** Adds {@code dijiang bench} to the CLI. */
+public final class BenchCliExtension implements CliExtension {
+    @Override
+    public List<Object> commands() {
+        return List.of(new BenchCommand());
+    }
+}

@@ -1,0 +1,191 @@
+package io.dijiang4j.bench;
+
+import com.fasterxml.jackson.databind.ObjectMapper;
+import com.fasterxml.jackson.databind.SerializationFeature;
+import java.awt.Graphics2D;
+import java.awt.image.BufferedImage;
+import java.io.IOException;
+import java.nio.file.AtomicMoveNotSupportedException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.nio.file.StandardCopyOption;
+import java.util.ArrayList;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Locale;
+import java.util.Map;
+import javax.imageio.ImageIO;
+import org.knowm.xchart.BitmapEncoder;
+import org.knowm.xchart.XYChart;
+import org.knowm.xchart.XYChartBuilder;
+import org.knowm.xchart.XYSeries;
+import org.knowm.xchart.style.markers.SeriesMarkers;
+
+/** Renders benchmark results: text table, JSON, CSV and a two-panel PNG. Files are written atomically. */
+public final class BenchReport {
+    private static final ObjectMapper JSON = new ObjectMapper().enable(SerializationFeature.INDENT_OUTPUT);
+
+    private BenchReport() {}
+
+    /** A fixed-width table, one row per result. */
+    public static String table(List<BenchResult> results) {
+        StringBuilder sb = new StringBuilder();
+        sb.append(String.format(
+                Locale.ROOT,
+                "%-8s %8s %-9s %12s %11s %10s %12s %12s%n",
+                "mode",
+                "context",
+                "fill",
+                "decode tok/s",
+                "ms/token",
+                "prefill s",
+                "memory MiB",
+                "state MiB"));
+        for (BenchResult r : results) {
+            sb.append(String.format(
+                    Locale.ROOT,
+                    "%-8s %8d %-9s %12s %11s %10s %12s %12s%s%n",
+                    r.mode(),
+                    r.context(),
+                    r.depthFill(),
+                    num(r.decodeTokensPerSecond(), "%.2f"),
+                    num(r.decodeMedianMs(), "%.2f"),
+                    num(r.prefillSeconds(), "%.2f"),
+                    r.memoryBytes() == 0 ? "-" : String.format(Locale.ROOT, "%.1f", r.memoryBytes() / 1048576.0),
+                    r.memoryBytes() == 0 ? "-" : String.format(Locale.ROOT, "%.2f", r.stateBytes() / 1048576.0),
+                    r.note().isEmpty() ? "" : "  (" + r.note() + ")"));
+        }
+        return sb.toString();
+    }
+
+    private static String num(double v, String fmt) {
+        return Double.isNaN(v) ? "-" : String.format(Locale.ROOT, fmt, v);
+    }
+
+    /** The JSON document: {@code {"meta": {...}, "results": [{mode, context, decode_tokens_per_s, ...}]}}. */
+    public static byte[] json(List<BenchResult> results, Map<String, Object> meta) throws IOException {
+        List<Map<String, Object>> rows = new ArrayList<>();
+        for (BenchResult r : results) {
+            Map<String, Object> m = new LinkedHashMap<>();
+            m.put("mode", r.mode());
+            m.put("context", r.context());
+            m.put("depth_fill", r.depthFill());
+            m.put("decode_tokens_per_s", nullIfNaN(r.decodeTokensPerSecond()));
+            m.put("decode_median_ms", nullIfNaN(r.decodeMedianMs()));
+            m.put("prefill_s", nullIfNaN(r.prefillSeconds()));
+            m.put("memory_bytes", r.memoryBytes());
+            m.put("heap_bytes", r.heapBytes());
+            m.put("direct_bytes", r.directBytes());
+            m.put("mapped_bytes", r.mappedBytes());
+            m.put("state_bytes", r.stateBytes());
+            m.put("note", r.note());
+            rows.add(m);
+        }
+        Map<String, Object> doc = new LinkedHashMap<>();
+        doc.put("meta", meta);
+        doc.put("results", rows);
+        return JSON.writeValueAsBytes(doc);
+    }
+
+    private static Double nullIfNaN(double v) {
+        return Double.isNaN(v) ? null : v;
+    }
+
+    public static String csv(List<BenchResult> results) {
+        StringBuilder sb = new StringBuilder(
+                "mode,context,depth_fill,decode_tokens_per_s,decode_median_ms,prefill_s,memory_bytes,heap_bytes,"
+                        + "direct_bytes,mapped_bytes,state_bytes,note\n");
+        for (BenchResult r : results) {
+            sb.append(String.join(
+                            ",",
+                            r.mode(),
+                            Integer.toString(r.context()),
+                            r.depthFill(),
+                            csvNum(r.decodeTokensPerSecond()),
+                            csvNum(r.decodeMedianMs()),
+                            csvNum(r.prefillSeconds()),
+                            Long.toString(r.memoryBytes()),
+                            Long.toString(r.heapBytes()),
+                            Long.toString(r.directBytes()),
+                            Long.toString(r.mappedBytes()),
+                            Long.toString(r.stateBytes()),
+                            "\"" + r.note().replace("\"", "'") + "\""))
+                    .append('\n');
+        }
+        return sb.toString();
+    }
+
+    private static String csvNum(double v) {
+        return Double.isNaN(v) ? "" : String.format(Locale.ROOT, "%.6g", v);
+    }
+
+    /** Two panels side by side: decode tokens/s vs context and memory vs context, log x axes. */
+    public static BufferedImage plot(List<BenchResult> results, String title) {
+        XYChart speed = chart(title + ": decode speed", "decode tokens/s", true);
+        XYChart memory = chart(title + ": memory", "memory (MiB)", false);
+        for (String mode : results.stream().map(BenchResult::mode).distinct().toList()) {
+            List<BenchResult> rs = results.stream()
+                    .filter(r -> r.mode().equals(mode) && !Double.isNaN(r.decodeTokensPerSecond()))
+                    .toList();
+            if (rs.isEmpty()) continue;
+            double[] x = rs.stream().mapToDouble(BenchResult::context).toArray();
+            XYSeries s = speed.addSeries(
+                    mode,
+                    x,
+                    rs.stream().mapToDouble(BenchResult::decodeTokensPerSecond).toArray());
+            s.setMarker(SeriesMarkers.CIRCLE);
+            XYSeries m = memory.addSeries(
+                    mode,
+                    x,
+                    rs.stream().mapToDouble(r -> r.memoryBytes() / 1048576.0).toArray());
+            m.setMarker(SeriesMarkers.CIRCLE);
+        }
+        BufferedImage left = BitmapEncoder.getBufferedImage(speed);
+        BufferedImage right = BitmapEncoder.getBufferedImage(memory);
+        BufferedImage both = new BufferedImage(
+                left.getWidth() + right.getWidth(),
+                Math.max(left.getHeight(), right.getHeight()),
+                BufferedImage.TYPE_INT_RGB);
+        Graphics2D g = both.createGraphics();
+        g.drawImage(left, 0, 0, null);
+        g.drawImage(right, left.getWidth(), 0, null);
+        g.dispose();
+        return both;
+    }
+
+    private static XYChart chart(String title, String yTitle, boolean logY) {
+        XYChart c = new XYChartBuilder()
+                .width(640)
+                .height(440)
+                .title(title)
+                .xAxisTitle("context (tokens)")
+                .yAxisTitle(yTitle)
+                .build();
+        c.getStyler().setXAxisLogarithmic(true);
+        c.getStyler().setYAxisLogarithmic(logY);
+        c.getStyler().setLegendPosition(org.knowm.xchart.style.Styler.LegendPosition.InsideNE);
+        return c;
+    }
+
+    public static void writeAtomically(Path file, byte[] bytes) throws IOException {
+        Path target = file.toAbsolutePath();
+        Files.createDirectories(target.getParent());
+        Path tmp = Files.createTempFile(target.getParent(), "." + target.getFileName(), ".tmp");
+        try {
+            Files.write(tmp, bytes);
+            try {
+                Files.move(tmp, target, StandardCopyOption.ATOMIC_MOVE, StandardCopyOption.REPLACE_EXISTING);
+            } catch (AtomicMoveNotSupportedException e) {
+                Files.move(tmp, target, StandardCopyOption.REPLACE_EXISTING);
+            }
+        } finally {
+            Files.deleteIfExists(tmp);
+        }
+    }
+
+    public static void writePng(Path file, BufferedImage image) throws IOException {
+        var out = new java.io.ByteArrayOutputStream();
+        if (!ImageIO.write(image, "png", out)) throw new IOException("no PNG writer available");
+        writeAtomically(file, out.toByteArray());
+    }
+}
