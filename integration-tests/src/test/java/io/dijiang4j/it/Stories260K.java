@@ -17,9 +17,7 @@ final class Stories260K {
 
     static Path dir() {
         String property = System.getProperty("stories260k.dir");
-        Path dir = property == null
-                ? Path.of("..", "..", "shared", "models", "stories260K")
-                : Path.of(property);
+        Path dir = property == null ? Path.of("..", "..", "shared", "models", "stories260K") : Path.of(property);
         assumeTrue(Files.isRegularFile(dir.resolve("model.safetensors")), "stories260K not found at " + dir);
         return dir.toAbsolutePath().normalize();
     }
@@ -52,6 +50,15 @@ final class Stories260K {
             throw new UncheckedIOException(e);
         }
         return cache;
+    }
+
+    /** An existing, empty working directory for a langchain4j-jlama model (Jlama requires it to exist). */
+    static Path workingDirectory(Path temp) {
+        try {
+            return Files.createTempDirectory(temp, "jlama-work");
+        } catch (IOException e) {
+            throw new UncheckedIOException(e);
+        }
     }
 
     /** Writes a profile for stories260K; {@code body} holds the keys after {@code model}. */
