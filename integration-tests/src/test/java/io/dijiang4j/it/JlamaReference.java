@@ -33,13 +33,15 @@ final class JlamaReference implements ChatModel {
     }
 
     private JlamaChatModel model(int maxTokens) {
-        return byLimit.computeIfAbsent(maxTokens, limit -> JlamaChatModel.builder()
-                .modelCachePath(cache)
-                .modelName(Stories260K.JLAMA_MODEL_NAME)
-                .workingDirectory(Stories260K.workingDirectory(temp))
-                .temperature(0f)
-                .maxTokens(limit)
-                .build());
+        return byLimit.computeIfAbsent(
+                maxTokens,
+                limit -> JlamaChatModel.builder()
+                        .modelCachePath(cache)
+                        .modelName(Stories260K.JLAMA_MODEL_NAME)
+                        .workingDirectory(Stories260K.workingDirectory(temp))
+                        .temperature(0f)
+                        .maxTokens(limit)
+                        .build());
     }
 
     @Override
