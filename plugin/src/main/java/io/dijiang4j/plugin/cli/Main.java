@@ -15,7 +15,12 @@ import picocli.CommandLine.Option;
         mixinStandardHelpOptions = true,
         versionProvider = Main.Version.class,
         description = "Linear-time, constant-memory kernelized attention (DiJiang) for Jlama models.",
-        subcommands = {CommandLine.HelpCommand.class, io.dijiang4j.plugin.synth.SynthModelCommand.class})
+        subcommands = {
+            CommandLine.HelpCommand.class,
+            GenerateCommand.class,
+            ChatCommand.class,
+            io.dijiang4j.plugin.synth.SynthModelCommand.class
+        })
 public final class Main implements Runnable {
 
     @Option(names = "--debug", description = "Print stack traces on errors.", scope = CommandLine.ScopeType.INHERIT)
@@ -27,6 +32,14 @@ public final class Main implements Runnable {
     }
 
     public static void main(String[] args) {
+        // Jlama logs through slf4j; where a simple binding is present keep it to warnings, on stderr
+        if (System.getProperty("org.slf4j.simpleLogger.defaultLogLevel") == null) {
+            System.setProperty("org.slf4j.simpleLogger.defaultLogLevel", "warn");
+        }
+        // java.util.logging (System.Logger) records on one line: "INFO: message"
+        if (System.getProperty("java.util.logging.SimpleFormatter.format") == null) {
+            System.setProperty("java.util.logging.SimpleFormatter.format", "%4$s: %5$s%6$s%n");
+        }
         System.exit(run(args));
     }
 

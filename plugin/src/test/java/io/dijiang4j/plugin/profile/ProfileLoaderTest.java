@@ -1,0 +1,121 @@
+package io.dijiang4j.plugin.profile;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.List;
+import java.util.Set;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+class ProfileLoaderTest {
+    @TempDir
+    Path temp;
+
+    Path write(String name, String text) throws Exception {
+        Path f = temp.resolve(name);
+        Files.writeString(f, text);
+        return f;
+    }
+
+    String error(String text) throws Exception {
+        Path f = write("p.yaml", text);
+        ProfileException e = assertThrows(ProfileException.class, () -> ProfileLoader.load(f));
+        assertTrue(e.getMessage().startsWith(f.toString()), e.getMessage());
+        assertTrue(!e.getMessage().contains("\n"), "one line: " + e.getMessage());
+        return e.getMessage();
+    }
+
+    @Test
+    void readsEveryKeyAndResolvesTheModelAgainstTheFilesDirectory() throws Exception {
+        Files.createDirectories(temp.resolve("models/m"));
+        Path f = write("full.yaml", """
+                model: models/m
+                mode: dijiang
+                except_layers: [1, 3]
+                feature_map: performer
+                features: 48
+                sinks: 2
+                window: 100
+                block_size: 32
+                decay: 0.99
+                backend: cpu
+                seed: 7
+                max_tokens: 12
+                temperature: 0
+                top_p: 0.5
+                top_k: 3
+                """);
+        Profile p = ProfileLoader.load(f);
+        assertEquals(temp.resolve("models/m").toString(), p.model());
+        assertEquals(Mode.DIJIANG, p.mode());
+        assertEquals(LayerSelection.allBut(List.of(1, 3)), p.layers());
+        assertEquals(Set.of(0, 2, 4), p.layers().resolve(5));
+        assertEquals("performer", p.featureMap());
+        assertEquals(48, p.features());
+        assertEquals(2, p.sinks());
+        assertEquals(100, p.window());
+        assertEquals(32, p.blockSize());
+        assertEquals(0.99, p.decay());
+        assertEquals("cpu", p.backend());
+        assertEquals(7, p.seed());
+        assertEquals(new GenerationOptions(12, 0f, 0.5f, 3, null, true), p.generation());
+        assertEquals(2, p.source().keyLines().get("mode"));
+    }
+
+    @Test
+    void layersAllOrAListAndDefaults() throws Exception {
+        Profile p = ProfileLoader.load(write("a.yaml", "model: /x\nlayers: [0, 2]\n"));
+        assertEquals(Set.of(0, 2), p.layers().resolve(3));
+        assertEquals(Mode.HYBRID, p.mode());
+        assertEquals(
+                LayerSelection.all(),
+                ProfileLoader.load(write("b.yaml", "model: /x\nlayers: all\n")).layers());
+        assertEquals(
+                "hf:owner/name",
+                ProfileLoader.load(write("c.yaml", "model: hf:owner/name\n")).model());
+    }
+
+    @Test
+    void typoKeyNamesTheFileTheLineAndTheKey() throws Exception {
+        String m = error("model: /x\nmode: hybrid\nwindw: 64\n");
+        assertTrue(m.contains(":line 3: key 'windw': unknown key (did you mean 'window'?)"), m);
+    }
+
+    @Test
+    void wrongTypesAndImpossibleValuesNameTheirKeyAndLine() throws Exception {
+        assertTrue(error("model: /x\nwindow: -4\n").contains("line 2: key 'window': must be >= 0, got -4"));
+        assertTrue(error("model: /x\nfeatures: 0\n").contains("line 2: key 'features': must be a positive"));
+        assertTrue(error("model: /x\n\nfeatures: many\n").contains("line 3: key 'features': expected a whole number"));
+        assertTrue(error("model: /x\ndecay: 1.5\n").contains("key 'decay': must be in (0, 1]"));
+        assertTrue(
+                error("model: /x\nmode: fast\n").contains("key 'mode': mode must be one of softmax, dijiang, hybrid"));
+        assertTrue(error("model: /x\nlayers: [a]\n").contains("key 'layers': list items must be layer indices"));
+        assertTrue(error("model: /x\nlayers: [-1]\n").contains("key 'layers': layer index must be >= 0"));
+        assertTrue(error("model: /x\nlayers: [1]\nexcept_layers: [2]\n").contains("not both"));
+        assertTrue(error("model: /x\nbackend: tpu\n").contains("key 'backend'"));
+        assertTrue(error("model: /x\nfeature_map: fourier\n").contains("key 'feature_map': unknown feature map"));
+        assertTrue(error("model: /x\nwindow: [1]\n").contains("key 'window': expected a whole number, got a list"));
+        assertTrue(error("mode: hybrid\n").contains("key 'model': missing"));
+        assertTrue(error("model: /x\nmodel: /y\n").contains("line 2: key 'model': key given twice"));
+        assertTrue(error("model: [unclosed\n").contains("not valid YAML"));
+        assertTrue(error("- a\n- b\n").contains("a profile is a mapping"));
+    }
+
+    @Test
+    void outOfRangeLayersAreReportedAgainstTheModel() {
+        var e = assertThrows(
+                IllegalArgumentException.class,
+                () -> LayerSelection.only(List.of(0, 7)).resolve(5));
+        assertEquals("layer index 7 out of range: the model has layers 0..4", e.getMessage());
+    }
+
+    @Test
+    void missingFileIsOneLine() {
+        var e = assertThrows(ProfileException.class, () -> ProfileLoader.load(temp.resolve("nope.yaml")));
+        assertTrue(e.getMessage().endsWith("nope.yaml: profile file not found"), e.getMessage());
+    }
+}
