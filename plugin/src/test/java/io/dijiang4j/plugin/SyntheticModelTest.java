@@ -1,0 +1,154 @@
+package io.dijiang4j.plugin;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertNotEquals;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import com.fasterxml.jackson.databind.ObjectMapper;
+import com.fasterxml.jackson.databind.node.ObjectNode;
+import com.github.tjake.jlama.model.AbstractModel;
+import com.github.tjake.jlama.model.ModelSupport;
+import com.github.tjake.jlama.safetensors.DType;
+import com.github.tjake.jlama.safetensors.prompt.PromptContext;
+import io.dijiang4j.plugin.profile.GenerationOptions;
+import io.dijiang4j.plugin.profile.Mode;
+import io.dijiang4j.plugin.profile.Profile;
+import io.dijiang4j.plugin.synth.SyntheticModels;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.SplittableRandom;
+import java.util.UUID;
+import java.util.concurrent.atomic.AtomicInteger;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+/** The plugin on synthetic llama models (random weights, real shapes) written by the test. */
+class SyntheticModelTest {
+    static final SyntheticModels.Shape SHAPE = SyntheticModels.Shape.TINY.withContextLength(8448);
+
+    @TempDir
+    static Path temp;
+
+    static Path f32;
+    static Path q4;
+
+    @BeforeAll
+    static void writeModels() throws Exception {
+        f32 = SyntheticModels.write(SHAPE, temp.resolve("tiny-f32"), DType.F32, 3);
+        q4 = SyntheticModels.write(SHAPE, temp.resolve("tiny-q4"), DType.Q4, 3);
+    }
+
+    static Profile profile(Path dir, Mode mode) {
+        return Profile.defaults(dir.toString())
+                .withMode(mode)
+                .withBackend("cpu")
+                .withFeatures("wdcf", 32);
+    }
+
+    static int[] randomTokens(int n, long seed) {
+        SplittableRandom r = new SplittableRandom(seed);
+        int[] t = new int[n];
+        for (int i = 0; i < n; i++) t[i] = 3 + r.nextInt(SHAPE.vocab() - 3);
+        return t;
+    }
+
+    @Test
+    void kernelizedStateIsConstantWhileVanillaKvGrows() {
+        int[] tokens = randomTokens(8192, 1);
+        for (Mode mode : List.of(Mode.DIJIANG, Mode.HYBRID)) {
+            try (DiJiangModel model = DiJiang.load(profile(f32, mode).withHybrid(4, 64));
+                    Session s = model.newSession()) {
+                s.append(java.util.Arrays.copyOf(tokens, 256));
+                long at256 = s.stateBytes();
+                s.append(java.util.Arrays.copyOfRange(tokens, 256, 8192));
+                long at8192 = s.stateBytes();
+                System.out.printf(
+                        "%s: state %d bytes at 256 positions, %d bytes at %d positions%n",
+                        mode.key(), at256, at8192, s.position());
+                assertEquals(8192, s.position());
+                assertEquals(at256, at8192, mode.key());
+                for (float v : s.lastLogits().orElseThrow()) assertTrue(Float.isFinite(v));
+            }
+        }
+        try (DiJiangModel model = DiJiang.load(profile(f32, Mode.SOFTMAX));
+                Session s = model.newSession()) {
+            s.append(java.util.Arrays.copyOf(tokens, 256));
+            long at256 = s.stateBytes();
+            s.append(java.util.Arrays.copyOfRange(tokens, 256, 2048));
+            long at2048 = s.stateBytes();
+            System.out.printf(
+                    "softmax (Jlama KV cache): %d bytes at 256 positions, %d bytes at 2048 positions%n", at256, at2048);
+            long perToken = 2L * SHAPE.kvHeads() * SHAPE.headSize() * Float.BYTES * SHAPE.layers();
+            assertEquals(256 * perToken, at256);
+            assertEquals(2048 * perToken, at2048);
+        }
+    }
+
+    @Test
+    void q4WeightsWorkAndTheFullWindowHybridMatchesSoftmax() {
+        int[] tokens = randomTokens(150, 2);
+        try (DiJiangModel hybrid = DiJiang.load(profile(q4, Mode.HYBRID).withHybrid(4, 4096));
+                DiJiangModel softmax = DiJiang.load(profile(q4, Mode.SOFTMAX));
+                Session h = hybrid.newSession();
+                Session s = softmax.newSession()) {
+            float[][] a = h.appendAll(tokens);
+            float[][] b = s.appendAll(tokens);
+            double worst = 0;
+            for (int p = 0; p < tokens.length; p++)
+                for (int v = 0; v < a[p].length; v++) worst = Math.max(worst, Math.abs(a[p][v] - b[p][v]));
+            System.out.printf("Q4: hybrid (window 4096) vs softmax, max |logit difference| %.3g%n", worst);
+            assertTrue(worst < 1e-3, "max logit difference " + worst);
+        }
+    }
+
+    @Test
+    void installsIntoAModelLoadedElsewhereAndUninstallsCleanly() {
+        AbstractModel jlama = ModelSupport.loadModel(f32.toFile(), DType.F32, DType.F32);
+        try {
+            List<String> before = vanilla(jlama);
+            AtomicInteger observed = new AtomicInteger();
+            try (DiJiangModel model = DiJiang.install(jlama, profile(f32, Mode.DIJIANG))) {
+                model.setObserver((layer, start, length, q, k, v, out) -> {
+                    assertEquals(length * SHAPE.heads() * SHAPE.headSize(), q.length);
+                    assertEquals(length * SHAPE.kvHeads() * SHAPE.headSize(), k.length);
+                    observed.incrementAndGet();
+                });
+                try (Session s = model.newSession()) {
+                    s.generate(new int[] {1, 5, 9}, GenerationOptions.greedy(4).withStopAtEos(false), t -> {});
+                }
+                // one prefill call and four decode calls (the last token fed too) per layer
+                assertEquals(SHAPE.layers() * 5, observed.get());
+                assertNotEquals(before, vanilla(jlama), "the kernelized layers are in use");
+                assertThrows(IllegalStateException.class, () -> DiJiang.install(jlama, profile(f32, Mode.HYBRID)));
+            }
+            assertEquals(before, vanilla(jlama), "original attention restored");
+        } finally {
+            jlama.close();
+        }
+    }
+
+    static List<String> vanilla(AbstractModel jlama) {
+        List<String> pieces = new ArrayList<>();
+        jlama.generate(UUID.randomUUID(), PromptContext.of("abc"), 0f, 24, (s, t) -> pieces.add(s));
+        return pieces;
+    }
+
+    @Test
+    void unsupportedArchitectureAndMissingDirectoryAreClearErrors() throws Exception {
+        Path other = Files.createDirectories(temp.resolve("gpt2"));
+        ObjectMapper json = new ObjectMapper();
+        ObjectNode config =
+                (ObjectNode) json.readTree(f32.resolve("config.json").toFile());
+        config.put("model_type", "gpt2");
+        json.writeValue(other.resolve("config.json").toFile(), config);
+        var e = assertThrows(IllegalArgumentException.class, () -> DiJiang.load(profile(other, Mode.HYBRID)));
+        assertEquals("key 'model': unsupported architecture gpt2 (supported: [llama, mistral, qwen2])", e.getMessage());
+        var missing = assertThrows(
+                IllegalArgumentException.class, () -> DiJiang.load(profile(temp.resolve("none"), Mode.HYBRID)));
+        assertTrue(missing.getMessage().contains("does not exist"), missing.getMessage());
+    }
+}
