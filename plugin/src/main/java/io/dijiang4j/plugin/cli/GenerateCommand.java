@@ -27,6 +27,22 @@ public final class GenerateCommand implements Callable<Integer> {
     @Override
     public Integer call() {
         Profile profile = options.profile();
+        // native linear-attention checkpoints (DiJiang, TransNormerLLM, MCSD) run on their own forward pass;
+        // the profile's generation settings apply, its attention settings do not
+        java.nio.file.Path dir = profile.model().startsWith("hf:") ? null : java.nio.file.Path.of(profile.model());
+        if (dir != null && io.dijiang4j.plugin.nativemodels.NativeModels.isNative(dir)) {
+            var g = profile.generation();
+            return io.dijiang4j.plugin.nativemodels.NativeCli.generate(
+                    dir,
+                    prompt,
+                    g.maxTokens(),
+                    g.temperature(),
+                    g.topK(),
+                    g.topP(),
+                    g.seed() == null ? 0L : g.seed(),
+                    System.out,
+                    System.err);
+        }
         PrintStream out = new PrintStream(System.out, true, StandardCharsets.UTF_8);
         try (DiJiangModel model = DiJiang.load(profile, line -> System.err.println("dijiang: " + line));
                 Session session = model.newSession()) {

@@ -45,7 +45,8 @@ class NativeModelsTest {
         Files.createDirectories(plain);
         Files.writeString(plain.resolve("config.json"), "{\"model_type\": \"gpt_neox\"}");
         SafeTensorsFile.write(
-                plain.resolve("model.safetensors"), Map.of("gpt_neox.embed_in.weight", new Tensor(new float[4], new int[] {2, 2})));
+                plain.resolve("model.safetensors"),
+                Map.of("gpt_neox.embed_in.weight", new Tensor(new float[4], new int[] {2, 2})));
         assertFalse(NativeModels.isNative(plain));
         Path llama = tmp.resolve("llama");
         Files.createDirectories(llama);
@@ -72,7 +73,8 @@ class NativeModelsTest {
         assertTrue(e.getMessage().contains("has shape [3, 3], expected [8, 8]"), e.getMessage());
 
         Path tn = tmp.resolve("tn");
-        SyntheticCheckpoints.write("transnormer", tn, 3, Map.of("decoder_layers", 1, "linear_use_lrpe_list", List.of(1)));
+        SyntheticCheckpoints.write(
+                "transnormer", tn, 3, Map.of("decoder_layers", 1, "linear_use_lrpe_list", List.of(1)));
         e = assertThrows(IllegalArgumentException.class, () -> NativeModels.load(tn));
         assertTrue(e.getMessage().contains("decoder_layers must be >= 2"), e.getMessage());
 
@@ -101,7 +103,8 @@ class NativeModelsTest {
         }
         SafeTensorsFile.write(dir.resolve("model.safetensors"), t);
         NativeModel model = NativeModels.load(dir);
-        float[][] logits = model.newSession().prefill(new int[] {1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16, 17, 18, 19, 20}, true);
+        float[][] logits = model.newSession()
+                .prefill(new int[] {1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16, 17, 18, 19, 20}, true);
         for (float[] row : logits) for (float v : row) assertTrue(Float.isFinite(v));
     }
 
@@ -140,8 +143,15 @@ class NativeModelsTest {
         List<Integer> streamed = new ArrayList<>();
         NativeGenerator.Result r = NativeGenerator.generate(model, ids, 6, 0, 1, streamed::add);
         assertEquals(6, r.generated().length);
-        assertEquals(List.of(r.generated()[0], r.generated()[1], r.generated()[2], r.generated()[3],
-                r.generated()[4], r.generated()[5]), streamed);
+        assertEquals(
+                List.of(
+                        r.generated()[0],
+                        r.generated()[1],
+                        r.generated()[2],
+                        r.generated()[3],
+                        r.generated()[4],
+                        r.generated()[5]),
+                streamed);
         // greedy: each token is the argmax of the float64 reference over prompt + generated so far
         int[] all = new int[ids.length + 6];
         System.arraycopy(ids, 0, all, 0, ids.length);
@@ -153,7 +163,8 @@ class NativeModelsTest {
             for (int v = 1; v < row.length; v++) if (row[v] > row[best]) best = v;
             assertEquals(best, r.generated()[i], "token " + i);
         }
-        assertThrows(IllegalArgumentException.class, () -> NativeGenerator.generate(model, new int[0], 3, 0, 1, x -> {}));
+        assertThrows(
+                IllegalArgumentException.class, () -> NativeGenerator.generate(model, new int[0], 3, 0, 1, x -> {}));
         assertThrows(IllegalArgumentException.class, () -> model.newSession().step(256));
     }
 }
