@@ -47,7 +47,7 @@ public record DiJiangConfig(
                 c.positive("intermediate_size"),
                 c.positive("vocab_size"),
                 rotary,
-                c.number("rotary_emb_base", 10000),
+                c.number("rotary_emb_base", c.number("rope_theta", 10000)),
                 c.number("layer_norm_eps", 1e-5),
                 c.bool("use_parallel_residual", true),
                 c.text("hidden_act", "gelu"),
