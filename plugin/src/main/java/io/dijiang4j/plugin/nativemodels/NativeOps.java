@@ -119,6 +119,18 @@ public final class NativeOps {
         for (int i = 0; i < n; i++) x[off + i] /= sum;
     }
 
+    /**
+     * Runs body(i) for i in [0, n): in parallel over the common pool when there are several (the per-token and
+     * per-head work of a prefill is independent), inline for one or two (decode).
+     */
+    public static void forEachIndex(int n, java.util.function.IntConsumer body) {
+        if (n <= 2) {
+            for (int i = 0; i < n; i++) body.accept(i);
+        } else {
+            java.util.stream.IntStream.range(0, n).parallel().forEach(body);
+        }
+    }
+
     /** Throws if a value is NaN or infinite: no non-finite value leaves a model. */
     public static float[] requireFinite(float[] x, String what) {
         for (float v : x) {

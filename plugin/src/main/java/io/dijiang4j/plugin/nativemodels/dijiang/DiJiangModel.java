@@ -336,7 +336,8 @@ public final class DiJiangModel implements NativeModel {
             double[][][] fq = new double[nh][t][];
             double[][][] fk = new double[nh][t][];
             double[][][] v = new double[nh][t][hs];
-            for (int i = 0; i < t; i++) {
+            final int base0 = position;
+            NativeOps.forEachIndex(t, i -> {
                 normed[i] = NativeOps.layerNorm(x[i], w.ln1w, w.ln1b, eps);
                 float[] qkv = NativeOps.linear(w.qkvW, w.qkvB, normed[i], 3 * h, h);
                 for (int head = 0; head < nh; head++) {
@@ -348,20 +349,21 @@ public final class DiJiangModel implements NativeModel {
                         k[j] = qkv[base + hs + j];
                         v[head][i][j] = qkv[base + 2 * hs + j];
                     }
-                    rope(q, position + i);
-                    rope(k, position + i);
+                    rope(q, base0 + i);
+                    rope(k, base0 + i);
                     fq[head][i] = featureMap(q, w.proj);
                     fk[head][i] = featureMap(k, w.proj);
                 }
-            }
+            });
             double[][] o = new double[t][h];
-            for (int head = 0; head < nh; head++) {
+            // heads write disjoint columns of o and own their state
+            NativeOps.forEachIndex(nh, head -> {
                 double[] s = state[l][head];
                 if (recurrent) recurrent(w, head, fq[head], fk[head], v[head], s, o);
                 else chunked(w, head, fq[head], fk[head], v[head], s, o);
-            }
+            });
             float[][] out = new float[t][];
-            for (int i = 0; i < t; i++) {
+            NativeOps.forEachIndex(t, i -> {
                 float[] gated = groupNormGate(w, o[i], normed[i]);
                 float[] attn = NativeOps.linear(w.denseW, w.denseB, gated, h, h);
                 float[] y = new float[h];
@@ -375,7 +377,7 @@ public final class DiJiangModel implements NativeModel {
                     for (int j = 0; j < h; j++) y[j] = mid[j] + mlp[j];
                 }
                 out[i] = y;
-            }
+            });
             return out;
         }
 

@@ -235,32 +235,42 @@ public final class McsdModel implements NativeModel {
             double[] a = norm[l];
             double[] s = slopeState[l];
             double[] r = decayState[l];
-            for (int i = 0; i < x.length; i++) {
+            int t = x.length;
+            float[][] u = new float[t][];
+            float[][] v = new float[t][];
+            float[][] e = new float[t][];
+            float[][] f = new float[t][];
+            NativeOps.forEachIndex(t, i -> {
                 float[] xn = NativeOps.rmsNorm(x[i], w.inNorm, cfg.rmsNormEps());
-                float[] u = channelProject(xn, w.wu);
-                float[] v = channelProject(xn, w.wv);
-                float[] e = channelProject(xn, w.we);
-                float[] f = channelProject(xn, w.wf);
-                float[] fused = new float[width];
+                u[i] = channelProject(xn, w.wu);
+                v[i] = channelProject(xn, w.wv);
+                e[i] = channelProject(xn, w.we);
+                f[i] = channelProject(xn, w.wf);
+            });
+            // the scan: element-wise, linear in t
+            float[][] fused = new float[t][width];
+            for (int i = 0; i < t; i++) {
                 boolean first = position + i == 0;
                 for (int j = 0; j < d; j++) {
                     int ch = j / dc;
-                    double vPrev = first ? v[j] : s[j]; // V'_0 = V_0; else the average of V_0..V_(n-1)
-                    double thetaS = slopeAct.applyAsDouble(vPrev) * u[j];
-                    double thetaD = r[j] * decayGate.applyAsDouble(f[j]); // E'_n = R_(n-1), R_(-1) = 0
+                    double vPrev = first ? v[i][j] : s[j]; // V'_0 = V_0; else the average of V_0..V_(n-1)
+                    double thetaS = slopeAct.applyAsDouble(vPrev) * u[i][j];
+                    double thetaD = r[j] * decayGate.applyAsDouble(f[i][j]); // E'_n = R_(n-1), R_(-1) = 0
                     if (concat) {
-                        fused[j] = (float) thetaS;
-                        fused[d + j] = (float) thetaD;
+                        fused[i][j] = (float) thetaS;
+                        fused[i][d + j] = (float) thetaD;
                     } else {
-                        fused[j] = (float) (thetaS + thetaD);
+                        fused[i][j] = (float) (thetaS + thetaD);
                     }
                     // take token n into the states
                     double an = 1 + slopeDecay[ch] * a[ch];
-                    s[j] = (1 - 1 / an) * s[j] + v[j] / an;
-                    r[j] = alpha[ch] * (r[j] + e[j]);
+                    s[j] = (1 - 1 / an) * s[j] + v[i][j] / an;
+                    r[j] = alpha[ch] * (r[j] + e[i][j]);
                     if (j % dc == dc - 1) a[ch] = an;
                 }
-                float[] out = NativeOps.linear(w.out, null, fused, d, width);
+            }
+            NativeOps.forEachIndex(t, i -> {
+                float[] out = NativeOps.linear(w.out, null, fused[i], d, width);
                 for (int j = 0; j < d; j++) x[i][j] += out[j];
                 float[] xn2 = NativeOps.rmsNorm(x[i], w.postNorm, cfg.rmsNormEps());
                 int inter = cfg.intermediateSize();
@@ -269,7 +279,7 @@ public final class McsdModel implements NativeModel {
                 for (int j = 0; j < inter; j++) g[j] = (float) (NativeOps.silu(g[j]) * up[j]);
                 float[] down = NativeOps.linear(w.down, null, g, d, inter);
                 for (int j = 0; j < d; j++) x[i][j] += down[j];
-            }
+            });
         }
     }
 }

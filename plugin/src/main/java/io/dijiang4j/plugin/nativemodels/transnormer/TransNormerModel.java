@@ -261,7 +261,8 @@ public final class TransNormerModel implements NativeModel {
             double[][][] k = new double[nh][t][dk];
             double[][][] v = new double[nh][t][e];
             float[][] u = new float[t][];
-            for (int i = 0; i < t; i++) {
+            final int base0 = position;
+            NativeOps.forEachIndex(t, i -> {
                 float[] qkvu = NativeOps.linear(w.qkvuW, w.qkvuB, NativeOps.rmsNorm(x[i], null, 1e-6), 4 * hd, d);
                 u[i] = Arrays.copyOfRange(qkvu, 3 * hd, 4 * hd);
                 for (int h = 0; h < nh; h++) {
@@ -273,7 +274,7 @@ public final class TransNormerModel implements NativeModel {
                             q[h][i][j] = qa;
                             k[h][i][j] = ka;
                         } else {
-                            double ang = w.theta[h * e + j] * (position + i);
+                            double ang = w.theta[h * e + j] * (base0 + i);
                             double c = Math.cos(ang);
                             double s = Math.sin(ang);
                             q[h][i][j] = qa * c;
@@ -283,17 +284,18 @@ public final class TransNormerModel implements NativeModel {
                         }
                     }
                 }
-            }
+            });
             float[][] o = new float[t][hd];
-            for (int h = 0; h < nh; h++) {
+            // heads write disjoint columns of o and own their state
+            NativeOps.forEachIndex(nh, h -> {
                 double[][] oh = recurrent
                         ? recurrent(kv[l][h], w.rate[h], q[h], k[h], v[h])
                         : lightning(kv[l][h], w.rate[h], q[h], k[h], v[h]);
                 for (int i = 0; i < t; i++) {
                     for (int j = 0; j < e; j++) o[i][h * e + j] = (float) oh[i][j];
                 }
-            }
-            for (int i = 0; i < t; i++) {
+            });
+            NativeOps.forEachIndex(t, i -> {
                 float[] n = NativeOps.rmsNorm(o[i], null, 1e-6);
                 for (int j = 0; j < hd; j++) n[j] *= u[i][j];
                 float[] attn = NativeOps.linear(w.outW, w.outB, n, d, hd);
@@ -305,7 +307,7 @@ public final class TransNormerModel implements NativeModel {
                 for (int j = 0; j < g; j++) a[j] *= b[j];
                 float[] mlp = NativeOps.linear(w.l3W, w.l3B, a, d, g);
                 for (int j = 0; j < d; j++) x[i][j] += mlp[j];
-            }
+            });
         }
 
         /** kv = lambda kv + k v^T; o = q^T kv. */
