@@ -47,7 +47,31 @@ public final class RotaryTable {
             double turns = Math.rint((last * estimate - wrapped) / (2 * Math.PI));
             freq[j] = (wrapped + 2 * Math.PI * turns) / last;
         }
-        return new RotaryTable(c.headSize, table, positions, freq);
+        return new RotaryTable(c.headSize, table, positions, snapToFormula(freq, c.headSize));
+    }
+
+    /**
+     * The recovered frequencies are good to about float precision (Jlama's angles are floats). Real models use
+     * theta^(-2j/d) / scaling with a whole-number theta and a simple scaling factor: when the recovered values fit
+     * that form, return it exactly (in double), so positions far beyond the table do not accumulate the recovery
+     * error; otherwise keep the recovered values.
+     */
+    static double[] snapToFormula(double[] recovered, int headSize) {
+        if (recovered.length < 2) return recovered;
+        double scaling = 1.0 / recovered[0];
+        double roundedScaling = Math.rint(scaling * 1024) / 1024;
+        if (Math.abs(roundedScaling - scaling) > 1e-5 * scaling || roundedScaling <= 0) return recovered;
+        // the last pair has the longest lever arm: theta's relative error is about the frequency's
+        int last = recovered.length - 1;
+        double theta = Math.pow(roundedScaling * recovered[last], -headSize / (2.0 * last));
+        double roundedTheta = Math.rint(theta);
+        if (!(Math.abs(roundedTheta - theta) <= 1e-3 * theta) || roundedTheta <= 1) return recovered;
+        double[] exact = new double[recovered.length];
+        for (int j = 0; j < exact.length; j++) {
+            exact[j] = Math.pow(roundedTheta, -2.0 * j / headSize) / roundedScaling;
+            if (Math.abs(exact[j] - recovered[j]) > 1e-6 * exact[j]) return recovered;
+        }
+        return exact;
     }
 
     /** A table from explicit frequencies theta^(-2j/d) / scaling (tests; models without a Jlama table). */
