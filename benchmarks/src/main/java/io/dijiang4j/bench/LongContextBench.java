@@ -7,6 +7,7 @@ import com.github.tjake.jlama.safetensors.SafeTensorSupport;
 import com.github.tjake.jlama.tensor.AbstractTensor;
 import com.github.tjake.jlama.tensor.FloatBufferTensor;
 import com.github.tjake.jlama.tensor.KvBufferCache;
+import com.github.tjake.jlama.tensor.TensorCache;
 import io.dijiang4j.attention.AttentionKernel;
 import io.dijiang4j.attention.AttentionState;
 import io.dijiang4j.attention.jlama.KernelizedAttention;
@@ -27,7 +28,9 @@ import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.List;
 import java.util.Locale;
+import java.util.Map;
 import java.util.Optional;
+import java.util.Queue;
 import java.util.SplittableRandom;
 
 /**
@@ -53,7 +56,8 @@ import java.util.SplittableRandom;
  * <p>Then {@code warmup} tokens are decoded untimed and {@code decodeTokens} tokens timed one by one (greedy: each
  * next token is the argmax of the previous logits), through {@link Session#append} (the plugin's generation loop
  * minus sampling). Decode speed is 1 / the median time per token. Memory is read after the decode, with the session
- * still open: heap used after a full GC, plus the JVM's direct and mapped buffer pools.
+ * still open: heap used after a full GC, plus the JVM's direct buffer pool (less the tensors parked in Jlama's
+ * TensorCache pool, which earlier runs leave behind), plus the mapped buffer pool (model weights, KV page files).
  */
 public final class LongContextBench {
 
@@ -241,7 +245,32 @@ public final class LongContextBench {
             if (pool.getName().equals("direct")) direct = pool.getMemoryUsed();
             else if (pool.getName().equals("mapped")) mapped = pool.getMemoryUsed();
         }
-        return new long[] {heap, direct, mapped};
+        // Jlama's TensorCache keeps released tensors (KV pages of earlier runs among them) for reuse; they are not
+        // held by the current session, so they are not counted.
+        return new long[] {heap, Math.max(0, direct - idleTensorCacheBytes()), mapped};
+    }
+
+    /** Bytes of tensors parked in Jlama's {@link TensorCache} pool (allocated, not in use). */
+    @SuppressWarnings("unchecked")
+    static long idleTensorCacheBytes() {
+        try {
+            Field f = TensorCache.class.getDeclaredField("availableByShape");
+            f.setAccessible(true);
+            Map<Object, Queue<AbstractTensor>> byShape =
+                    (Map<Object, Queue<AbstractTensor>>) f.get(TensorCache.instance);
+            long bytes = 0;
+            for (Queue<AbstractTensor> q : byShape.values()) {
+                List<AbstractTensor> parked = new ArrayList<>();
+                for (AbstractTensor t; (t = q.poll()) != null; ) parked.add(t);
+                for (AbstractTensor t : parked) {
+                    bytes += t.size() * (long) t.dType().size();
+                    q.offer(t);
+                }
+            }
+            return bytes;
+        } catch (ReflectiveOperationException | ClassCastException e) {
+            throw new IllegalStateException("cannot read Jlama's TensorCache pool: " + e, e);
+        }
     }
 
     // ---- synthetic depth -------------------------------------------------------------------------------------
