@@ -69,8 +69,18 @@ public final class DiJiangRuntime implements AutoCloseable {
 
     /** Generates the continuation of a prompt already rendered as text. */
     public GenerationResult generate(String prompt, GenerationOptions options, TextSink sink) {
-        int[] promptTokens = engine.encodePrompt(prompt);
-        return generate(promptTokens, options, sink);
+        long start = System.nanoTime();
+        int[] promptTokens;
+        lock.lock(); // the engine's tokenizer is not thread-safe either
+        try {
+            promptTokens = engine.encodePrompt(prompt);
+        } finally {
+            lock.unlock();
+        }
+        long encodeNanos = System.nanoTime() - start;
+        GenerationResult result = generate(promptTokens, options, sink).withEncodeNanos(encodeNanos);
+        lastResult = result;
+        return result;
     }
 
     public GenerationResult generate(int[] promptTokens, GenerationOptions options, TextSink sink) {
@@ -147,7 +157,14 @@ public final class DiJiangRuntime implements AutoCloseable {
             }
             long end = System.nanoTime();
             return new GenerationResult(
-                    text.text(), reason, promptTokens.length, reused, generated, prefillEnd - start, end - prefillEnd);
+                    text.text(),
+                    reason,
+                    promptTokens.length,
+                    reused,
+                    generated,
+                    prefillEnd - start,
+                    end - prefillEnd,
+                    0);
         }
     }
 

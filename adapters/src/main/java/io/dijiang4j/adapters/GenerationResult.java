@@ -12,6 +12,7 @@ import dev.langchain4j.model.output.FinishReason;
  * @param generatedTokens tokens sampled (end-of-sequence included, as the model produced it)
  * @param prefillNanos time to restore the reused state and prefill the rest of the prompt
  * @param decodeNanos time of the generation after the prefill
+ * @param encodeNanos time to tokenize the prompt text (0 when tokens were given)
  */
 public record GenerationResult(
         String text,
@@ -20,7 +21,20 @@ public record GenerationResult(
         int reusedPromptTokens,
         int generatedTokens,
         long prefillNanos,
-        long decodeNanos) {
+        long decodeNanos,
+        long encodeNanos) {
+
+    GenerationResult withEncodeNanos(long nanos) {
+        return new GenerationResult(
+                text,
+                finishReason,
+                promptTokens,
+                reusedPromptTokens,
+                generatedTokens,
+                prefillNanos,
+                decodeNanos,
+                nanos);
+    }
 
     /** Prompt tokens that went through the model in this request. */
     public int prefilledTokens() {
