@@ -6,11 +6,13 @@ import io.dijiang4j.plugin.DiJiangModel;
 import io.dijiang4j.plugin.Session;
 import io.dijiang4j.plugin.profile.Profile;
 import java.util.List;
+import java.util.Optional;
 
 /** The engine on the plugin: a {@link DiJiangModel} (a Jlama model with the profile's attention installed). */
 public final class PluginEngine implements InferenceEngine {
     private final DiJiangModel model;
     private final String name;
+    private final Optional<FastBpeEncoder> fastEncoder;
 
     public PluginEngine(DiJiangModel model) {
         this.model = model;
@@ -18,6 +20,12 @@ public final class PluginEngine implements InferenceEngine {
         String base = source == null ? "jlama" : source.replace('\\', '/');
         this.name = base.substring(base.lastIndexOf('/') + 1) + " ("
                 + model.profile().mode().key() + ")";
+        this.fastEncoder = FastBpeEncoder.of(model.tokenizer());
+    }
+
+    /** Whether prompts are encoded by {@link FastBpeEncoder} (else by Jlama's own, quadratic, encoder). */
+    public boolean fastEncoding() {
+        return fastEncoder.isPresent();
     }
 
     public DiJiangModel model() {
@@ -40,7 +48,19 @@ public final class PluginEngine implements InferenceEngine {
 
     @Override
     public int[] encodePrompt(String prompt) {
-        return model.encode(prompt, true);
+        if (fastEncoder.isEmpty() || prompt.isEmpty()) {
+            return model.encode(prompt, true);
+        }
+        // as DiJiangModel.encode (and Jlama's generate): BOS first, never twice
+        long[] encoded = fastEncoder.get().encode(prompt);
+        int bos = model.config().bosToken;
+        int skip = encoded.length > 0 && encoded[0] == bos ? 1 : 0;
+        int[] tokens = new int[encoded.length - skip + 1];
+        tokens[0] = bos;
+        for (int i = skip; i < encoded.length; i++) {
+            tokens[i - skip + 1] = Math.toIntExact(encoded[i]);
+        }
+        return tokens;
     }
 
     @Override
