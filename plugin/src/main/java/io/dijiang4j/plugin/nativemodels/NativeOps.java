@@ -1,28 +1,9 @@
 package io.dijiang4j.plugin.nativemodels;
 
-import io.dijiang4j.attention.simd.VectorOps;
-
-/** The dense per-token operations the native models share (float activations, Vector API dot products). */
+/** The per-token operations the native models share (norms, activations, softmax); dense layers are {@link Linear}. */
 public final class NativeOps {
 
     private NativeOps() {}
-
-    /** y = W x (+ bias), W row-major [out][in] as nn.Linear stores it. */
-    public static float[] linear(float[] w, float[] bias, float[] x, int out, int in) {
-        float[] y = new float[out];
-        for (int o = 0; o < out; o++) {
-            float s = VectorOps.dot(w, o * in, x, 0, in);
-            y[o] = bias == null ? s : s + bias[o];
-        }
-        return y;
-    }
-
-    /** y = x W with W row-major [in][out] (a parameter used as {@code x @ W}). */
-    public static float[] matmulRight(float[] x, float[] w, int in, int out) {
-        float[] y = new float[out];
-        for (int i = 0; i < in; i++) VectorOps.axpy(x[i], w, i * out, y, 0, out);
-        return y;
-    }
 
     public static float[] layerNorm(float[] x, float[] weight, float[] bias, double eps) {
         int n = x.length;

@@ -1,6 +1,7 @@
 package io.dijiang4j.plugin.nativemodels.dijiang;
 
 import io.dijiang4j.plugin.nativemodels.JsonConfig;
+import io.dijiang4j.plugin.nativemodels.Linear;
 import io.dijiang4j.plugin.nativemodels.NativeModel;
 import io.dijiang4j.plugin.nativemodels.NativeOps;
 import io.dijiang4j.plugin.nativemodels.NativeSession;
@@ -64,18 +65,14 @@ public final class DiJiangModel implements NativeModel {
             float[] ln1b,
             float[] ln2w,
             float[] ln2b,
-            float[] qkvW,
-            float[] qkvB,
-            float[] denseW,
-            float[] denseB,
+            Linear qkv,
+            Linear dense,
             float[] proj,
-            float[] gate,
+            Linear gate,
             float[] gnW,
             float[] gnB,
-            float[] upW,
-            float[] upB,
-            float[] downW,
-            float[] downB,
+            Linear up,
+            Linear down,
             double[][] a,
             double[][] b) {}
 
@@ -83,7 +80,7 @@ public final class DiJiangModel implements NativeModel {
     private final float[] embed;
     private final float[] finalW;
     private final float[] finalB;
-    private final float[] lmHead;
+    private final Linear lmHead;
     private final Layer[] layers;
     private final double[] gamma;
     private final double[] invFreq;
@@ -102,9 +99,13 @@ public final class DiJiangModel implements NativeModel {
         embed = st.get(Names.EMBED, cfg.vocabSize(), h).data();
         finalW = st.get(Names.FINAL_NORM + ".weight", h).data();
         finalB = st.get(Names.FINAL_NORM + ".bias", h).data();
-        lmHead = st.has(Names.LM_HEAD) || !cfg.tieWordEmbeddings()
-                ? st.get(Names.LM_HEAD, cfg.vocabSize(), h).data()
-                : embed;
+        lmHead = Linear.fromOutIn(
+                st.has(Names.LM_HEAD) || !cfg.tieWordEmbeddings()
+                        ? st.get(Names.LM_HEAD, cfg.vocabSize(), h).data()
+                        : embed,
+                null,
+                cfg.vocabSize(),
+                h);
         gamma = initialDecay(nh);
         int rd = cfg.rotaryDims();
         invFreq = new double[rd / 2];
@@ -126,18 +127,34 @@ public final class DiJiangModel implements NativeModel {
                     vec(st, l, Names.LN1 + ".bias", h),
                     vec(st, l, Names.LN2 + ".weight", h),
                     vec(st, l, Names.LN2 + ".bias", h),
-                    st.get(Names.layer(l, Names.QKV + ".weight"), 3 * h, h).data(),
-                    optional(st, Names.layer(l, Names.QKV + ".bias"), 3 * h),
-                    st.get(Names.layer(l, Names.DENSE + ".weight"), h, h).data(),
-                    optional(st, Names.layer(l, Names.DENSE + ".bias"), h),
+                    Linear.fromOutIn(
+                            st.get(Names.layer(l, Names.QKV + ".weight"), 3 * h, h)
+                                    .data(),
+                            optional(st, Names.layer(l, Names.QKV + ".bias"), 3 * h),
+                            3 * h,
+                            h),
+                    Linear.fromOutIn(
+                            st.get(Names.layer(l, Names.DENSE + ".weight"), h, h)
+                                    .data(),
+                            optional(st, Names.layer(l, Names.DENSE + ".bias"), h),
+                            h,
+                            h),
                     st.get(Names.layer(l, Names.PROJ), hs, hs).data(),
-                    st.get(Names.layer(l, Names.GATE), h, h).data(),
+                    Linear.fromInOut(st.get(Names.layer(l, Names.GATE), h, h).data(), h, h),
                     vec(st, l, Names.GROUP_NORM + ".weight", h),
                     vec(st, l, Names.GROUP_NORM + ".bias", h),
-                    st.get(Names.layer(l, Names.MLP_UP + ".weight"), inter, h).data(),
-                    optional(st, Names.layer(l, Names.MLP_UP + ".bias"), inter),
-                    st.get(Names.layer(l, Names.MLP_DOWN + ".weight"), h, inter).data(),
-                    optional(st, Names.layer(l, Names.MLP_DOWN + ".bias"), h),
+                    Linear.fromOutIn(
+                            st.get(Names.layer(l, Names.MLP_UP + ".weight"), inter, h)
+                                    .data(),
+                            optional(st, Names.layer(l, Names.MLP_UP + ".bias"), inter),
+                            inter,
+                            h),
+                    Linear.fromOutIn(
+                            st.get(Names.layer(l, Names.MLP_DOWN + ".weight"), h, inter)
+                                    .data(),
+                            optional(st, Names.layer(l, Names.MLP_DOWN + ".bias"), h),
+                            h,
+                            inter),
                     a,
                     b);
         }
@@ -316,12 +333,11 @@ public final class DiJiangModel implements NativeModel {
             for (int l = 0; l < layers.length; l++) x = layer(l, x, recurrent);
             position += t;
             int first = allLogits ? 0 : t - 1;
-            float[][] logits = new float[t - first][];
-            for (int i = first; i < t; i++) {
-                float[] n = NativeOps.layerNorm(x[i], finalW, finalB, cfg.layerNormEps());
-                logits[i - first] = NativeOps.requireFinite(
-                        NativeOps.linear(lmHead, null, n, cfg.vocabSize(), h), "DiJiang logits");
-            }
+            float[][] normed = new float[t - first][];
+            for (int i = first; i < t; i++)
+                normed[i - first] = NativeOps.layerNorm(x[i], finalW, finalB, cfg.layerNormEps());
+            float[][] logits = lmHead.apply(normed);
+            for (float[] row : logits) NativeOps.requireFinite(row, "DiJiang logits");
             return logits;
         }
 
@@ -337,9 +353,10 @@ public final class DiJiangModel implements NativeModel {
             double[][][] fk = new double[nh][t][];
             double[][][] v = new double[nh][t][hs];
             final int base0 = position;
+            NativeOps.forEachIndex(t, i -> normed[i] = NativeOps.layerNorm(x[i], w.ln1w, w.ln1b, eps));
+            float[][] qkvAll = w.qkv.apply(normed);
             NativeOps.forEachIndex(t, i -> {
-                normed[i] = NativeOps.layerNorm(x[i], w.ln1w, w.ln1b, eps);
-                float[] qkv = NativeOps.linear(w.qkvW, w.qkvB, normed[i], 3 * h, h);
+                float[] qkv = qkvAll[i];
                 for (int head = 0; head < nh; head++) {
                     int base = head * 3 * hs; // [heads][3][head_size]
                     double[] q = new double[hs];
@@ -362,22 +379,32 @@ public final class DiJiangModel implements NativeModel {
                 if (recurrent) recurrent(w, head, fq[head], fk[head], v[head], s, o);
                 else chunked(w, head, fq[head], fk[head], v[head], s, o);
             });
-            float[][] out = new float[t][];
+            float[][] gates = w.gate.apply(normed);
+            float[][] gated = new float[t][];
+            NativeOps.forEachIndex(t, i -> gated[i] = groupNormGate(w, o[i], gates[i]));
+            float[][] attn = w.dense.apply(gated);
+            float[][] mid = new float[t][];
+            float[][] mlpIn = new float[t][];
             NativeOps.forEachIndex(t, i -> {
-                float[] gated = groupNormGate(w, o[i], normed[i]);
-                float[] attn = NativeOps.linear(w.denseW, w.denseB, gated, h, h);
-                float[] y = new float[h];
                 if (cfg.parallelResidual()) {
-                    float[] mlp = mlp(w, NativeOps.layerNorm(x[i], w.ln2w, w.ln2b, eps));
-                    for (int j = 0; j < h; j++) y[j] = x[i][j] + attn[j] + mlp[j];
+                    mid[i] = x[i];
                 } else {
-                    float[] mid = new float[h];
-                    for (int j = 0; j < h; j++) mid[j] = x[i][j] + attn[j];
-                    float[] mlp = mlp(w, NativeOps.layerNorm(mid, w.ln2w, w.ln2b, eps));
-                    for (int j = 0; j < h; j++) y[j] = mid[j] + mlp[j];
+                    mid[i] = new float[h];
+                    for (int j = 0; j < h; j++) mid[i][j] = x[i][j] + attn[i][j];
                 }
-                out[i] = y;
+                mlpIn[i] = NativeOps.layerNorm(mid[i], w.ln2w, w.ln2b, eps);
             });
+            float[][] up = w.up.apply(mlpIn);
+            NativeOps.forEachIndex(t, i -> {
+                for (int j = 0; j < up[i].length; j++) up[i][j] = (float) act.applyAsDouble(up[i][j]);
+            });
+            float[][] down = w.down.apply(up);
+            float[][] out = new float[t][h];
+            for (int i = 0; i < t; i++) {
+                for (int j = 0; j < h; j++) {
+                    out[i][j] = cfg.parallelResidual() ? x[i][j] + attn[i][j] + down[i][j] : mid[i][j] + down[i][j];
+                }
+            }
             return out;
         }
 
@@ -455,11 +482,10 @@ public final class DiJiangModel implements NativeModel {
         }
 
         /** SiLU(x W_G) o GroupNorm(o): num_groups = head_size over the hidden channels, eps 1e-5. */
-        private float[] groupNormGate(Layer w, double[] o, float[] normed) {
+        private float[] groupNormGate(Layer w, double[] o, float[] gate) {
             int h = cfg.hiddenSize();
             int groups = cfg.headSize();
             int per = h / groups;
-            float[] gate = NativeOps.matmulRight(normed, w.gate, h, h);
             float[] out = new float[h];
             for (int g = 0; g < groups; g++) {
                 double mean = 0;
@@ -475,14 +501,6 @@ public final class DiJiangModel implements NativeModel {
                 }
             }
             return out;
-        }
-
-        private float[] mlp(Layer w, float[] x) {
-            int h = cfg.hiddenSize();
-            int inter = cfg.intermediateSize();
-            float[] up = NativeOps.linear(w.upW, w.upB, x, inter, h);
-            for (int i = 0; i < inter; i++) up[i] = (float) act.applyAsDouble(up[i]);
-            return NativeOps.linear(w.downW, w.downB, up, h, inter);
         }
     }
 }

@@ -1,6 +1,7 @@
 package io.dijiang4j.plugin.nativemodels.mcsd;
 
 import io.dijiang4j.plugin.nativemodels.JsonConfig;
+import io.dijiang4j.plugin.nativemodels.Linear;
 import io.dijiang4j.plugin.nativemodels.NativeModel;
 import io.dijiang4j.plugin.nativemodels.NativeOps;
 import io.dijiang4j.plugin.nativemodels.NativeSession;
@@ -63,15 +64,15 @@ public final class McsdModel implements NativeModel {
             float[] wv,
             float[] we,
             float[] wf,
-            float[] out,
-            float[] gate,
-            float[] up,
-            float[] down) {}
+            Linear out,
+            Linear gate,
+            Linear up,
+            Linear down) {}
 
     private final McsdConfig cfg;
     private final float[] embed;
     private final float[] finalNorm;
-    private final float[] lmHead;
+    private final Linear lmHead;
     private final Layer[] layers;
     private final double[] slopeDecay; // e^-beta_c
     private final double[] alpha;
@@ -88,9 +89,13 @@ public final class McsdModel implements NativeModel {
         int inter = cfg.intermediateSize();
         embed = st.get(Names.EMBED, cfg.vocabSize(), d).data();
         finalNorm = st.get(Names.FINAL_NORM, d).data();
-        lmHead = st.has(Names.LM_HEAD)
-                ? st.get(Names.LM_HEAD, cfg.vocabSize(), d).data()
-                : embed;
+        lmHead = Linear.fromOutIn(
+                st.has(Names.LM_HEAD)
+                        ? st.get(Names.LM_HEAD, cfg.vocabSize(), d).data()
+                        : embed,
+                null,
+                cfg.vocabSize(),
+                d);
         slopeDecay = new double[c];
         alpha = new double[c];
         for (int i = 0; i < c; i++) {
@@ -108,10 +113,17 @@ public final class McsdModel implements NativeModel {
                     st.get(Names.layer(l, Names.W_V), c, dc, dc).data(),
                     st.get(Names.layer(l, Names.W_E), c, dc, dc).data(),
                     st.get(Names.layer(l, Names.W_F), c, dc, dc).data(),
-                    st.get(Names.layer(l, Names.OUT), d, cfg.fusedWidth()).data(),
-                    st.get(Names.layer(l, Names.GATE), inter, d).data(),
-                    st.get(Names.layer(l, Names.UP), inter, d).data(),
-                    st.get(Names.layer(l, Names.DOWN), d, inter).data());
+                    Linear.fromOutIn(
+                            st.get(Names.layer(l, Names.OUT), d, cfg.fusedWidth())
+                                    .data(),
+                            null,
+                            d,
+                            cfg.fusedWidth()),
+                    Linear.fromOutIn(
+                            st.get(Names.layer(l, Names.GATE), inter, d).data(), null, inter, d),
+                    Linear.fromOutIn(st.get(Names.layer(l, Names.UP), inter, d).data(), null, inter, d),
+                    Linear.fromOutIn(
+                            st.get(Names.layer(l, Names.DOWN), d, inter).data(), null, d, inter));
         }
     }
 
@@ -217,12 +229,10 @@ public final class McsdModel implements NativeModel {
             for (int l = 0; l < layers.length; l++) layer(l, x);
             position += t;
             int first = allLogits ? 0 : t - 1;
-            float[][] logits = new float[t - first][];
-            for (int i = first; i < t; i++) {
-                float[] n = NativeOps.rmsNorm(x[i], finalNorm, cfg.rmsNormEps());
-                logits[i - first] =
-                        NativeOps.requireFinite(NativeOps.linear(lmHead, null, n, cfg.vocabSize(), d), "MCSD logits");
-            }
+            float[][] normed = new float[t - first][];
+            for (int i = first; i < t; i++) normed[i - first] = NativeOps.rmsNorm(x[i], finalNorm, cfg.rmsNormEps());
+            float[][] logits = lmHead.apply(normed);
+            for (float[] row : logits) NativeOps.requireFinite(row, "MCSD logits");
             return logits;
         }
 
@@ -269,16 +279,20 @@ public final class McsdModel implements NativeModel {
                     if (j % dc == dc - 1) a[ch] = an;
                 }
             }
+            float[][] out = w.out.apply(fused);
+            float[][] xn2 = new float[t][];
             NativeOps.forEachIndex(t, i -> {
-                float[] out = NativeOps.linear(w.out, null, fused[i], d, width);
-                for (int j = 0; j < d; j++) x[i][j] += out[j];
-                float[] xn2 = NativeOps.rmsNorm(x[i], w.postNorm, cfg.rmsNormEps());
-                int inter = cfg.intermediateSize();
-                float[] g = NativeOps.linear(w.gate, null, xn2, inter, d);
-                float[] up = NativeOps.linear(w.up, null, xn2, inter, d);
-                for (int j = 0; j < inter; j++) g[j] = (float) (NativeOps.silu(g[j]) * up[j]);
-                float[] down = NativeOps.linear(w.down, null, g, d, inter);
-                for (int j = 0; j < d; j++) x[i][j] += down[j];
+                for (int j = 0; j < d; j++) x[i][j] += out[i][j];
+                xn2[i] = NativeOps.rmsNorm(x[i], w.postNorm, cfg.rmsNormEps());
+            });
+            float[][] g = w.gate.apply(xn2);
+            float[][] up = w.up.apply(xn2);
+            NativeOps.forEachIndex(t, i -> {
+                for (int j = 0; j < g[i].length; j++) g[i][j] = (float) (NativeOps.silu(g[i][j]) * up[i][j]);
+            });
+            float[][] down = w.down.apply(g);
+            NativeOps.forEachIndex(t, i -> {
+                for (int j = 0; j < d; j++) x[i][j] += down[i][j];
             });
         }
     }

@@ -1,6 +1,7 @@
 package io.dijiang4j.plugin.nativemodels.transnormer;
 
 import io.dijiang4j.plugin.nativemodels.JsonConfig;
+import io.dijiang4j.plugin.nativemodels.Linear;
 import io.dijiang4j.plugin.nativemodels.NativeModel;
 import io.dijiang4j.plugin.nativemodels.NativeOps;
 import io.dijiang4j.plugin.nativemodels.NativeSession;
@@ -49,23 +50,11 @@ public final class TransNormerModel implements NativeModel {
         public static final String GLU3 = "channel_mixer.l3";
     }
 
-    private record Layer(
-            float[] qkvuW,
-            float[] qkvuB,
-            float[] outW,
-            float[] outB,
-            double[] theta,
-            float[] l1W,
-            float[] l1B,
-            float[] l2W,
-            float[] l2B,
-            float[] l3W,
-            float[] l3B,
-            double[] rate) {}
+    private record Layer(Linear qkvu, Linear out, double[] theta, Linear l1, Linear l2, Linear l3, double[] rate) {}
 
     private final TransNormerConfig cfg;
     private final float[] embed;
-    private final float[] lmHead;
+    private final Linear lmHead;
     private final Layer[] layers;
     private final DoubleUnaryOperator act;
     private final Optional<NativeTokenizer> tokenizer;
@@ -80,9 +69,13 @@ public final class TransNormerModel implements NativeModel {
         int g = cfg.gluDim();
         int nh = cfg.numHeads();
         embed = st.get(Names.EMBED, cfg.vocabSize(), d).data();
-        lmHead = st.has(Names.LM_HEAD)
-                ? st.get(Names.LM_HEAD, cfg.vocabSize(), d).data()
-                : embed;
+        lmHead = Linear.fromOutIn(
+                st.has(Names.LM_HEAD)
+                        ? st.get(Names.LM_HEAD, cfg.vocabSize(), d).data()
+                        : embed,
+                null,
+                cfg.vocabSize(),
+                d);
         double[] slopes = slopes(nh);
         layers = new Layer[cfg.numLayers()];
         for (int l = 0; l < layers.length; l++) {
@@ -101,19 +94,19 @@ public final class TransNormerModel implements NativeModel {
             double[] rate = new double[nh];
             for (int h = 0; h < nh; h++) rate[h] = decayRate(slopes[h], l, cfg.numLayers());
             layers[l] = new Layer(
-                    st.get(Names.layer(l, Names.QKVU + ".weight"), 4 * hd, d).data(),
-                    bias(st, l, Names.QKVU, 4 * hd),
-                    st.get(Names.layer(l, Names.OUT + ".weight"), d, hd).data(),
-                    bias(st, l, Names.OUT, d),
+                    linear(st, l, Names.QKVU, 4 * hd, d),
+                    linear(st, l, Names.OUT, d, hd),
                     theta,
-                    st.get(Names.layer(l, Names.GLU1 + ".weight"), g, d).data(),
-                    bias(st, l, Names.GLU1, g),
-                    st.get(Names.layer(l, Names.GLU2 + ".weight"), g, d).data(),
-                    bias(st, l, Names.GLU2, g),
-                    st.get(Names.layer(l, Names.GLU3 + ".weight"), d, g).data(),
-                    bias(st, l, Names.GLU3, d),
+                    linear(st, l, Names.GLU1, g, d),
+                    linear(st, l, Names.GLU2, g, d),
+                    linear(st, l, Names.GLU3, d, g),
                     rate);
         }
+    }
+
+    private Linear linear(SafeTensorsFile st, int l, String module, int out, int in) {
+        return Linear.fromOutIn(
+                st.get(Names.layer(l, module + ".weight"), out, in).data(), bias(st, l, module, out), out, in);
     }
 
     private float[] bias(SafeTensorsFile st, int l, String module, int n) {
@@ -240,12 +233,10 @@ public final class TransNormerModel implements NativeModel {
             for (int l = 0; l < layers.length; l++) layer(l, x, recurrent);
             position += t;
             int first = allLogits ? 0 : t - 1;
-            float[][] logits = new float[t - first][];
-            for (int i = first; i < t; i++) {
-                float[] n = NativeOps.rmsNorm(x[i], null, 1e-6);
-                logits[i - first] = NativeOps.requireFinite(
-                        NativeOps.linear(lmHead, null, n, cfg.vocabSize(), d), "TransNormer logits");
-            }
+            float[][] normed = new float[t - first][];
+            for (int i = first; i < t; i++) normed[i - first] = NativeOps.rmsNorm(x[i], null, 1e-6);
+            float[][] logits = lmHead.apply(normed);
+            for (float[] row : logits) NativeOps.requireFinite(row, "TransNormer logits");
             return logits;
         }
 
@@ -262,8 +253,11 @@ public final class TransNormerModel implements NativeModel {
             double[][][] v = new double[nh][t][e];
             float[][] u = new float[t][];
             final int base0 = position;
+            float[][] normed = new float[t][];
+            NativeOps.forEachIndex(t, i -> normed[i] = NativeOps.rmsNorm(x[i], null, 1e-6));
+            float[][] qkvuAll = w.qkvu.apply(normed);
             NativeOps.forEachIndex(t, i -> {
-                float[] qkvu = NativeOps.linear(w.qkvuW, w.qkvuB, NativeOps.rmsNorm(x[i], null, 1e-6), 4 * hd, d);
+                float[] qkvu = qkvuAll[i];
                 u[i] = Arrays.copyOfRange(qkvu, 3 * hd, 4 * hd);
                 for (int h = 0; h < nh; h++) {
                     for (int j = 0; j < e; j++) {
@@ -295,18 +289,26 @@ public final class TransNormerModel implements NativeModel {
                     for (int j = 0; j < e; j++) o[i][h * e + j] = (float) oh[i][j];
                 }
             });
+            float[][] gatedO = new float[t][];
             NativeOps.forEachIndex(t, i -> {
                 float[] n = NativeOps.rmsNorm(o[i], null, 1e-6);
                 for (int j = 0; j < hd; j++) n[j] *= u[i][j];
-                float[] attn = NativeOps.linear(w.outW, w.outB, n, d, hd);
-                for (int j = 0; j < d; j++) x[i][j] += attn[j];
-                float[] xn = NativeOps.rmsNorm(x[i], null, 1e-6);
-                int g = cfg.gluDim();
-                float[] a = NativeOps.linear(w.l1W, w.l1B, xn, g, d);
-                float[] b = NativeOps.linear(w.l2W, w.l2B, xn, g, d);
-                for (int j = 0; j < g; j++) a[j] *= b[j];
-                float[] mlp = NativeOps.linear(w.l3W, w.l3B, a, d, g);
-                for (int j = 0; j < d; j++) x[i][j] += mlp[j];
+                gatedO[i] = n;
+            });
+            float[][] attn = w.out.apply(gatedO);
+            float[][] xn = new float[t][];
+            NativeOps.forEachIndex(t, i -> {
+                for (int j = 0; j < d; j++) x[i][j] += attn[i][j];
+                xn[i] = NativeOps.rmsNorm(x[i], null, 1e-6);
+            });
+            float[][] a = w.l1.apply(xn);
+            float[][] b = w.l2.apply(xn);
+            NativeOps.forEachIndex(t, i -> {
+                for (int j = 0; j < a[i].length; j++) a[i][j] *= b[i][j];
+            });
+            float[][] mlp = w.l3.apply(a);
+            NativeOps.forEachIndex(t, i -> {
+                for (int j = 0; j < d; j++) x[i][j] += mlp[i][j];
             });
         }
 
