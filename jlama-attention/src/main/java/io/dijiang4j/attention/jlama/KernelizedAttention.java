@@ -12,6 +12,8 @@ import com.github.tjake.jlama.tensor.operations.TensorOperations;
 import com.github.tjake.jlama.tensor.operations.TensorOperationsProvider;
 import io.dijiang4j.attention.AttentionKernel;
 import io.dijiang4j.attention.AttentionState;
+import java.lang.reflect.InvocationTargetException;
+import java.lang.reflect.Method;
 import java.util.Collections;
 import java.util.List;
 import java.util.Map;
@@ -199,20 +201,48 @@ public class KernelizedAttention extends CausalSelfAttention {
             fromFloats(out, attended, batch, queryWidth);
 
             AbstractTensor result = model.makeDenseTensor(batch, c.embeddingLength);
-            VectorMath.pchunk(
-                    0,
-                    c.embeddingLength,
-                    (start, length) -> ops.dotProductChunk(
-                            result,
-                            attended,
-                            outputWeights,
-                            d.attentionSegmentStart,
-                            d.attentionSegmentLength,
-                            start,
-                            length));
+            // as Jlama's layer: the model may quantize the attention output to its working type (BF16, I8) first
+            try (AbstractTensor quantized = maybeQuantize(model, attended)) {
+                VectorMath.pchunk(
+                        0,
+                        c.embeddingLength,
+                        (start, length) -> ops.dotProductChunk(
+                                result,
+                                quantized,
+                                outputWeights,
+                                d.attentionSegmentStart,
+                                d.attentionSegmentLength,
+                                start,
+                                length));
+            }
             tensorReducer.ifPresent(f -> f.accept(Collections.singletonList(result)));
             outputBias.ifPresent(b -> ops.accumulate(result, b, 0, c.embeddingLength));
             return result;
+        }
+    }
+
+    private static final Method MAYBE_QUANTIZE = maybeQuantizeMethod();
+
+    private static Method maybeQuantizeMethod() {
+        try {
+            Method m = AbstractModel.class.getDeclaredMethod("maybeQuantize", AbstractTensor.class);
+            m.setAccessible(true);
+            return m;
+        } catch (ReflectiveOperationException | RuntimeException e) {
+            throw new IllegalStateException(
+                    "dijiang4j needs Jlama 0.8.4's AbstractModel.maybeQuantize(AbstractTensor): " + e.getMessage(), e);
+        }
+    }
+
+    /** {@code model.maybeQuantize(t)} (protected in Jlama; overridden per architecture, e.g. LlamaModel). */
+    private static AbstractTensor maybeQuantize(AbstractModel model, AbstractTensor t) {
+        try {
+            return (AbstractTensor) MAYBE_QUANTIZE.invoke(model, t);
+        } catch (InvocationTargetException e) {
+            if (e.getCause() instanceof RuntimeException r) throw r;
+            throw new IllegalStateException(e.getCause());
+        } catch (IllegalAccessException e) {
+            throw new IllegalStateException(e);
         }
     }
 
