@@ -29,8 +29,9 @@ public final class GenerateCommand implements Callable<Integer> {
         Profile profile = options.profile();
         // native linear-attention checkpoints (DiJiang, TransNormerLLM, MCSD) run on their own forward pass;
         // the profile's generation settings apply, its attention settings do not
-        String model = profile.model();
-        java.nio.file.Path dir = model == null || model.startsWith("hf:") ? null : java.nio.file.Path.of(model);
+        String modelName = profile.model();
+        java.nio.file.Path dir =
+                modelName == null || modelName.startsWith("hf:") ? null : java.nio.file.Path.of(modelName);
         if (dir != null && io.dijiang4j.plugin.nativemodels.NativeModels.isNative(dir)) {
             var g = profile.generation();
             return io.dijiang4j.plugin.nativemodels.NativeCli.generate(
