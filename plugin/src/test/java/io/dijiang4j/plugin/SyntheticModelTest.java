@@ -36,12 +36,14 @@ class SyntheticModelTest {
     static Path f32;
     static Path q4;
     static Path bf16;
+    static Path qwen2;
 
     @BeforeAll
     static void writeModels() throws Exception {
         f32 = SyntheticModels.write(SHAPE, temp.resolve("tiny-f32"), DType.F32, 3);
         q4 = SyntheticModels.write(SHAPE, temp.resolve("tiny-q4"), DType.Q4, 3);
         bf16 = toBf16(f32, temp.resolve("tiny-bf16"));
+        qwen2 = withQwen2Biases(f32, temp.resolve("tiny-qwen2"));
     }
 
     static Profile profile(Path dir, Mode mode) {
@@ -174,6 +176,79 @@ class SyntheticModelTest {
             out.set(e.getKey(), t);
         }
         byte[] headerBytes = json.writeValueAsBytes(out);
+        java.nio.ByteBuffer length = java.nio.ByteBuffer.allocate(8).order(java.nio.ByteOrder.LITTLE_ENDIAN);
+        length.putLong(headerBytes.length);
+        try (var os = Files.newOutputStream(target.resolve("model.safetensors"))) {
+            os.write(length.array());
+            os.write(headerBytes);
+            data.writeTo(os);
+        }
+        return target;
+    }
+
+    @Test
+    void qwen2BiasesAreAppliedAndTheFullWindowHybridMatchesSoftmax() {
+        int[] tokens = randomTokens(120, 6);
+        try (DiJiangModel hybrid = DiJiang.load(profile(qwen2, Mode.HYBRID).withHybrid(4, 4096));
+                DiJiangModel softmax = DiJiang.load(profile(qwen2, Mode.SOFTMAX));
+                DiJiangModel llama = DiJiang.load(profile(f32, Mode.SOFTMAX));
+                Session h = hybrid.newSession();
+                Session s = softmax.newSession();
+                Session l = llama.newSession()) {
+            float[][] a = h.appendAll(tokens);
+            float[][] b = s.appendAll(tokens);
+            float[][] withoutBiases = l.appendAll(tokens);
+            double worst = 0;
+            double biasEffect = 0;
+            for (int p = 0; p < tokens.length; p++)
+                for (int v = 0; v < a[p].length; v++) {
+                    worst = Math.max(worst, Math.abs(a[p][v] - b[p][v]));
+                    biasEffect = Math.max(biasEffect, Math.abs(b[p][v] - withoutBiases[p][v]));
+                }
+            System.out.printf(
+                    "qwen2 (q/k/v biases): hybrid (window 4096) vs softmax, max |logit difference| %.3g;"
+                            + " the biases move the logits by up to %.3g%n",
+                    worst, biasEffect);
+            assertTrue(biasEffect > 0.05, "the biases must matter for this test to mean anything: " + biasEffect);
+            assertTrue(worst < 1e-3, "max logit difference " + worst);
+        }
+    }
+
+    /** The F32 model as a qwen2 model: config model_type qwen2 and random q/k/v biases appended. */
+    static Path withQwen2Biases(Path source, Path target) throws Exception {
+        Files.createDirectories(target);
+        for (String f : List.of("tokenizer.json", "tokenizer_config.json")) {
+            if (Files.exists(source.resolve(f))) Files.copy(source.resolve(f), target.resolve(f));
+        }
+        ObjectMapper json = new ObjectMapper();
+        ObjectNode config =
+                (ObjectNode) json.readTree(source.resolve("config.json").toFile());
+        config.put("model_type", "qwen2");
+        json.writeValue(target.resolve("config.json").toFile(), config);
+        byte[] all = Files.readAllBytes(source.resolve("model.safetensors"));
+        java.nio.ByteBuffer in = java.nio.ByteBuffer.wrap(all).order(java.nio.ByteOrder.LITTLE_ENDIAN);
+        int headerLength = (int) in.getLong(0);
+        ObjectNode header =
+                (ObjectNode) json.readTree(new String(all, 8, headerLength, java.nio.charset.StandardCharsets.UTF_8));
+        java.io.ByteArrayOutputStream data = new java.io.ByteArrayOutputStream();
+        data.write(all, 8 + headerLength, all.length - 8 - headerLength);
+        SplittableRandom random = new SplittableRandom(9);
+        for (int layer = 0; layer < SHAPE.layers(); layer++) {
+            for (String proj : List.of("q_proj", "k_proj", "v_proj")) {
+                int width = (proj.equals("q_proj") ? SHAPE.heads() : SHAPE.kvHeads()) * SHAPE.headSize();
+                ObjectNode t = json.createObjectNode();
+                t.put("dtype", "F32");
+                t.putArray("shape").add(width);
+                long start = data.size();
+                java.nio.ByteBuffer values =
+                        java.nio.ByteBuffer.allocate(4 * width).order(java.nio.ByteOrder.LITTLE_ENDIAN);
+                for (int i = 0; i < width; i++) values.putFloat((float) (0.5 * random.nextGaussian()));
+                data.write(values.array());
+                t.putArray("data_offsets").add(start).add(data.size());
+                header.set("model.layers." + layer + ".self_attn." + proj + ".bias", t);
+            }
+        }
+        byte[] headerBytes = json.writeValueAsBytes(header);
         java.nio.ByteBuffer length = java.nio.ByteBuffer.allocate(8).order(java.nio.ByteOrder.LITTLE_ENDIAN);
         length.putLong(headerBytes.length);
         try (var os = Files.newOutputStream(target.resolve("model.safetensors"))) {
