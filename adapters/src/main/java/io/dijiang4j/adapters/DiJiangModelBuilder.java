@@ -130,6 +130,9 @@ public abstract class DiJiangModelBuilder<B extends DiJiangModelBuilder<B>> {
         if (maxOutputTokens == null && keys.contains("max_tokens") && generation.maxTokens() > 0) {
             maxOutputTokens = generation.maxTokens();
         }
+        if (seed == null && keys.contains("seed")) {
+            seed = loaded.seed();
+        }
     }
 
     ChatRequestParameters defaultParameters(String modelName) {

@@ -76,7 +76,7 @@ public final class PrefixReuseBenchmark {
             System.out.printf(Locale.ROOT, "speed-up: %.1fx%n", median(without) / median(withReuse));
             System.out.printf(
                     Locale.ROOT,
-                    "of which Jlama's tokenizer (whole prompt text, both cases): %.1f ms%n",
+                    "of which prompt tokenization (whole prompt text, both cases): %.1f ms%n",
                     median(encode));
             System.out.printf(
                     Locale.ROOT,
