@@ -260,6 +260,41 @@ class SyntheticModelTest {
     }
 
     @Test
+    void theLayerComputesNaiveLinearAttentionOverPrefillAndDecodeCalls() {
+        Profile profile = profile(f32, Mode.DIJIANG).withFeatures("wdcf", 24);
+        int qw = SHAPE.heads() * SHAPE.headSize();
+        int kw = SHAPE.kvHeads() * SHAPE.headSize();
+        int length = 170;
+        float[] q = new float[length * qw], k = new float[length * kw], v = new float[length * kw];
+        float[] out = new float[length * qw];
+        AtomicInteger seen = new AtomicInteger();
+        try (DiJiangModel model = DiJiang.load(profile);
+                Session s = model.newSession()) {
+            model.setObserver((layer, start, n, lq, lk, lv, lout) -> {
+                if (layer != 1) return;
+                System.arraycopy(lq, 0, q, (int) start * qw, n * qw);
+                System.arraycopy(lk, 0, k, (int) start * kw, n * kw);
+                System.arraycopy(lv, 0, v, (int) start * kw, n * kw);
+                System.arraycopy(lout, 0, out, (int) start * qw, n * qw);
+                seen.addAndGet(n);
+            });
+            int[] tokens = randomTokens(length, 8);
+            s.append(java.util.Arrays.copyOf(tokens, 150));
+            for (int i = 150; i < length; i++) s.append(tokens[i]);
+            assertEquals(length, seen.get());
+            var spec = Installation.spec(profile, model.config());
+            var shape = new io.dijiang4j.attention.AttentionShape(SHAPE.heads(), SHAPE.kvHeads(), SHAPE.headSize());
+            double[] expected =
+                    io.dijiang4j.attention.linear.NaiveLinearAttention.forward(shape, spec, q, k, v, length);
+            double worst = 0;
+            for (int i = 0; i < out.length; i++) {
+                worst = Math.max(worst, Math.abs(out[i] - expected[i]) / (1e-3 + Math.abs(expected[i])));
+            }
+            assertTrue(worst < 1e-3, "max relative difference " + worst);
+        }
+    }
+
+    @Test
     void installsIntoAModelLoadedElsewhereAndUninstallsCleanly() {
         AbstractModel jlama = ModelSupport.loadModel(f32.toFile(), DType.F32, DType.F32);
         try {
