@@ -46,6 +46,18 @@ class PrefixReuseIT {
                     model.runtime().cachedStateBytes() < 4 * 200_000,
                     model.runtime().cachedStateBytes() + " bytes");
 
+            try (DiJiangChatModel fresh = DiJiangChatModel.builder()
+                    .profile(Stories260K.hybrid(temp))
+                    .temperature(0.0)
+                    .maxOutputTokens(16)
+                    .conversationCheckpoints(0)
+                    .build()) {
+                // the same answer as a model that prefills the whole conversation (no reuse)
+                var again = fresh.chat(LongHistory.secondTurn(story, first, "The dog"));
+                assertEquals(again.aiMessage().text(), second.aiMessage().text());
+                assertEquals(0, fresh.runtime().lastResult().reusedPromptTokens());
+            }
+
             var unrelated = model.chat(UserMessage.from("Tom had a cat."));
             assertFalse(unrelated.aiMessage().text().isBlank());
             assertEquals(0, model.runtime().lastResult().reusedPromptTokens());
