@@ -60,7 +60,11 @@ public final class ChatCommand implements Callable<Integer> {
                     }
                     String turn = (session.position() == 0 ? "" : "\n") + line + "\n";
                     try {
-                        session.generate(turn, profile.generation(), piece -> {
+                        // the seed starts the session's random stream once; later turns continue it
+                        var options = session.position() == 0
+                                ? profile.generation()
+                                : profile.generation().withSeed(null);
+                        session.generate(turn, options, piece -> {
                             out.print(piece);
                             out.flush();
                         });
