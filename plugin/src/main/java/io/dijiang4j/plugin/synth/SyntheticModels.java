@@ -145,6 +145,12 @@ public final class SyntheticModels {
                     tmp.resolve("README.md"),
                     "Synthetic " + shape.name() + " llama model (random weights, seed " + seed + ", " + dtype
                             + ") written by dijiang4j `bin/dijiang synth-model`. Not a trained model.\n");
+            try { // temp directories are created owner-only; a model directory is meant to be shared
+                Files.setPosixFilePermissions(
+                        tmp, java.nio.file.attribute.PosixFilePermissions.fromString("rwxr-xr-x"));
+            } catch (UnsupportedOperationException ignored) {
+                // not a POSIX file system
+            }
             if (Files.isDirectory(target)) Files.delete(target); // empty (checked above)
             try {
                 Files.move(tmp, target, StandardCopyOption.ATOMIC_MOVE);
