@@ -54,7 +54,7 @@ public final class BenchCommand implements Callable<Integer> {
     @Option(names = "--decode-tokens", defaultValue = "32", description = "Timed decode tokens per run.")
     int decodeTokens;
 
-    @Option(names = "--warmup-tokens", defaultValue = "4", description = "Untimed decode tokens before timing.")
+    @Option(names = "--warmup-tokens", defaultValue = "16", description = "Untimed decode tokens before timing.")
     int warmupTokens;
 
     @Option(
