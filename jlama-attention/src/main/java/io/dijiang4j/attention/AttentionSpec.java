@@ -16,6 +16,10 @@ import java.util.Objects;
  * @param scale softmax temperature tau, usually 1/sqrt(headDim)
  * @param memoryGain HYBRID: per query head weight g_h of the kernelized memory (null = 1 for every head)
  * @param causal false only for encoder (non-causal) use of the naive and chunked forms
+ * @param kvHeadMaps HYBRID/LINEAR: a feature map per KV head (fitted maps differ per head), or null for {@code
+ *     featureMap} on every head; each has the same input size and feature count as {@code featureMap}
+ * @param exactCache HYBRID: per KV head, at most this many evicted tokens kept exact (0 = none)
+ * @param cachePolicy HYBRID: which evicted tokens the exact cache keeps
  */
 public record AttentionSpec(
         Method method,
@@ -26,16 +30,58 @@ public record AttentionSpec(
         int blockSize,
         double scale,
         double[] memoryGain,
-        boolean causal) {
+        boolean causal,
+        FeatureMap[] kvHeadMaps,
+        int exactCache,
+        ExactCachePolicy cachePolicy) {
 
     public enum Method {
         LINEAR,
         HYBRID
     }
 
+    /** A spec without per-head maps and without an exact cache. */
+    public AttentionSpec(
+            Method method,
+            FeatureMap featureMap,
+            double[] decay,
+            int sinks,
+            int window,
+            int blockSize,
+            double scale,
+            double[] memoryGain,
+            boolean causal) {
+        this(
+                method,
+                featureMap,
+                decay,
+                sinks,
+                window,
+                blockSize,
+                scale,
+                memoryGain,
+                causal,
+                null,
+                0,
+                ExactCachePolicy.HEAVY_HITTER);
+    }
+
     public AttentionSpec {
         Objects.requireNonNull(method, "method");
         Objects.requireNonNull(featureMap, "featureMap");
+        Objects.requireNonNull(cachePolicy, "cachePolicy");
+        if (exactCache < 0) throw new IllegalArgumentException("exactCache must be >= 0");
+        if (exactCache > 0 && method != Method.HYBRID) {
+            throw new IllegalArgumentException("an exact cache needs the HYBRID method");
+        }
+        if (kvHeadMaps != null) {
+            for (FeatureMap m : kvHeadMaps) {
+                if (m == null || m.inputDim() != featureMap.inputDim() || m.numFeatures() != featureMap.numFeatures()) {
+                    throw new IllegalArgumentException("every per-KV-head feature map needs input size "
+                            + featureMap.inputDim() + " and " + featureMap.numFeatures() + " features");
+                }
+            }
+        }
         if (sinks < 0 || window < 0) throw new IllegalArgumentException("sinks and window must be >= 0");
         if (blockSize < 1) throw new IllegalArgumentException("blockSize must be >= 1");
         if (!(scale > 0) || Double.isInfinite(scale)) throw new IllegalArgumentException("scale must be > 0");
@@ -55,19 +101,106 @@ public record AttentionSpec(
     }
 
     public AttentionSpec withDecay(double[] perHeadDecay) {
-        return new AttentionSpec(method, featureMap, perHeadDecay, sinks, window, blockSize, scale, memoryGain, causal);
+        return new AttentionSpec(
+                method,
+                featureMap,
+                perHeadDecay,
+                sinks,
+                window,
+                blockSize,
+                scale,
+                memoryGain,
+                causal,
+                kvHeadMaps,
+                exactCache,
+                cachePolicy);
     }
 
     public AttentionSpec withBlockSize(int size) {
-        return new AttentionSpec(method, featureMap, decay, sinks, window, size, scale, memoryGain, causal);
+        return new AttentionSpec(
+                method,
+                featureMap,
+                decay,
+                sinks,
+                window,
+                size,
+                scale,
+                memoryGain,
+                causal,
+                kvHeadMaps,
+                exactCache,
+                cachePolicy);
     }
 
     public AttentionSpec withScale(double tau) {
-        return new AttentionSpec(method, featureMap, decay, sinks, window, blockSize, tau, memoryGain, causal);
+        return new AttentionSpec(
+                method,
+                featureMap,
+                decay,
+                sinks,
+                window,
+                blockSize,
+                tau,
+                memoryGain,
+                causal,
+                kvHeadMaps,
+                exactCache,
+                cachePolicy);
     }
 
     public AttentionSpec withMemoryGain(double[] perHeadGain) {
-        return new AttentionSpec(method, featureMap, decay, sinks, window, blockSize, scale, perHeadGain, causal);
+        return new AttentionSpec(
+                method,
+                featureMap,
+                decay,
+                sinks,
+                window,
+                blockSize,
+                scale,
+                perHeadGain,
+                causal,
+                kvHeadMaps,
+                exactCache,
+                cachePolicy);
+    }
+
+    /** One feature map per KV head (fitted maps differ per head); checked against the layer's KV heads by kernels. */
+    public AttentionSpec withKvHeadMaps(FeatureMap[] maps) {
+        return new AttentionSpec(
+                method,
+                featureMap,
+                decay,
+                sinks,
+                window,
+                blockSize,
+                scale,
+                memoryGain,
+                causal,
+                maps,
+                exactCache,
+                cachePolicy);
+    }
+
+    /** Keeps up to {@code size} evicted tokens per KV head exact, chosen by {@code policy}. */
+    public AttentionSpec withExactCache(int size, ExactCachePolicy policy) {
+        return new AttentionSpec(
+                method,
+                featureMap,
+                decay,
+                sinks,
+                window,
+                blockSize,
+                scale,
+                memoryGain,
+                causal,
+                kvHeadMaps,
+                size,
+                policy);
+    }
+
+    /** The feature map of KV head {@code kvHead}. */
+    public FeatureMap featureMapOf(int kvHead) {
+        return kvHeadMaps == null ? featureMap : kvHeadMaps[kvHead];
     }
 
     public double decayOf(int head) {
@@ -89,7 +222,10 @@ public record AttentionSpec(
                 && blockSize == s.blockSize
                 && scale == s.scale
                 && Arrays.equals(memoryGain, s.memoryGain)
-                && causal == s.causal;
+                && causal == s.causal
+                && Arrays.equals(kvHeadMaps, s.kvHeadMaps)
+                && exactCache == s.exactCache
+                && cachePolicy == s.cachePolicy;
     }
 
     @Override
@@ -103,6 +239,9 @@ public record AttentionSpec(
                 blockSize,
                 scale,
                 Arrays.hashCode(memoryGain),
-                causal);
+                causal,
+                Arrays.hashCode(kvHeadMaps),
+                exactCache,
+                cachePolicy);
     }
 }
