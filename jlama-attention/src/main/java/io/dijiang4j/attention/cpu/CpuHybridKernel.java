@@ -4,6 +4,7 @@ import io.dijiang4j.attention.AttentionKernel;
 import io.dijiang4j.attention.AttentionShape;
 import io.dijiang4j.attention.AttentionSpec;
 import io.dijiang4j.attention.AttentionState;
+import io.dijiang4j.attention.ExactCachePolicy;
 import io.dijiang4j.attention.linear.KernelMemory;
 import io.dijiang4j.attention.linear.MemoryBlock;
 import io.dijiang4j.attention.linear.RecurrentLinearAttention;
@@ -23,7 +24,31 @@ import java.util.Arrays;
  *
  * Chunked form: the memory part is the linear kernel's Lightning block with keys shifted by {@code window} (query
  * row i sees evicted rows j <= i, decay lambda^(i-j)); the exact part reads the sinks, the ring buffer and the
- * call's own tokens in place. One token runs the recurrent form.
+ * call's own tokens in place. One token runs the recurrent form. Each KV head's memory uses that head's feature map
+ * ({@link AttentionSpec#featureMapOf}).
+ *
+ * <p>Exact cache ({@code spec.exactCache() = C > 0}; the same semantics as {@link
+ * io.dijiang4j.attention.hybrid.NaiveHybridAttention}, which states them from the definition):
+ *
+ * <ul>
+ *   <li>Per KV head the cache holds at most C tokens (positions >= sinks) that have left the window.
+ *   <li>Token j leaves the window when query n = j + window is processed, before that query is answered. If j >=
+ *       sinks it is a cache candidate instead of entering the memory: while the cache holds fewer than C tokens it
+ *       is inserted; otherwise it competes with the cache entry of lowest priority (ties: the older position): the
+ *       one of lower priority (ties: the older position, i.e. the entry) is folded into the memory (S += phi(k)
+ *       v^T, z += phi(k)), the other stays.
+ *   <li>Exact set of query n: sinks, cache, window; one normalizer with the memory term as above.
+ *   <li>{@link ExactCachePolicy#HEAVY_HITTER}: the priority is the attention the token accumulated, the sum over the
+ *       query heads of its KV group and over every query that had it in its exact set (window or cache) of its
+ *       normalized probability (the normalizer includes the memory term).
+ *   <li>{@link ExactCachePolicy#SELF_RECALL}: the priority is fixed when the token leaves the window: the memory's
+ *       recall error |v_j - m(k_j)|^2, m(k) = sum_l phi_l(k) S_l / sum_l phi_l(k) z_l with the query-side map on
+ *       sqrt(tau) k_j, the memory as it is before this step's fold; |v_j|^2 while the memory is empty.
+ *   <li>No decay: a token folded late would need the weight lambda^(n-w-j) it would have had; the spec is
+ *       rejected instead (MATH.md section 6: decay changed nothing measurable).
+ *   <li>Every decision depends on earlier queries, so a call of several tokens runs the recurrent form token by
+ *       token; C = 0 runs the chunked form unchanged.
+ * </ul>
  */
 public final class CpuHybridKernel implements AttentionKernel {
     private final AttentionShape shape;
@@ -31,6 +56,7 @@ public final class CpuHybridKernel implements AttentionKernel {
     private final StateLayout layout;
     private final float scale;
     private final double[] logGains;
+    private final boolean heavyHitter;
 
     public CpuHybridKernel(AttentionShape shape, AttentionSpec spec) {
         if (spec.method() != AttentionSpec.Method.HYBRID) {
@@ -55,6 +81,11 @@ public final class CpuHybridKernel implements AttentionKernel {
         if (spec.sinks() + spec.window() == 0) {
             throw new IllegalArgumentException("a hybrid layer needs sinks + window >= 1 (else use LINEAR)");
         }
+        if (spec.exactCache() > 0 && spec.decay() != null) {
+            throw new IllegalArgumentException("an exact cache needs decay == null: a token folded into the memory"
+                    + " after its time in the cache would need the decay it missed (use decay 1 or no cache)");
+        }
+        this.heavyHitter = spec.cachePolicy() == ExactCachePolicy.HEAVY_HITTER;
     }
 
     @Override
@@ -82,6 +113,10 @@ public final class CpuHybridKernel implements AttentionKernel {
         CpuState s = CpuKernels.ownState(state, shape, spec);
         Inputs.check(shape, q, k, v, out, length);
         if (length == 0) return;
+        if (spec.exactCache() > 0) {
+            cachedForward(s, q, k, v, out, length);
+            return;
+        }
         Tokens tokens = s.tokens(k, v);
         if (length == 1) { // decode: no thread hand-off, no allocation
             for (int m = 0; m < layout.numMemories(); m++) recurrent(s, tokens, m, q, out);
@@ -175,7 +210,7 @@ public final class CpuHybridKernel implements AttentionKernel {
         int d = shape.headDim(), kvh = layout.kvHeadOf(memory), qw = shape.queryWidth();
         int sinks = spec.sinks(), window = spec.window();
         Workspace w = Workspace.forThread(shape, spec);
-        MemoryBlock block = w.block(spec.decayOf(layout.decayHead(memory)));
+        MemoryBlock block = w.block(spec.featureMapOf(kvh), spec.decayOf(layout.decayHead(memory)));
         KernelMemory mem = s.memories[memory];
         int b = block.capacity();
         float[] evictedKeys = w.evictedKeys, evictedValues = w.evictedValues;
@@ -235,6 +270,141 @@ public final class CpuHybridKernel implements AttentionKernel {
             }
             block.commitKeys(mem);
         }
+    }
+
+    /** With an exact cache: the recurrent form one token at a time (no memory layout other than one per KV head). */
+    private void cachedForward(CpuState s, float[] q, float[] k, float[] v, float[] out, int length) {
+        if (length == 1) { // decode: no copies, no allocation
+            cachedToken(s, q, k, v, out);
+            return;
+        }
+        int qw = shape.queryWidth(), kw = shape.kvWidth();
+        for (int t = 0; t < length; t++) {
+            System.arraycopy(q, t * qw, s.queryRow, 0, qw);
+            System.arraycopy(k, t * kw, s.keyRowIn, 0, kw);
+            System.arraycopy(v, t * kw, s.valueRowIn, 0, kw);
+            cachedToken(s, s.queryRow, s.keyRowIn, s.valueRowIn, s.outRow);
+            System.arraycopy(s.outRow, 0, out, t * qw, qw);
+        }
+    }
+
+    private void cachedToken(CpuState s, float[] q, float[] k, float[] v, float[] out) {
+        Tokens tokens = s.tokens(k, v);
+        for (int kvh = 0; kvh < shape.numKvHeads(); kvh++) cachedStep(s, tokens, kvh, q, out);
+        storeTokens(s, k, v, 1);
+        s.position++;
+    }
+
+    /** Query n = s.position of the heads of one KV group (memory kvh: no decay, so one memory per KV head). */
+    private void cachedStep(CpuState s, Tokens tokens, int kvh, float[] q, float[] out) {
+        int d = shape.headDim();
+        long n = s.position;
+        RecurrentLinearAttention rec = s.stepper(kvh);
+        KernelMemory mem = s.memories[kvh];
+        long leaving = n - spec.window();
+        if (leaving >= spec.sinks()) admit(s, tokens, kvh, leaving, rec, mem);
+        double[] windowPriority = s.windowPriorities[kvh];
+        // token n takes the ring slot of the token that just left: its accumulated attention starts at 0
+        if (heavyHitter && spec.window() > 0 && n >= spec.sinks()) windowPriority[tokens.slot(n)] = 0;
+        int cached = s.cacheCount[kvh];
+        float[] cacheKeys = s.cacheKeys[kvh], cacheValues = s.cacheValues[kvh];
+        double[] cachePriority = s.cachePriorities[kvh];
+        int h0 = kvh * shape.groupSize();
+        for (int h = h0; h < h0 + shape.groupSize(); h++) {
+            int qOff = h * d;
+            double memoryMax = rec.loadQuery(mem, q, qOff, logGains[h]);
+            float exactMax = exactLogits(s, tokens, n, kvh, q, qOff); // sinks, then the window
+            int count = exactCount(n);
+            float[] logits = s.logits;
+            for (int e = 0; e < cached; e++) { // then the cache
+                float l = scale * VectorOps.dot(q, qOff, cacheKeys, e * d, d);
+                logits[count + e] = l;
+                exactMax = Math.max(exactMax, l);
+            }
+            int total = count + cached;
+            double c = Math.max(memoryMax, exactMax);
+            Vec.expShifted(logits, 0, (float) -c, logits, 0, total);
+            float[] exact = s.exactRow;
+            Arrays.fill(exact, 0f);
+            int j = 0;
+            long sinkEnd = Math.min(spec.sinks(), n + 1);
+            for (long pos = 0; pos < sinkEnd; pos++) addExact(tokens, pos, kvh, logits[j++], exact);
+            long first = windowStart(n);
+            for (long pos = first; pos <= n; pos++) addExact(tokens, pos, kvh, logits[j++], exact);
+            for (int e = 0; e < cached; e++) VectorOps.axpy(logits[count + e], cacheValues, e * d, exact, 0, d);
+            double den = Vec.sum(logits, 0, total);
+            double[] num = s.numerator;
+            for (int i = 0; i < d; i++) num[i] = exact[i];
+            if (memoryMax > Double.NEGATIVE_INFINITY) den += rec.accumulate(mem, c, logGains[h], num);
+            double inv = 1.0 / Math.max(den, Double.MIN_NORMAL);
+            for (int i = 0; i < d; i++) out[qOff + i] = (float) (num[i] * inv);
+            if (heavyHitter) { // the normalized probability of every non-sink exact token
+                j = (int) sinkEnd;
+                for (long pos = first; pos <= n; pos++) windowPriority[tokens.slot(pos)] += logits[j++] * inv;
+                for (int e = 0; e < cached; e++) cachePriority[e] += logits[count + e] * inv;
+            }
+        }
+    }
+
+    /**
+     * Token {@code leaving} has left the window: it enters the cache, or competes with the entry of lowest priority
+     * (ties: the older); the loser of the two is folded into the memory.
+     */
+    private void admit(
+            CpuState s, Tokens tokens, int kvh, long leaving, RecurrentLinearAttention rec, KernelMemory mem) {
+        int d = shape.headDim();
+        float[] key = s.keyRow;
+        tokens.copyKey(leaving, kvh, key, 0, 1);
+        float[] value = tokens.values(leaving, kvh);
+        int valueOff = tokens.offset(leaving, kvh);
+        double priority;
+        if (heavyHitter) {
+            priority = spec.window() > 0 ? s.windowPriorities[kvh][tokens.slot(leaving)] : 0;
+        } else {
+            priority = recallError(s, rec, mem, key, value, valueOff);
+        }
+        int count = s.cacheCount[kvh];
+        long[] positions = s.cachePositions[kvh];
+        double[] priorities = s.cachePriorities[kvh];
+        float[] cacheKeys = s.cacheKeys[kvh], cacheValues = s.cacheValues[kvh];
+        int slot;
+        if (count < spec.exactCache()) {
+            slot = count;
+            s.cacheCount[kvh] = count + 1;
+        } else {
+            slot = 0;
+            for (int e = 1; e < count; e++) {
+                if (priorities[e] < priorities[slot]
+                        || (priorities[e] == priorities[slot] && positions[e] < positions[slot])) {
+                    slot = e;
+                }
+            }
+            if (priority < priorities[slot]) { // the candidate is the newest: on a tie the entry goes
+                rec.addKey(mem, key, 0, value, valueOff);
+                return;
+            }
+            rec.addKey(mem, cacheKeys, slot * d, cacheValues, slot * d);
+        }
+        System.arraycopy(key, 0, cacheKeys, slot * d, d);
+        System.arraycopy(value, valueOff, cacheValues, slot * d, d);
+        positions[slot] = leaving;
+        priorities[slot] = priority;
+    }
+
+    /** |v - m(k)|^2 of the memory queried with the token's own key through the query-side map; |v|^2 if empty. */
+    private double recallError(
+            CpuState s, RecurrentLinearAttention rec, KernelMemory mem, float[] key, float[] value, int valueOff) {
+        int d = shape.headDim();
+        double max = rec.loadQuery(mem, key, 0, 0);
+        double[] recalled = s.numerator;
+        Arrays.fill(recalled, 0);
+        double den = max > Double.NEGATIVE_INFINITY ? rec.accumulate(mem, max, 0, recalled) : 0;
+        double error = 0;
+        for (int i = 0; i < d; i++) {
+            double diff = value[valueOff + i] - (den > 0 ? recalled[i] / den : 0);
+            error += diff * diff;
+        }
+        return error;
     }
 
     /** Writes the call's tokens into the sinks and the ring buffer (after every head has read the old ones). */

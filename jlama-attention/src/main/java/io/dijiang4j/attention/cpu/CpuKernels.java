@@ -22,6 +22,10 @@ final class CpuKernels {
                     "feature map '" + spec.featureMap().name() + "' takes inputs of size "
                             + spec.featureMap().inputDim() + " but the head size is " + shape.headDim());
         }
+        if (spec.kvHeadMaps() != null && spec.kvHeadMaps().length != shape.numKvHeads()) {
+            throw new IllegalArgumentException("the spec has " + spec.kvHeadMaps().length
+                    + " per-KV-head feature maps but the layer has " + shape.numKvHeads() + " KV heads");
+        }
     }
 
     static CpuState ownState(AttentionState state, AttentionShape shape, AttentionSpec spec) {

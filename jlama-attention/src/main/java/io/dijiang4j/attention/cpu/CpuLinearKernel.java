@@ -84,7 +84,7 @@ public final class CpuLinearKernel implements AttentionKernel {
         int d = shape.headDim(), kvh = layout.kvHeadOf(memory);
         int qw = shape.queryWidth(), kw = shape.kvWidth();
         Workspace w = Workspace.forThread(shape, spec);
-        MemoryBlock block = w.block(spec.decayOf(layout.decayHead(memory)));
+        MemoryBlock block = w.block(spec.featureMapOf(kvh), spec.decayOf(layout.decayHead(memory)));
         KernelMemory mem = s.memories[memory];
         int b = block.capacity();
         int h0 = layout.firstQueryHead(memory);
@@ -108,7 +108,7 @@ public final class CpuLinearKernel implements AttentionKernel {
         int d = shape.headDim(), kvh = layout.kvHeadOf(memory);
         int qw = shape.queryWidth(), kw = shape.kvWidth();
         Workspace w = Workspace.forThread(shape, spec);
-        MemoryBlock block = w.block(spec.decayOf(layout.decayHead(memory)));
+        MemoryBlock block = w.block(spec.featureMapOf(kvh), spec.decayOf(layout.decayHead(memory)));
         KernelMemory mem = s.memories[memory];
         int b = block.capacity();
         for (int t0 = 0; t0 < length; t0 += b) {

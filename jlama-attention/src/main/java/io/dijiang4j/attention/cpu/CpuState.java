@@ -3,6 +3,7 @@ package io.dijiang4j.attention.cpu;
 import io.dijiang4j.attention.AttentionShape;
 import io.dijiang4j.attention.AttentionSpec;
 import io.dijiang4j.attention.AttentionState;
+import io.dijiang4j.attention.FeatureMap;
 import io.dijiang4j.attention.linear.KernelMemory;
 import io.dijiang4j.attention.linear.RecurrentLinearAttention;
 import java.nio.ByteBuffer;
@@ -10,8 +11,11 @@ import java.nio.ByteBuffer;
 /**
  * The state of one layer for one sequence on the CPU: a {@link KernelMemory} per memory head (see {@link
  * StateLayout}) and, for the hybrid, the exact sink and window keys/values per KV head (raw, before scaling; the
- * window is a ring buffer of positions >= sinks, its keys stored transposed [headDim][window]). Constant size in the position. Scratch for the kernels lives
- * beside it (not serialized) so decoding allocates nothing.
+ * window is a ring buffer of positions >= sinks, its keys stored transposed [headDim][window]). With an exact cache
+ * ({@code spec.exactCache() = C > 0}) also, per KV head, C slots of evicted tokens kept exact (raw key and value,
+ * position, priority; the first {@code cacheCount} slots are in use) and the accumulated attention of the window's
+ * tokens per ring slot (heavy hitters). Constant size in the position. Scratch for the kernels lives beside it (not
+ * serialized) so decoding allocates nothing.
  */
 public final class CpuState implements AttentionState {
     final AttentionShape shape;
@@ -29,6 +33,17 @@ public final class CpuState implements AttentionState {
     final float[] windowLogits; // decode (hybrid): q . k of every ring slot
     final float[] keyRow; // decode (hybrid): the evicted key, gathered from the transposed ring
     final float[] exactRow; // decode (hybrid): the exact part of one query's numerator
+    // exact cache (hybrid, C > 0), per KV head
+    final int[] cacheCount;
+    final long[][] cachePositions; // [kvh][C]
+    final double[][] cachePriorities; // [kvh][C]
+    final float[][] cacheKeys; // [kvh][C * d], raw, row-major
+    final float[][] cacheValues; // [kvh][C * d]
+    final double[][] windowPriorities; // [kvh][window]: attention accumulated by the token in each ring slot
+    final float[] queryRow; // prefill with a cache (token by token): one token's rows
+    final float[] keyRowIn;
+    final float[] valueRowIn;
+    final float[] outRow;
     private Tokens tokens;
 
     CpuState(AttentionShape shape, AttentionSpec spec, StateLayout layout) {
@@ -46,10 +61,26 @@ public final class CpuState implements AttentionState {
         windowValues = new float[hybrid ? kvh : 0][spec.window() * d];
         steppers = new RecurrentLinearAttention[memories.length];
         numerator = new double[d];
-        logits = new float[hybrid ? spec.sinks() + spec.window() + 1 : 0];
         windowLogits = new float[hybrid ? spec.window() : 0];
         keyRow = new float[hybrid ? d : 0];
         exactRow = new float[hybrid ? d : 0];
+        int cache = spec.exactCache(), cacheHeads = cache > 0 ? kvh : 0;
+        logits = new float[hybrid ? spec.sinks() + spec.window() + 1 + cache : 0];
+        cacheCount = new int[cacheHeads];
+        cachePositions = new long[cacheHeads][cache];
+        cachePriorities = new double[cacheHeads][cache];
+        cacheKeys = new float[cacheHeads][cache * d];
+        cacheValues = new float[cacheHeads][cache * d];
+        windowPriorities = new double[cacheHeads][spec.window()];
+        queryRow = new float[cache > 0 ? shape.queryWidth() : 0];
+        keyRowIn = new float[cache > 0 ? shape.kvWidth() : 0];
+        valueRowIn = new float[cache > 0 ? shape.kvWidth() : 0];
+        outRow = new float[cache > 0 ? shape.queryWidth() : 0];
+    }
+
+    /** How many evicted tokens the exact cache of KV head {@code kvHead} holds now (0 without a cache). */
+    public int cacheCount(int kvHead) {
+        return cacheCount.length == 0 ? 0 : cacheCount[kvHead];
     }
 
     Tokens tokens(float[] k, float[] v) {
@@ -61,7 +92,8 @@ public final class CpuState implements AttentionState {
         RecurrentLinearAttention r = steppers[memory];
         if (r == null) {
             double decay = spec.decayOf(layout.decayHead(memory));
-            r = new RecurrentLinearAttention(spec.featureMap(), shape.headDim(), spec.scale(), decay);
+            FeatureMap map = spec.featureMapOf(layout.kvHeadOf(memory));
+            r = new RecurrentLinearAttention(map, shape.headDim(), spec.scale(), decay);
             steppers[memory] = r;
         }
         return r;
@@ -76,6 +108,8 @@ public final class CpuState implements AttentionState {
         int m = spec.featureMap().numFeatures(), d = shape.headDim();
         long bytes = (long) memories.length * KernelMemory.serializedBytes(m, d);
         bytes += 4L * 2 * sinkKeys.length * (spec.sinks() + spec.window()) * d;
+        int c = spec.exactCache();
+        bytes += (long) cacheCount.length * (4 + (8 + 8 + 2L * 4 * d) * c + 8L * spec.window());
         if (bytes > Integer.MAX_VALUE - StateHeader.BYTES) throw new IllegalStateException("state too large");
         return (int) bytes;
     }
@@ -96,6 +130,14 @@ public final class CpuState implements AttentionState {
                 out.position(out.position() + 4 * buffer.length);
             }
         }
+        for (int h = 0; h < cacheCount.length; h++) {
+            out.putInt(cacheCount[h]);
+            for (long p : cachePositions[h]) out.putLong(p);
+            for (double p : cachePriorities[h]) out.putDouble(p);
+            for (float x : cacheKeys[h]) out.putFloat(x);
+            for (float x : cacheValues[h]) out.putFloat(x);
+            for (double p : windowPriorities[h]) out.putDouble(p);
+        }
         return out.array();
     }
 
@@ -112,6 +154,23 @@ public final class CpuState implements AttentionState {
                 in.position(in.position() + 4 * buffer.length);
             }
         }
+        for (int h = 0; h < state.cacheCount.length; h++) {
+            int count = in.getInt();
+            if (count < 0 || count > spec.exactCache()) {
+                throw new IllegalArgumentException("corrupt attention state: exact cache of KV head " + h + " holds "
+                        + count + " tokens, its size is " + spec.exactCache());
+            }
+            state.cacheCount[h] = count;
+            long[] positions = state.cachePositions[h];
+            for (int i = 0; i < positions.length; i++) positions[i] = in.getLong();
+            double[] priorities = state.cachePriorities[h];
+            for (int i = 0; i < priorities.length; i++) priorities[i] = in.getDouble();
+            float[] keys = state.cacheKeys[h], values = state.cacheValues[h];
+            for (int i = 0; i < keys.length; i++) keys[i] = in.getFloat();
+            for (int i = 0; i < values.length; i++) values[i] = in.getFloat();
+            double[] window = state.windowPriorities[h];
+            for (int i = 0; i < window.length; i++) window[i] = in.getDouble();
+        }
         return state;
     }
 
@@ -125,6 +184,14 @@ public final class CpuState implements AttentionState {
             System.arraycopy(sinkValues[i], 0, c.sinkValues[i], 0, sinkValues[i].length);
             System.arraycopy(windowKeys[i], 0, c.windowKeys[i], 0, windowKeys[i].length);
             System.arraycopy(windowValues[i], 0, c.windowValues[i], 0, windowValues[i].length);
+        }
+        for (int h = 0; h < cacheCount.length; h++) {
+            c.cacheCount[h] = cacheCount[h];
+            System.arraycopy(cachePositions[h], 0, c.cachePositions[h], 0, cachePositions[h].length);
+            System.arraycopy(cachePriorities[h], 0, c.cachePriorities[h], 0, cachePriorities[h].length);
+            System.arraycopy(cacheKeys[h], 0, c.cacheKeys[h], 0, cacheKeys[h].length);
+            System.arraycopy(cacheValues[h], 0, c.cacheValues[h], 0, cacheValues[h].length);
+            System.arraycopy(windowPriorities[h], 0, c.windowPriorities[h], 0, windowPriorities[h].length);
         }
         return c;
     }

@@ -48,7 +48,18 @@ final class StateHeader {
         if (spec.decay() != null) for (double x : spec.decay()) h.add(Double.doubleToLongBits(x));
         h.add(spec.memoryGain() == null ? -1 : spec.memoryGain().length);
         if (spec.memoryGain() != null) for (double x : spec.memoryGain()) h.add(Double.doubleToLongBits(x));
-        FeatureMap map = spec.featureMap();
+        addMap(h, spec.featureMap());
+        // added only when used, so that states saved before these existed keep their fingerprint
+        if (spec.kvHeadMaps() != null) {
+            h.add(spec.kvHeadMaps().length);
+            for (FeatureMap map : spec.kvHeadMaps()) addMap(h, map);
+        }
+        if (spec.exactCache() > 0)
+            h.add(spec.exactCache()).add(spec.cachePolicy().ordinal());
+        return h.value;
+    }
+
+    private static void addMap(Fnv h, FeatureMap map) {
         for (char c : map.name().toCharArray()) h.add(c);
         h.add(map.inputDim()).add(map.numFeatures());
         if (map instanceof ProjectionFeatureMap p) {
@@ -58,7 +69,6 @@ final class StateHeader {
                 for (float x : a) h.add(Float.floatToIntBits(x));
             }
         }
-        return h.value;
     }
 
     private static final class Fnv {
@@ -104,7 +114,7 @@ final class StateHeader {
         }
         if (in.getLong() != fingerprint(spec)) {
             throw new IllegalArgumentException("state was saved for a different attention spec (feature map, decay,"
-                    + " scale, sinks, gains or causality differ)");
+                    + " scale, sinks, gains, causality or exact cache differ)");
         }
         long position = in.getLong();
         if (position < 0) throw new IllegalArgumentException("corrupt attention state: negative position");

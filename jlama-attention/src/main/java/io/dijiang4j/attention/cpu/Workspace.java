@@ -2,6 +2,7 @@ package io.dijiang4j.attention.cpu;
 
 import io.dijiang4j.attention.AttentionShape;
 import io.dijiang4j.attention.AttentionSpec;
+import io.dijiang4j.attention.FeatureMap;
 import io.dijiang4j.attention.linear.MemoryBlock;
 import java.util.HashMap;
 import java.util.Map;
@@ -26,6 +27,7 @@ final class Workspace {
     final float[] exactValues; // [sinks + window + B][d]
     final float[] exactQueries; // [B][d], scaled by tau
     final float[] exactScores; // [B][sinks + window + B]
+    private double scale;
 
     private Workspace(AttentionSpec spec, Sizes sizes) {
         int b = sizes.blockSize(), d = sizes.headDim(), cols = sizes.exactColumns();
@@ -42,16 +44,18 @@ final class Workspace {
         exactScores = new float[b * cols];
     }
 
-    /** This thread's scratch for a kernel of this shape and spec, its block set to the spec's map and scale. */
+    /** This thread's scratch for a kernel of this shape and spec; {@link #block} points it at a memory's map. */
     static Workspace forThread(AttentionShape shape, AttentionSpec spec) {
         int cols = spec.method() == AttentionSpec.Method.HYBRID ? spec.sinks() + spec.window() + spec.blockSize() : 0;
         Sizes sizes = new Sizes(shape.headDim(), spec.featureMap().numFeatures(), spec.blockSize(), cols);
         Workspace w = PER_THREAD.get().computeIfAbsent(sizes, s -> new Workspace(spec, s));
-        w.block.setMap(spec.featureMap(), spec.scale());
+        w.scale = spec.scale();
         return w;
     }
 
-    MemoryBlock block(double decay) {
+    /** The block, set to the feature map (of the memory's KV head), the spec's scale and the memory's decay. */
+    MemoryBlock block(FeatureMap map, double decay) {
+        block.setMap(map, scale);
         block.setDecay(decay);
         return block;
     }

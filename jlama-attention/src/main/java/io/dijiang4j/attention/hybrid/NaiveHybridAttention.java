@@ -2,70 +2,168 @@ package io.dijiang4j.attention.hybrid;
 
 import io.dijiang4j.attention.AttentionShape;
 import io.dijiang4j.attention.AttentionSpec;
+import io.dijiang4j.attention.ExactCachePolicy;
 import io.dijiang4j.attention.FeatureMap;
 import java.util.Arrays;
 
 /**
  * The float64 reference of the hybrid layer (MATH.md section 3), written from the definition: for query n, the
- * exact set is the sinks {@code j < s0} and the window {@code max(s0, n-w+1) <= j <= n}; the evicted tokens
- * {@code s0 <= j <= n-w} enter through {@code g_h lambda^(n-w-j) phi(q_n).phi(k_j)}; one normalizer over both.
+ * exact set is the sinks {@code j < s0}, the window {@code max(s0, n-w+1) <= j <= n} and the exact cache; the
+ * evicted tokens folded into the memory enter through {@code g_h lambda^(n-w-j) phi(q_n).phi(k_j)}; one normalizer
+ * over both. Each KV head uses its own feature map ({@link AttentionSpec#featureMapOf}).
+ *
+ * <p>Exact cache ({@code C = spec.exactCache() > 0}), per KV head, processed query by query:
+ *
+ * <ol>
+ *   <li>Token j = n - w leaves the window when query n is processed (before it is answered). If j >= s0 it is a
+ *       candidate: with fewer than C tokens in the cache it is inserted; otherwise it competes with the cache entry
+ *       of lowest priority (ties: the older position), and the one of lower priority (ties: the older position,
+ *       i.e. the entry) is folded into the memory, the other stays. With C = 0 every such token is folded.
+ *   <li>Query n attends exactly to the sinks, the cache and the window, and to the folded tokens through the
+ *       memory, all under one normalizer.
+ *   <li>{@link ExactCachePolicy#HEAVY_HITTER}: a token's priority is the sum, over the query heads of its KV group
+ *       and over every query n' that had it in its exact set (window or cache), of its normalized probability
+ *       p(n', j) (the normalizer includes the memory term).
+ *   <li>{@link ExactCachePolicy#SELF_RECALL}: a token's priority, fixed when it leaves the window, is the memory's
+ *       recall error |v_j - m(k_j)|^2, m(k) = sum_l phi_l(k) S_l / sum_l phi_l(k) z_l (phi the query-side map of
+ *       sqrt(tau) k, S and z the folded tokens before this step's fold); |v_j|^2 while nothing is folded.
+ *   <li>Decay and a cache together are rejected (a token folded late would need lambda^(n-w-j)).
+ * </ol>
  */
 public final class NaiveHybridAttention {
     private NaiveHybridAttention() {}
 
     public static double[] forward(
             AttentionShape shape, AttentionSpec spec, float[] q, float[] k, float[] v, int length) {
-        int d = shape.headDim(), qw = shape.queryWidth(), kw = shape.kvWidth();
-        int s0 = spec.sinks(), w = spec.window();
-        FeatureMap map = spec.featureMap();
-        int m = map.numFeatures();
+        int d = shape.headDim(), qw = shape.queryWidth(), kw = shape.kvWidth(), group = shape.groupSize();
+        int s0 = spec.sinks(), w = spec.window(), cacheSize = spec.exactCache();
+        if (cacheSize > 0 && spec.decay() != null) {
+            throw new IllegalArgumentException("an exact cache needs decay == null");
+        }
+        boolean heavyHitter = spec.cachePolicy() == ExactCachePolicy.HEAVY_HITTER;
+        int m = spec.featureMap().numFeatures();
         double root = Math.sqrt(spec.scale());
         double[] out = new double[length * qw];
         double[] x = new double[d];
         double[] num = new double[d];
-        for (int head = 0; head < shape.numHeads(); head++) {
-            int kvh = shape.kvHeadOf(head);
-            double lambda = spec.decayOf(head);
-            double gain = spec.memoryGainOf(head);
+        for (int kvh = 0; kvh < shape.numKvHeads(); kvh++) {
+            FeatureMap map = spec.featureMapOf(kvh);
             double[][] keyLog = new double[length][m];
+            double[][] keyAsQueryLog = new double[length][m]; // self-recall: the key through the query-side map
             for (int j = 0; j < length; j++) {
                 for (int i = 0; i < d; i++) x[i] = root * k[j * kw + kvh * d + i];
                 map.logKeyFeatures(x, 0, keyLog[j], 0);
+                map.logQueryFeatures(x, 0, keyAsQueryLog[j], 0);
             }
+            boolean[] folded = new boolean[length];
+            boolean[] cached = new boolean[length];
+            double[] priority = new double[length];
+            int cacheCount = 0;
             double[] queryLog = new double[m];
             double[] logits = new double[length];
             boolean[] exact = new boolean[length];
             for (int n = 0; n < length; n++) {
-                for (int i = 0; i < d; i++) x[i] = root * q[n * qw + head * d + i];
-                map.logQueryFeatures(x, 0, queryLog, 0);
-                double c = Double.NEGATIVE_INFINITY;
-                for (int j = 0; j <= n; j++) {
-                    exact[j] = j < s0 || j > n - w;
-                    if (exact[j]) {
-                        double dot = 0;
-                        for (int i = 0; i < d; i++) dot += (double) q[n * qw + head * d + i] * k[j * kw + kvh * d + i];
-                        logits[j] = spec.scale() * dot;
-                    } else if (gain > 0) { // log of g lambda^(n-w-j) phi(q).phi(k_j), by log-sum-exp over features
-                        double max = Double.NEGATIVE_INFINITY;
-                        for (int l = 0; l < m; l++) max = Math.max(max, queryLog[l] + keyLog[j][l]);
-                        double sum = 0;
-                        for (int l = 0; l < m; l++) sum += Math.exp(queryLog[l] + keyLog[j][l] - max);
-                        logits[j] = Math.log(gain) + (n - w - j) * Math.log(lambda) + max + Math.log(sum);
+                int leaving = n - w;
+                if (leaving >= s0) {
+                    if (cacheSize == 0) {
+                        folded[leaving] = true;
                     } else {
-                        logits[j] = Double.NEGATIVE_INFINITY;
+                        if (!heavyHitter)
+                            priority[leaving] =
+                                    recallError(keyAsQueryLog[leaving], keyLog, folded, v, kw, kvh, d, leaving);
+                        if (cacheCount < cacheSize) {
+                            cached[leaving] = true;
+                            cacheCount++;
+                        } else {
+                            int lowest = -1;
+                            for (int j = 0; j < leaving; j++) {
+                                if (cached[j] && (lowest < 0 || priority[j] < priority[lowest]))
+                                    lowest = j; // ascending: ties keep the older
+                            }
+                            if (priority[leaving] < priority[lowest]) {
+                                folded[leaving] = true;
+                            } else {
+                                cached[lowest] = false;
+                                folded[lowest] = true;
+                                cached[leaving] = true;
+                            }
+                        }
                     }
-                    c = Math.max(c, logits[j]);
                 }
-                Arrays.fill(num, 0);
-                double den = 0;
-                for (int j = 0; j <= n; j++) {
-                    double e = Math.exp(logits[j] - c);
-                    den += e;
-                    for (int i = 0; i < d; i++) num[i] += e * v[j * kw + kvh * d + i];
+                for (int head = kvh * group; head < (kvh + 1) * group; head++) {
+                    double lambda = spec.decayOf(head);
+                    double gain = spec.memoryGainOf(head);
+                    for (int i = 0; i < d; i++) x[i] = root * q[n * qw + head * d + i];
+                    map.logQueryFeatures(x, 0, queryLog, 0);
+                    double c = Double.NEGATIVE_INFINITY;
+                    for (int j = 0; j <= n; j++) {
+                        exact[j] = j < s0 || j > n - w || cached[j];
+                        if (exact[j]) {
+                            double dot = 0;
+                            for (int i = 0; i < d; i++)
+                                dot += (double) q[n * qw + head * d + i] * k[j * kw + kvh * d + i];
+                            logits[j] = spec.scale() * dot;
+                        } else if (gain > 0) { // log of g lambda^(n-w-j) phi(q).phi(k_j), by log-sum-exp over features
+                            logits[j] = Math.log(gain) + (n - w - j) * Math.log(lambda) + logDot(queryLog, keyLog[j]);
+                        } else {
+                            logits[j] = Double.NEGATIVE_INFINITY;
+                        }
+                        c = Math.max(c, logits[j]);
+                    }
+                    Arrays.fill(num, 0);
+                    double den = 0;
+                    for (int j = 0; j <= n; j++) {
+                        double e = Math.exp(logits[j] - c);
+                        den += e;
+                        for (int i = 0; i < d; i++) num[i] += e * v[j * kw + kvh * d + i];
+                    }
+                    for (int i = 0; i < d; i++) out[n * qw + head * d + i] = num[i] / den;
+                    if (cacheSize > 0 && heavyHitter) {
+                        for (int j = s0; j <= n; j++) {
+                            if (exact[j]) priority[j] += Math.exp(logits[j] - c) / den;
+                        }
+                    }
                 }
-                for (int i = 0; i < d; i++) out[n * qw + head * d + i] = num[i] / den;
             }
         }
         return out;
+    }
+
+    /** log sum_l exp(a_l + b_l); -infinity when every term is. */
+    private static double logDot(double[] a, double[] b) {
+        double max = Double.NEGATIVE_INFINITY;
+        for (int l = 0; l < a.length; l++) max = Math.max(max, a[l] + b[l]);
+        if (max == Double.NEGATIVE_INFINITY) return max;
+        double sum = 0;
+        for (int l = 0; l < a.length; l++) sum += Math.exp(a[l] + b[l] - max);
+        return max + Math.log(sum);
+    }
+
+    /** |v_j - m(k_j)|^2 with m the folded tokens' values weighted by phi_q(k_j).phi_k(k_i); |v_j|^2 if none. */
+    private static double recallError(
+            double[] keyAsQueryLog, double[][] keyLog, boolean[] folded, float[] v, int kw, int kvh, int d, int j) {
+        double max = Double.NEGATIVE_INFINITY;
+        double[] logWeight = new double[j];
+        for (int i = 0; i < j; i++) {
+            logWeight[i] = folded[i] ? logDot(keyAsQueryLog, keyLog[i]) : Double.NEGATIVE_INFINITY;
+            max = Math.max(max, logWeight[i]);
+        }
+        double[] recalled = new double[d];
+        if (max > Double.NEGATIVE_INFINITY) {
+            double den = 0;
+            for (int i = 0; i < j; i++) {
+                if (logWeight[i] == Double.NEGATIVE_INFINITY) continue;
+                double e = Math.exp(logWeight[i] - max);
+                den += e;
+                for (int t = 0; t < d; t++) recalled[t] += e * v[i * kw + kvh * d + t];
+            }
+            for (int t = 0; t < d; t++) recalled[t] /= den;
+        }
+        double error = 0;
+        for (int t = 0; t < d; t++) {
+            double diff = v[j * kw + kvh * d + t] - recalled[t];
+            error += diff * diff;
+        }
+        return error;
     }
 }

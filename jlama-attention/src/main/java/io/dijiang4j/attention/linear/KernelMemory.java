@@ -77,7 +77,8 @@ public final class KernelMemory {
                 rescaleRow(l, Math.exp(offsets[l] - a)); // exp(-inf) = 0 when empty
                 offsets[l] = a;
             }
-            logWeights[l] = (float) (a - offsets[l]); // <= 0
+            // <= 0; a feature that is off (log 0, one-hot maps) adds nothing, even to an empty row (-inf - -inf)
+            logWeights[l] = a == Double.NEGATIVE_INFINITY ? Float.NEGATIVE_INFINITY : (float) (a - offsets[l]);
         }
         Vec.expShifted(logWeights, 0, 0f, weights, 0, numFeatures);
         for (int l = 0; l < numFeatures; l++) {

@@ -9,7 +9,8 @@ import io.dijiang4j.attention.FeatureMap;
  * and every key j it may see (j <= n when causal, all j otherwise), the score {@code lambda^(n-j) phi(q_n).phi(k_j)}
  * with phi applied to sqrt(scale) q and sqrt(scale) k, and {@code o_n = sum_j score v_j / sum_j score}. Scores are
  * formed from log-features with a per-feature offset and a per-row maximum (double range, no overflow); the
- * normalizer is then at least about 1 in that scale, so no epsilon is needed.
+ * normalizer is then at least about 1 in that scale, so no epsilon is needed. Each KV head uses its own map
+ * ({@link AttentionSpec#featureMapOf}).
  */
 public final class NaiveLinearAttention {
     private NaiveLinearAttention() {}
@@ -19,13 +20,13 @@ public final class NaiveLinearAttention {
             AttentionShape shape, AttentionSpec spec, float[] q, float[] k, float[] v, int length) {
         int h = shape.numHeads(), d = shape.headDim();
         int qw = shape.queryWidth(), kw = shape.kvWidth();
-        FeatureMap map = spec.featureMap();
-        int m = map.numFeatures();
+        int m = spec.featureMap().numFeatures();
         double root = Math.sqrt(spec.scale());
         double[] out = new double[length * qw];
         double[] x = new double[d];
         for (int head = 0; head < h; head++) {
             int kvh = shape.kvHeadOf(head);
+            FeatureMap map = spec.featureMapOf(kvh);
             double lambda = spec.decayOf(head);
             double[][] keyLog = new double[length][m];
             double[] keyMax = new double[m];
