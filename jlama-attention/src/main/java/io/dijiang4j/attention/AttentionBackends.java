@@ -57,6 +57,23 @@ public final class AttentionBackends {
         return selection.provider();
     }
 
+    /**
+     * {@link #select(String)} for layers of {@code spec}: when the chosen backend does not implement something the
+     * spec asks for (the cuda kernels: the exact cache, per-KV-head feature maps), the CPU provider, with one INFO
+     * log line saying why.
+     */
+    public static AttentionKernelProvider select(String backend, AttentionSpec spec) {
+        return select(backend, spec, discover());
+    }
+
+    static AttentionKernelProvider select(String backend, AttentionSpec spec, Discovery discovery) {
+        AttentionKernelProvider provider = select(backend, discovery);
+        Optional<String> unsupported = provider.unsupportedReason(spec);
+        if (unsupported.isEmpty()) return provider;
+        LOG.log(System.Logger.Level.INFO, "attention backend {0}: using cpu ({1})", provider.name(), unsupported.get());
+        return require(discovery, CPU);
+    }
+
     /** Like {@link #select(String)} but returns the fallback reason instead of logging it. */
     public static Selection resolve(String backend, Discovery discovery) {
         if (backend == null || backend.isBlank()) {

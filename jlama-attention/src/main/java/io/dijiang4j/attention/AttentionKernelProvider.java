@@ -18,5 +18,19 @@ public interface AttentionKernelProvider {
         return Optional.empty();
     }
 
+    /**
+     * Why this backend cannot run {@code spec} (it lacks a feature the spec asks for), or empty when it can. A
+     * provider that answers non-empty must still not fail or silently ignore the feature in {@link #create}: it
+     * hands back the CPU kernel, and {@link AttentionBackends#select(String, AttentionSpec)} picks the CPU for it.
+     */
+    default Optional<String> unsupportedReason(AttentionSpec spec) {
+        return Optional.empty();
+    }
+
+    /** Whether this backend runs {@code spec} itself; see {@link #unsupportedReason(AttentionSpec)}. */
+    default boolean supports(AttentionSpec spec) {
+        return unsupportedReason(spec).isEmpty();
+    }
+
     AttentionKernel create(AttentionShape shape, AttentionSpec spec);
 }
