@@ -28,6 +28,12 @@ class AttentionBackendsTest {
             return Optional.ofNullable(reason);
         }
 
+        /** Like the real cuda kernels, the fake "cuda" lacks the exact cache. */
+        @Override
+        public Optional<String> unsupportedReason(AttentionSpec spec) {
+            return name.equals("cuda") && spec.exactCache() > 0 ? Optional.of("no exact cache here") : Optional.empty();
+        }
+
         @Override
         public AttentionKernel create(AttentionShape shape, AttentionSpec spec) {
             throw new UnsupportedOperationException("not needed by these tests");
@@ -52,6 +58,19 @@ class AttentionBackendsTest {
 
     @Test
     void autoFallsBackToCpuWithTheDriverReasonAndLogsOneInfoLine() {
+        List<LogRecord> records = logRecords(() -> {
+            AttentionKernelProvider chosen = AttentionBackends.select("AUTO", discovery(CPU, CUDA_DOWN));
+            assertSame(CPU, chosen);
+        });
+        assertEquals(1, records.size(), "exactly one log line");
+        assertEquals(Level.INFO, records.get(0).getLevel());
+        String line = java.text.MessageFormat.format(
+                records.get(0).getMessage(), records.get(0).getParameters());
+        assertTrue(line.contains("using cpu") && line.contains("libcuda.so.1"), line);
+    }
+
+    /** The records {@link AttentionBackends} logs while {@code body} runs. */
+    private static List<LogRecord> logRecords(Runnable body) {
         List<LogRecord> records = new ArrayList<>();
         Logger logger = Logger.getLogger(AttentionBackends.class.getName());
         Handler capture = new Handler() {
@@ -68,16 +87,32 @@ class AttentionBackendsTest {
         };
         logger.addHandler(capture);
         try {
-            AttentionKernelProvider chosen = AttentionBackends.select("AUTO", discovery(CPU, CUDA_DOWN));
-            assertSame(CPU, chosen);
+            body.run();
         } finally {
             logger.removeHandler(capture);
         }
-        assertEquals(1, records.size(), "exactly one log line");
+        return records;
+    }
+
+    @Test
+    void aSpecTheBackendLacksGetsTheCpuAndOneInfoLine() {
+        var discovery = discovery(CPU, CUDA_UP);
+        AttentionSpec plain =
+                AttentionSpec.hybrid(io.dijiang4j.attention.features.FeatureMaps.create("wdcf", 8, 8, 1), 8, 1, 4);
+        AttentionSpec cached = plain.withExactCache(2, ExactCachePolicy.HEAVY_HITTER);
+        assertTrue(CUDA_UP.supports(plain));
+        assertTrue(!CUDA_UP.supports(cached));
+        assertTrue(logRecords(() -> assertSame(CUDA_UP, AttentionBackends.select("cuda", plain, discovery)))
+                .isEmpty());
+        List<LogRecord> records = logRecords(() -> {
+            assertSame(CPU, AttentionBackends.select("cuda", cached, discovery));
+            assertSame(CPU, AttentionBackends.select("auto", cached, discovery));
+        });
+        assertEquals(2, records.size(), "one line per selection that fell back");
         assertEquals(Level.INFO, records.get(0).getLevel());
         String line = java.text.MessageFormat.format(
                 records.get(0).getMessage(), records.get(0).getParameters());
-        assertTrue(line.contains("using cpu") && line.contains("libcuda.so.1"), line);
+        assertTrue(line.contains("cuda: using cpu") && line.contains("no exact cache here"), line);
     }
 
     @Test
