@@ -19,6 +19,8 @@ import picocli.CommandLine.Option;
             CommandLine.HelpCommand.class,
             GenerateCommand.class,
             ChatCommand.class,
+            SampleCommand.class,
+            EvalCommand.class,
             io.dijiang4j.plugin.synth.SynthModelCommand.class
         })
 public final class Main implements Runnable {
