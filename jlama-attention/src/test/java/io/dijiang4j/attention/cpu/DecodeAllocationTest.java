@@ -6,6 +6,7 @@ import io.dijiang4j.attention.AttentionKernel;
 import io.dijiang4j.attention.AttentionShape;
 import io.dijiang4j.attention.AttentionSpec;
 import io.dijiang4j.attention.AttentionState;
+import io.dijiang4j.attention.ExactCachePolicy;
 import io.dijiang4j.attention.features.FeatureMaps;
 import java.lang.management.ManagementFactory;
 import java.util.SplittableRandom;
@@ -20,7 +21,9 @@ class DecodeAllocationTest {
         var map = FeatureMaps.create("wdcf", 16, 16, 1);
         for (AttentionSpec spec : new AttentionSpec[] {
             AttentionSpec.linear(map, 16).withDecay(new double[] {0.9, 0.9, 0.95, 0.99}),
-            AttentionSpec.hybrid(map, 16, 2, 8)
+            AttentionSpec.hybrid(map, 16, 2, 8),
+            AttentionSpec.hybrid(map, 16, 2, 8).withExactCache(4, ExactCachePolicy.HEAVY_HITTER),
+            AttentionSpec.hybrid(map, 16, 2, 8).withExactCache(4, ExactCachePolicy.SELF_RECALL)
         }) {
             AttentionKernel kernel = new CpuKernelProvider().create(shape, spec);
             AttentionState state = kernel.newState();
@@ -38,7 +41,10 @@ class DecodeAllocationTest {
                 for (int t = 0; t < 5_000; t++) kernel.forward(state, q, k, v, out, 1);
                 best = Math.min(best, threads.getCurrentThreadAllocatedBytes() - before);
             }
-            assertTrue(best < 1000, spec.method() + ": decode allocated " + best + " bytes in 5000 tokens");
+            assertTrue(
+                    best < 1000,
+                    spec.method() + " cache " + spec.exactCache() + ": decode allocated " + best
+                            + " bytes in 5000 tokens");
         }
     }
 }
