@@ -1,5 +1,6 @@
 package io.dijiang4j.attention.features;
 
+import io.dijiang4j.attention.FeatureMap;
 import io.dijiang4j.attention.FeatureMap.Normalization;
 import io.dijiang4j.attention.dct.Dct;
 import io.dijiang4j.attention.qmc.ChiQuantile;
@@ -49,6 +50,29 @@ public final class FeatureMaps {
             case "pff" -> pff(headDim, numFeatures, seed);
             default -> throw new IllegalArgumentException("unknown feature map kind '" + kind + "'; one of " + KINDS);
         };
+    }
+
+    /**
+     * The kind of the data-fitted map ({@link CentroidFeatureMap}); not in {@link #KINDS}, since it is built from
+     * calibration keys ({@code io.dijiang4j.attention.fit.MemoryFit#fitCentroids}), not from a seed.
+     */
+    public static final String CENTROIDS = CentroidFeatureMap.NAME;
+
+    /**
+     * {@code map} with the kernel term {@code phi_l(q) phi_l(k)} of every feature multiplied by {@code factors[l]}
+     * (relative weights, the convention of {@code io.dijiang4j.attention.fit.MemoryFit}): {@link
+     * ProjectionFeatureMap#withKernelWeights} for the projection maps, {@link CentroidFeatureMap#withWeights} of the
+     * products for the centroid map.
+     */
+    public static FeatureMap withKernelWeights(FeatureMap map, double[] factors) {
+        if (map instanceof ProjectionFeatureMap p) return p.withKernelWeights(factors);
+        if (map instanceof CentroidFeatureMap c) {
+            double[] product = c.weights();
+            FeatureWeights.check(factors, product.length, "kernel weight");
+            for (int l = 0; l < product.length; l++) product[l] *= factors[l];
+            return c.withWeights(product);
+        }
+        throw new IllegalArgumentException("cannot weight the features of map '" + map.name() + "'");
     }
 
     private static float[] uniformLogWeights(int m, double logWeight) {

@@ -93,23 +93,39 @@ public final class ProjectionFeatureMap implements FeatureMap {
      * feature l is D_l^2). Weights must be finite and >= 0, not all zero.
      */
     public ProjectionFeatureMap withWeights(double[] weights) {
-        if (weights == null || weights.length != numFeatures) {
-            throw new IllegalArgumentException("need " + numFeatures + " feature weights, got "
-                    + (weights == null ? "null" : String.valueOf(weights.length)));
-        }
+        FeatureWeights.check(weights, numFeatures, "feature weight");
         float[] logs = new float[numFeatures];
-        boolean anyPositive = false;
-        for (int l = 0; l < numFeatures; l++) {
-            double w = weights[l];
-            if (!(w >= 0) || Double.isInfinite(w)) {
-                throw new IllegalArgumentException("feature weight " + l + " must be finite and >= 0: " + w);
-            }
-            anyPositive |= w > 0;
-            logs[l] = w > 0 ? (float) Math.max(Math.log(w), LOG_ZERO_WEIGHT) : LOG_ZERO_WEIGHT;
-        }
-        if (!anyPositive) throw new IllegalArgumentException("at least one feature weight must be > 0");
+        for (int l = 0; l < numFeatures; l++) logs[l] = FeatureWeights.log(weights[l]);
         return new ProjectionFeatureMap(
                 name, inputDim, numFeatures, normalization, queryProjection, keyProjection, logs, logs);
+    }
+
+    /**
+     * The same map with the kernel term of feature l, {@code phi_l(q) phi_l(k)}, multiplied by {@code factors[l]}
+     * (relative to the current weights, unlike {@link #withWeights}): {@code 0.5 log factor_l} is added to the query
+     * and the key log weight, so the map stays symmetric when it was. This is how NNLS weights fitted on this map's
+     * features apply ({@code io.dijiang4j.attention.fit.MemoryFit}). Factors finite and >= 0, not all 0; a factor 0
+     * stores {@link #LOG_ZERO_WEIGHT} on both sides (the feature is switched off by a finite floor).
+     */
+    public ProjectionFeatureMap withKernelWeights(double[] factors) {
+        FeatureWeights.check(factors, numFeatures, "kernel weight");
+        float[] queryLogs = new float[numFeatures];
+        float[] keyLogs = new float[numFeatures];
+        for (int l = 0; l < numFeatures; l++) {
+            double half = factors[l] > 0 ? 0.5 * Math.log(factors[l]) : Double.NEGATIVE_INFINITY;
+            queryLogs[l] = (float) Math.max(queryLogWeights[l] + half, LOG_ZERO_WEIGHT);
+            keyLogs[l] = (float) Math.max(keyLogWeights[l] + half, LOG_ZERO_WEIGHT);
+        }
+        boolean shared = queryLogWeights == keyLogWeights || Arrays.equals(queryLogWeights, keyLogWeights);
+        return new ProjectionFeatureMap(
+                name,
+                inputDim,
+                numFeatures,
+                normalization,
+                queryProjection,
+                keyProjection,
+                queryLogs,
+                shared ? queryLogs : keyLogs);
     }
 
     @Override
