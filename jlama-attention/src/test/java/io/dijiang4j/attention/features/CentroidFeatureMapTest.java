@@ -5,6 +5,12 @@ import static org.junit.jupiter.api.Assertions.assertNotEquals;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import io.dijiang4j.attention.AttentionKernel;
+import io.dijiang4j.attention.AttentionShape;
+import io.dijiang4j.attention.AttentionSpec;
+import io.dijiang4j.attention.AttentionState;
+import io.dijiang4j.attention.cpu.CpuKernelProvider;
+import io.dijiang4j.attention.hybrid.NaiveHybridAttention;
 import io.dijiang4j.attention.linear.KernelMemory;
 import io.dijiang4j.attention.linear.RecurrentLinearAttention;
 import java.util.SplittableRandom;
@@ -133,6 +139,74 @@ class CentroidFeatureMapTest {
             assertTrue(Float.isFinite(out[i]));
             assertEquals(num[i] / den, out[i], 1e-4);
         }
+    }
+
+    @Test
+    void cpuHybridKernelWithACentroidMapEqualsTheNaiveReference() {
+        // the chunked (MemoryBlock) and recurrent forms take the one-hot key features and their floor through the
+        // float log-domain memory; GQA 2:1 with one shared map, with and without decay
+        SplittableRandom random = new SplittableRandom(37);
+        int heads = 4, kvHeads = 2, d = 8, m = 10, length = 150, sinks = 2, window = 9;
+        AttentionShape shape = new AttentionShape(heads, kvHeads, d);
+        float[] q = new float[length * shape.queryWidth()], k = new float[length * shape.kvWidth()];
+        float[] v = new float[k.length];
+        for (int i = 0; i < q.length; i++) q[i] = (float) (1.5 * random.nextGaussian());
+        for (int i = 0; i < k.length; i++) {
+            k[i] = (float) (1.5 * random.nextGaussian());
+            v[i] = (float) random.nextGaussian();
+        }
+        double[][] centroids = new double[m][d]; // keys of random positions as centroids: every cluster has mass
+        for (int l = 0; l < m; l++) {
+            int row = random.nextInt(length) * shape.kvWidth() + random.nextInt(kvHeads) * d;
+            for (int i = 0; i < d; i++) centroids[l][i] = k[row + i];
+        }
+        double[] weights = new double[m];
+        for (int l = 0; l < m; l++) weights[l] = l == 3 ? 0 : 0.3 + random.nextDouble();
+        CentroidFeatureMap map =
+                CentroidFeatureMap.fromKeyCentroids(centroids, 1 / Math.sqrt(d)).withWeights(weights);
+        for (double[] decay : new double[][] {null, {0.99, 0.97, 0.95, 0.9}}) {
+            AttentionSpec spec = AttentionSpec.hybrid(map, d, sinks, window)
+                    .withBlockSize(16)
+                    .withMemoryGain(new double[] {0.7, 1, 1.3, 2})
+                    .withDecay(decay);
+            double[] ref = NaiveHybridAttention.forward(shape, spec, q, k, v, length);
+            double[] windowOnly =
+                    NaiveHybridAttention.forward(shape, spec.withMemoryGain(new double[heads]), q, k, v, length);
+            assertTrue(maxDifference(windowOnly, ref) > 1e-2, "the memory contributes");
+            AttentionKernel kernel = new CpuKernelProvider().create(shape, spec);
+            float[] chunked = new float[q.length];
+            kernel.forward(kernel.newState(), q, k, v, chunked, length);
+            float[] recurrent = new float[q.length];
+            AttentionState state = kernel.newState();
+            int qw = shape.queryWidth(), kw = shape.kvWidth();
+            for (int t = 0; t < length; t++) {
+                float[] out = new float[qw];
+                kernel.forward(
+                        state,
+                        java.util.Arrays.copyOfRange(q, t * qw, (t + 1) * qw),
+                        java.util.Arrays.copyOfRange(k, t * kw, (t + 1) * kw),
+                        java.util.Arrays.copyOfRange(v, t * kw, (t + 1) * kw),
+                        out,
+                        1);
+                System.arraycopy(out, 0, recurrent, t * qw, qw);
+            }
+            double scale = 0;
+            for (double r : ref) scale = Math.max(scale, Math.abs(r));
+            for (float[] fast : new float[][] {chunked, recurrent}) {
+                double[] widened = new double[fast.length];
+                for (int i = 0; i < fast.length; i++) {
+                    assertTrue(Float.isFinite(fast[i]));
+                    widened[i] = fast[i];
+                }
+                assertTrue(maxDifference(widened, ref) < 1e-5 * scale, "decay " + (decay != null));
+            }
+        }
+    }
+
+    private static double maxDifference(double[] a, double[] b) {
+        double max = 0;
+        for (int i = 0; i < a.length; i++) max = Math.max(max, Math.abs(a[i] - b[i]));
+        return max;
     }
 
     @Test
