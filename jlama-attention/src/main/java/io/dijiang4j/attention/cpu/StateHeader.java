@@ -3,6 +3,7 @@ package io.dijiang4j.attention.cpu;
 import io.dijiang4j.attention.AttentionShape;
 import io.dijiang4j.attention.AttentionSpec;
 import io.dijiang4j.attention.FeatureMap;
+import io.dijiang4j.attention.features.CentroidFeatureMap;
 import io.dijiang4j.attention.features.ProjectionFeatureMap;
 import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
@@ -66,6 +67,10 @@ final class StateHeader {
             h.add(p.normalization().ordinal());
             for (float[] a :
                     new float[][] {p.queryProjection(), p.keyProjection(), p.queryLogWeights(), p.keyLogWeights()}) {
+                for (float x : a) h.add(Float.floatToIntBits(x));
+            }
+        } else if (map instanceof CentroidFeatureMap c) { // fitted maps: a state of another calibration is refused
+            for (float[] a : new float[][] {c.scaledCentroids(), c.logWeights()}) {
                 for (float x : a) h.add(Float.floatToIntBits(x));
             }
         }

@@ -14,6 +14,7 @@ import io.dijiang4j.attention.AttentionShape;
 import io.dijiang4j.attention.AttentionSpec;
 import io.dijiang4j.attention.ExactCachePolicy;
 import io.dijiang4j.attention.FeatureMap;
+import io.dijiang4j.attention.features.CentroidFeatureMap;
 import io.dijiang4j.attention.features.FeatureMaps;
 import io.dijiang4j.attention.hybrid.NaiveHybridAttention;
 import io.dijiang4j.attention.linear.NaiveLinearAttention;
@@ -186,6 +187,36 @@ class ExactCacheTest {
                 o,
                 len);
         System.arraycopy(o, 0, out, from * qw, len * qw);
+    }
+
+    @Test
+    void fittedCentroidMapsPerKvHeadAgreeWithNaive() {
+        // the map the cache is meant to work with: one-hot keys (a per-cluster memory), a different fit per KV head
+        AttentionShape shape = new AttentionShape(4, 2, 8);
+        int n = 97, qw = shape.queryWidth(), kw = shape.kvWidth();
+        SplittableRandom random = new SplittableRandom(17);
+        FeatureMap[] maps = new FeatureMap[2];
+        for (int h = 0; h < 2; h++) {
+            maps[h] = new CentroidFeatureMap(8, random(random, 6 * 8, 0.6), random(random, 6, 0.5));
+        }
+        float[] q = random(random, n * qw, 1.5), k = random(random, n * kw, 1.5), v = random(random, n * kw, 1);
+        for (ExactCachePolicy policy : ExactCachePolicy.values()) {
+            AttentionSpec spec =
+                    AttentionSpec.hybrid(maps[0], 8, 2, 6).withKvHeadMaps(maps).withExactCache(4, policy);
+            double[] ref = NaiveHybridAttention.forward(shape, spec, q, k, v, n);
+            double[] noCache = NaiveHybridAttention.forward(shape, spec.withExactCache(0, policy), q, k, v, n);
+            assertTrue(relativeError(toFloat(noCache), ref, n * qw) > 1e-3, "the cache must change the output");
+            AttentionKernel kernel = provider.create(shape, spec);
+            float[] out = new float[n * qw];
+            kernel.forward(kernel.newState(), q, k, v, out, n);
+            double err = relativeError(out, ref, n * qw);
+            assertTrue(err < TOLERANCE, policy + " vs naive: " + err);
+            // and without the cache, the chunked path with these maps
+            AttentionKernel plain = provider.create(shape, spec.withExactCache(0, policy));
+            plain.forward(plain.newState(), q, k, v, out, n);
+            double errPlain = relativeError(out, noCache, n * qw);
+            assertTrue(errPlain < TOLERANCE, "chunked, no cache, vs naive: " + errPlain);
+        }
     }
 
     @Test
