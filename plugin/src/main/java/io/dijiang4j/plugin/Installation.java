@@ -17,6 +17,8 @@ import io.dijiang4j.attention.features.FeatureMaps;
 import io.dijiang4j.attention.jlama.AttentionObserver;
 import io.dijiang4j.attention.jlama.KernelizedAttention;
 import io.dijiang4j.attention.jlama.RotaryTable;
+import io.dijiang4j.plugin.calibration.Calibration;
+import io.dijiang4j.plugin.calibration.Sidecars;
 import io.dijiang4j.plugin.profile.Mode;
 import io.dijiang4j.plugin.profile.Profile;
 import java.util.Arrays;
@@ -36,6 +38,7 @@ public final class Installation {
     private final TransformerBlock[] originalBlocks;
     private final KernelizedAttention[] layers;
     private final AttentionKernelProvider provider;
+    private final Calibration calibration;
     private boolean installed;
 
     private Installation(
@@ -43,23 +46,28 @@ public final class Installation {
             Profile profile,
             TransformerBlock[] originalBlocks,
             KernelizedAttention[] layers,
-            AttentionKernelProvider provider) {
+            AttentionKernelProvider provider,
+            Calibration calibration) {
         this.model = model;
         this.profile = profile;
         this.originalBlocks = originalBlocks;
         this.layers = layers;
         this.provider = provider;
+        this.calibration = calibration;
         this.installed = true;
     }
 
-    /** Installs the profile's mode into {@code model}; mode softmax changes nothing. */
+    /**
+     * Installs the profile's mode into {@code model}; mode softmax changes nothing. With a calibration sidecar
+     * ({@link Sidecars#load}) each layer gets its own spec from it; otherwise every layer gets {@link #spec}.
+     */
     static Installation install(AbstractModel model, Profile profile) {
         JlamaInternals.check();
         Config c = model.getConfig();
         TransformerBlock[] blocks = JlamaInternals.blocks(model);
         TransformerBlock[] original = blocks.clone();
         KernelizedAttention[] layers = new KernelizedAttention[blocks.length];
-        if (profile.mode() == Mode.SOFTMAX) return new Installation(model, profile, original, layers, null);
+        if (profile.mode() == Mode.SOFTMAX) return new Installation(model, profile, original, layers, null, null);
         if (c.dctx().layerStart != 0 || blocks.length != c.numberOfLayers) {
             throw new IllegalArgumentException("kernelized attention does not support distributed (sharded) models");
         }
@@ -75,28 +83,73 @@ public final class Installation {
         AttentionKernelProvider provider = AttentionBackends.select(profile.backend());
         RotaryTable rope = RotaryTable.of(c);
         AttentionShape shape = new AttentionShape(c.numberOfHeads, c.numberOfKeyValueHeads, c.headSize);
-        AttentionSpec spec = spec(profile, c);
+        Calibration calibration = Sidecars.load(profile).orElse(null);
+        AttentionSpec[] specs = specs(profile, c, calibration);
         TransformerBlock[] patched = blocks.clone();
         for (int layer : selected) {
-            AttentionKernel kernel = provider.create(shape, spec);
+            AttentionKernel kernel = provider.create(shape, specs[layer]);
             layers[layer] = kernelized(model, blocks[layer], kernel, rope);
             patched[layer] = rebuild(blocks[layer], layers[layer]);
         }
         JlamaInternals.set(JlamaInternals.BLOCKS, model, patched);
-        return new Installation(model, profile, original, layers, provider);
+        return new Installation(model, profile, original, layers, provider, calibration);
     }
 
+    /** One spec per layer: the calibration's when there is one (checked against the model's shape), else the profile's. */
+    static AttentionSpec[] specs(Profile profile, Config c, Calibration calibration) {
+        AttentionSpec[] specs = new AttentionSpec[c.numberOfLayers];
+        if (calibration == null) {
+            Arrays.fill(specs, spec(profile, c));
+            return specs;
+        }
+        Calibration.ModelInfo m = calibration.model();
+        if (m.layers() != c.numberOfLayers
+                || m.heads() != c.numberOfHeads
+                || m.kvHeads() != c.numberOfKeyValueHeads
+                || m.headSize() != c.headSize
+                || m.scale() != scale(c)) {
+            throw new IllegalArgumentException("the calibration sidecar is for a model of " + m.layers() + " layers, "
+                    + m.heads() + " heads (" + m.kvHeads() + " KV) of size " + m.headSize() + ", scale " + m.scale()
+                    + "; this one has " + c.numberOfLayers + " layers, " + c.numberOfHeads + " heads ("
+                    + c.numberOfKeyValueHeads + " KV) of size " + c.headSize + ", scale " + scale(c));
+        }
+        for (int layer = 0; layer < specs.length; layer++) {
+            AttentionSpec spec = calibration.spec(layer, profile.mode() == Mode.HYBRID, profile.blockSize());
+            specs[layer] = withDecay(spec, profile, c);
+        }
+        return specs;
+    }
+
+    /** The softmax temperature of the model's attention. */
+    static double scale(Config c) {
+        return c.attentionMultiplier != null ? c.attentionMultiplier : 1.0 / StrictMath.sqrt(c.headSize);
+    }
+
+    /** The profile's spec (one for every layer) when no calibration is used. */
     static AttentionSpec spec(Profile profile, Config c) {
+        if (profile.featureMap().equalsIgnoreCase(FeatureMaps.CENTROIDS)) {
+            throw profile.source()
+                    .error(
+                            "feature_map",
+                            "the centroids map is fitted by dijiang calibrate: it needs that calibration sidecar"
+                                    + " (key calibration, or the file beside the model), or pick a seeded map");
+        }
         FeatureMap map = FeatureMaps.create(profile.featureMap(), c.headSize, profile.features(), profile.seed());
         AttentionSpec spec = profile.mode() == Mode.HYBRID
                 ? AttentionSpec.hybrid(map, c.headSize, profile.sinks(), profile.window())
                 : AttentionSpec.linear(map, c.headSize);
-        double scale = c.attentionMultiplier != null ? c.attentionMultiplier : 1.0 / StrictMath.sqrt(c.headSize);
-        spec = spec.withScale(scale).withBlockSize(profile.blockSize());
+        spec = spec.withScale(scale(c)).withBlockSize(profile.blockSize());
+        if (profile.mode() == Mode.HYBRID && profile.exactCache() > 0) {
+            spec = spec.withExactCache(profile.exactCache(), profile.cachePolicy());
+        }
+        return withDecay(spec, profile, c);
+    }
+
+    private static AttentionSpec withDecay(AttentionSpec spec, Profile profile, Config c) {
         if (profile.decay() < 1.0) {
             double[] decay = new double[c.numberOfHeads];
             Arrays.fill(decay, profile.decay());
-            spec = spec.withDecay(decay);
+            return spec.withDecay(decay);
         }
         return spec;
     }
@@ -162,6 +215,16 @@ public final class Installation {
 
     public List<KernelizedAttention> kernelizedLayers() {
         return Arrays.stream(layers).filter(a -> a != null).toList();
+    }
+
+    /** The spec of a kernelized layer, or empty where Jlama's softmax attention runs. */
+    public Optional<AttentionSpec> spec(int layer) {
+        return kernelizedLayer(layer).map(a -> a.kernel().spec());
+    }
+
+    /** The calibration sidecar in use, or empty. */
+    public Optional<Calibration> calibration() {
+        return Optional.ofNullable(calibration);
     }
 
     /** Whether some layer still uses Jlama's KV cache (bounded by the context length). */

@@ -21,6 +21,7 @@ import picocli.CommandLine.Option;
             ChatCommand.class,
             SampleCommand.class,
             EvalCommand.class,
+            CalibrateCommand.class,
             io.dijiang4j.plugin.synth.SynthModelCommand.class
         })
 public final class Main implements Runnable {

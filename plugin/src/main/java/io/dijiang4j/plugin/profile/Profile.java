@@ -1,5 +1,6 @@
 package io.dijiang4j.plugin.profile;
 
+import io.dijiang4j.attention.ExactCachePolicy;
 import java.nio.file.Path;
 import java.util.Map;
 import java.util.Objects;
@@ -15,6 +16,9 @@ import java.util.Objects;
  * @param features number of features m per head
  * @param sinks hybrid: first tokens always attended exactly
  * @param window hybrid: recent tokens attended exactly
+ * @param exactCache hybrid: per KV head, evicted tokens kept exact beyond the window (0 = none)
+ * @param cachePolicy hybrid: which evicted tokens the exact cache keeps
+ * @param calibration the calibration sidecar to use (hybrid and dijiang), none, or the one beside the model
  * @param blockSize chunked-prefill block size
  * @param decay per-position decay lambda in (0, 1] of the kernelized memory (1 = none)
  * @param backend auto, cpu or cuda
@@ -31,6 +35,9 @@ public record Profile(
         int features,
         int sinks,
         int window,
+        int exactCache,
+        ExactCachePolicy cachePolicy,
+        CalibrationChoice calibration,
         int blockSize,
         double decay,
         String backend,
@@ -56,10 +63,16 @@ public record Profile(
         Objects.requireNonNull(mode, "mode");
         Objects.requireNonNull(layers, "layers");
         Objects.requireNonNull(generation, "generation");
+        Objects.requireNonNull(cachePolicy, "cachePolicy");
+        Objects.requireNonNull(calibration, "calibration");
+        if (exactCache < 0) throw new IllegalArgumentException("exactCache must be >= 0: " + exactCache);
         if (source == null) source = Source.NONE;
     }
 
-    /** Defaults for everything but the model: hybrid, all layers, wdcf with 64 features, 4 sinks, window 64. */
+    /**
+     * Defaults for everything but the model: hybrid, all layers, wdcf with 64 features, 4 sinks, window 64, no exact
+     * cache (heavy-hitter policy when one is set), the calibration sidecar beside the model if there is one.
+     */
     public static Profile defaults(String model) {
         return new Profile(
                 model,
@@ -70,6 +83,9 @@ public record Profile(
                 64,
                 4,
                 64,
+                0,
+                ExactCachePolicy.HEAVY_HITTER,
+                CalibrationChoice.AUTO,
                 64,
                 1.0,
                 "auto",
@@ -83,128 +99,123 @@ public record Profile(
     }
 
     public Profile withModel(String newModel) {
-        return new Profile(
-                newModel,
-                modelCache,
-                mode,
-                layers,
-                featureMap,
-                features,
-                sinks,
-                window,
-                blockSize,
-                decay,
-                backend,
-                seed,
-                generation,
-                source);
+        Copy c = new Copy(this);
+        c.model = newModel;
+        return c.build();
     }
 
     public Profile withMode(Mode newMode) {
-        return new Profile(
-                model,
-                modelCache,
-                newMode,
-                layers,
-                featureMap,
-                features,
-                sinks,
-                window,
-                blockSize,
-                decay,
-                backend,
-                seed,
-                generation,
-                source);
+        Copy c = new Copy(this);
+        c.mode = newMode;
+        return c.build();
     }
 
     public Profile withLayers(LayerSelection newLayers) {
-        return new Profile(
-                model,
-                modelCache,
-                mode,
-                newLayers,
-                featureMap,
-                features,
-                sinks,
-                window,
-                blockSize,
-                decay,
-                backend,
-                seed,
-                generation,
-                source);
+        Copy c = new Copy(this);
+        c.layers = newLayers;
+        return c.build();
     }
 
     public Profile withHybrid(int newSinks, int newWindow) {
-        return new Profile(
-                model,
-                modelCache,
-                mode,
-                layers,
-                featureMap,
-                features,
-                newSinks,
-                newWindow,
-                blockSize,
-                decay,
-                backend,
-                seed,
-                generation,
-                source);
+        Copy c = new Copy(this);
+        c.sinks = newSinks;
+        c.window = newWindow;
+        return c.build();
     }
 
     public Profile withFeatures(String newFeatureMap, int newFeatures) {
-        return new Profile(
-                model,
-                modelCache,
-                mode,
-                layers,
-                newFeatureMap,
-                newFeatures,
-                sinks,
-                window,
-                blockSize,
-                decay,
-                backend,
-                seed,
-                generation,
-                source);
+        Copy c = new Copy(this);
+        c.featureMap = newFeatureMap;
+        c.features = newFeatures;
+        return c.build();
     }
 
     public Profile withBackend(String newBackend) {
-        return new Profile(
-                model,
-                modelCache,
-                mode,
-                layers,
-                featureMap,
-                features,
-                sinks,
-                window,
-                blockSize,
-                decay,
-                newBackend,
-                seed,
-                generation,
-                source);
+        Copy c = new Copy(this);
+        c.backend = newBackend;
+        return c.build();
     }
 
     public Profile withGeneration(GenerationOptions newGeneration) {
-        return new Profile(
-                model,
-                modelCache,
-                mode,
-                layers,
-                featureMap,
-                features,
-                sinks,
-                window,
-                blockSize,
-                decay,
-                backend,
-                seed,
-                newGeneration,
-                source);
+        Copy c = new Copy(this);
+        c.generation = newGeneration;
+        return c.build();
+    }
+
+    /** Hybrid: keep up to {@code size} evicted tokens per KV head exact, chosen by {@code policy}. */
+    public Profile withExactCache(int size, ExactCachePolicy policy) {
+        Copy c = new Copy(this);
+        c.exactCache = size;
+        c.cachePolicy = policy;
+        return c.build();
+    }
+
+    /** Which calibration sidecar to use (none, a file, or the one beside the model). */
+    public Profile withCalibration(CalibrationChoice newCalibration) {
+        Copy c = new Copy(this);
+        c.calibration = newCalibration;
+        return c.build();
+    }
+
+    /** A mutable copy of every component, so that each wither changes only its own. */
+    private static final class Copy {
+        String model;
+        Path modelCache;
+        Mode mode;
+        LayerSelection layers;
+        String featureMap;
+        int features;
+        int sinks;
+        int window;
+        int exactCache;
+        ExactCachePolicy cachePolicy;
+        CalibrationChoice calibration;
+        int blockSize;
+        double decay;
+        String backend;
+        long seed;
+        GenerationOptions generation;
+        Source source;
+
+        Copy(Profile p) {
+            model = p.model;
+            modelCache = p.modelCache;
+            mode = p.mode;
+            layers = p.layers;
+            featureMap = p.featureMap;
+            features = p.features;
+            sinks = p.sinks;
+            window = p.window;
+            exactCache = p.exactCache;
+            cachePolicy = p.cachePolicy;
+            calibration = p.calibration;
+            blockSize = p.blockSize;
+            decay = p.decay;
+            backend = p.backend;
+            seed = p.seed;
+            generation = p.generation;
+            source = p.source;
+        }
+
+        Profile build() {
+            return new Profile(
+                    model,
+                    modelCache,
+                    mode,
+                    layers,
+                    featureMap,
+                    features,
+                    sinks,
+                    window,
+                    exactCache,
+                    cachePolicy,
+                    calibration,
+                    blockSize,
+                    decay,
+                    backend,
+                    seed,
+                    generation,
+                    source);
+        }
     }
 }

@@ -1,5 +1,6 @@
 package io.dijiang4j.plugin.profile;
 
+import io.dijiang4j.attention.ExactCachePolicy;
 import io.dijiang4j.attention.features.FeatureMaps;
 import java.io.IOException;
 import java.nio.file.Files;
@@ -37,6 +38,9 @@ public final class ProfileLoader {
             "features",
             "sinks",
             "window",
+            "exact_cache",
+            "cache_policy",
+            "calibration",
             "block_size",
             "decay",
             "backend",
@@ -45,6 +49,14 @@ public final class ProfileLoader {
             "temperature",
             "top_p",
             "top_k"));
+
+    /**
+     * Values of {@code feature_map}: the seeded maps of {@link FeatureMaps#KINDS} and {@code centroids}, the map fitted
+     * by {@code dijiang calibrate} (usable only with its sidecar).
+     */
+    public static final List<String> FEATURE_MAPS = java.util.stream.Stream.concat(
+                    FeatureMaps.KINDS.stream(), java.util.stream.Stream.of(FeatureMaps.CENTROIDS))
+            .toList();
 
     private ProfileLoader() {}
 
@@ -118,8 +130,8 @@ public final class ProfileLoader {
             layers = LayerSelection.allBut(r.intList("except_layers"));
         }
         String featureMap = values.containsKey("feature_map") ? r.string("feature_map") : d.featureMap();
-        if (!FeatureMaps.KINDS.contains(featureMap.toLowerCase(Locale.ROOT))) {
-            throw r.error("feature_map", "unknown feature map '" + featureMap + "' (one of " + FeatureMaps.KINDS + ")");
+        if (!FEATURE_MAPS.contains(featureMap.toLowerCase(Locale.ROOT))) {
+            throw r.error("feature_map", "unknown feature map '" + featureMap + "' (one of " + FEATURE_MAPS + ")");
         }
         int features = values.containsKey("features") ? r.integer("features") : d.features();
         if (features < 1) throw r.error("features", "must be a positive number of features, got " + features);
@@ -127,6 +139,25 @@ public final class ProfileLoader {
         if (sinks < 0) throw r.error("sinks", "must be >= 0, got " + sinks);
         int window = values.containsKey("window") ? r.integer("window") : d.window();
         if (window < 0) throw r.error("window", "must be >= 0, got " + window);
+        int exactCache = values.containsKey("exact_cache") ? r.integer("exact_cache") : d.exactCache();
+        if (exactCache < 0)
+            throw r.error("exact_cache", "must be >= 0 (evicted tokens per KV head), got " + exactCache);
+        ExactCachePolicy cachePolicy = d.cachePolicy();
+        if (values.containsKey("cache_policy")) {
+            String policy = r.string("cache_policy");
+            cachePolicy = switch (policy.toLowerCase(Locale.ROOT)) {
+                case "heavy_hitter" -> ExactCachePolicy.HEAVY_HITTER;
+                case "self_recall" -> ExactCachePolicy.SELF_RECALL;
+                default -> throw r.error("cache_policy", "must be heavy_hitter or self_recall, got '" + policy + "'");
+            };
+        }
+        CalibrationChoice calibration = d.calibration();
+        if (values.containsKey("calibration")) {
+            String value = r.string("calibration");
+            if (value.equalsIgnoreCase("none")) calibration = CalibrationChoice.NONE;
+            else if (value.equalsIgnoreCase("auto")) calibration = CalibrationChoice.AUTO;
+            else calibration = CalibrationChoice.file(resolve(file, value));
+        }
         int blockSize = values.containsKey("block_size") ? r.integer("block_size") : d.blockSize();
         if (blockSize < 1) throw r.error("block_size", "must be >= 1, got " + blockSize);
         double decay = values.containsKey("decay") ? r.number("decay") : d.decay();
@@ -157,6 +188,9 @@ public final class ProfileLoader {
                 features,
                 sinks,
                 window,
+                exactCache,
+                cachePolicy,
+                calibration,
                 blockSize,
                 decay,
                 backend,

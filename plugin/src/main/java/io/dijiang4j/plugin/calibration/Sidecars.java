@@ -1,0 +1,79 @@
+package io.dijiang4j.plugin.calibration;
+
+import io.dijiang4j.plugin.profile.CalibrationChoice;
+import io.dijiang4j.plugin.profile.Mode;
+import io.dijiang4j.plugin.profile.Profile;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.Optional;
+
+/** Finds and checks the calibration sidecar a profile uses. */
+public final class Sidecars {
+    private Sidecars() {}
+
+    /**
+     * The model directory of a profile without downloading anything: the {@code model} path, or for {@code
+     * hf:owner/name} the directory Jlama's downloader uses ({@code model_cache/owner_name}); empty when that is not
+     * a directory.
+     */
+    public static Optional<Path> modelDirectory(Profile profile) {
+        String m = profile.model();
+        if (m == null || m.isBlank()) return Optional.empty();
+        Path dir = m.startsWith("hf:")
+                ? profile.modelCache().resolve(m.substring(3).replace('/', '_'))
+                : Path.of(m);
+        return Files.isDirectory(dir) ? Optional.of(dir) : Optional.empty();
+    }
+
+    /** Where {@code calibrate} writes by default and where AUTO looks: beside the model's config.json. */
+    public static Optional<Path> besideModel(Profile profile) {
+        return modelDirectory(profile).map(d -> d.resolve(CalibrationChoice.DEFAULT_FILE_NAME));
+    }
+
+    /**
+     * The sidecar file the profile uses, if any: none in mode softmax or with {@code calibration: none}; the named
+     * file (which must exist); or, by default, {@value CalibrationChoice#DEFAULT_FILE_NAME} beside the model's
+     * config.json when that file exists.
+     */
+    public static Optional<Path> fileOf(Profile profile) {
+        if (profile.mode() == Mode.SOFTMAX) return Optional.empty();
+        CalibrationChoice choice = profile.calibration();
+        return switch (choice.kind()) {
+            case NONE -> Optional.empty();
+            case FILE -> {
+                if (!Files.isRegularFile(choice.file())) {
+                    throw profile.source().error("calibration", "calibration sidecar " + choice.file() + " not found");
+                }
+                yield Optional.of(choice.file());
+            }
+            case AUTO -> besideModel(profile).filter(Files::isRegularFile);
+        };
+    }
+
+    /**
+     * Reads the profile's sidecar and checks it was made for the profile's model (same {@link ModelFingerprint}).
+     *
+     * @throws IllegalArgumentException for a corrupt file, or one made for another model (naming both)
+     */
+    public static Optional<Calibration> load(Profile profile) {
+        Optional<Path> file = fileOf(profile);
+        if (file.isEmpty()) return Optional.empty();
+        Calibration c = CalibrationFile.read(file.get());
+        Path dir = modelDirectory(profile)
+                .orElseThrow(() -> new IllegalArgumentException("calibration sidecar " + file.get()
+                        + ": cannot check which model it belongs to, the model directory of '" + profile.model()
+                        + "' is not found"));
+        String fingerprint = ModelFingerprint.of(dir);
+        if (!fingerprint.equals(c.model().fingerprint())) {
+            throw new IllegalArgumentException("calibration sidecar " + file.get() + " was made for model '"
+                    + c.model().name() + "' (fingerprint " + shortHash(c.model().fingerprint())
+                    + "), not for the loaded model '" + dir.getFileName() + "' in " + dir + " (fingerprint "
+                    + shortHash(fingerprint) + "); run dijiang calibrate for this model or set calibration: none");
+        }
+        return Optional.of(c);
+    }
+
+    static String shortHash(String hex) {
+        return hex.length() > 16 ? hex.substring(0, 16) + "..." : hex;
+    }
+}
