@@ -361,6 +361,14 @@ public final class Calibrator {
                         }
                         optionsOfLayer.add(new BudgetPlanner.Option(cost, bestKl));
                         layersOfLayer.add(best.withKl(bestKl));
+                        if (optionsOfLayer.size() % 8 == 0) {
+                            progress.accept(String.format(
+                                    Locale.ROOT,
+                                    "layer %d: %d (window, cache) settings evaluated, %.0f s",
+                                    l,
+                                    optionsOfLayer.size(),
+                                    (System.nanoTime() - start) / 1e9));
+                        }
                     }
                 }
                 planOptions.add(optionsOfLayer);

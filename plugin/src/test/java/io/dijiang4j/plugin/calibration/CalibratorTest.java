@@ -18,7 +18,7 @@ class CalibratorTest {
         Calibrator.Options options = Calibrator.Options.defaults(5)
                 .withTexts(2, 120)
                 .withBudget(20)
-                .withCandidates(List.of(8, 16), List.of(0, 4));
+                .withCandidates(List.of(8), List.of(0, 4));
         Calibrator.Result a = Calibrator.run(Stories260K.profile(), null, null, options, line -> {});
         Calibrator.Result b = Calibrator.run(Stories260K.profile(), null, null, options, line -> {});
         Calibration x = a.calibration(), y = b.calibration();

@@ -4,6 +4,7 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import io.dijiang4j.attention.ExactCachePolicy;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.List;
@@ -103,6 +104,51 @@ class ProfileLoaderTest {
         assertTrue(error("model: /x\nmodel: /y\n").contains("line 2: key 'model': key given twice"));
         assertTrue(error("model: [unclosed\n").contains("not valid YAML"));
         assertTrue(error("- a\n- b\n").contains("a profile is a mapping"));
+    }
+
+    @Test
+    void exactCachePolicyAndCalibrationKeys() throws Exception {
+        Path f = write("cal.yaml", """
+                model: /x
+                feature_map: centroids
+                exact_cache: 6
+                cache_policy: self_recall
+                calibration: sidecars/stories.safetensors
+                """);
+        Profile p = ProfileLoader.load(f);
+        assertEquals(6, p.exactCache());
+        assertEquals(ExactCachePolicy.SELF_RECALL, p.cachePolicy());
+        assertEquals("centroids", p.featureMap());
+        assertEquals(CalibrationChoice.file(temp.resolve("sidecars/stories.safetensors")), p.calibration());
+        assertEquals(5, p.source().keyLines().get("calibration"));
+        Profile d = ProfileLoader.load(write("d.yaml", "model: /x\n"));
+        assertEquals(0, d.exactCache());
+        assertEquals(ExactCachePolicy.HEAVY_HITTER, d.cachePolicy());
+        assertEquals(CalibrationChoice.AUTO, d.calibration());
+        assertEquals(
+                CalibrationChoice.NONE,
+                ProfileLoader.load(write("e.yaml", "model: /x\ncalibration: none\n"))
+                        .calibration());
+        assertEquals(
+                CalibrationChoice.file(Path.of("/abs/c.safetensors")),
+                ProfileLoader.load(write("g.yaml", "model: /x\ncalibration: /abs/c.safetensors\n"))
+                        .calibration());
+        // withers keep the new keys
+        Profile changed = p.withHybrid(2, 30).withMode(Mode.DIJIANG).withFeatures("wdcf", 8);
+        assertEquals(6, changed.exactCache());
+        assertEquals(p.calibration(), changed.calibration());
+        assertEquals(2, changed.sinks());
+        assertEquals(4, p.withExactCache(4, ExactCachePolicy.HEAVY_HITTER).exactCache());
+    }
+
+    @Test
+    void badCacheAndCalibrationValuesNameTheirKeyAndLine() throws Exception {
+        assertTrue(error("model: /x\nexact_cache: -1\n").contains("line 2: key 'exact_cache': must be >= 0"));
+        assertTrue(error("model: /x\nexact_cache: some\n").contains("key 'exact_cache': expected a whole number"));
+        assertTrue(error("model: /x\n\ncache_policy: lru\n")
+                .contains("line 3: key 'cache_policy': must be heavy_hitter or self_recall, got 'lru'"));
+        assertTrue(error("model: /x\ncalibration: [a]\n").contains("key 'calibration': expected a text value"));
+        assertTrue(error("model: /x\nexact_cach: 3\n").contains("did you mean 'exact_cache'?"));
     }
 
     @Test
