@@ -123,12 +123,18 @@ public final class Calibrator {
      * What a run produced.
      *
      * @param calibration the chosen plan (what the sidecar holds)
+     * @param baseline the plain window of the same budget as a calibration (sinks + window, every gain 0, no cache):
+     *     the StreamingLLM baseline, loadable as a sidecar to evaluate it like the plan
      * @param candidates every evaluated candidate, in evaluation order
      * @param calibrated the chosen plan with every layer converted, on the calibration texts
-     * @param plainWindow sinks + window of the same budget, no memory and no cache, every layer, same texts
+     * @param plainWindow the baseline with every layer converted, same texts
      */
     public record Result(
-            Calibration calibration, List<Candidate> candidates, EvalResult calibrated, EvalResult plainWindow) {}
+            Calibration calibration,
+            Calibration baseline,
+            List<Candidate> candidates,
+            EvalResult calibrated,
+            EvalResult plainWindow) {}
 
     private Calibrator() {}
 
@@ -398,14 +404,20 @@ public final class Calibrator {
             }
             progress.accept("evaluating the plain window of the same budget (sinks " + profile.sinks() + ", window "
                     + plainWindow + ", no memory) with every layer converted");
-            EvalResult plain = evaluate(base.withLayers(plainLayers), beyond);
+            Calibration baseline = base.withLayers(plainLayers);
+            EvalResult plain = evaluate(baseline, beyond);
             Map<String, Double> results = new LinkedHashMap<>();
             putMetrics(results, "calibrated", calibrated);
             putMetrics(results, "plain_window", plain);
             results.put("plain_window_size", (double) plainWindow);
             results.put("average_exact_tokens", calibration.averageExactTokens());
             results.put("beyond_from", (double) beyond);
-            return new Result(calibration.withResults(results), List.copyOf(candidates), calibrated, plain);
+            return new Result(
+                    calibration.withResults(results),
+                    baseline.withResults(results),
+                    List.copyOf(candidates),
+                    calibrated,
+                    plain);
         }
 
         private static void putMetrics(Map<String, Double> results, String prefix, EvalResult r) {

@@ -44,6 +44,13 @@ public final class CalibrateCommand implements Callable<Integer> {
                     + CalibrationChoice.DEFAULT_FILE_NAME + " beside the model's config.json).")
     Path out;
 
+    @Option(
+            names = "--baseline-out",
+            paramLabel = "FILE",
+            description = "Also write the plain window of the same budget (sinks + window, no memory, no cache) as a"
+                    + " sidecar, to evaluate the baseline with eval.")
+    Path baselineOut;
+
     @Option(names = "--texts", paramLabel = "N", description = "Texts to sample when no --text-file (default 8).")
     int texts = 8;
 
@@ -95,6 +102,10 @@ public final class CalibrateCommand implements Callable<Integer> {
         CalibrationFile.write(target, result.calibration());
         print(result, System.out);
         System.err.println("dijiang: wrote " + target);
+        if (baselineOut != null) {
+            CalibrationFile.write(baselineOut, result.baseline());
+            System.err.println("dijiang: wrote the plain-window baseline to " + baselineOut);
+        }
         return 0;
     }
 

@@ -65,7 +65,9 @@ class CalibrateCommandTest {
                 "--windows",
                 "8",
                 "--caches",
-                "0,2");
+                "0,2",
+                "--baseline-out",
+                temp.resolve("plain.safetensors").toString());
         assertEquals(0, r.exitCode(), r.err());
         assertTrue(r.out().startsWith("layer"), r.out());
         assertTrue(r.out().contains("plain window, same budget"), r.out());
@@ -77,6 +79,12 @@ class CalibrateCommandTest {
         assertTrue(c.averageExactTokens() <= 14, "over budget: " + c.averageExactTokens());
         try (DiJiangModel model = DiJiang.load(ProfileLoader.load(config))) {
             assertEquals(c, model.installation().calibration().orElseThrow());
+        }
+        Calibration plain = CalibrationFile.read(temp.resolve("plain.safetensors"));
+        for (Calibration.Layer layer : plain.layers()) {
+            assertEquals(14, layer.exactTokens());
+            assertEquals(12, layer.window());
+            assertFalse(layer.memory());
         }
     }
 
