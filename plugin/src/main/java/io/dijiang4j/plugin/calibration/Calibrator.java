@@ -87,10 +87,13 @@ public final class Calibrator {
             if (maxPairs < 1) throw new IllegalArgumentException("maxPairs must be >= 1");
         }
 
-        /** 8 texts of 500 tokens, budget 40, windows 8..96, caches 0, 4, 8, 16. */
+        /**
+         * 16 texts of 500 tokens (on stories260K 16 gave a lower held-out KL than 8: the plan is picked on measured
+         * KL and overfits fewer texts), budget 40, windows 8..96, caches 0, 4, 8, 16.
+         */
         public static Options defaults(long seed) {
             return new Options(
-                    8,
+                    16,
                     500,
                     seed,
                     40,

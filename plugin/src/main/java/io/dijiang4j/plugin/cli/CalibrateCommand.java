@@ -51,8 +51,8 @@ public final class CalibrateCommand implements Callable<Integer> {
                     + " sidecar, to evaluate the baseline with eval.")
     Path baselineOut;
 
-    @Option(names = "--texts", paramLabel = "N", description = "Texts to sample when no --text-file (default 8).")
-    int texts = 8;
+    @Option(names = "--texts", paramLabel = "N", description = "Texts to sample when no --text-file (default 16).")
+    int texts = 16;
 
     @Option(names = "--tokens", paramLabel = "N", description = "Tokens per sampled text (default 500).")
     int tokens = 500;
