@@ -48,7 +48,8 @@ class EvalIT {
 
         JsonNode hybrid = eval("hybrid.yaml", model, texts);
         assertEquals("hybrid", hybrid.get("mode").asText());
-        assertEquals(68, hybrid.get("beyond_from").asInt()); // sinks 4 + window 64
+        // the calibrated plan's widest layer (configs/hybrid.calibration.safetensors): 4 sinks + window 64 + cache 4
+        assertEquals(72, hybrid.get("beyond_from").asInt());
         assertEquals(vanilla.get("tokens").asLong(), hybrid.get("tokens").asLong());
         assertEquals(ppl, hybrid.get("perplexity_reference").asDouble(), 1e-6 * ppl);
         for (String key : EvalResult.METRIC_KEYS) {

@@ -38,7 +38,8 @@ public final class EvalCommand implements Callable<Integer> {
     @Option(
             names = "--beyond-from",
             paramLabel = "N",
-            description = "First position of the beyond-window metrics (default: sinks + window; 0 for dijiang).")
+            description =
+                    "First position of the beyond-window metrics (default: where every layer's exact tokens end: the largest sinks + window + exact cache; 0 for dijiang).")
     Integer beyondFrom;
 
     @Override
@@ -53,8 +54,10 @@ public final class EvalCommand implements Callable<Integer> {
         }
         Profile profile = options.profile();
         List<String> texts = StoryTexts.read(textFile);
-        int from = beyondFrom != null ? beyondFrom : Evaluator.defaultBeyondFrom(profile);
-        if (from < 0) throw new IllegalArgumentException("--beyond-from must be >= 0, got " + from);
+        if (beyondFrom != null && beyondFrom < 0) {
+            throw new IllegalArgumentException("--beyond-from must be >= 0, got " + beyondFrom);
+        }
+        int from = beyondFrom != null ? beyondFrom : Evaluator.AUTO_BEYOND;
         System.err.println("dijiang: " + texts.size() + " texts from " + textFile);
         EvalResult result = Evaluator.evaluate(profile, from, texts, line -> System.err.println("dijiang: " + line));
         System.out.print(result.table());

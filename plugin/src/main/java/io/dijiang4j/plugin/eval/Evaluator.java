@@ -1,8 +1,11 @@
 package io.dijiang4j.plugin.eval;
 
 import com.github.tjake.jlama.model.AbstractModel;
+import io.dijiang4j.attention.AttentionSpec;
+import io.dijiang4j.attention.jlama.KernelizedAttention;
 import io.dijiang4j.plugin.DiJiang;
 import io.dijiang4j.plugin.DiJiangModel;
+import io.dijiang4j.plugin.Installation;
 import io.dijiang4j.plugin.Session;
 import io.dijiang4j.plugin.profile.Mode;
 import io.dijiang4j.plugin.profile.Profile;
@@ -30,12 +33,18 @@ public final class Evaluator {
 
     private final DiJiangModel reference;
     private final Profile profile;
-    private final int beyondFrom;
+    private int beyondFrom; // AUTO_BEYOND until the first candidate is installed
     private final Function<AbstractModel, DiJiangModel> candidate;
 
-    /** Compares {@code profile}'s mode with {@code reference}; beyond-window metrics from {@link #defaultBeyondFrom}. */
+    /**
+     * Beyond-window metrics from where every installed layer's exact tokens end ({@link #exactSpan}); resolved when
+     * the candidate is installed, since a calibration sidecar sets sinks, window and cache per layer.
+     */
+    public static final int AUTO_BEYOND = -1;
+
+    /** Compares {@code profile}'s mode with {@code reference}; beyond-window metrics from {@link #exactSpan}. */
     public Evaluator(DiJiangModel reference, Profile profile) {
-        this(reference, profile, defaultBeyondFrom(profile));
+        this(reference, profile, AUTO_BEYOND);
     }
 
     /** As {@link #Evaluator(DiJiangModel, Profile)} with the beyond-window metrics over positions >= beyondFrom. */
@@ -57,7 +66,9 @@ public final class Evaluator {
         if (!reference.installation().kernelizedLayers().isEmpty()) {
             throw new IllegalArgumentException("the reference model must run Jlama's softmax attention on every layer");
         }
-        if (beyondFrom < 0) throw new IllegalArgumentException("beyond-from must be >= 0, got " + beyondFrom);
+        if (beyondFrom < 0 && beyondFrom != AUTO_BEYOND) {
+            throw new IllegalArgumentException("beyond-from must be >= 0, got " + beyondFrom);
+        }
         this.reference = reference;
         this.profile = profile;
         this.beyondFrom = beyondFrom;
@@ -72,6 +83,24 @@ public final class Evaluator {
         return profile.mode() == Mode.DIJIANG ? 0 : profile.sinks() + profile.window();
     }
 
+    /**
+     * Where the exact tokens of every installed layer end: the largest sinks + window + exact cache over the hybrid
+     * layers (a calibrated profile sets them per layer), 0 when all are pure dijiang, and {@link
+     * #defaultBeyondFrom} when no layer is kernelized (mode softmax).
+     */
+    public static int exactSpan(Installation installation, Profile profile) {
+        List<KernelizedAttention> layers = installation.kernelizedLayers();
+        if (layers.isEmpty()) return defaultBeyondFrom(profile);
+        int span = 0;
+        for (KernelizedAttention layer : layers) {
+            AttentionSpec spec = layer.kernel().spec();
+            if (spec.method() == AttentionSpec.Method.HYBRID) {
+                span = Math.max(span, spec.sinks() + spec.window() + spec.exactCache());
+            }
+        }
+        return span;
+    }
+
     /** Loads the profile's model once, evaluates {@code texts} and closes the model. */
     public static EvalResult evaluate(Profile profile, int beyondFrom, List<String> texts, Consumer<String> progress) {
         try (DiJiangModel vanilla = DiJiang.load(profile.withMode(Mode.SOFTMAX), progress)) {
@@ -79,6 +108,7 @@ public final class Evaluator {
         }
     }
 
+    /** The first beyond-window position ({@link #AUTO_BEYOND} until the first evaluation resolves it). */
     public int beyondFrom() {
         return beyondFrom;
     }
@@ -120,6 +150,7 @@ public final class Evaluator {
                 fed += windows.get(w).length;
             }
             try (DiJiangModel mode = candidate.apply(reference.jlama())) {
+                if (beyondFrom == AUTO_BEYOND) beyondFrom = exactSpan(mode.installation(), profile);
                 for (int w = first; w < end; w++) {
                     int[] tokens = windows.get(w);
                     float[][] modeLogits;
@@ -147,6 +178,7 @@ public final class Evaluator {
         }
         String file =
                 profile.source().file() == null ? null : profile.source().file().toString();
+        if (beyondFrom == AUTO_BEYOND) beyondFrom = defaultBeyondFrom(profile); // nothing was evaluated
         return new EvalResult(
                 profile.mode().key(), file, sequences.size(), beyondFrom, all.metrics(), beyond.metrics());
     }
