@@ -336,7 +336,7 @@ public final class Calibrator {
                 try (Session s = vanilla.newSession()) {
                     float[][] logits = s.appendAll(sequence);
                     double[][] logP = new double[logits.length][];
-                    for (int i = 0; i < logits.length; i++) logP[i] = Kl.logSoftmax(logits[i]);
+                    for (int i = 0; i < logits.length; i++) logP[i] = Evaluator.logSoftmax(logits[i]);
                     referenceLogProbabilities.add(logP);
                 }
             }
@@ -535,7 +535,7 @@ public final class Calibrator {
                     }
                     double[][] reference = referenceLogProbabilities.get(t);
                     for (int i = 0; i + 1 < logits.length; i++) {
-                        sum += Kl.divergence(reference[i], logits[i]);
+                        sum += Evaluator.klDivergence(reference[i], Evaluator.logSoftmax(logits[i]));
                         count++;
                     }
                 }

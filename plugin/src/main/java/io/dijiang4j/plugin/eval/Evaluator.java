@@ -212,7 +212,7 @@ public final class Evaluator {
     }
 
     /** log softmax in double, stabilized by the maximum; non-finite logits are refused. */
-    static double[] logSoftmax(float[] logits) {
+    public static double[] logSoftmax(float[] logits) {
         double max = Double.NEGATIVE_INFINITY;
         for (float v : logits) {
             if (!Float.isFinite(v)) throw new IllegalStateException("non-finite logit " + v);
@@ -227,7 +227,7 @@ public final class Evaluator {
     }
 
     /** KL(p || q) in nats from log-probabilities; rounding can make it a hair negative, so it is clamped at 0. */
-    static double klDivergence(double[] logP, double[] logQ) {
+    public static double klDivergence(double[] logP, double[] logQ) {
         double kl = 0;
         for (int i = 0; i < logP.length; i++) kl += Math.exp(logP[i]) * (logP[i] - logQ[i]);
         return Math.max(0, kl);

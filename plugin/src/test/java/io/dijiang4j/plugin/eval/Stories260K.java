@@ -8,10 +8,10 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 
 /** The stories260K weights in place (../shared/models, never copied into the repository); tests skip without them. */
-final class Stories260K {
+public final class Stories260K {
     private Stories260K() {}
 
-    static Path dir() {
+    public static Path dir() {
         Path dir = Path.of(System.getProperty("stories260k.dir", "../../shared/models/stories260K"));
         assumeTrue(Files.isRegularFile(dir.resolve("model.safetensors")), "stories260K not found at " + dir);
         return dir.toAbsolutePath().normalize();
