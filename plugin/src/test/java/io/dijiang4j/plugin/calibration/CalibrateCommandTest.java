@@ -6,11 +6,8 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import io.dijiang4j.plugin.DiJiang;
 import io.dijiang4j.plugin.DiJiangModel;
-import io.dijiang4j.plugin.cli.Main;
+import io.dijiang4j.plugin.cli.CliRun;
 import io.dijiang4j.plugin.profile.ProfileLoader;
-import java.io.ByteArrayOutputStream;
-import java.io.PrintStream;
-import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import org.junit.jupiter.api.Test;
@@ -21,20 +18,8 @@ class CalibrateCommandTest {
     @TempDir
     Path temp;
 
-    record Run(int exitCode, String out, String err) {}
-
-    static Run run(String... args) {
-        PrintStream oldOut = System.out, oldErr = System.err;
-        ByteArrayOutputStream out = new ByteArrayOutputStream(), err = new ByteArrayOutputStream();
-        try {
-            System.setOut(new PrintStream(out, true, StandardCharsets.UTF_8));
-            System.setErr(new PrintStream(err, true, StandardCharsets.UTF_8));
-            int code = Main.run(args);
-            return new Run(code, out.toString(StandardCharsets.UTF_8), err.toString(StandardCharsets.UTF_8));
-        } finally {
-            System.setOut(oldOut);
-            System.setErr(oldErr);
-        }
+    static CliRun run(String... args) {
+        return CliRun.of(args);
     }
 
     Path profile(String extra) throws Exception {
@@ -54,7 +39,7 @@ class CalibrateCommandTest {
                         + " asked her mom for help.\n<<<STORY>>>\nTom had a big red ball. He liked to throw it high"
                         + " in the sky. One day, the ball fell in the pond and Tom was sad. His friend Sam came to"
                         + " help him get the ball out of the water.\n");
-        Run r = run(
+        CliRun r = run(
                 "calibrate",
                 "--config",
                 config.toString(),
@@ -91,22 +76,22 @@ class CalibrateCommandTest {
     @Test
     void badInputIsOneLineAndExitCode2() throws Exception {
         Path config = profile("");
-        Run tooSmall = run("calibrate", "--config", config.toString(), "--budget", "3", "--windows", "4");
+        CliRun tooSmall = run("calibrate", "--config", config.toString(), "--budget", "3", "--windows", "4");
         assertEquals(2, tooSmall.exitCode(), tooSmall.err());
         assertTrue(tooSmall.err().startsWith("error: the budget 3.0 is below sinks"), tooSmall.err());
         assertEquals(1, tooSmall.err().strip().lines().count(), tooSmall.err());
-        Run noFile = run(
+        CliRun noFile = run(
                 "calibrate",
                 "--config",
                 config.toString(),
                 "--text-file",
                 temp.resolve("x.txt").toString());
         assertEquals(2, noFile.exitCode(), noFile.err());
-        Run mode = run("calibrate", "--config", config.toString(), "--mode", "dijiang");
+        CliRun mode = run("calibrate", "--config", config.toString(), "--mode", "dijiang");
         assertEquals(2, mode.exitCode());
         assertTrue(mode.err().contains("do not apply"), mode.err());
         Path softmax = Files.writeString(temp.resolve("s.yaml"), "model: " + Stories260K.dir() + "\nmode: softmax\n");
-        Run wrongMode = run("calibrate", "--config", softmax.toString());
+        CliRun wrongMode = run("calibrate", "--config", softmax.toString());
         assertEquals(2, wrongMode.exitCode());
         assertTrue(wrongMode.err().contains("use mode hybrid"), wrongMode.err());
         assertFalse(Files.exists(temp.resolve("cal/side.safetensors")), "nothing written on bad input");

@@ -7,10 +7,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
-import io.dijiang4j.plugin.cli.Main;
-import java.io.ByteArrayOutputStream;
-import java.io.PrintStream;
-import java.nio.charset.StandardCharsets;
+import io.dijiang4j.plugin.cli.CliRun;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.List;
@@ -22,22 +19,8 @@ class EvalAndSampleCommandTest {
     @TempDir
     Path temp;
 
-    record Run(int exitCode, String out, String err) {}
-
-    static Run run(String... args) {
-        PrintStream oldOut = System.out;
-        PrintStream oldErr = System.err;
-        ByteArrayOutputStream out = new ByteArrayOutputStream();
-        ByteArrayOutputStream err = new ByteArrayOutputStream();
-        try {
-            System.setOut(new PrintStream(out, true, StandardCharsets.UTF_8));
-            System.setErr(new PrintStream(err, true, StandardCharsets.UTF_8));
-            int code = Main.run(args);
-            return new Run(code, out.toString(StandardCharsets.UTF_8), err.toString(StandardCharsets.UTF_8));
-        } finally {
-            System.setOut(oldOut);
-            System.setErr(oldErr);
-        }
+    static CliRun run(String... args) {
+        return CliRun.of(args);
     }
 
     Path profile(String extra) throws Exception {
@@ -53,7 +36,7 @@ class EvalAndSampleCommandTest {
         Path b = temp.resolve("b.txt");
         Path c = temp.resolve("c.txt");
         String[] common = {"sample", "--config", config.toString(), "--count", "3", "--max-tokens", "40"};
-        Run first = run(concat(common, "--seed", "77", "--out", a.toString()));
+        CliRun first = run(concat(common, "--seed", "77", "--out", a.toString()));
         assertEquals(0, first.exitCode(), first.err());
         assertTrue(first.err().contains("sampled 3/3 texts"), first.err());
         assertEquals(
@@ -75,7 +58,8 @@ class EvalAndSampleCommandTest {
                         + "Tom had a big red ball. He liked to throw it high in the sky. One day, the ball fell in"
                         + " the pond.\r\n");
         Path json = temp.resolve("eval.json");
-        Run r = run("eval", "--config", config.toString(), "--text-file", texts.toString(), "--json", json.toString());
+        CliRun r =
+                run("eval", "--config", config.toString(), "--text-file", texts.toString(), "--json", json.toString());
         assertEquals(0, r.exitCode(), r.err());
         assertTrue(r.out().startsWith("metric"), r.out());
         assertTrue(r.out().contains("kl_mean"), r.out());
@@ -87,7 +71,7 @@ class EvalAndSampleCommandTest {
         assertEquals(config.toString(), j.get("profile").asText());
         assertTrue(j.get("kl_mean_beyond_window").asDouble() > 0);
 
-        Run softmax = run(
+        CliRun softmax = run(
                 "eval",
                 "--config",
                 config.toString(),
@@ -152,7 +136,7 @@ class EvalAndSampleCommandTest {
                     "sample", "--config", config.toString(), "--count", "1", "--mode", "hybrid", "--out", "x.txt"
                 });
         for (String[] args : cases) {
-            Run r = run(args);
+            CliRun r = run(args);
             String what = String.join(" ", args) + " -> " + r.err();
             assertEquals(2, r.exitCode(), what);
             // loading lines ("dijiang: ...") may precede an error found once the model is loaded; then one line
