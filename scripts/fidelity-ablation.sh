@@ -14,7 +14,7 @@
 # About 12 minutes on 2 cores.
 set -euo pipefail
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
-model=${DIJIANG_MODEL:-$root/../shared/models/stories260K}
+model=${DIJIANG_MODEL:-$root/models/stories260K}
 work=$root/local/ablation
 out=$root/docs/fidelity
 beyond=72 # past every layer's exact tokens in the searched plan (4 sinks + 64 window + 4 cache at most)

@@ -47,9 +47,7 @@ class CliIT {
     }
 
     static String model() {
-        String property = System.getProperty("stories260k.dir");
-        assumeTrue(property != null && Files.isDirectory(Path.of(property)), "stories260K not found");
-        return Path.of(property).toAbsolutePath().normalize().toString();
+        return Stories260K.dir().toString();
     }
 
     @Test
@@ -94,10 +92,7 @@ class CliIT {
     }
 
     @Test
-    void theConfigsPointAtTheSharedModel() {
-        model();
-        Path shared = CONFIGS.resolve("../../shared/models/stories260K").normalize();
-        assumeTrue(Files.isDirectory(shared), "no ../shared next to the repository");
+    void theConfigsPointAtTheEmbeddedModel() {
         Run r = run(
                 "",
                 "generate",

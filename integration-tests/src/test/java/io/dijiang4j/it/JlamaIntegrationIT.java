@@ -39,9 +39,7 @@ class JlamaIntegrationIT {
 
     @BeforeAll
     void loadVanilla() {
-        String property = System.getProperty("stories260k.dir");
-        assumeTrue(property != null && Files.isDirectory(Path.of(property)), "stories260K not found");
-        dir = Path.of(property).toAbsolutePath().normalize();
+        dir = Stories260K.dir();
         vanilla = ModelSupport.loadModel(dir.toFile(), DType.F32, DType.F32);
         for (String prompt : PROMPTS) vanillaPieces.add(vanillaGreedy(prompt, 200));
     }

@@ -1,6 +1,6 @@
 package io.dijiang4j.it;
 
-import static org.junit.jupiter.api.Assumptions.assumeTrue;
+import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import java.io.IOException;
 import java.io.UncheckedIOException;
@@ -8,7 +8,7 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.stream.Stream;
 
-/** The stories260K weights used in place (never copied into the repository) and profiles that point at them. */
+/** The embedded default model (models/stories260K) and profiles that point at it; tests fail without it. */
 final class Stories260K {
     /** The name langchain4j-jlama's registry is given; it looks in {@code <cache>/karpathy_stories260K}. */
     static final String JLAMA_MODEL_NAME = "karpathy/stories260K";
@@ -16,9 +16,8 @@ final class Stories260K {
     private Stories260K() {}
 
     static Path dir() {
-        String property = System.getProperty("stories260k.dir");
-        Path dir = property == null ? Path.of("..", "..", "shared", "models", "stories260K") : Path.of(property);
-        assumeTrue(Files.isRegularFile(dir.resolve("model.safetensors")), "stories260K not found at " + dir);
+        Path dir = Path.of(System.getProperty("stories260k.dir", "../models/stories260K"));
+        assertTrue(Files.isRegularFile(dir.resolve("model.safetensors")), "stories260K missing at " + dir);
         return dir.toAbsolutePath().normalize();
     }
 
