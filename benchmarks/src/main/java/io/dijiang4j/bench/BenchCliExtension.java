@@ -1,6 +1,6 @@
 package io.dijiang4j.bench;
 
-import io.dijiang4j.plugin.cli.CliExtension;
+import io.dijiang4j.tools.cli.CliExtension;
 import java.util.List;
 
 /** Adds {@code dijiang bench} to the CLI. */

@@ -4,7 +4,7 @@ import com.github.tjake.jlama.safetensors.DType;
 import io.dijiang4j.plugin.profile.Mode;
 import io.dijiang4j.plugin.profile.Profile;
 import io.dijiang4j.plugin.profile.ProfileLoader;
-import io.dijiang4j.plugin.synth.SyntheticModels;
+import io.dijiang4j.tools.synth.SyntheticModels;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;

@@ -38,7 +38,7 @@ final class FakeCuda {
             Path lib = dir.resolve("libcuda.so.1");
             List<String> cmd = new ArrayList<>(List.of("gcc", "-shared", "-fPIC", "-O1", "-o", lib.toString()));
             cmd.addAll(List.of(defines));
-            cmd.add(Path.of("src/test/c/fake_libcuda.c").toAbsolutePath().toString());
+            cmd.add(sources().resolve("fake_libcuda.c").toString());
             Process gcc;
             try {
                 gcc = new ProcessBuilder(cmd).redirectErrorStream(true).start();
@@ -65,10 +65,17 @@ final class FakeCuda {
      * The fake driver with the CUDA emulator (src/test/c/cuda_emulator.cpp): launches run the real kernel sources
      * on the CPU. Built with g++ (C++20); tests using it are skipped where g++ is absent.
      */
+    /** src/test/c of the gpu module; {@code gpu.module.dir} points there from other modules' tests. */
+    private static Path sources() {
+        return Path.of(System.getProperty("gpu.module.dir", "."), "src/test/c")
+                .toAbsolutePath()
+                .normalize();
+    }
+
     static synchronized Path emulator() {
         Path cached = BUILT.get("emulator");
         if (cached != null) return cached;
-        Path c = Path.of("src/test/c").toAbsolutePath();
+        Path c = sources();
         try {
             Path dir = Files.createTempDirectory("emulated-libcuda");
             dir.toFile().deleteOnExit();

@@ -5,8 +5,8 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
-import io.dijiang4j.plugin.eval.EvalResult;
-import io.dijiang4j.plugin.eval.StoryTexts;
+import io.dijiang4j.tools.eval.EvalResult;
+import io.dijiang4j.tools.eval.StoryTexts;
 import java.nio.file.Path;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;

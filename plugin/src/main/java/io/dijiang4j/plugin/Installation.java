@@ -126,7 +126,7 @@ public final class Installation {
     }
 
     /** The profile's spec (one for every layer) when no calibration is used. */
-    static AttentionSpec spec(Profile profile, Config c) {
+    public static AttentionSpec spec(Profile profile, Config c) {
         if (profile.featureMap().equalsIgnoreCase(FeatureMaps.CENTROIDS)) {
             throw profile.source()
                     .error(

@@ -73,7 +73,7 @@ public final class Sidecars {
         return Optional.of(c);
     }
 
-    static String shortHash(String hex) {
+    public static String shortHash(String hex) {
         return hex.length() > 16 ? hex.substring(0, 16) + "..." : hex;
     }
 }

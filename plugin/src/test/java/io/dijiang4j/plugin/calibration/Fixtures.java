@@ -8,11 +8,11 @@ import java.util.Map;
 import java.util.SplittableRandom;
 
 /** Calibrations with random numbers and settings that differ per layer, for file and loading tests. */
-final class Fixtures {
+public final class Fixtures {
     private Fixtures() {}
 
     /** Layer i: sinks 1 + i % 3, window 5 + 7 i, cache 2 i (policies alternating), every third head's memory off. */
-    static Calibration random(Calibration.ModelInfo model, String mapKind, int features, long seed) {
+    public static Calibration random(Calibration.ModelInfo model, String mapKind, int features, long seed) {
         SplittableRandom r = new SplittableRandom(seed);
         boolean centroids = mapKind.equals(FeatureMaps.CENTROIDS);
         List<Calibration.Layer> layers = new ArrayList<>();
@@ -48,7 +48,7 @@ final class Fixtures {
                 Map.of("calibrated_kl_mean", 0.0625, "plain_window_kl_mean", 0.125));
     }
 
-    static Calibration.ModelInfo model(String fingerprint, int layers, int heads, int kvHeads, int headSize) {
+    public static Calibration.ModelInfo model(String fingerprint, int layers, int heads, int kvHeads, int headSize) {
         return new Calibration.ModelInfo(
                 "test-model", fingerprint, layers, heads, kvHeads, headSize, 1 / Math.sqrt(headSize));
     }

@@ -1,0 +1,17 @@
+package io.dijiang4j.nativemodels;
+
+import java.util.Optional;
+
+/** A natively supported linear-attention checkpoint, loaded by {@link NativeModels#load}. */
+public interface NativeModel {
+
+    /** The architecture key: {@code dijiang}, {@code transnormer} or {@code mcsd}. */
+    String architecture();
+
+    int vocabSize();
+
+    NativeSession newSession();
+
+    /** The tokenizer of the checkpoint directory, if it has a {@code tokenizer.json}. */
+    Optional<NativeTokenizer> tokenizer();
+}

@@ -1,0 +1,350 @@
+package io.dijiang4j.tools.synth;
+
+import com.fasterxml.jackson.databind.ObjectMapper;
+import com.fasterxml.jackson.databind.SerializationFeature;
+import com.github.tjake.jlama.safetensors.DType;
+import com.github.tjake.jlama.tensor.FloatBufferTensor;
+import com.github.tjake.jlama.tensor.Q4ByteBufferTensor;
+import com.github.tjake.jlama.tensor.TensorShape;
+import java.io.IOException;
+import java.io.PrintStream;
+import java.io.UncheckedIOException;
+import java.nio.ByteBuffer;
+import java.nio.ByteOrder;
+import java.nio.FloatBuffer;
+import java.nio.channels.FileChannel;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.AtomicMoveNotSupportedException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.nio.file.StandardCopyOption;
+import java.nio.file.StandardOpenOption;
+import java.util.ArrayList;
+import java.util.Comparator;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Locale;
+import java.util.Map;
+import java.util.SplittableRandom;
+import java.util.stream.Stream;
+
+/**
+ * Writes synthetic llama-architecture model directories that vanilla Jlama loads: {@code config.json}
+ * ({@code model_type} llama), {@code model.safetensors} with seeded random weights, {@code tokenizer.json} (one
+ * token per byte value, see {@link ByteTokenizerFiles}) and {@code tokenizer_config.json} with a chat template.
+ *
+ * <p>Weights are N(0, 1/fan_in) (standard deviation {@code 1/sqrt(fan_in)}) so activations stay O(1) through the
+ * layers; norm weights are 1; the embedding is tied to the output head with rows of norm about 1, so logits are
+ * O(1). The same shape, dtype and seed always give the same bytes: each tensor draws from its own generator seeded by
+ * the model seed and the tensor's name.
+ *
+ * <p>{@link DType#Q4} models are quantized offline with Jlama's own {@link Q4ByteBufferTensor} encoding (the format
+ * of {@code SafeTensorSupport.quantizeModel}: every tensor Q4 plus its {@code .qb} block scales), because Jlama
+ * 0.8.4's runtime quantization of F32 llama weights is broken.
+ */
+public final class SyntheticModels {
+
+    /** Context length written to config.json unless a shape says otherwise. */
+    public static final int DEFAULT_CONTEXT_LENGTH = 131072;
+
+    private static final ObjectMapper JSON = new ObjectMapper().enable(SerializationFeature.INDENT_OUTPUT);
+
+    private SyntheticModels() {}
+
+    /** Sizes of a synthetic llama model. {@code hidden == heads * headSize} (Jlama derives the head size). */
+    public record Shape(
+            String name,
+            int hidden,
+            int layers,
+            int heads,
+            int kvHeads,
+            int headSize,
+            int ffn,
+            int vocab,
+            int contextLength) {
+
+        /** Tests: 2 layers, 4 heads (2 KV heads) of 16; FFN 192 (a multiple of Jlama's Q4 block of 32). */
+        public static final Shape TINY = new Shape("tiny", 64, 2, 4, 2, 16, 192, 512, DEFAULT_CONTEXT_LENGTH);
+
+        public static final Shape SMALL = new Shape("small", 512, 8, 8, 4, 64, 1408, 4096, DEFAULT_CONTEXT_LENGTH);
+        public static final Shape MEDIUM =
+                new Shape("medium", 1024, 12, 16, 8, 64, 2816, 32000, DEFAULT_CONTEXT_LENGTH);
+
+        public Shape {
+            if (hidden != heads * headSize)
+                throw new IllegalArgumentException(
+                        "hidden size " + hidden + " must equal heads*headSize = " + heads * headSize);
+            if (kvHeads <= 0 || heads % kvHeads != 0)
+                throw new IllegalArgumentException(
+                        "KV heads " + kvHeads + " must be positive and divide the heads " + heads);
+            if (vocab < ByteTokenizerFiles.MIN_VOCAB)
+                throw new IllegalArgumentException(
+                        "vocab " + vocab + " is smaller than the byte tokenizer's " + ByteTokenizerFiles.MIN_VOCAB);
+            if (layers <= 0 || ffn <= 0 || contextLength <= 0)
+                throw new IllegalArgumentException("layers, FFN size and context length must be positive");
+        }
+
+        /** The named shapes, in size order. */
+        public static List<Shape> all() {
+            return List.of(TINY, SMALL, MEDIUM);
+        }
+
+        /** Looks a shape up by name (case-insensitive); unknown names are a clear error listing the known ones. */
+        public static Shape named(String name) {
+            for (Shape s : all()) if (s.name.equalsIgnoreCase(name.strip())) return s;
+            throw new IllegalArgumentException("unknown shape '" + name + "' (known: tiny, small, medium)");
+        }
+
+        /** The same shape with another context length (tests use short contexts to keep RoPE tables small). */
+        public Shape withContextLength(int contextLength) {
+            return new Shape(name, hidden, layers, heads, kvHeads, headSize, ffn, vocab, contextLength);
+        }
+
+        /** Number of weights (the embedding is tied to the output head). */
+        public long parameterCount() {
+            long perLayer = 2L * hidden
+                    + (long) hidden * heads * headSize * 2
+                    + (long) hidden * kvHeads * headSize * 2
+                    + 3L * hidden * ffn;
+            return (long) vocab * hidden + layers * perLayer + hidden;
+        }
+    }
+
+    /** Writes a model with the defaults: no progress output. */
+    public static Path write(Shape shape, Path out, DType dtype, long seed) throws IOException {
+        return write(shape, out, dtype, seed, null);
+    }
+
+    /**
+     * Writes the model directory {@code out} atomically: everything goes to a temporary sibling directory that is
+     * renamed into place at the end. {@code out} must not exist or be an empty directory.
+     *
+     * @param progress where to print progress lines, or null for none
+     * @return {@code out}
+     */
+    public static Path write(Shape shape, Path out, DType dtype, long seed, PrintStream progress) throws IOException {
+        if (dtype != DType.F32 && dtype != DType.Q4)
+            throw new IllegalArgumentException("dtype must be F32 or Q4, got " + dtype);
+        Path target = out.toAbsolutePath().normalize();
+        if (Files.exists(target)) {
+            boolean emptyDir;
+            try (Stream<Path> entries = Files.isDirectory(target) ? Files.list(target) : null) {
+                emptyDir = entries != null && entries.findAny().isEmpty();
+            }
+            if (!emptyDir) throw new IllegalArgumentException("output " + target + " already exists and is not empty");
+        }
+        Path parent = target.getParent();
+        Files.createDirectories(parent);
+        Path tmp = Files.createTempDirectory(parent, "." + target.getFileName() + ".tmp-");
+        boolean done = false;
+        try {
+            writeConfig(shape, dtype, tmp.resolve("config.json"));
+            ByteTokenizerFiles.write(shape.vocab(), shape.contextLength(), tmp);
+            writeWeights(shape, dtype, seed, tmp.resolve("model.safetensors"), progress);
+            Files.writeString(
+                    tmp.resolve("README.md"),
+                    "Synthetic " + shape.name() + " llama model (random weights, seed " + seed + ", " + dtype
+                            + ") written by dijiang4j `bin/dijiang synth-model`. Not a trained model.\n");
+            try { // temp directories are created owner-only; a model directory is meant to be shared
+                Files.setPosixFilePermissions(
+                        tmp, java.nio.file.attribute.PosixFilePermissions.fromString("rwxr-xr-x"));
+            } catch (UnsupportedOperationException ignored) {
+                // not a POSIX file system
+            }
+            if (Files.isDirectory(target)) Files.delete(target); // empty (checked above)
+            try {
+                Files.move(tmp, target, StandardCopyOption.ATOMIC_MOVE);
+            } catch (AtomicMoveNotSupportedException e) {
+                Files.move(tmp, target);
+            }
+            done = true;
+            return out;
+        } finally {
+            if (!done) deleteRecursively(tmp);
+        }
+    }
+
+    private static void writeConfig(Shape s, DType dtype, Path file) throws IOException {
+        Map<String, Object> c = new LinkedHashMap<>();
+        c.put("architectures", List.of("LlamaForCausalLM"));
+        c.put("model_type", "llama");
+        c.put("hidden_size", s.hidden());
+        c.put("intermediate_size", s.ffn());
+        c.put("num_hidden_layers", s.layers());
+        c.put("num_attention_heads", s.heads());
+        c.put("num_key_value_heads", s.kvHeads());
+        c.put("head_dim", s.headSize());
+        c.put("vocab_size", s.vocab());
+        c.put("max_position_embeddings", s.contextLength());
+        c.put("rms_norm_eps", 1e-5);
+        c.put("rope_theta", 10000.0);
+        c.put("hidden_act", "silu");
+        c.put("bos_token_id", ByteTokenizerFiles.BOS_ID);
+        c.put("eos_token_id", ByteTokenizerFiles.EOS_ID);
+        c.put("tie_word_embeddings", true);
+        c.put("torch_dtype", "float32");
+        c.put("dijiang4j_synthetic", Map.of("shape", s.name(), "dtype", dtype.name()));
+        Files.write(file, JSON.writeValueAsBytes(c));
+    }
+
+    /** One tensor to write: name, shape and the standard deviation of its entries (0 means all ones). */
+    private record TensorSpec(String name, int[] shape, double std) {
+        long size() {
+            long n = 1;
+            for (int d : shape) n *= d;
+            return n;
+        }
+    }
+
+    private static List<TensorSpec> tensors(Shape s) {
+        List<TensorSpec> t = new ArrayList<>();
+        int q = s.heads() * s.headSize();
+        int kv = s.kvHeads() * s.headSize();
+        // Embedding rows of norm ~1: the tied output head then gives logits of standard deviation ~1.
+        t.add(new TensorSpec(
+                "model.embed_tokens.weight", new int[] {s.vocab(), s.hidden()}, 1 / Math.sqrt(s.hidden())));
+        for (int i = 0; i < s.layers(); i++) {
+            String base = "model.layers." + i + ".";
+            t.add(new TensorSpec(base + "input_layernorm.weight", new int[] {s.hidden()}, 0));
+            t.add(new TensorSpec(base + "self_attn.q_proj.weight", new int[] {q, s.hidden()}, fanIn(s.hidden())));
+            t.add(new TensorSpec(base + "self_attn.k_proj.weight", new int[] {kv, s.hidden()}, fanIn(s.hidden())));
+            t.add(new TensorSpec(base + "self_attn.v_proj.weight", new int[] {kv, s.hidden()}, fanIn(s.hidden())));
+            t.add(new TensorSpec(base + "self_attn.o_proj.weight", new int[] {s.hidden(), q}, fanIn(q)));
+            t.add(new TensorSpec(base + "post_attention_layernorm.weight", new int[] {s.hidden()}, 0));
+            t.add(new TensorSpec(base + "mlp.gate_proj.weight", new int[] {s.ffn(), s.hidden()}, fanIn(s.hidden())));
+            t.add(new TensorSpec(base + "mlp.up_proj.weight", new int[] {s.ffn(), s.hidden()}, fanIn(s.hidden())));
+            t.add(new TensorSpec(base + "mlp.down_proj.weight", new int[] {s.hidden(), s.ffn()}, fanIn(s.ffn())));
+        }
+        t.add(new TensorSpec("model.norm.weight", new int[] {s.hidden()}, 0));
+        return t;
+    }
+
+    private static double fanIn(int n) {
+        return 1 / Math.sqrt(n);
+    }
+
+    /** Per-tensor seed: the model seed mixed with the tensor name (SplittableRandom's mixing of a 64-bit hash). */
+    private static long tensorSeed(long seed, String name) {
+        long h = 1125899906842597L;
+        for (byte b : name.getBytes(StandardCharsets.UTF_8)) h = 31 * h + b;
+        return new SplittableRandom(seed ^ h).nextLong();
+    }
+
+    private static float[] values(TensorSpec spec, long seed) {
+        float[] v = new float[Math.toIntExact(spec.size())];
+        if (spec.std == 0) {
+            java.util.Arrays.fill(v, 1f);
+            return v;
+        }
+        SplittableRandom rnd = new SplittableRandom(tensorSeed(seed, spec.name));
+        float std = (float) spec.std;
+        for (int i = 0; i < v.length; i++) v[i] = (float) rnd.nextGaussian() * std;
+        return v;
+    }
+
+    private static void writeWeights(Shape shape, DType dtype, long seed, Path file, PrintStream progress)
+            throws IOException {
+        List<TensorSpec> specs = tensors(shape);
+        long totalWeights = specs.stream().mapToLong(TensorSpec::size).sum();
+        Map<String, Object> header = new LinkedHashMap<>();
+        Path data = Files.createTempFile(file.getParent(), ".data", ".tmp");
+        long doneWeights = 0;
+        int lastPercent = -1;
+        long start = System.nanoTime();
+        try {
+            try (FileChannel ch = FileChannel.open(data, StandardOpenOption.WRITE)) {
+                for (TensorSpec spec : specs) {
+                    float[] v = values(spec, seed);
+                    if (dtype == DType.F32) {
+                        header.put(spec.name, info("F32", spec.shape, writeFloats(ch, v)));
+                    } else {
+                        if (spec.size() % Q4ByteBufferTensor.BLOCK_SIZE != 0
+                                || spec.shape[spec.shape.length - 1] % Q4ByteBufferTensor.BLOCK_SIZE != 0)
+                            throw new IllegalArgumentException("Q4 needs rows that are a multiple of "
+                                    + Q4ByteBufferTensor.BLOCK_SIZE + "; " + spec.name + " has shape "
+                                    + java.util.Arrays.toString(spec.shape));
+                        FloatBufferTensor f32 =
+                                new FloatBufferTensor(FloatBuffer.wrap(v), TensorShape.of(spec.shape), false);
+                        try (f32;
+                                Q4ByteBufferTensor q4 = new Q4ByteBufferTensor(f32)) {
+                            long[] range =
+                                    writeSegment(ch, q4.getMemorySegment().asByteBuffer());
+                            header.put(spec.name, info("Q4", spec.shape, range));
+                            FloatBufferTensor scales = q4.getBlockF();
+                            int[] scaleShape = new int[spec.shape.length];
+                            for (int d = 0; d < scaleShape.length; d++)
+                                scaleShape[d] = scales.shape().dim(d);
+                            long[] scaleRange =
+                                    writeSegment(ch, scales.getMemorySegment().asByteBuffer());
+                            header.put(spec.name + ".qb", info("F32", scaleShape, scaleRange));
+                        }
+                    }
+                    doneWeights += spec.size();
+                    int percent = (int) (100 * doneWeights / totalWeights);
+                    if (progress != null && percent / 10 != lastPercent / 10) {
+                        progress.printf(
+                                Locale.ROOT,
+                                "synth-model: %3d%% of %,d weights (%.1f s)%n",
+                                percent,
+                                totalWeights,
+                                (System.nanoTime() - start) / 1e9);
+                        lastPercent = percent;
+                    }
+                }
+            }
+            byte[] json =
+                    JSON.writer().without(SerializationFeature.INDENT_OUTPUT).writeValueAsBytes(header);
+            // Pad the header with spaces to a multiple of 8 bytes, as the safetensors format recommends.
+            int padded = (json.length + 7) / 8 * 8;
+            ByteBuffer head = ByteBuffer.allocate(8 + padded).order(ByteOrder.LITTLE_ENDIAN);
+            head.putLong(padded).put(json);
+            while (head.hasRemaining()) head.put((byte) ' ');
+            head.flip();
+            try (FileChannel outCh = FileChannel.open(file, StandardOpenOption.CREATE_NEW, StandardOpenOption.WRITE);
+                    FileChannel in = FileChannel.open(data, StandardOpenOption.READ)) {
+                while (head.hasRemaining()) outCh.write(head);
+                long size = in.size();
+                long pos = 0;
+                while (pos < size) pos += in.transferTo(pos, size - pos, outCh);
+            }
+        } finally {
+            Files.deleteIfExists(data);
+        }
+    }
+
+    private static Map<String, Object> info(String dtype, int[] shape, long[] range) {
+        Map<String, Object> m = new LinkedHashMap<>();
+        m.put("dtype", dtype);
+        m.put("shape", shape);
+        m.put("data_offsets", range);
+        return m;
+    }
+
+    private static long[] writeFloats(FileChannel ch, float[] v) throws IOException {
+        ByteBuffer b = ByteBuffer.allocate(v.length * Float.BYTES).order(ByteOrder.LITTLE_ENDIAN);
+        b.asFloatBuffer().put(v);
+        return writeSegment(ch, b);
+    }
+
+    private static long[] writeSegment(FileChannel ch, ByteBuffer b) throws IOException {
+        ByteBuffer buf = b.duplicate();
+        long start = ch.position();
+        while (buf.hasRemaining()) ch.write(buf);
+        return new long[] {start, ch.position()};
+    }
+
+    static void deleteRecursively(Path dir) {
+        if (!Files.exists(dir)) return;
+        try (Stream<Path> walk = Files.walk(dir)) {
+            walk.sorted(Comparator.reverseOrder()).forEach(p -> {
+                try {
+                    Files.deleteIfExists(p);
+                } catch (IOException e) {
+                    throw new UncheckedIOException(e);
+                }
+            });
+        } catch (IOException e) {
+            throw new UncheckedIOException(e);
+        }
+    }
+}

@@ -1,0 +1,101 @@
+package io.dijiang4j.tools.calibration;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import io.dijiang4j.plugin.DiJiang;
+import io.dijiang4j.plugin.DiJiangModel;
+import io.dijiang4j.plugin.calibration.Calibration;
+import io.dijiang4j.plugin.calibration.CalibrationFile;
+import io.dijiang4j.plugin.profile.ProfileLoader;
+import io.dijiang4j.tools.cli.CliRun;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+/** {@code dijiang calibrate} in process: a small run from a text file, and bad input. */
+class CalibrateCommandTest {
+    @TempDir
+    Path temp;
+
+    static CliRun run(String... args) {
+        return CliRun.of(args);
+    }
+
+    Path profile(String extra) throws Exception {
+        return Files.writeString(
+                temp.resolve("profile.yaml"),
+                "model: " + Stories260K.dir() + "\nmode: hybrid\nbackend: cpu\nfeature_map: centroids\nfeatures: 8\n"
+                        + "sinks: 2\ncalibration: cal/side.safetensors\n" + extra);
+    }
+
+    @Test
+    void calibratesFromATextFileIntoTheProfilesSidecarWhichTheProfileThenLoads() throws Exception {
+        Path config = profile("");
+        Path texts = Files.writeString(
+                temp.resolve("texts.txt"),
+                "Once upon a time, there was a little girl named Lily. She loved to play outside in the park with"
+                        + " her dog. One day, she saw a big tree with a red ball in it. She wanted the ball, so she"
+                        + " asked her mom for help.\n<<<STORY>>>\nTom had a big red ball. He liked to throw it high"
+                        + " in the sky. One day, the ball fell in the pond and Tom was sad. His friend Sam came to"
+                        + " help him get the ball out of the water.\n");
+        CliRun r = run(
+                "calibrate",
+                "--config",
+                config.toString(),
+                "--text-file",
+                texts.toString(),
+                "--budget",
+                "14",
+                "--windows",
+                "8",
+                "--caches",
+                "0,2",
+                "--baseline-out",
+                temp.resolve("plain.safetensors").toString());
+        assertEquals(0, r.exitCode(), r.err());
+        assertTrue(r.out().startsWith("layer"), r.out());
+        assertTrue(r.out().contains("plain window, same budget"), r.out());
+        assertTrue(r.err().contains("layer 4: evaluated"), r.err());
+        Path side = temp.resolve("cal/side.safetensors");
+        Calibration c = CalibrationFile.read(side);
+        assertEquals("texts.txt", c.settings().source());
+        assertEquals(2, c.settings().texts());
+        assertTrue(c.averageExactTokens() <= 14, "over budget: " + c.averageExactTokens());
+        try (DiJiangModel model = DiJiang.load(ProfileLoader.load(config))) {
+            assertEquals(c, model.installation().calibration().orElseThrow());
+        }
+        Calibration plain = CalibrationFile.read(temp.resolve("plain.safetensors"));
+        for (Calibration.Layer layer : plain.layers()) {
+            assertEquals(14, layer.exactTokens());
+            assertEquals(12, layer.window());
+            assertFalse(layer.memory());
+        }
+    }
+
+    @Test
+    void badInputIsOneLineAndExitCode2() throws Exception {
+        Path config = profile("");
+        CliRun tooSmall = run("calibrate", "--config", config.toString(), "--budget", "3", "--windows", "4");
+        assertEquals(2, tooSmall.exitCode(), tooSmall.err());
+        assertTrue(tooSmall.err().startsWith("error: the budget 3.0 is below sinks"), tooSmall.err());
+        assertEquals(1, tooSmall.err().strip().lines().count(), tooSmall.err());
+        CliRun noFile = run(
+                "calibrate",
+                "--config",
+                config.toString(),
+                "--text-file",
+                temp.resolve("x.txt").toString());
+        assertEquals(2, noFile.exitCode(), noFile.err());
+        CliRun mode = run("calibrate", "--config", config.toString(), "--mode", "dijiang");
+        assertEquals(2, mode.exitCode());
+        assertTrue(mode.err().contains("do not apply"), mode.err());
+        Path softmax = Files.writeString(temp.resolve("s.yaml"), "model: " + Stories260K.dir() + "\nmode: softmax\n");
+        CliRun wrongMode = run("calibrate", "--config", softmax.toString());
+        assertEquals(2, wrongMode.exitCode());
+        assertTrue(wrongMode.err().contains("use mode hybrid"), wrongMode.err());
+        assertFalse(Files.exists(temp.resolve("cal/side.safetensors")), "nothing written on bad input");
+    }
+}
