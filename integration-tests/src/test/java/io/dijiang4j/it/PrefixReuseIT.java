@@ -7,13 +7,14 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 import dev.langchain4j.data.message.UserMessage;
 import io.dijiang4j.adapters.DiJiangChatModel;
 import io.dijiang4j.adapters.GenerationResult;
+import io.dijiang4j.bench.LongHistory;
 import java.nio.file.Path;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
 /**
  * Multi-turn on real weights past stories260K's 512-position context (hybrid mode): the second turn restores the
- * state saved at the end of the first and prefills only its new tokens. (Timing: PrefixReuseBenchmark.)
+ * state saved at the end of the first and prefills only its new tokens. (Timing: benchmarks' PrefixReuseBenchmark.)
  */
 class PrefixReuseIT {
     @TempDir

@@ -1,10 +1,9 @@
-package io.dijiang4j.it;
+package io.dijiang4j.bench;
 
 import dev.langchain4j.data.message.ChatMessage;
 import dev.langchain4j.data.message.UserMessage;
 import io.dijiang4j.adapters.DiJiangChatModel;
 import io.dijiang4j.adapters.GenerationResult;
-import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.Arrays;
 import java.util.List;
@@ -14,13 +13,12 @@ import java.util.Locale;
  * How much faster the second turn of a long conversation is with prefix reuse than without (the whole history
  * prefilled again). Not a test: run by hand (see the README, "LangChain4j").
  *
- * <p>Arguments: profile file (default: a hybrid stories260K profile), sentences of history (default 120, about
- * 2000 tokens), repetitions (default 5).
+ * <p>Arguments: profile file (default: configs/hybrid.yaml of the working directory), sentences of history
+ * (default 120, about 2000 tokens), repetitions (default 5).
  */
 public final class PrefixReuseBenchmark {
     public static void main(String[] args) throws Exception {
-        Path temp = Files.createTempDirectory("dijiang-prefix-bench");
-        Path profile = args.length > 0 ? Path.of(args[0]) : Stories260K.hybrid(temp);
+        Path profile = Path.of(args.length > 0 ? args[0] : "configs/hybrid.yaml");
         int sentences = args.length > 1 ? Integer.parseInt(args[1]) : 120;
         int repetitions = args.length > 2 ? Integer.parseInt(args[2]) : 5;
         String story = LongHistory.story(sentences);

@@ -1,4 +1,4 @@
-package io.dijiang4j.it;
+package io.dijiang4j.bench;
 
 import dev.langchain4j.data.message.AiMessage;
 import dev.langchain4j.data.message.ChatMessage;
@@ -6,8 +6,11 @@ import dev.langchain4j.data.message.UserMessage;
 import java.util.ArrayList;
 import java.util.List;
 
-/** A conversation whose first user message is about {@code tokens} stories260K tokens of story text. */
-final class LongHistory {
+/**
+ * The prefix-reuse workload: a conversation whose first user message is a long story (about 16 stories260K tokens
+ * per sentence); PrefixReuseIT checks its correctness, PrefixReuseBenchmark times it.
+ */
+public final class LongHistory {
     private static final String[] SENTENCES = {
         "Lily went to the park with her mom.",
         "She saw a big red ball under a tree.",
@@ -20,7 +23,7 @@ final class LongHistory {
     private LongHistory() {}
 
     /** About 16 tokens per sentence; deterministic. */
-    static String story(int sentences) {
+    public static String story(int sentences) {
         StringBuilder text = new StringBuilder("Once upon a time,");
         for (int i = 0; i < sentences; i++) {
             text.append(' ').append(SENTENCES[(i * 7 + i / 6) % SENTENCES.length]);
@@ -28,7 +31,7 @@ final class LongHistory {
         return text.toString();
     }
 
-    static List<ChatMessage> secondTurn(String story, String firstAnswer, String question) {
+    public static List<ChatMessage> secondTurn(String story, String firstAnswer, String question) {
         List<ChatMessage> messages = new ArrayList<>();
         messages.add(UserMessage.from(story));
         messages.add(AiMessage.from(firstAnswer));
