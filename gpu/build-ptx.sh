@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
-# Regenerates the committed PTX of the gpu module from src/main/cuda/*.cu, for sm_80 (A100) and sm_90 (H100).
-# PTX is forward compatible: the driver JIT-compiles sm_80 PTX for any newer GPU, sm_90 PTX is used on Hopper+.
+# Regenerates the committed PTX of the gpu module from src/main/cuda/*.cu: one <name>_sm80.ptx per source.
+# sm_80 only: the driver JIT-compiles sm_80 PTX for any newer GPU (sm_90 included), and the kernels use nothing
+# newer, so a second target would be the same text with another .target line. CudaKernelFunction.PTX_ARCHITECTURE
+# must name the same architecture.
 # Usage: gpu/build-ptx.sh            (or: mvn -pl gpu -Pptx generate-resources)
 # NVCC overrides the compiler, PTX_OUT the output folder (the up-to-date test writes to a temporary one); without
 # nvcc the script says so and leaves the committed PTX alone.
@@ -17,11 +19,10 @@ fi
 mkdir -p "$out"
 tmp="$(mktemp -d)"
 trap 'rm -rf "$tmp"' EXIT
+arch=80
 for cu in "$src"/*.cu; do
   name="$(basename "$cu" .cu)"
-  for arch in 80 90; do
-    "$nvcc" --ptx -O3 -std=c++17 -arch="sm_$arch" -I"$src" -o "$tmp/${name}_sm${arch}.ptx" "$cu"
-  done
+  "$nvcc" --ptx -O3 -std=c++17 -arch="sm_$arch" -I"$src" -o "$tmp/${name}_sm${arch}.ptx" "$cu"
 done
 # Fingerprint of the sources the PTX came from; a unit test compares it with the sources to catch stale PTX.
 (cd "$src" && sha256sum $(ls *.cu *.cuh | LC_ALL=C sort)) > "$tmp/sources.sha256"

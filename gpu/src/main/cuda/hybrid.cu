@@ -1,4 +1,4 @@
-// The exact part of the hybrid layer (MATH.md section 3): softmax over the attention sinks and the recent window,
+// The exact part of the hybrid layer (docs/MATH.md §4): softmax over the attention sinks and the recent window,
 // merged with the kernelized memory of the evicted middle that dj_memory_chunk wrote in raw form
 // (numerator, denominator, log scale):
 //     l_j = tau q.k_j (j exact),  c = max(max_j l_j, log g + memLogScale)

@@ -1,7 +1,8 @@
 // A stand-in for libcuda.so.1 used by the gpu module's tests on machines without an NVIDIA driver. It exports
 // every entry point CudaDriver binds. Device memory is host memory (so copies really move data and the tests can
 // check the host-side bookkeeping); kernel launches only record the kernel name. Compile-time switches select
-// failure modes: -DFAKE_INIT_RESULT=100 (cuInit fails with CUDA_ERROR_NO_DEVICE), -DFAKE_DEVICE_COUNT=0.
+// failure modes: -DFAKE_INIT_RESULT=100 (cuInit fails with CUDA_ERROR_NO_DEVICE), -DFAKE_DEVICE_COUNT=0,
+// -DFAKE_CC_MAJOR=7 -DFAKE_CC_MINOR=5 (a device older than the PTX's sm_80; default 9.0, a Hopper).
 // Module loading accepts only text that looks like PTX (has ".version"), else CUDA_ERROR_INVALID_PTX with a JIT log,
 // and function lookup succeeds only for names that are an ".entry" of the loaded text. With -DFAKE_EMULATE (built
 // with g++ together with cuda_emulator.cpp) launches really run the kernels on the CPU.
@@ -15,6 +16,12 @@
 #endif
 #ifndef FAKE_DEVICE_COUNT
 #define FAKE_DEVICE_COUNT 1
+#endif
+#ifndef FAKE_CC_MAJOR
+#define FAKE_CC_MAJOR 9
+#endif
+#ifndef FAKE_CC_MINOR
+#define FAKE_CC_MINOR 0
 #endif
 
 #ifdef __cplusplus
@@ -51,8 +58,8 @@ CUresult cuDeviceGetName(char* name, int len, int device) { (void)device; snprin
 CUresult cuDeviceGetAttribute(int* value, int attribute, int device) {
     (void)device;
     switch (attribute) {
-        case 75: *value = 9; return 0;         // compute capability major
-        case 76: *value = 0; return 0;         // minor
+        case 75: *value = FAKE_CC_MAJOR; return 0; // compute capability major
+        case 76: *value = FAKE_CC_MINOR; return 0; // minor
         case 16: *value = 132; return 0;       // multiprocessors
         case 97: *value = 232448; return 0;    // shared memory per block, opt-in
         default: *value = 0; return 0;

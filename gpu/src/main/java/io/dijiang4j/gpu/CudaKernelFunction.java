@@ -2,7 +2,7 @@ package io.dijiang4j.gpu;
 
 /**
  * Every CUDA kernel the Java side launches: the PTX module (src/main/cuda/&lt;module&gt;.cu, committed as
- * &lt;module&gt;_sm80.ptx and &lt;module&gt;_sm90.ptx) and its {@code extern "C"} entry name.
+ * &lt;module&gt;_sm80.ptx) and its {@code extern "C"} entry name.
  */
 public enum CudaKernelFunction {
     LOG_FEATURES("features", "dj_log_features", "piiiiippifp", 128),
@@ -10,8 +10,11 @@ public enum CudaKernelFunction {
     MEMORY_STEP("memory", "dj_memory_step", "ppppppppppppiiiiiiiiii", 128),
     HYBRID_WINDOW("hybrid", "dj_hybrid_window", "pppippliiiiliifppppip", 128);
 
-    /** Architectures the PTX is committed for; the newest one not above the device's is loaded. */
-    public static final int[] PTX_ARCHITECTURES = {80, 90};
+    /**
+     * The one architecture the PTX is compiled for. The driver JIT-compiles PTX for any newer device (sm_90 included)
+     * and the kernels use nothing past sm_80, so one PTX per module serves every supported GPU.
+     */
+    public static final int PTX_ARCHITECTURE = 80;
 
     private final String module;
     private final String entry;
@@ -77,8 +80,13 @@ public enum CudaKernelFunction {
         return entry;
     }
 
-    /** Class-path resource of the PTX of {@code module} for {@code sm_<arch>}. */
-    public static String ptxResource(String module, int arch) {
-        return "/io/dijiang4j/gpu/" + module + "_sm" + arch + ".ptx";
+    /** File name of the PTX of {@code module}, as gpu/build-ptx.sh writes it. */
+    public static String ptxFileName(String module) {
+        return module + "_sm" + PTX_ARCHITECTURE + ".ptx";
+    }
+
+    /** Class-path resource of the PTX of {@code module}. */
+    public static String ptxResource(String module) {
+        return "/io/dijiang4j/gpu/" + ptxFileName(module);
     }
 }

@@ -30,7 +30,6 @@ public final class CudaRuntime {
     private final int device;
     private final String deviceName;
     private final int computeCapability;
-    private final int ptxArchitecture;
     private final int maxSharedBytes;
     private final MemorySegment context;
     private final MemorySegment stream;
@@ -61,14 +60,13 @@ public final class CudaRuntime {
         this.device = driver.device(ordinal);
         this.deviceName = driver.deviceName(device);
         this.computeCapability = driver.computeCapability(device);
-        this.ptxArchitecture = ptxArchitectureFor(computeCapability);
+        requireSupported(computeCapability);
         this.maxSharedBytes = driver.maxSharedMemoryPerBlockOptin(device);
         this.context = driver.primaryContextRetain(device);
         driver.setCurrentContext(context);
         Map<String, MemorySegment> modules = new HashMap<>();
         for (CudaKernelFunction f : CudaKernelFunction.values()) {
-            MemorySegment module =
-                    modules.computeIfAbsent(f.module(), name -> driver.moduleLoadData(readPtx(name, ptxArchitecture)));
+            MemorySegment module = modules.computeIfAbsent(f.module(), name -> driver.moduleLoadData(readPtx(name)));
             MemorySegment function = driver.moduleFunction(module, f.entry());
             driver.setMaxDynamicSharedMemory(function, maxSharedBytes);
             functions.put(f, function);
@@ -104,21 +102,18 @@ public final class CudaRuntime {
         }
     }
 
-    /** The newest committed PTX architecture the device can run (PTX is JIT-compiled forward). */
-    static int ptxArchitectureFor(int computeCapability) {
-        int chosen = -1;
-        for (int arch : CudaKernelFunction.PTX_ARCHITECTURES) {
-            if (arch <= computeCapability) chosen = arch;
-        }
-        if (chosen < 0) {
+    /** PTX runs on its own architecture and newer ones (JIT-compiled forward), never on older ones. */
+    static void requireSupported(int computeCapability) {
+        int oldest = CudaKernelFunction.PTX_ARCHITECTURE;
+        if (computeCapability < oldest) {
             throw new IllegalStateException("CUDA device of compute capability " + computeCapability / 10 + "."
-                    + computeCapability % 10 + " is older than the oldest supported (8.0)");
+                    + computeCapability % 10 + " is older than the oldest supported (" + oldest / 10 + "."
+                    + oldest % 10 + ")");
         }
-        return chosen;
     }
 
-    static byte[] readPtx(String module, int arch) {
-        String resource = CudaKernelFunction.ptxResource(module, arch);
+    static byte[] readPtx(String module) {
+        String resource = CudaKernelFunction.ptxResource(module);
         try (InputStream in = CudaRuntime.class.getResourceAsStream(resource)) {
             if (in == null) throw new IllegalStateException("PTX resource " + resource + " missing from the gpu jar");
             return in.readAllBytes();

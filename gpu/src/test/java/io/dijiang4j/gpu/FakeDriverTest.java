@@ -62,7 +62,7 @@ class FakeDriverTest {
     @Test
     void missingKernelAndUnnamedCodesAreMapped() {
         CudaDriver driver = CudaDriver.load(lib());
-        MemorySegment module = driver.moduleLoadData(CudaRuntime.readPtx("memory", 80));
+        MemorySegment module = driver.moduleLoadData(CudaRuntime.readPtx("memory"));
         CudaException notFound = assertThrows(CudaException.class, () -> driver.moduleFunction(module, "dj_nope"));
         assertEquals("cuModuleGetFunction(dj_nope) failed: CUDA_ERROR_NOT_FOUND", notFound.getMessage());
         // the fake's cuGetErrorName does not know 201: the cuda.h table names it
@@ -78,6 +78,15 @@ class FakeDriverTest {
         assertEquals(1.5f, driver.eventElapsedMillis(a, b));
     }
 
+    @Test
+    void deviceOlderThanThePtxArchitectureIsRefused() {
+        var availability = CudaRuntime.probe(lib("-DFAKE_CC_MAJOR=7", "-DFAKE_CC_MINOR=5"), 0);
+        assertEquals(
+                "CUDA device of compute capability 7.5 is older than the oldest supported (8.0)",
+                availability.reason().orElseThrow());
+    }
+
+    /** The fake is a Hopper (sm_90): it gets the sm_80 PTX, which the real driver JIT-compiles for it. */
     @Test
     void runtimeFindsEveryKernelOfTheCommittedPtx() {
         var availability = CudaRuntime.probe(lib(), 0);

@@ -22,6 +22,7 @@ import java.util.TreeSet;
 import java.util.concurrent.TimeUnit;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
+import java.util.stream.Collectors;
 import java.util.stream.Stream;
 import org.junit.jupiter.api.Test;
 
@@ -31,6 +32,10 @@ class PtxResourcesTest {
     private static final Pattern PARAM = Pattern.compile("\\.param\\s+(\\.\\w+)\\s+\\w+");
     private static final Pattern TARGET = Pattern.compile("^\\.target\\s+sm_(\\d+)", Pattern.MULTILINE);
     private static final Path CUDA_SOURCES = Path.of("src/main/cuda");
+    private static final Path PTX_RESOURCES = Path.of("src/main/resources/io/dijiang4j/gpu");
+
+    /** Architectures the sm_80 PTX is JIT-compiled for on the GPUs this project targets (A100, H100). */
+    private static final int[] ASSEMBLED_FOR = {80, 90};
 
     private static String resource(String path) throws IOException {
         try (InputStream in = PtxResourcesTest.class.getResourceAsStream(path)) {
@@ -52,52 +57,55 @@ class PtxResourcesTest {
         return entries;
     }
 
+    private static Set<String> modules() {
+        Set<String> modules = new TreeSet<>();
+        for (CudaKernelFunction f : CudaKernelFunction.values()) modules.add(f.module());
+        return modules;
+    }
+
     @Test
     void everyLaunchedKernelIsAnEntryWithTheParametersTheJavaSidePasses() throws IOException {
-        for (int arch : CudaKernelFunction.PTX_ARCHITECTURES) {
-            for (CudaKernelFunction f : CudaKernelFunction.values()) {
-                String ptx = resource(CudaKernelFunction.ptxResource(f.module(), arch));
-                Matcher target = TARGET.matcher(ptx);
-                assertTrue(target.find(), "no .target in " + f.module() + " sm_" + arch);
-                assertEquals(String.valueOf(arch), target.group(1));
-                List<String> types = entries(ptx).get(f.entry());
-                assertNotNull(types, f.entry() + " is not an .entry of " + f.module() + "_sm" + arch + ".ptx");
-                List<String> expected = f.signature()
-                        .chars()
-                        .mapToObj(c -> CudaKernelFunction.ptxType((char) c))
-                        .toList();
-                assertEquals(expected, types, "parameters of " + f.entry() + " on sm_" + arch);
-            }
+        for (CudaKernelFunction f : CudaKernelFunction.values()) {
+            String ptx = resource(CudaKernelFunction.ptxResource(f.module()));
+            Matcher target = TARGET.matcher(ptx);
+            assertTrue(target.find(), "no .target in " + CudaKernelFunction.ptxFileName(f.module()));
+            assertEquals(String.valueOf(CudaKernelFunction.PTX_ARCHITECTURE), target.group(1));
+            List<String> types = entries(ptx).get(f.entry());
+            assertNotNull(types, f.entry() + " is not an .entry of " + CudaKernelFunction.ptxFileName(f.module()));
+            List<String> expected = f.signature()
+                    .chars()
+                    .mapToObj(c -> CudaKernelFunction.ptxType((char) c))
+                    .toList();
+            assertEquals(expected, types, "parameters of " + f.entry());
         }
     }
 
     @Test
     void everyCompiledEntryIsLaunchedFromJava() throws IOException {
         Set<String> launched = new TreeSet<>();
-        Set<String> modules = new TreeSet<>();
-        for (CudaKernelFunction f : CudaKernelFunction.values()) {
-            launched.add(f.entry());
-            modules.add(f.module());
-        }
+        for (CudaKernelFunction f : CudaKernelFunction.values()) launched.add(f.entry());
         Set<String> compiled = new TreeSet<>();
-        for (String module : modules) {
-            compiled.addAll(entries(resource(CudaKernelFunction.ptxResource(module, 80)))
-                    .keySet());
+        for (String module : modules()) {
+            compiled.addAll(
+                    entries(resource(CudaKernelFunction.ptxResource(module))).keySet());
         }
         assertEquals(launched, compiled);
+    }
+
+    /** One PTX per module (the driver JIT-compiles it for newer devices), plus the sources' fingerprint. */
+    @Test
+    void resourcesHoldOnePtxPerModuleAndTheFingerprint() throws IOException {
+        Set<String> expected = new TreeSet<>(Set.of("sources.sha256"));
+        for (String module : modules()) expected.add(CudaKernelFunction.ptxFileName(module));
+        assertEquals(expected, fileNames(PTX_RESOURCES));
     }
 
     @Test
     void committedPtxStaysSmall() throws IOException {
         long total = 0;
-        Set<String> modules = new TreeSet<>();
-        for (CudaKernelFunction f : CudaKernelFunction.values()) modules.add(f.module());
-        for (String module : modules) {
-            for (int arch : CudaKernelFunction.PTX_ARCHITECTURES) {
-                total += resource(CudaKernelFunction.ptxResource(module, arch)).length();
-            }
-        }
-        assertTrue(total > 0 && total < 1 << 20, "PTX total " + total + " bytes");
+        for (String module : modules())
+            total += resource(CudaKernelFunction.ptxResource(module)).length();
+        assertTrue(total > 0 && total < 1 << 19, "PTX total " + total + " bytes");
     }
 
     /** Without nvcc: the fingerprint build-ptx.sh wrote must match the sources, else the PTX is stale. */
@@ -134,15 +142,15 @@ class PtxResourcesTest {
             Process p = pb.start();
             String log = new String(p.getInputStream().readAllBytes());
             assertTrue(p.waitFor(120, TimeUnit.SECONDS) && p.exitValue() == 0, log);
-            for (CudaKernelFunction f : CudaKernelFunction.values()) {
-                for (int arch : CudaKernelFunction.PTX_ARCHITECTURES) {
-                    String committed = resource(CudaKernelFunction.ptxResource(f.module(), arch));
-                    String fresh = Files.readString(out.resolve(f.module() + "_sm" + arch + ".ptx"));
-                    assumeTrue(
-                            compilerLine(committed).equals(compilerLine(fresh)),
-                            "a different nvcc release than the one that generated the PTX");
-                    assertEquals(committed, fresh, f.module() + "_sm" + arch + ".ptx is stale: run gpu/build-ptx.sh");
-                }
+            assertEquals(fileNames(PTX_RESOURCES), fileNames(out), "files build-ptx.sh writes");
+            for (String module : modules()) {
+                String name = CudaKernelFunction.ptxFileName(module);
+                String committed = resource(CudaKernelFunction.ptxResource(module));
+                String fresh = Files.readString(out.resolve(name));
+                assumeTrue(
+                        compilerLine(committed).equals(compilerLine(fresh)),
+                        "a different nvcc release than the one that generated the PTX");
+                assertEquals(committed, fresh, name + " is stale: run gpu/build-ptx.sh");
             }
         } finally {
             try (Stream<Path> files = Files.list(out)) {
@@ -152,7 +160,10 @@ class PtxResourcesTest {
         }
     }
 
-    /** With ptxas: every entry assembles for its architecture, without spills, in registers its block size allows. */
+    /**
+     * With ptxas: every entry assembles for each architecture the driver will JIT it for, without spills, in
+     * registers its block size allows.
+     */
     @Test
     void ptxAssemblesWithoutSpillsForTheLaunchedBlockSizesWhenPtxasIsPresent() throws Exception {
         String nvcc = findNvcc();
@@ -161,15 +172,13 @@ class PtxResourcesTest {
         Pattern entry = Pattern.compile("Compiling entry function '(\\w+)' for 'sm_(\\d+)'");
         Pattern spills = Pattern.compile("(\\d+) bytes spill stores");
         Pattern registers = Pattern.compile("Used (\\d+) registers");
-        Set<String> modules = new TreeSet<>();
-        for (CudaKernelFunction f : CudaKernelFunction.values()) modules.add(f.module());
         Path dir = Files.createTempDirectory("ptxas-check");
         try {
             Set<String> checked = new TreeSet<>();
-            for (String module : modules) {
-                for (int arch : CudaKernelFunction.PTX_ARCHITECTURES) {
-                    Path ptx = dir.resolve(module + "_sm" + arch + ".ptx");
-                    Files.writeString(ptx, resource(CudaKernelFunction.ptxResource(module, arch)));
+            for (String module : modules()) {
+                Path ptx = dir.resolve(CudaKernelFunction.ptxFileName(module));
+                Files.writeString(ptx, resource(CudaKernelFunction.ptxResource(module)));
+                for (int arch : ASSEMBLED_FOR) {
                     Process p = new ProcessBuilder(
                                     ptxas.toString(),
                                     "-arch=sm_" + arch,
@@ -199,13 +208,18 @@ class PtxResourcesTest {
                     }
                 }
             }
-            assertEquals(
-                    CudaKernelFunction.values().length * CudaKernelFunction.PTX_ARCHITECTURES.length, checked.size());
+            assertEquals(CudaKernelFunction.values().length * ASSEMBLED_FOR.length, checked.size());
         } finally {
             try (Stream<Path> files = Files.list(dir)) {
                 for (Path f : files.toList()) Files.deleteIfExists(f);
             }
             Files.deleteIfExists(dir);
+        }
+    }
+
+    private static Set<String> fileNames(Path dir) throws IOException {
+        try (Stream<Path> files = Files.list(dir)) {
+            return files.map(p -> p.getFileName().toString()).collect(Collectors.toCollection(TreeSet::new));
         }
     }
 

@@ -1,7 +1,7 @@
 package io.dijiang4j.attention;
 
 /**
- * How the hybrid layer's bounded exact cache chooses which evicted tokens stay exact (MATH.md section 6). Both are
+ * How the hybrid layer's bounded exact cache chooses which evicted tokens stay exact (docs/MATH.md §4). Both are
  * training-free and online; a token the cache drops is folded into the kernelized memory.
  */
 public enum ExactCachePolicy {

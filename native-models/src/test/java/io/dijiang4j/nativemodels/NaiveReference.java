@@ -5,7 +5,7 @@ import java.util.List;
 import java.util.Map;
 
 /**
- * Float64 reference forward passes written from the formulas (MATH.md sections 2, 4, 5), in their quadratic /
+ * Float64 reference forward passes written from the formulas (docs/MATH.md §6), in their quadratic /
  * parallel form over the whole sequence from position 0. Independent of the main code: own RoPE (HF's cat(freqs,
  * freqs) + rotate_half), own erf (series), own decay tables (D1/D2 products, exp of distances), own averages.
  */

@@ -75,8 +75,8 @@ public final class DiJiangModel implements AutoCloseable {
     /**
      * How many positions a session can hold: unbounded (Long.MAX_VALUE) when every layer is kernelized, else what
      * Jlama's softmax layers can do: its KV cache ends at the context length, and its RoPE table is read with a
-     * per-head offset of 2 positions per head (JLAMA.md), so the last {@code 2 * (heads - 1)} positions overrun it
-     * (KV heads for GQA models).
+     * per-head offset of 2 positions per head (docs/JLAMA.md §4), so the last {@code 2 * (heads - 1)} positions
+     * overrun it (KV heads for GQA models).
      */
     public long maxPositions() {
         if (!installation.hasSoftmaxLayers()) return Long.MAX_VALUE;

@@ -13,7 +13,7 @@ import io.dijiang4j.attention.simd.VectorOps;
 import java.util.Arrays;
 
 /**
- * The hybrid layer of MATH.md section 3 on the CPU: exact softmax over the first {@code sinks} tokens and the last
+ * The hybrid layer of docs/MATH.md §4 on the CPU: exact softmax over the first {@code sinks} tokens and the last
  * {@code window} tokens, a kernelized memory of the evicted middle (token j enters it at step j + window, decays by
  * lambda every step after), one normalizer with the maximum taken across both parts:
  *
@@ -45,7 +45,7 @@ import java.util.Arrays;
  *       recall error |v_j - m(k_j)|^2, m(k) = sum_l phi_l(k) S_l / sum_l phi_l(k) z_l with the query-side map on
  *       sqrt(tau) k_j, the memory as it is before this step's fold; |v_j|^2 while the memory is empty.
  *   <li>No decay: a token folded late would need the weight lambda^(n-w-j) it would have had; the spec is
- *       rejected instead (MATH.md section 6: decay changed nothing measurable).
+ *       rejected instead (docs/MATH.md §5: decay changed nothing measurable).
  *   <li>Every decision depends on earlier queries, so a call of several tokens runs the recurrent form token by
  *       token; C = 0 runs the chunked form unchanged.
  * </ul>

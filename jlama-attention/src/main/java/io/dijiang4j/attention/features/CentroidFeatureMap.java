@@ -5,7 +5,7 @@ import java.util.Arrays;
 import java.util.Objects;
 
 /**
- * The data-fitted memory of MATH.md section 6 for one KV head: m centroids {@code c_l} of that head's calibration
+ * The data-fitted memory of docs/MATH.md §3 for one KV head: m centroids {@code c_l} of that head's calibration
  * keys (k-means) with kernel weights {@code w_l}:
  *
  * <pre>

@@ -12,7 +12,7 @@ import java.util.List;
 import java.util.Locale;
 
 /**
- * Builds the feature maps of MATH.md section 2 from a kind, the head size d, the number of features m (any m >= 1,
+ * Builds the feature maps of docs/MATH.md §3 from a kind, the head size d, the number of features m (any m >= 1,
  * not only d) and a seed. Same arguments, same map, on every run and machine. Weights D are uniform; change them
  * with {@link ProjectionFeatureMap#withWeights(double[])}.
  *

@@ -4,7 +4,7 @@ import io.dijiang4j.attention.FeatureMap;
 import java.util.List;
 
 /**
- * The per-query-head mixing scale g_h of the hybrid's memory (MATH.md section 3), by 1-D search on the attention
+ * The per-query-head mixing scale g_h of the hybrid's memory (docs/MATH.md §5), by 1-D search on the attention
  * output error, in float64. For query n of head h the hybrid (sinks + window + memory, no exact cache, no decay) is
  *
  * <pre>

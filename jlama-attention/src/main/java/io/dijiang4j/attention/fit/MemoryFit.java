@@ -8,7 +8,7 @@ import java.util.List;
 import java.util.SplittableRandom;
 
 /**
- * Training-free fit of the kernelized memory of one KV head (MATH.md section 3, "Calibration without autodiff"), in
+ * Training-free fit of the kernelized memory of one KV head (docs/MATH.md §5, step 2), in
  * float64: the empirical weighted-QMC objective
  *
  * <pre>

@@ -1,5 +1,5 @@
 /**
- * Training-free calibration of the hybrid layer's memory (MATH.md sections 3 and 6), in float64, one KV head at a
+ * Training-free calibration of the hybrid layer's memory (docs/MATH.md §5), in float64, one KV head at a
  * time, from post-RoPE, unscaled q/k/v rows of the original model:
  *
  * <pre>{@code

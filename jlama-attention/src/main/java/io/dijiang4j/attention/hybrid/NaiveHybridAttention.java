@@ -7,7 +7,7 @@ import io.dijiang4j.attention.FeatureMap;
 import java.util.Arrays;
 
 /**
- * The float64 reference of the hybrid layer (MATH.md section 3), written from the definition: for query n, the
+ * The float64 reference of the hybrid layer (docs/MATH.md §4), written from the definition: for query n, the
  * exact set is the sinks {@code j < s0}, the window {@code max(s0, n-w+1) <= j <= n} and the exact cache; the
  * evicted tokens folded into the memory enter through {@code g_h lambda^(n-w-j) phi(q_n).phi(k_j)}; one normalizer
  * over both. Each KV head uses its own feature map ({@link AttentionSpec#featureMapOf}).

@@ -5,7 +5,7 @@ import io.dijiang4j.attention.AttentionSpec;
 import io.dijiang4j.attention.FeatureMap;
 
 /**
- * The float64 reference of kernelized attention (MATH.md section 1), quadratic and direct: for every query row n
+ * The float64 reference of kernelized attention (docs/MATH.md §1), quadratic and direct: for every query row n
  * and every key j it may see (j <= n when causal, all j otherwise), the score {@code lambda^(n-j) phi(q_n).phi(k_j)}
  * with phi applied to sqrt(scale) q and sqrt(scale) k, and {@code o_n = sum_j score v_j / sum_j score}. Scores are
  * formed from log-features with a per-feature offset and a per-row maximum (double range, no overflow); the

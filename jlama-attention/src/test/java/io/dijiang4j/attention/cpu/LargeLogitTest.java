@@ -11,7 +11,7 @@ import java.util.SplittableRandom;
 import org.junit.jupiter.api.Test;
 
 /**
- * Real heads have query/key norms of 5-25 in 8-dimensional heads (MATH.md section 6): logits of -90..+10 and
+ * Real heads have query/key norms of 5-25 in 8-dimensional heads (docs/MATH.md §2): logits of -90..+10 and
  * log-features spread over tens of nats. The stabilized forms must stay finite and close to the float64 reference.
  */
 class LargeLogitTest {

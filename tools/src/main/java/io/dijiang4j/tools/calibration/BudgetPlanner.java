@@ -7,7 +7,7 @@ import java.util.List;
  * Splits a fixed exact-token budget across layers: each layer has options (an integer cost, the exact tokens per
  * head, and a measured loss), and the plan picks one option per layer minimizing the summed loss with the summed
  * cost at most the budget (a multiple-choice knapsack, solved exactly by dynamic programming over the cost). The sum
- * is the right objective because layer costs are nearly additive (MATH.md section 6). Ties go to the smaller total
+ * is the right objective because layer costs are nearly additive (docs/MATH.md §5). Ties go to the smaller total
  * cost, then to the earlier option, so the plan is deterministic.
  */
 final class BudgetPlanner {

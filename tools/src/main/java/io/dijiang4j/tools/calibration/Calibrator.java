@@ -35,7 +35,7 @@ import java.util.function.Consumer;
 
 /**
  * {@code dijiang calibrate}: fits the hybrid layer of every layer of a model to the model itself, training-free
- * (MATH.md sections 3 and 6), and spends a fixed exact budget where it lowers the error most.
+ * (docs/MATH.md §5), and spends a fixed exact budget where it lowers the error most.
  *
  * <ol>
  *   <li>Calibration text: given, or sampled from the model itself (seeded, {@link TextSampler}).
