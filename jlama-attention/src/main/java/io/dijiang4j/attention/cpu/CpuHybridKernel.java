@@ -5,9 +5,9 @@ import io.dijiang4j.attention.AttentionShape;
 import io.dijiang4j.attention.AttentionSpec;
 import io.dijiang4j.attention.AttentionState;
 import io.dijiang4j.attention.ExactCachePolicy;
-import io.dijiang4j.attention.linear.KernelMemory;
-import io.dijiang4j.attention.linear.MemoryBlock;
-import io.dijiang4j.attention.linear.RecurrentLinearAttention;
+import io.dijiang4j.attention.ops.linear.ChunkLinearAttention;
+import io.dijiang4j.attention.ops.linear.FusedRecurrentLinearAttention;
+import io.dijiang4j.attention.ops.linear.KernelMemory;
 import io.dijiang4j.attention.simd.Vec;
 import io.dijiang4j.attention.simd.VectorOps;
 import java.util.Arrays;
@@ -28,7 +28,7 @@ import java.util.Arrays;
  * ({@link AttentionSpec#featureMapOf}).
  *
  * <p>Exact cache ({@code spec.exactCache() = C > 0}; the same semantics as {@link
- * io.dijiang4j.attention.hybrid.NaiveHybridAttention}, which states them from the definition):
+ * io.dijiang4j.attention.ops.hybrid.NaiveHybridAttention}, which states them from the definition):
  *
  * <ul>
  *   <li>Per KV head the cache holds at most C tokens (positions >= sinks) that have left the window.
@@ -130,7 +130,7 @@ public final class CpuHybridKernel implements AttentionKernel {
     private void recurrent(CpuState s, Tokens tokens, int memory, float[] q, float[] out) {
         int d = shape.headDim(), kvh = layout.kvHeadOf(memory);
         long n = s.position;
-        RecurrentLinearAttention rec = s.stepper(memory);
+        FusedRecurrentLinearAttention rec = s.stepper(memory);
         KernelMemory mem = s.memories[memory];
         long evicted = n - spec.window();
         if (evicted >= spec.sinks()) {
@@ -210,7 +210,7 @@ public final class CpuHybridKernel implements AttentionKernel {
         int d = shape.headDim(), kvh = layout.kvHeadOf(memory), qw = shape.queryWidth();
         int sinks = spec.sinks(), window = spec.window();
         Workspace w = Workspace.forThread(shape, spec);
-        MemoryBlock block = w.block(spec.featureMapOf(kvh), spec.decayOf(layout.decayHead(memory)));
+        ChunkLinearAttention block = w.block(spec.featureMapOf(kvh), spec.decayOf(layout.decayHead(memory)));
         KernelMemory mem = s.memories[memory];
         int b = block.capacity();
         float[] evictedKeys = w.evictedKeys, evictedValues = w.evictedValues;
@@ -299,7 +299,7 @@ public final class CpuHybridKernel implements AttentionKernel {
     private void cachedStep(CpuState s, Tokens tokens, int kvh, float[] q, float[] out) {
         int d = shape.headDim();
         long n = s.position;
-        RecurrentLinearAttention rec = s.stepper(kvh);
+        FusedRecurrentLinearAttention rec = s.stepper(kvh);
         KernelMemory mem = s.memories[kvh];
         long leaving = n - spec.window();
         if (leaving >= spec.sinks()) admit(s, tokens, kvh, leaving, rec, mem);
@@ -351,7 +351,7 @@ public final class CpuHybridKernel implements AttentionKernel {
      * (ties: the older); the loser of the two is folded into the memory.
      */
     private void admit(
-            CpuState s, Tokens tokens, int kvh, long leaving, RecurrentLinearAttention rec, KernelMemory mem) {
+            CpuState s, Tokens tokens, int kvh, long leaving, FusedRecurrentLinearAttention rec, KernelMemory mem) {
         int d = shape.headDim();
         float[] key = s.keyRow;
         tokens.copyKey(leaving, kvh, key, 0, 1);
@@ -393,7 +393,7 @@ public final class CpuHybridKernel implements AttentionKernel {
 
     /** |v - m(k)|^2 of the memory queried with the token's own key through the query-side map; |v|^2 if empty. */
     private double recallError(
-            CpuState s, RecurrentLinearAttention rec, KernelMemory mem, float[] key, float[] value, int valueOff) {
+            CpuState s, FusedRecurrentLinearAttention rec, KernelMemory mem, float[] key, float[] value, int valueOff) {
         int d = shape.headDim();
         double max = rec.loadQuery(mem, key, 0, 0);
         double[] recalled = s.numerator;

@@ -4,9 +4,9 @@ import io.dijiang4j.attention.AttentionKernel;
 import io.dijiang4j.attention.AttentionShape;
 import io.dijiang4j.attention.AttentionSpec;
 import io.dijiang4j.attention.AttentionState;
-import io.dijiang4j.attention.linear.KernelMemory;
-import io.dijiang4j.attention.linear.MemoryBlock;
-import io.dijiang4j.attention.linear.RecurrentLinearAttention;
+import io.dijiang4j.attention.ops.linear.ChunkLinearAttention;
+import io.dijiang4j.attention.ops.linear.FusedRecurrentLinearAttention;
+import io.dijiang4j.attention.ops.linear.KernelMemory;
 import java.util.Arrays;
 
 /**
@@ -73,7 +73,7 @@ public final class CpuLinearKernel implements AttentionKernel {
 
     private void recurrent(CpuState s, int memory, float[] q, float[] k, float[] v, float[] out) {
         int d = shape.headDim(), kvh = layout.kvHeadOf(memory);
-        RecurrentLinearAttention step = s.stepper(memory);
+        FusedRecurrentLinearAttention step = s.stepper(memory);
         KernelMemory mem = s.memories[memory];
         step.addKey(mem, k, kvh * d, v, kvh * d);
         int h0 = layout.firstQueryHead(memory);
@@ -84,7 +84,7 @@ public final class CpuLinearKernel implements AttentionKernel {
         int d = shape.headDim(), kvh = layout.kvHeadOf(memory);
         int qw = shape.queryWidth(), kw = shape.kvWidth();
         Workspace w = Workspace.forThread(shape, spec);
-        MemoryBlock block = w.block(spec.featureMapOf(kvh), spec.decayOf(layout.decayHead(memory)));
+        ChunkLinearAttention block = w.block(spec.featureMapOf(kvh), spec.decayOf(layout.decayHead(memory)));
         KernelMemory mem = s.memories[memory];
         int b = block.capacity();
         int h0 = layout.firstQueryHead(memory);
@@ -108,7 +108,7 @@ public final class CpuLinearKernel implements AttentionKernel {
         int d = shape.headDim(), kvh = layout.kvHeadOf(memory);
         int qw = shape.queryWidth(), kw = shape.kvWidth();
         Workspace w = Workspace.forThread(shape, spec);
-        MemoryBlock block = w.block(spec.featureMapOf(kvh), spec.decayOf(layout.decayHead(memory)));
+        ChunkLinearAttention block = w.block(spec.featureMapOf(kvh), spec.decayOf(layout.decayHead(memory)));
         KernelMemory mem = s.memories[memory];
         int b = block.capacity();
         for (int t0 = 0; t0 < length; t0 += b) {

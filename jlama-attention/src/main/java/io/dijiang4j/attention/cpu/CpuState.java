@@ -4,8 +4,8 @@ import io.dijiang4j.attention.AttentionShape;
 import io.dijiang4j.attention.AttentionSpec;
 import io.dijiang4j.attention.AttentionState;
 import io.dijiang4j.attention.FeatureMap;
-import io.dijiang4j.attention.linear.KernelMemory;
-import io.dijiang4j.attention.linear.RecurrentLinearAttention;
+import io.dijiang4j.attention.ops.linear.FusedRecurrentLinearAttention;
+import io.dijiang4j.attention.ops.linear.KernelMemory;
 import java.nio.ByteBuffer;
 
 /**
@@ -27,7 +27,7 @@ public final class CpuState implements AttentionState {
     final float[][] sinkValues;
     final float[][] windowKeys;
     final float[][] windowValues;
-    private final RecurrentLinearAttention[] steppers; // decode scratch per memory, made on first use
+    private final FusedRecurrentLinearAttention[] steppers; // decode scratch per memory, made on first use
     final double[] numerator; // decode: one query at a time
     final float[] logits; // decode (hybrid): exact logits of one query
     final float[] windowLogits; // decode (hybrid): q . k of every ring slot
@@ -59,7 +59,7 @@ public final class CpuState implements AttentionState {
         sinkValues = new float[hybrid ? kvh : 0][spec.sinks() * d];
         windowKeys = new float[hybrid ? kvh : 0][spec.window() * d];
         windowValues = new float[hybrid ? kvh : 0][spec.window() * d];
-        steppers = new RecurrentLinearAttention[memories.length];
+        steppers = new FusedRecurrentLinearAttention[memories.length];
         numerator = new double[d];
         windowLogits = new float[hybrid ? spec.window() : 0];
         keyRow = new float[hybrid ? d : 0];
@@ -88,12 +88,12 @@ public final class CpuState implements AttentionState {
         return tokens.reset(k, v);
     }
 
-    RecurrentLinearAttention stepper(int memory) {
-        RecurrentLinearAttention r = steppers[memory];
+    FusedRecurrentLinearAttention stepper(int memory) {
+        FusedRecurrentLinearAttention r = steppers[memory];
         if (r == null) {
             double decay = spec.decayOf(layout.decayHead(memory));
             FeatureMap map = spec.featureMapOf(layout.kvHeadOf(memory));
-            r = new RecurrentLinearAttention(map, shape.headDim(), spec.scale(), decay);
+            r = new FusedRecurrentLinearAttention(map, shape.headDim(), spec.scale(), decay);
             steppers[memory] = r;
         }
         return r;

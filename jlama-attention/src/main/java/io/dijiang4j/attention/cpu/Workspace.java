@@ -3,7 +3,7 @@ package io.dijiang4j.attention.cpu;
 import io.dijiang4j.attention.AttentionShape;
 import io.dijiang4j.attention.AttentionSpec;
 import io.dijiang4j.attention.FeatureMap;
-import io.dijiang4j.attention.linear.MemoryBlock;
+import io.dijiang4j.attention.ops.linear.ChunkLinearAttention;
 import java.util.HashMap;
 import java.util.Map;
 
@@ -17,7 +17,7 @@ final class Workspace {
 
     private static final ThreadLocal<Map<Sizes, Workspace>> PER_THREAD = ThreadLocal.withInitial(HashMap::new);
 
-    final MemoryBlock block;
+    final ChunkLinearAttention block;
     final float[] blockOut;
     final float[] blockDen;
     final double[] rowMax;
@@ -31,7 +31,7 @@ final class Workspace {
 
     private Workspace(AttentionSpec spec, Sizes sizes) {
         int b = sizes.blockSize(), d = sizes.headDim(), cols = sizes.exactColumns();
-        block = new MemoryBlock(spec.featureMap(), d, b, spec.scale());
+        block = new ChunkLinearAttention(spec.featureMap(), d, b, spec.scale());
         blockOut = new float[b * d];
         blockDen = new float[b];
         rowMax = new double[b];
@@ -54,7 +54,7 @@ final class Workspace {
     }
 
     /** The block, set to the feature map (of the memory's KV head), the spec's scale and the memory's decay. */
-    MemoryBlock block(FeatureMap map, double decay) {
+    ChunkLinearAttention block(FeatureMap map, double decay) {
         block.setMap(map, scale);
         block.setDecay(decay);
         return block;

@@ -22,8 +22,8 @@ import java.util.Objects;
  *
  * <p>The parameters are float (the scaled centroids and the query log weights) so every backend evaluates the same
  * map; every overload computes in double from them (dot products, nearest centroid, ties to the lowest index) and
- * rounds only its output. The key floor is finite, as the log-domain memory ({@code linear.KernelMemory}, {@code
- * MemoryBlock}, {@code RecurrentLinearAttention}) requires: its exp is exactly 0 in float and double, also after
+ * rounds only its output. The key floor is finite, as the log-domain memory ({@code ops.linear.KernelMemory}, {@code
+ * ChunkLinearAttention}, {@code FusedRecurrentLinearAttention}) requires: its exp is exactly 0 in float and double, also after
  * adding any realistic query log-feature, so the other clusters receive exactly nothing. This map is not of the
  * projection form {@link io.dijiang4j.attention.FeatureMap.Normalization} describes (the key side is a hard
  * argmax), so backends that only run projection maps cannot run it.

@@ -1,4 +1,4 @@
-package io.dijiang4j.attention.linear;
+package io.dijiang4j.attention.ops.linear;
 
 import io.dijiang4j.attention.FeatureMap;
 import io.dijiang4j.attention.simd.Vec;
@@ -18,7 +18,7 @@ import java.util.Arrays;
  * by {@code lambda^(i-j)} (i >= j) and the memory merge uses {@code a_jl + (B-1-j) log lambda}: only non-positive
  * powers of lambda.
  */
-public final class MemoryBlock {
+public final class ChunkLinearAttention {
     /** Query rows handled together: the causal mask lets a tile skip the key columns after its last row. */
     private static final int ROW_TILE = 16;
 
@@ -56,7 +56,7 @@ public final class MemoryBlock {
     private final float[] blockSums; // [m][d]
     private final float[] blockNormalizer; // [m]
 
-    public MemoryBlock(FeatureMap map, int headDim, int blockSize, double scale) {
+    public ChunkLinearAttention(FeatureMap map, int headDim, int blockSize, double scale) {
         this.map = map;
         this.d = headDim;
         this.m = map.numFeatures();

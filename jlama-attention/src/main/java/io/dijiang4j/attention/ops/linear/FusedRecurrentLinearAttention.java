@@ -1,4 +1,4 @@
-package io.dijiang4j.attention.linear;
+package io.dijiang4j.attention.ops.linear;
 
 import io.dijiang4j.attention.FeatureMap;
 import io.dijiang4j.attention.simd.Vec;
@@ -9,7 +9,7 @@ import io.dijiang4j.attention.simd.VectorOps;
  * so a step allocates nothing. {@code kv = lambda kv + phi(k) v^T}; {@code o = phi(q)^T S / phi(q)^T z} with the
  * row maximum of {@code log phi(q) + offset} subtracted before exponentiating.
  */
-public final class RecurrentLinearAttention {
+public final class FusedRecurrentLinearAttention {
     private final FeatureMap map;
     private final int d;
     private final int m;
@@ -21,7 +21,7 @@ public final class RecurrentLinearAttention {
     private final float[] queryLogWeights;
     private final float[] queryWeights;
 
-    public RecurrentLinearAttention(FeatureMap map, int headDim, double scale, double decay) {
+    public FusedRecurrentLinearAttention(FeatureMap map, int headDim, double scale, double decay) {
         this.map = map;
         this.d = headDim;
         this.m = map.numFeatures();
