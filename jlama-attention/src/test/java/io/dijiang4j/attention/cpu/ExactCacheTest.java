@@ -373,7 +373,7 @@ class ExactCacheTest {
             float[] out = new float[n * qw];
             kernel.forward(s, q, k, v, out, n);
             for (float x : out) assertTrue(Float.isFinite(x));
-            for (double[] priorities : s.cachePriorities) for (double p : priorities) assertTrue(Double.isFinite(p));
+            for (var cache : s.caches) for (double p : cache.priorities()) assertTrue(Double.isFinite(p));
             double err = relativeError(out, NaiveHybridAttention.forward(shape, spec, q, k, v, n), n * qw);
             assertTrue(err < TOLERANCE, policy + " vs naive: " + err);
         }

@@ -55,6 +55,8 @@ public final class ChunkLinearAttention {
     private final float[] scores; // [B][B]
     private final float[] blockSums; // [m][d]
     private final float[] blockNormalizer; // [m]
+    private final float[] out; // [B][d] unnormalized output of one query head (attend)
+    private final float[] den; // [B]
 
     public ChunkLinearAttention(FeatureMap map, int headDim, int blockSize, double scale) {
         this.map = map;
@@ -87,6 +89,8 @@ public final class ChunkLinearAttention {
         scores = new float[b * b];
         blockSums = new float[m * d];
         blockNormalizer = new float[m];
+        out = new float[b * d];
+        den = new float[b];
     }
 
     /**
@@ -234,6 +238,31 @@ public final class ChunkLinearAttention {
         }
         VectorOps.gemm(queryState, 0, m, stateSums, 0, d, out, 0, d, count, m, d);
         for (int i = 0; i < count; i++) den[i] += VectorOps.dot(queryState, i * m, stateNormalizer, 0, m);
+    }
+
+    /**
+     * Linear attention of one query head: {@code count} queries at {@code q[off + i*stride]}, outputs into {@code
+     * output[off + i*stride]} (the layout of the layer's q and out). {@code withBlockKeys}: the loaded block's keys
+     * are visible (causal, count equal to the loaded rows); false: the memory only (the non-causal second pass, after
+     * every key is committed and the state loaded).
+     */
+    public void attend(float[] q, int off, int stride, int count, boolean withBlockKeys, float[] output) {
+        double[] rowMax = loadQueries(q, off, stride, count, 0, withBlockKeys);
+        Arrays.fill(out, 0, count * d, 0f);
+        Arrays.fill(den, 0, count, 0f);
+        accumulate(rowMax, 0, withBlockKeys, out, den);
+        normalize(out, den, count, d, output, off, stride);
+    }
+
+    /**
+     * {@code out[outOff + r*stride + c] = blockOut[r*d + c] / max(den[r], FLT_MIN)}: in the scale where the row's
+     * largest log-term is 0 the FLT_MIN only guards a zero denominator and changes no finite result.
+     */
+    public static void normalize(float[] blockOut, float[] den, int rows, int d, float[] out, int outOff, int stride) {
+        for (int r = 0; r < rows; r++) {
+            float inv = 1f / Math.max(den[r], Float.MIN_NORMAL);
+            VectorOps.scaleInto(inv, blockOut, r * d, out, outOff + r * stride, d);
+        }
     }
 
     /** Merges the block's keys and values into the memory, decaying it first. */
