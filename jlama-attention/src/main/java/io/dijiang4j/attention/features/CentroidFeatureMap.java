@@ -1,6 +1,7 @@
 package io.dijiang4j.attention.features;
 
 import io.dijiang4j.attention.FeatureMap;
+import io.dijiang4j.attention.SpecFingerprint;
 import java.util.Arrays;
 import java.util.Objects;
 
@@ -227,6 +228,13 @@ public final class CentroidFeatureMap implements FeatureMap {
             Arrays.fill(out, o, o + numFeatures, LOG_FLOOR);
             out[o + nearest(x, null, off + r * stride, inputScale)] = 0f;
         }
+    }
+
+    /** Fitted maps: a state of another calibration is refused. */
+    @Override
+    public void addTo(SpecFingerprint h) {
+        FeatureMap.super.addTo(h);
+        h.add(scaledCentroids).add(logWeights);
     }
 
     @Override
