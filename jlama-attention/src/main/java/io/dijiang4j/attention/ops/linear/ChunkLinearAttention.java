@@ -45,6 +45,10 @@ public final class ChunkLinearAttention {
     private final double[] keyMax; // Mb [m]
     private final double[] keyMaxDecayed; // Mb2 [m]
     private final float[] decayPowers; // lambda^0 .. lambda^B
+    // per-position decay of the loaded block (loadKeys with log decays), else constant logDecay
+    private boolean positionDecay;
+    private final double[] cumulativeDecay; // [B]: sum of the block's log lambda_t, t <= i (<= 0)
+    private float[] rowDecay; // [B][B]: exp(C_i - C_j), j <= i; made on first use
     private final float[] stateSums; // float copy of the memory [m][d]
     private final float[] stateNormalizer; // [m]
     private final double[] stateOffsets; // [m]
@@ -78,6 +82,7 @@ public final class ChunkLinearAttention {
         keyMax = new double[m];
         keyMaxDecayed = new double[m];
         decayPowers = new float[b + 1];
+        cumulativeDecay = new double[b];
         setDecay(1.0);
         stateSums = new float[m * d];
         stateNormalizer = new float[m];
@@ -127,6 +132,48 @@ public final class ChunkLinearAttention {
      */
     public void loadKeys(
             float[] k, int kOff, int kStride, float[] v, int vOff, int vStride, int count, int firstValid) {
+        positionDecay = false;
+        load(k, kOff, kStride, v, vOff, vStride, count, firstValid);
+    }
+
+    /**
+     * Loads the block's keys and values (as {@link #loadKeys(float[], int, int, float[], int, int, int, int)}, every
+     * row a key) with a decay per position: row j's log lambda_j (finite, <= 0) at {@code logDecay[decayOff +
+     * j*decayStride]}, applied as {@code S_j = lambda_j S_(j-1) + phi(k_j) v_j^T}. Query row i then weighs key j <= i
+     * by {@code exp(C_i - C_j)} and the memory by {@code exp(C_i)}, C the block's running sum of log lambda: only
+     * non-positive exponents, so no overflow at any length. The constant decay of {@link #setDecay} is not used for
+     * this block.
+     */
+    public void loadKeys(
+            float[] k,
+            int kOff,
+            int kStride,
+            float[] v,
+            int vOff,
+            int vStride,
+            int count,
+            double[] logDecay,
+            int decayOff,
+            int decayStride) {
+        double c = 0;
+        for (int j = 0; j < count; j++) {
+            double step = logDecay[decayOff + j * decayStride];
+            if (!(step <= 0) || step == Double.NEGATIVE_INFINITY) {
+                throw new IllegalArgumentException("log decay must be finite and <= 0, got " + step + " at row " + j);
+            }
+            c += step;
+            cumulativeDecay[j] = c;
+        }
+        if (rowDecay == null) rowDecay = new float[capacity * capacity];
+        for (int i = 0; i < count; i++) {
+            for (int j = 0; j <= i; j++)
+                rowDecay[i * capacity + j] = (float) Math.exp(cumulativeDecay[i] - cumulativeDecay[j]);
+        }
+        positionDecay = true;
+        load(k, kOff, kStride, v, vOff, vStride, count, 0);
+    }
+
+    private void load(float[] k, int kOff, int kStride, float[] v, int vOff, int vStride, int count, int firstValid) {
         this.rows = count;
         int b = capacity;
         for (int j = 0; j < count; j++) {
@@ -137,10 +184,12 @@ public final class ChunkLinearAttention {
         for (int j = 0; j < count; j++) { // transpose: feature-major rows make the exps and the products contiguous
             for (int l = 0; l < m; l++) keyLogT[l * b + j] = keyLog[j * m + l];
         }
-        boolean decays = logDecay != 0;
+        boolean decays = logDecay != 0 || positionDecay;
         commitExpT = decays ? keyExpDecayedT : keyExpT;
         commitMax = decays ? keyMaxDecayed : keyMax;
-        if (decays) {
+        if (positionDecay) {
+            for (int j = 0; j < count; j++) decayRamp[j] = (float) (cumulativeDecay[count - 1] - cumulativeDecay[j]);
+        } else if (decays) {
             for (int j = 0; j < count; j++) decayRamp[j] = (float) ((count - 1 - j) * logDecay);
         }
         for (int l = 0; l < m; l++) {
@@ -191,12 +240,17 @@ public final class ChunkLinearAttention {
         for (int i = 0; i < count; i++) System.arraycopy(q, off + i * stride, queryRows, i * d, d);
         map.logQueryFeatures(queryRows, 0, d, count, sqrtScale, queryLog, 0);
         for (int i = 0; i < count; i++) {
-            float shift = (float) ((i + 1) * logDecay);
+            float shift = stateDecay(i);
             float max = Vec.maxSum(queryLog, i * m, stateOffsetsF, 0, m) + shift;
             if (withBlockKeys) max = Math.max(max, Vec.maxSum(queryLog, i * m, keyMaxF, 0, m));
             memoryMax[i] = max + logGain;
         }
         return memoryMax;
+    }
+
+    /** log of the decay query row i applies to the memory as it stood before the block (<= 0). */
+    private float stateDecay(int i) {
+        return positionDecay ? (float) cumulativeDecay[i] : (float) ((i + 1) * logDecay);
     }
 
     /** Rows of this block (keys and queries). */
@@ -212,7 +266,7 @@ public final class ChunkLinearAttention {
         int count = rows, b = capacity;
         for (int i = 0; i < count; i++) {
             float c = (float) (rowMax[i] - logGain);
-            float shift = (float) ((i + 1) * logDecay);
+            float shift = stateDecay(i);
             if (withBlockKeys) Vec.expSumShifted(queryLog, i * m, keyMaxF, 0, -c, queryBlock, i * m, m);
             Vec.expSumShifted(queryLog, i * m, stateOffsetsF, 0, shift - c, queryState, i * m, m);
         }
@@ -226,7 +280,9 @@ public final class ChunkLinearAttention {
                     int i = r0 + r;
                     int row = r * b;
                     for (int j = i + 1; j < cols; j++) scores[row + j] = 0f;
-                    if (logDecay != 0) {
+                    if (positionDecay) {
+                        for (int j = 0; j <= i; j++) scores[row + j] *= rowDecay[i * b + j];
+                    } else if (logDecay != 0) {
                         for (int j = 0; j <= i; j++) scores[row + j] *= decayPowers[i - j];
                     }
                     float sum = 0f;
@@ -271,6 +327,7 @@ public final class ChunkLinearAttention {
         Arrays.fill(blockSums, 0f);
         VectorOps.gemm(commitExpT, 0, capacity, valueRows, 0, d, blockSums, 0, d, m, count, d);
         for (int l = 0; l < m; l++) blockNormalizer[l] = Vec.sum(commitExpT, l * capacity, count);
-        memory.addBlock(count * logDecay, blockSums, blockNormalizer, commitMax);
+        memory.addBlock(
+                positionDecay ? cumulativeDecay[count - 1] : count * logDecay, blockSums, blockNormalizer, commitMax);
     }
 }

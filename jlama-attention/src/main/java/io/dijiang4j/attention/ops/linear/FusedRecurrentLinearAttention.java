@@ -38,11 +38,22 @@ public final class FusedRecurrentLinearAttention {
         return logDecay;
     }
 
-    /** Decays the memory and adds the key at {@code k[kOff..]} with value {@code v[vOff..]}. */
+    /** Decays the memory by this head's lambda and adds the key at {@code k[kOff..]} with value {@code v[vOff..]}. */
     public void addKey(KernelMemory memory, float[] k, int kOff, float[] v, int vOff) {
+        addKey(memory, k, kOff, v, vOff, logDecay);
+    }
+
+    /**
+     * Per-position decay: {@code S = lambda_t S + phi(k) v^T} with {@code log lambda_t = stepLogDecay} (finite, <= 0),
+     * applied to the memory's log offsets (never a multiplication by lambda^-n).
+     */
+    public void addKey(KernelMemory memory, float[] k, int kOff, float[] v, int vOff, double stepLogDecay) {
+        if (!(stepLogDecay <= 0) || stepLogDecay == Double.NEGATIVE_INFINITY) {
+            throw new IllegalArgumentException("log decay must be finite and <= 0, got " + stepLogDecay);
+        }
         for (int i = 0; i < d; i++) scaled[i] = sqrtScale * k[kOff + i];
         map.logKeyFeatures(scaled, 0, logFeatures, 0);
-        memory.decay(logDecay);
+        memory.decay(stepLogDecay);
         memory.addKey(logFeatures, 0, v, vOff);
     }
 
