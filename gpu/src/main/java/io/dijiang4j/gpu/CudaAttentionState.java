@@ -196,9 +196,14 @@ final class CudaAttentionState implements AttentionState {
         long position = header.getLong();
         int windowRows = header.getInt();
         int features = header.getInt();
-        if (!shape.equals(kernel.shape()) || specHash != kernel.fingerprint() || features != kernel.numFeatures()) {
+        if (!shape.equals(kernel.shape()) || features != kernel.numFeatures()) {
             throw new IllegalArgumentException("state bytes belong to another layer: " + shape + " with " + features
                     + " features, this kernel is " + kernel.shape() + " with " + kernel.numFeatures());
+        }
+        if (specHash != kernel.fingerprint()) {
+            throw new IllegalArgumentException(
+                    "state bytes belong to another layer: the same shape and features, another"
+                            + " attention spec (feature map, decay, scale, sinks, window, gains or causality differ)");
         }
         int live = header.getInt();
         CudaAttentionState s = new CudaAttentionState(kernel);

@@ -7,22 +7,19 @@ import io.dijiang4j.attention.AttentionKernel;
 import io.dijiang4j.attention.AttentionShape;
 import io.dijiang4j.attention.AttentionSpec;
 import io.dijiang4j.attention.AttentionState;
+import io.dijiang4j.attention.ChildJvm;
 import io.dijiang4j.attention.ExactCachePolicy;
 import io.dijiang4j.attention.features.FeatureMaps;
-import java.lang.management.ManagementFactory;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.util.ArrayList;
 import java.util.List;
 import java.util.SplittableRandom;
-import java.util.concurrent.TimeUnit;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
 /**
- * A state serialized by another JVM process restores in this one and continues bit-identically with a run made
- * here. The child runs with every identity hash code equal to 1 (HotSpot's {@code -XX:hashCode=2}), so a
- * fingerprint that leaned on identity or enum hash codes would be refused here.
+ * A state serialized by another JVM process ({@link ChildJvm}: every identity hash code there is 1) restores in
+ * this one and continues bit-identically with a run made here.
  */
 class CrossProcessStateTest {
     static final AttentionShape SHAPE = new AttentionShape(4, 2, 8);
@@ -78,7 +75,7 @@ class CrossProcessStateTest {
     @Test
     void stateSavedByAnotherJvmRestoresAndContinuesBitIdentically(@TempDir Path dir) throws Exception {
         Path base = dir.resolve("state");
-        runChild(CrossProcessStateTest.class.getName(), base.toString());
+        ChildJvm.run(CrossProcessStateTest.class, base.toString());
         List<AttentionSpec> specs = specs();
         for (int i = 0; i < specs.size(); i++) {
             AttentionKernel kernel = new CpuKernelProvider().create(SHAPE, specs.get(i));
@@ -98,29 +95,5 @@ class CrossProcessStateTest {
             assertArrayEquals(expected, actual, "spec " + i + ": continuation after the restore");
             assertArrayEquals(here.toBytes(), restored.toBytes(), "spec " + i);
         }
-    }
-
-    /**
-     * Runs {@code mainClass} in a fresh JVM on this JVM's java binary, flags and test classpath. The flags matter
-     * beyond --add-modules jdk.incubator.vector: another vector width (-XX:MaxVectorSize) sums in another order, and
-     * a state is bit-identical only between JVMs that vectorize alike.
-     */
-    static void runChild(String mainClass, String... args) throws Exception {
-        String java = Path.of(System.getProperty("java.home"), "bin", "java").toString();
-        List<String> cmd = new ArrayList<>(List.of(java));
-        cmd.addAll(ManagementFactory.getRuntimeMXBean().getInputArguments());
-        if (!cmd.contains("jdk.incubator.vector")) cmd.addAll(List.of("--add-modules", "jdk.incubator.vector"));
-        if (System.getProperty("java.vm.name", "").contains("HotSpot")) {
-            cmd.addAll(List.of("-XX:+UnlockExperimentalVMOptions", "-XX:hashCode=2")); // every identity hash is 1
-        }
-        cmd.addAll(List.of("-cp", System.getProperty("java.class.path"), mainClass));
-        cmd.addAll(List.of(args));
-        Process child = new ProcessBuilder(cmd).redirectErrorStream(true).start();
-        String output = new String(child.getInputStream().readAllBytes());
-        if (!child.waitFor(120, TimeUnit.SECONDS)) {
-            child.destroyForcibly();
-            throw new AssertionError("child JVM timed out: " + output);
-        }
-        assertEquals(0, child.exitValue(), "child JVM failed: " + output);
     }
 }
