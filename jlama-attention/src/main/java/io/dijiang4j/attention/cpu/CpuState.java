@@ -14,9 +14,8 @@ import java.nio.ByteBuffer;
  * The state of one layer for one sequence on the CPU: a {@link KernelMemory} per memory head (see {@link
  * StateLayout}) and, for the hybrid, the exact sink and window keys/values per KV head (raw, before scaling; the
  * window is a ring buffer of positions >= sinks, its keys stored transposed [headDim][window]). With an exact cache
- * ({@code spec.exactCache() = C > 0}) also, per KV head, C slots of evicted tokens kept exact (raw key and value,
- * position, priority; the first {@code cacheCount} slots are in use) and the accumulated attention of the window's
- * tokens per ring slot (heavy hitters). Constant size in the position. Scratch for the kernels lives beside it (not
+ * ({@code spec.exactCache() = C > 0}) also an {@link ExactCache} per KV head (C evicted tokens kept exact, the
+ * window tokens' accumulated attention). Constant size in the position. Scratch for the kernels lives beside it (not
  * serialized) so decoding allocates nothing.
  */
 public final class CpuState implements AttentionState {
