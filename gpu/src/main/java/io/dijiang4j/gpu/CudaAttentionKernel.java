@@ -7,6 +7,7 @@ import io.dijiang4j.attention.AttentionShape;
 import io.dijiang4j.attention.AttentionSpec;
 import io.dijiang4j.attention.AttentionState;
 import io.dijiang4j.attention.FeatureMap;
+import io.dijiang4j.attention.SpecFingerprint;
 import io.dijiang4j.gpu.cuda.CudaDriver;
 import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
@@ -34,6 +35,7 @@ public final class CudaAttentionKernel implements AttentionKernel {
     private final boolean hybrid;
     private final int m;
     private final float prescale;
+    private final long fingerprint;
 
     // Read-only device copies of the map and per-head parameters.
     private final DeviceMemory queryProjection;
@@ -86,6 +88,8 @@ public final class CudaAttentionKernel implements AttentionKernel {
                     + " exact tokens exceed this device's shared memory per block");
         }
         this.prescale = (float) Math.sqrt(spec.scale());
+        this.fingerprint =
+                map.addTo(new SpecFingerprint().add(spec.fingerprint())).value();
         synchronized (runtime.lock()) {
             runtime.makeCurrent();
             queryProjection = upload(map.queryProjection());
@@ -154,22 +158,11 @@ public final class CudaAttentionKernel implements AttentionKernel {
     }
 
     /**
-     * Identifies what a state belongs to, stable across processes (AttentionSpec.hashCode may hash the feature map
-     * by identity): the method, window, scale, per-head parameters and the map's numbers.
+     * What a state belongs to, the same in every process: the spec's value-based fingerprint and the numbers of the
+     * map this kernel runs (it may be given apart from the spec's map).
      */
-    int fingerprint() {
-        return java.util.Objects.hash(
-                spec.method(),
-                spec.sinks(),
-                spec.window(),
-                Double.hashCode(spec.scale()),
-                java.util.Arrays.hashCode(spec.decay()),
-                java.util.Arrays.hashCode(spec.memoryGain()),
-                map.normalization(),
-                java.util.Arrays.hashCode(map.queryProjection()),
-                java.util.Arrays.hashCode(map.keyProjection()),
-                java.util.Arrays.hashCode(map.queryLogWeights()),
-                java.util.Arrays.hashCode(map.keyLogWeights()));
+    long fingerprint() {
+        return fingerprint;
     }
 
     @Override

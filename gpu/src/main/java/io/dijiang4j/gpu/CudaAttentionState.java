@@ -21,8 +21,8 @@ import java.util.List;
  */
 final class CudaAttentionState implements AttentionState {
     private static final int MAGIC = 0x444a4355; // "DJCU"
-    private static final int FORMAT = 1;
-    private static final int HEADER_BYTES = 9 * Integer.BYTES + Long.BYTES;
+    private static final int FORMAT = 2; // 2: a 64-bit value-based spec fingerprint (1 hashed enum identities)
+    private static final int HEADER_BYTES = 8 * Integer.BYTES + 2 * Long.BYTES;
 
     private final CudaAttentionKernel kernel;
     private final DeviceMemory offsets;
@@ -192,13 +192,18 @@ final class CudaAttentionState implements AttentionState {
         int format = header.getInt();
         if (format != FORMAT) throw new IllegalArgumentException("unsupported cuda state format " + format);
         AttentionShape shape = new AttentionShape(header.getInt(), header.getInt(), header.getInt());
-        int specHash = header.getInt();
+        long specHash = header.getLong();
         long position = header.getLong();
         int windowRows = header.getInt();
         int features = header.getInt();
-        if (!shape.equals(kernel.shape()) || specHash != kernel.fingerprint() || features != kernel.numFeatures()) {
+        if (!shape.equals(kernel.shape()) || features != kernel.numFeatures()) {
             throw new IllegalArgumentException("state bytes belong to another layer: " + shape + " with " + features
                     + " features, this kernel is " + kernel.shape() + " with " + kernel.numFeatures());
+        }
+        if (specHash != kernel.fingerprint()) {
+            throw new IllegalArgumentException(
+                    "state bytes belong to another layer: the same shape and features, another"
+                            + " attention spec (feature map, decay, scale, sinks, window, gains or causality differ)");
         }
         int live = header.getInt();
         CudaAttentionState s = new CudaAttentionState(kernel);
@@ -233,7 +238,7 @@ final class CudaAttentionState implements AttentionState {
         AttentionShape shape = kernel.shape();
         header.putInt(MAGIC).putInt(FORMAT);
         header.putInt(shape.numHeads()).putInt(shape.numKvHeads()).putInt(shape.headDim());
-        header.putInt(kernel.fingerprint());
+        header.putLong(kernel.fingerprint());
         header.putLong(position).putInt(windowRows).putInt(kernel.numFeatures()).putInt(live);
     }
 

@@ -1,6 +1,7 @@
 package io.dijiang4j.gpu;
 
 import io.dijiang4j.attention.FeatureMap;
+import io.dijiang4j.attention.SpecFingerprint;
 import io.dijiang4j.attention.features.ProjectionFeatureMap;
 import java.util.Objects;
 
@@ -43,6 +44,17 @@ public record FeatureMapParameters(
                 throw new IllegalArgumentException(what + " holds a NaN or +infinity");
             }
         }
+    }
+
+    /** Adds these numbers to a state fingerprint (by value: the normalization's name, the floats' bits). */
+    public SpecFingerprint addTo(SpecFingerprint h) {
+        return h.add(inputDim)
+                .add(numFeatures)
+                .add(normalization)
+                .add(queryProjection)
+                .add(keyProjection)
+                .add(queryLogWeights)
+                .add(keyLogWeights);
     }
 
     /** The parameters of a map of the project's feature-map library ({@link ProjectionFeatureMap}). */

@@ -1,6 +1,7 @@
 package io.dijiang4j.gpu;
 
 import io.dijiang4j.attention.FeatureMap;
+import io.dijiang4j.attention.SpecFingerprint;
 import java.util.Random;
 
 /** Feature maps for the gpu tests, in the common projected form, evaluated in float64 on the host. */
@@ -12,6 +13,12 @@ public final class TestMaps {
         @Override
         public int inputDim() {
             return parameters.inputDim();
+        }
+
+        @Override
+        public void addTo(SpecFingerprint h) {
+            FeatureMap.super.addTo(h);
+            parameters.addTo(h);
         }
 
         @Override

@@ -211,6 +211,11 @@ public record AttentionSpec(
         return memoryGain == null ? 1.0 : memoryGain[head];
     }
 
+    /** What a saved state of this spec belongs to, the same in every process: {@link SpecFingerprint#of}. */
+    public long fingerprint() {
+        return SpecFingerprint.of(this);
+    }
+
     @Override
     public boolean equals(Object o) {
         return o instanceof AttentionSpec s
@@ -231,7 +236,7 @@ public record AttentionSpec(
     @Override
     public int hashCode() {
         return Objects.hash(
-                method,
+                method.name(),
                 featureMap,
                 Arrays.hashCode(decay),
                 sinks,
@@ -242,6 +247,6 @@ public record AttentionSpec(
                 causal,
                 Arrays.hashCode(kvHeadMaps),
                 exactCache,
-                cachePolicy);
+                cachePolicy.name());
     }
 }

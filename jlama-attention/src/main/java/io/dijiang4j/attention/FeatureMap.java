@@ -29,6 +29,14 @@ public interface FeatureMap {
 
     int numFeatures();
 
+    /**
+     * Adds what identifies this map's values to a state fingerprint: its name and sizes here; a map with parameters
+     * (projections, weights, centroids) must add them too, else states of another calibration are not refused.
+     */
+    default void addTo(SpecFingerprint h) {
+        h.add(name()).add(inputDim()).add(numFeatures());
+    }
+
     /** log phi(x) of a query, x = q[off .. off+inputDim), into out[outOff .. outOff+numFeatures). */
     void logQueryFeatures(float[] x, int off, float[] out, int outOff);
 

@@ -49,12 +49,4 @@ final class CpuKernels {
             for (int i = 0; i < memories; i++) body.accept(i);
         }
     }
-
-    /** out[row*stride + c] = blockOut[row*d + c] / max(den[row], FLT_MIN). */
-    static void normalize(float[] blockOut, float[] den, int rows, int d, float[] out, int outOff, int stride) {
-        for (int r = 0; r < rows; r++) {
-            float inv = 1f / Math.max(den[r], Float.MIN_NORMAL);
-            io.dijiang4j.attention.simd.VectorOps.scaleInto(inv, blockOut, r * d, out, outOff + r * stride, d);
-        }
-    }
 }

@@ -4,17 +4,17 @@ import io.dijiang4j.attention.AttentionKernel;
 import io.dijiang4j.attention.AttentionShape;
 import io.dijiang4j.attention.AttentionSpec;
 import io.dijiang4j.attention.AttentionState;
-import io.dijiang4j.attention.linear.KernelMemory;
-import io.dijiang4j.attention.linear.MemoryBlock;
-import io.dijiang4j.attention.linear.RecurrentLinearAttention;
-import java.util.Arrays;
+import io.dijiang4j.attention.ops.linear.ChunkLinearAttention;
+import io.dijiang4j.attention.ops.linear.FusedRecurrentLinearAttention;
+import io.dijiang4j.attention.ops.linear.KernelMemory;
 
 /**
  * Kernelized (linear) attention on the CPU: chunked Lightning blocks for {@code length > 1}, the recurrent form for
  * one token, a non-causal two-pass form for encoders ({@code spec.causal() == false}: every query sees every key
  * of the call and of the state). Memory heads run in parallel when the call is big enough to pay for the hand-off.
  *
- * <p>Normalizer: {@code o = num / max(den, FLT_MIN)} in the scale where the row's largest log-term is 0, i.e. an
+ * <p>The math is {@link io.dijiang4j.attention.ops.linear}'s; this class schedules it over the state's memories.
+ * Normalizer: {@code o = num / max(den, FLT_MIN)} in the scale where the row's largest log-term is 0, i.e. an
  * epsilon of {@code FLT_MIN * exp(c)} relative to the largest term: it only guards against a zero denominator and
  * changes no finite result.
  */
@@ -73,7 +73,7 @@ public final class CpuLinearKernel implements AttentionKernel {
 
     private void recurrent(CpuState s, int memory, float[] q, float[] k, float[] v, float[] out) {
         int d = shape.headDim(), kvh = layout.kvHeadOf(memory);
-        RecurrentLinearAttention step = s.stepper(memory);
+        FusedRecurrentLinearAttention step = s.stepper(memory);
         KernelMemory mem = s.memories[memory];
         step.addKey(mem, k, kvh * d, v, kvh * d);
         int h0 = layout.firstQueryHead(memory);
@@ -83,8 +83,8 @@ public final class CpuLinearKernel implements AttentionKernel {
     private void chunked(CpuState s, int memory, float[] q, float[] k, float[] v, float[] out, int length) {
         int d = shape.headDim(), kvh = layout.kvHeadOf(memory);
         int qw = shape.queryWidth(), kw = shape.kvWidth();
-        Workspace w = Workspace.forThread(shape, spec);
-        MemoryBlock block = w.block(spec.featureMapOf(kvh), spec.decayOf(layout.decayHead(memory)));
+        ChunkLinearAttention block =
+                Workspace.forThread(shape, spec).linear(spec.featureMapOf(kvh), spec.decayOf(layout.decayHead(memory)));
         KernelMemory mem = s.memories[memory];
         int b = block.capacity();
         int h0 = layout.firstQueryHead(memory);
@@ -94,11 +94,7 @@ public final class CpuLinearKernel implements AttentionKernel {
             block.loadKeys(k, kvOff, kw, v, kvOff, kw, rows, 0);
             block.loadState(mem);
             for (int h = h0; h < h0 + layout.queryHeadCount(); h++) {
-                double[] rowMax = block.loadQueries(q, t0 * qw + h * d, qw, rows, 0, true);
-                Arrays.fill(w.blockOut, 0, rows * d, 0f);
-                Arrays.fill(w.blockDen, 0, rows, 0f);
-                block.accumulate(rowMax, 0, true, w.blockOut, w.blockDen);
-                CpuKernels.normalize(w.blockOut, w.blockDen, rows, d, out, t0 * qw + h * d, qw);
+                block.attend(q, t0 * qw + h * d, qw, rows, true, out);
             }
             block.commitKeys(mem);
         }
@@ -107,8 +103,8 @@ public final class CpuLinearKernel implements AttentionKernel {
     private void nonCausal(CpuState s, int memory, float[] q, float[] k, float[] v, float[] out, int length) {
         int d = shape.headDim(), kvh = layout.kvHeadOf(memory);
         int qw = shape.queryWidth(), kw = shape.kvWidth();
-        Workspace w = Workspace.forThread(shape, spec);
-        MemoryBlock block = w.block(spec.featureMapOf(kvh), spec.decayOf(layout.decayHead(memory)));
+        ChunkLinearAttention block =
+                Workspace.forThread(shape, spec).linear(spec.featureMapOf(kvh), spec.decayOf(layout.decayHead(memory)));
         KernelMemory mem = s.memories[memory];
         int b = block.capacity();
         for (int t0 = 0; t0 < length; t0 += b) {
@@ -121,11 +117,7 @@ public final class CpuLinearKernel implements AttentionKernel {
         for (int t0 = 0; t0 < length; t0 += b) {
             int rows = Math.min(b, length - t0);
             for (int h = h0; h < h0 + layout.queryHeadCount(); h++) {
-                double[] rowMax = block.loadQueries(q, t0 * qw + h * d, qw, rows, 0, false);
-                Arrays.fill(w.blockOut, 0, rows * d, 0f);
-                Arrays.fill(w.blockDen, 0, rows, 0f);
-                block.accumulate(rowMax, 0, false, w.blockOut, w.blockDen);
-                CpuKernels.normalize(w.blockOut, w.blockDen, rows, d, out, t0 * qw + h * d, qw);
+                block.attend(q, t0 * qw + h * d, qw, rows, false, out);
             }
         }
     }

@@ -4,17 +4,18 @@ import io.dijiang4j.attention.AttentionShape;
 import io.dijiang4j.attention.AttentionSpec;
 import io.dijiang4j.attention.AttentionState;
 import io.dijiang4j.attention.FeatureMap;
-import io.dijiang4j.attention.linear.KernelMemory;
-import io.dijiang4j.attention.linear.RecurrentLinearAttention;
+import io.dijiang4j.attention.ops.hybrid.ExactCache;
+import io.dijiang4j.attention.ops.hybrid.FusedRecurrentHybridAttention;
+import io.dijiang4j.attention.ops.linear.FusedRecurrentLinearAttention;
+import io.dijiang4j.attention.ops.linear.KernelMemory;
 import java.nio.ByteBuffer;
 
 /**
  * The state of one layer for one sequence on the CPU: a {@link KernelMemory} per memory head (see {@link
  * StateLayout}) and, for the hybrid, the exact sink and window keys/values per KV head (raw, before scaling; the
  * window is a ring buffer of positions >= sinks, its keys stored transposed [headDim][window]). With an exact cache
- * ({@code spec.exactCache() = C > 0}) also, per KV head, C slots of evicted tokens kept exact (raw key and value,
- * position, priority; the first {@code cacheCount} slots are in use) and the accumulated attention of the window's
- * tokens per ring slot (heavy hitters). Constant size in the position. Scratch for the kernels lives beside it (not
+ * ({@code spec.exactCache() = C > 0}) also an {@link ExactCache} per KV head (C evicted tokens kept exact, the
+ * window tokens' accumulated attention). Constant size in the position. Scratch for the kernels lives beside it (not
  * serialized) so decoding allocates nothing.
  */
 public final class CpuState implements AttentionState {
@@ -27,19 +28,10 @@ public final class CpuState implements AttentionState {
     final float[][] sinkValues;
     final float[][] windowKeys;
     final float[][] windowValues;
-    private final RecurrentLinearAttention[] steppers; // decode scratch per memory, made on first use
-    final double[] numerator; // decode: one query at a time
-    final float[] logits; // decode (hybrid): exact logits of one query
+    private final FusedRecurrentLinearAttention[] steppers; // decode scratch per memory, made on first use
+    final FusedRecurrentHybridAttention hybridStep; // decode scratch (hybrid), shared by the memories in turn
     final float[] windowLogits; // decode (hybrid): q . k of every ring slot
-    final float[] keyRow; // decode (hybrid): the evicted key, gathered from the transposed ring
-    final float[] exactRow; // decode (hybrid): the exact part of one query's numerator
-    // exact cache (hybrid, C > 0), per KV head
-    final int[] cacheCount;
-    final long[][] cachePositions; // [kvh][C]
-    final double[][] cachePriorities; // [kvh][C]
-    final float[][] cacheKeys; // [kvh][C * d], raw, row-major
-    final float[][] cacheValues; // [kvh][C * d]
-    final double[][] windowPriorities; // [kvh][window]: attention accumulated by the token in each ring slot
+    final ExactCache[] caches; // exact cache (hybrid, C > 0), per KV head
     final float[] queryRow; // prefill with a cache (token by token): one token's rows
     final float[] keyRowIn;
     final float[] valueRowIn;
@@ -59,19 +51,13 @@ public final class CpuState implements AttentionState {
         sinkValues = new float[hybrid ? kvh : 0][spec.sinks() * d];
         windowKeys = new float[hybrid ? kvh : 0][spec.window() * d];
         windowValues = new float[hybrid ? kvh : 0][spec.window() * d];
-        steppers = new RecurrentLinearAttention[memories.length];
-        numerator = new double[d];
-        windowLogits = new float[hybrid ? spec.window() : 0];
-        keyRow = new float[hybrid ? d : 0];
-        exactRow = new float[hybrid ? d : 0];
+        steppers = new FusedRecurrentLinearAttention[memories.length];
         int cache = spec.exactCache(), cacheHeads = cache > 0 ? kvh : 0;
-        logits = new float[hybrid ? spec.sinks() + spec.window() + 1 + cache : 0];
-        cacheCount = new int[cacheHeads];
-        cachePositions = new long[cacheHeads][cache];
-        cachePriorities = new double[cacheHeads][cache];
-        cacheKeys = new float[cacheHeads][cache * d];
-        cacheValues = new float[cacheHeads][cache * d];
-        windowPriorities = new double[cacheHeads][spec.window()];
+        hybridStep =
+                hybrid ? new FusedRecurrentHybridAttention(d, spec.scale(), spec.sinks(), spec.window(), cache) : null;
+        windowLogits = new float[hybrid ? spec.window() : 0];
+        caches = new ExactCache[cacheHeads];
+        for (int h = 0; h < cacheHeads; h++) caches[h] = new ExactCache(cache, d, spec.sinks(), spec.window());
         queryRow = new float[cache > 0 ? shape.queryWidth() : 0];
         keyRowIn = new float[cache > 0 ? shape.kvWidth() : 0];
         valueRowIn = new float[cache > 0 ? shape.kvWidth() : 0];
@@ -80,7 +66,7 @@ public final class CpuState implements AttentionState {
 
     /** How many evicted tokens the exact cache of KV head {@code kvHead} holds now (0 without a cache). */
     public int cacheCount(int kvHead) {
-        return cacheCount.length == 0 ? 0 : cacheCount[kvHead];
+        return caches.length == 0 ? 0 : caches[kvHead].count();
     }
 
     Tokens tokens(float[] k, float[] v) {
@@ -88,12 +74,12 @@ public final class CpuState implements AttentionState {
         return tokens.reset(k, v);
     }
 
-    RecurrentLinearAttention stepper(int memory) {
-        RecurrentLinearAttention r = steppers[memory];
+    FusedRecurrentLinearAttention stepper(int memory) {
+        FusedRecurrentLinearAttention r = steppers[memory];
         if (r == null) {
             double decay = spec.decayOf(layout.decayHead(memory));
             FeatureMap map = spec.featureMapOf(layout.kvHeadOf(memory));
-            r = new RecurrentLinearAttention(map, shape.headDim(), spec.scale(), decay);
+            r = new FusedRecurrentLinearAttention(map, shape.headDim(), spec.scale(), decay);
             steppers[memory] = r;
         }
         return r;
@@ -109,7 +95,7 @@ public final class CpuState implements AttentionState {
         long bytes = (long) memories.length * KernelMemory.serializedBytes(m, d);
         bytes += 4L * 2 * sinkKeys.length * (spec.sinks() + spec.window()) * d;
         int c = spec.exactCache();
-        bytes += (long) cacheCount.length * (4 + (8 + 8 + 2L * 4 * d) * c + 8L * spec.window());
+        bytes += caches.length * ExactCache.serializedBytes(c, d, spec.window());
         if (bytes > Integer.MAX_VALUE - StateHeader.BYTES) throw new IllegalStateException("state too large");
         return (int) bytes;
     }
@@ -130,14 +116,7 @@ public final class CpuState implements AttentionState {
                 out.position(out.position() + 4 * buffer.length);
             }
         }
-        for (int h = 0; h < cacheCount.length; h++) {
-            out.putInt(cacheCount[h]);
-            for (long p : cachePositions[h]) out.putLong(p);
-            for (double p : cachePriorities[h]) out.putDouble(p);
-            for (float x : cacheKeys[h]) out.putFloat(x);
-            for (float x : cacheValues[h]) out.putFloat(x);
-            for (double p : windowPriorities[h]) out.putDouble(p);
-        }
+        for (ExactCache cache : caches) cache.write(out);
         return out.array();
     }
 
@@ -154,23 +133,7 @@ public final class CpuState implements AttentionState {
                 in.position(in.position() + 4 * buffer.length);
             }
         }
-        for (int h = 0; h < state.cacheCount.length; h++) {
-            int count = in.getInt();
-            if (count < 0 || count > spec.exactCache()) {
-                throw new IllegalArgumentException("corrupt attention state: exact cache of KV head " + h + " holds "
-                        + count + " tokens, its size is " + spec.exactCache());
-            }
-            state.cacheCount[h] = count;
-            long[] positions = state.cachePositions[h];
-            for (int i = 0; i < positions.length; i++) positions[i] = in.getLong();
-            double[] priorities = state.cachePriorities[h];
-            for (int i = 0; i < priorities.length; i++) priorities[i] = in.getDouble();
-            float[] keys = state.cacheKeys[h], values = state.cacheValues[h];
-            for (int i = 0; i < keys.length; i++) keys[i] = in.getFloat();
-            for (int i = 0; i < values.length; i++) values[i] = in.getFloat();
-            double[] window = state.windowPriorities[h];
-            for (int i = 0; i < window.length; i++) window[i] = in.getDouble();
-        }
+        for (int h = 0; h < state.caches.length; h++) state.caches[h].read(in, h);
         return state;
     }
 
@@ -185,14 +148,7 @@ public final class CpuState implements AttentionState {
             System.arraycopy(windowKeys[i], 0, c.windowKeys[i], 0, windowKeys[i].length);
             System.arraycopy(windowValues[i], 0, c.windowValues[i], 0, windowValues[i].length);
         }
-        for (int h = 0; h < cacheCount.length; h++) {
-            c.cacheCount[h] = cacheCount[h];
-            System.arraycopy(cachePositions[h], 0, c.cachePositions[h], 0, cachePositions[h].length);
-            System.arraycopy(cachePriorities[h], 0, c.cachePriorities[h], 0, cachePriorities[h].length);
-            System.arraycopy(cacheKeys[h], 0, c.cacheKeys[h], 0, cacheKeys[h].length);
-            System.arraycopy(cacheValues[h], 0, c.cacheValues[h], 0, cacheValues[h].length);
-            System.arraycopy(windowPriorities[h], 0, c.windowPriorities[h], 0, windowPriorities[h].length);
-        }
+        for (int h = 0; h < caches.length; h++) c.caches[h].copyFrom(caches[h]);
         return c;
     }
 }

@@ -2,9 +2,6 @@ package io.dijiang4j.attention.cpu;
 
 import io.dijiang4j.attention.AttentionShape;
 import io.dijiang4j.attention.AttentionSpec;
-import io.dijiang4j.attention.FeatureMap;
-import io.dijiang4j.attention.features.CentroidFeatureMap;
-import io.dijiang4j.attention.features.ProjectionFeatureMap;
 import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
 
@@ -14,7 +11,7 @@ import java.nio.ByteOrder;
  */
 final class StateHeader {
     static final int MAGIC = 0x444a5354; // "DJST"
-    static final int VERSION = 1;
+    static final int VERSION = 2; // 2: the spec fingerprint hashes enums by name (AttentionSpec#fingerprint)
     static final int BYTES = 4 * 8 + 8 + 8;
 
     private StateHeader() {}
@@ -32,60 +29,8 @@ final class StateHeader {
         out.putInt(shape.headDim());
         out.putInt(spec.featureMap().numFeatures());
         out.putInt(spec.window());
-        out.putLong(fingerprint(spec));
+        out.putLong(spec.fingerprint());
         out.putLong(position);
-    }
-
-    /**
-     * A hash of everything in the spec that gives a state its meaning, stable across JVMs and machines (FNV-1a over
-     * values, never identity hash codes). The block size is left out: a state prefilled with one block size
-     * continues correctly under another.
-     */
-    static long fingerprint(AttentionSpec spec) {
-        Fnv h = new Fnv();
-        h.add(spec.method().ordinal()).add(spec.sinks()).add(spec.window()).add(spec.causal() ? 1 : 0);
-        h.add(Double.doubleToLongBits(spec.scale()));
-        h.add(spec.decay() == null ? -1 : spec.decay().length);
-        if (spec.decay() != null) for (double x : spec.decay()) h.add(Double.doubleToLongBits(x));
-        h.add(spec.memoryGain() == null ? -1 : spec.memoryGain().length);
-        if (spec.memoryGain() != null) for (double x : spec.memoryGain()) h.add(Double.doubleToLongBits(x));
-        addMap(h, spec.featureMap());
-        // added only when used, so that states saved before these existed keep their fingerprint
-        if (spec.kvHeadMaps() != null) {
-            h.add(spec.kvHeadMaps().length);
-            for (FeatureMap map : spec.kvHeadMaps()) addMap(h, map);
-        }
-        if (spec.exactCache() > 0)
-            h.add(spec.exactCache()).add(spec.cachePolicy().ordinal());
-        return h.value;
-    }
-
-    private static void addMap(Fnv h, FeatureMap map) {
-        for (char c : map.name().toCharArray()) h.add(c);
-        h.add(map.inputDim()).add(map.numFeatures());
-        if (map instanceof ProjectionFeatureMap p) {
-            h.add(p.normalization().ordinal());
-            for (float[] a :
-                    new float[][] {p.queryProjection(), p.keyProjection(), p.queryLogWeights(), p.keyLogWeights()}) {
-                for (float x : a) h.add(Float.floatToIntBits(x));
-            }
-        } else if (map instanceof CentroidFeatureMap c) { // fitted maps: a state of another calibration is refused
-            for (float[] a : new float[][] {c.scaledCentroids(), c.logWeights()}) {
-                for (float x : a) h.add(Float.floatToIntBits(x));
-            }
-        }
-    }
-
-    private static final class Fnv {
-        long value = 0xcbf29ce484222325L;
-
-        Fnv add(long x) {
-            for (int i = 0; i < 8; i++) {
-                value ^= (x >>> (8 * i)) & 0xff;
-                value *= 0x100000001b3L;
-            }
-            return this;
-        }
     }
 
     /** Checks the header against this kernel; returns the position. */
@@ -117,7 +62,7 @@ final class StateHeader {
             throw new IllegalArgumentException(
                     "state was saved with window " + window + ", this kernel has " + spec.window());
         }
-        if (in.getLong() != fingerprint(spec)) {
+        if (in.getLong() != spec.fingerprint()) {
             throw new IllegalArgumentException("state was saved for a different attention spec (feature map, decay,"
                     + " scale, sinks, gains, causality or exact cache differ)");
         }

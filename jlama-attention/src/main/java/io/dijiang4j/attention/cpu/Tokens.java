@@ -1,10 +1,14 @@
 package io.dijiang4j.attention.cpu;
 
+import io.dijiang4j.attention.ops.hybrid.ExactTokens;
+import io.dijiang4j.attention.simd.VectorOps;
+import java.util.Arrays;
+
 /**
  * Where the keys and values of absolute positions live during one hybrid call: the sinks buffer, the ring buffer
  * (positions before the call; values row-major, keys transposed [headDim][window] so that one query's logits
  * against the whole window are a vectorized matrix-vector product), or the call's input (positions >= start).
- * Reused across calls (no allocation).
+ * Reused across calls (no allocation); {@link #head} is what the hybrid ops read.
  */
 final class Tokens {
     private final CpuState s;
@@ -12,6 +16,7 @@ final class Tokens {
     private final int window;
     private final int headDim;
     private final int kvWidth;
+    private final Head[] heads;
     float[] k;
     float[] v;
     long start;
@@ -22,6 +27,62 @@ final class Tokens {
         this.window = s.spec.window();
         this.headDim = s.shape.headDim();
         this.kvWidth = s.shape.kvWidth();
+        this.heads = new Head[s.shape.numKvHeads()];
+        for (int h = 0; h < heads.length; h++) heads[h] = new Head(h);
+    }
+
+    /** The tokens of one KV head, as the hybrid ops see them. */
+    ExactTokens head(int kvh) {
+        return heads[kvh];
+    }
+
+    private final class Head implements ExactTokens {
+        private final int kvh;
+
+        Head(int kvh) {
+            this.kvh = kvh;
+        }
+
+        @Override
+        public void copyKey(long pos, float[] dst, int dstOff, int dstStride) {
+            Tokens.this.copyKey(pos, kvh, dst, dstOff, dstStride);
+        }
+
+        @Override
+        public float[] values(long pos) {
+            return Tokens.this.values(pos, kvh);
+        }
+
+        @Override
+        public int valueOffset(long pos) {
+            return offset(pos, kvh);
+        }
+
+        /** Ring positions: one matrix-vector product over the transposed window keys, made on the first one. */
+        @Override
+        public float logits(long first, long end, float[] q, int qOff, float scale, float[] out, int outOff) {
+            float max = Float.NEGATIVE_INFINITY;
+            boolean ringDone = false;
+            int t = outOff;
+            for (long pos = first; pos < end; pos++) {
+                float l;
+                if (pos >= start || pos < sinks) {
+                    l = scale * VectorOps.dot(q, qOff, rowKeys(pos, kvh), offset(pos, kvh), headDim);
+                } else {
+                    float[] all = s.windowLogits;
+                    if (!ringDone) {
+                        float[] ring = s.windowKeys[kvh];
+                        Arrays.fill(all, 0f);
+                        for (int i = 0; i < headDim; i++) VectorOps.axpy(q[qOff + i], ring, i * window, all, 0, window);
+                        ringDone = true;
+                    }
+                    l = scale * all[slot(pos)];
+                }
+                out[t++] = l;
+                max = Math.max(max, l);
+            }
+            return max;
+        }
     }
 
     Tokens reset(float[] keys, float[] values) {

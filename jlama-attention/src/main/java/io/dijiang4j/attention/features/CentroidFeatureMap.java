@@ -1,6 +1,7 @@
 package io.dijiang4j.attention.features;
 
 import io.dijiang4j.attention.FeatureMap;
+import io.dijiang4j.attention.SpecFingerprint;
 import java.util.Arrays;
 import java.util.Objects;
 
@@ -22,8 +23,8 @@ import java.util.Objects;
  *
  * <p>The parameters are float (the scaled centroids and the query log weights) so every backend evaluates the same
  * map; every overload computes in double from them (dot products, nearest centroid, ties to the lowest index) and
- * rounds only its output. The key floor is finite, as the log-domain memory ({@code linear.KernelMemory}, {@code
- * MemoryBlock}, {@code RecurrentLinearAttention}) requires: its exp is exactly 0 in float and double, also after
+ * rounds only its output. The key floor is finite, as the log-domain memory ({@code ops.linear.KernelMemory}, {@code
+ * ChunkLinearAttention}, {@code FusedRecurrentLinearAttention}) requires: its exp is exactly 0 in float and double, also after
  * adding any realistic query log-feature, so the other clusters receive exactly nothing. This map is not of the
  * projection form {@link io.dijiang4j.attention.FeatureMap.Normalization} describes (the key side is a hard
  * argmax), so backends that only run projection maps cannot run it.
@@ -227,6 +228,13 @@ public final class CentroidFeatureMap implements FeatureMap {
             Arrays.fill(out, o, o + numFeatures, LOG_FLOOR);
             out[o + nearest(x, null, off + r * stride, inputScale)] = 0f;
         }
+    }
+
+    /** Fitted maps: a state of another calibration is refused. */
+    @Override
+    public void addTo(SpecFingerprint h) {
+        FeatureMap.super.addTo(h);
+        h.add(scaledCentroids).add(logWeights);
     }
 
     @Override

@@ -1,6 +1,7 @@
 package io.dijiang4j.attention.features;
 
 import io.dijiang4j.attention.FeatureMap;
+import io.dijiang4j.attention.SpecFingerprint;
 import io.dijiang4j.attention.simd.Vec;
 import io.dijiang4j.attention.simd.VectorOps;
 import java.io.ByteArrayInputStream;
@@ -337,6 +338,16 @@ public final class ProjectionFeatureMap implements FeatureMap {
     }
 
     @Override
+    public void addTo(SpecFingerprint h) {
+        FeatureMap.super.addTo(h);
+        h.add(normalization)
+                .add(queryProjection)
+                .add(keyProjection)
+                .add(queryLogWeights)
+                .add(keyLogWeights);
+    }
+
+    @Override
     public boolean equals(Object o) {
         return o instanceof ProjectionFeatureMap f
                 && name.equals(f.name)
@@ -355,7 +366,7 @@ public final class ProjectionFeatureMap implements FeatureMap {
                 name,
                 inputDim,
                 numFeatures,
-                normalization,
+                normalization.name(),
                 Arrays.hashCode(queryProjection),
                 Arrays.hashCode(keyProjection),
                 Arrays.hashCode(queryLogWeights),

@@ -11,7 +11,7 @@ import java.util.List;
  *   o_n(g) = (sum_E e^(l_j) v_j + g phi(q)^T S_n) / (sum_E e^(l_j) + g phi(q)^T z_n),   S_n, z_n over s0 <= j <= n - w
  * </pre>
  *
- * exactly {@link io.dijiang4j.attention.hybrid.NaiveHybridAttention} with memory gain g. Writing it as {@code o(g)
+ * exactly {@link io.dijiang4j.attention.ops.hybrid.NaiveHybridAttention} with memory gain g. Writing it as {@code o(g)
  * = (o_E + beta o_M) / (1 + beta)}, {@code beta = g rho_n} (o_E the window's output, o_M the memory's, rho_n the
  * ratio of their masses), the squared error against full softmax attention {@code o*} is {@code (A + 2 beta B +
  * beta^2 C) / (1 + beta)^2} with {@code A = |o_E - o*|^2}, {@code B = (o_E - o*).(o_M - o*)}, {@code C = |o_M -
@@ -130,7 +130,7 @@ public final class GainSearch {
         return max + Math.log(den);
     }
 
-    /** The kernelized memory in float64 with a per-feature log offset (as linear.KernelMemory keeps it). */
+    /** The kernelized memory in float64 with a per-feature log offset (as ops.linear.KernelMemory keeps it). */
     private static final class Memory {
         final int m, d;
         final double[] offsets, sums, normalizer;

@@ -87,7 +87,9 @@ public final class Vec {
         if (bound > 0) {
             FloatVector acc = FloatVector.zero(F);
             for (; i < bound; i += F.length()) acc = acc.add(FloatVector.fromArray(F, a, off + i));
-            sum = sumLanes(acc);
+            // sumLanes written out: a caller that C2 compiles near its node-count cutoff may leave a call with a
+            // vector argument un-inlined, and the vector is then boxed (an allocation per call)
+            for (int l = 0; l < LANES; l++) sum += acc.lane(l);
         }
         for (; i < n; i++) sum += a[off + i];
         return sum;

@@ -16,8 +16,8 @@ import io.dijiang4j.attention.ExactCachePolicy;
 import io.dijiang4j.attention.FeatureMap;
 import io.dijiang4j.attention.features.CentroidFeatureMap;
 import io.dijiang4j.attention.features.FeatureMaps;
-import io.dijiang4j.attention.hybrid.NaiveHybridAttention;
-import io.dijiang4j.attention.linear.NaiveLinearAttention;
+import io.dijiang4j.attention.ops.hybrid.NaiveHybridAttention;
+import io.dijiang4j.attention.ops.linear.NaiveLinearAttention;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.List;
@@ -373,7 +373,7 @@ class ExactCacheTest {
             float[] out = new float[n * qw];
             kernel.forward(s, q, k, v, out, n);
             for (float x : out) assertTrue(Float.isFinite(x));
-            for (double[] priorities : s.cachePriorities) for (double p : priorities) assertTrue(Double.isFinite(p));
+            for (var cache : s.caches) for (double p : cache.priorities()) assertTrue(Double.isFinite(p));
             double err = relativeError(out, NaiveHybridAttention.forward(shape, spec, q, k, v, n), n * qw);
             assertTrue(err < TOLERANCE, policy + " vs naive: " + err);
         }

@@ -10,9 +10,9 @@ import io.dijiang4j.attention.AttentionShape;
 import io.dijiang4j.attention.AttentionSpec;
 import io.dijiang4j.attention.AttentionState;
 import io.dijiang4j.attention.cpu.CpuKernelProvider;
-import io.dijiang4j.attention.hybrid.NaiveHybridAttention;
-import io.dijiang4j.attention.linear.KernelMemory;
-import io.dijiang4j.attention.linear.RecurrentLinearAttention;
+import io.dijiang4j.attention.ops.hybrid.NaiveHybridAttention;
+import io.dijiang4j.attention.ops.linear.FusedRecurrentLinearAttention;
+import io.dijiang4j.attention.ops.linear.KernelMemory;
 import java.util.SplittableRandom;
 import org.junit.jupiter.api.Test;
 
@@ -111,7 +111,7 @@ class CentroidFeatureMapTest {
         }
         for (int i = 0; i < d; i++) q[i] = (float) (3 * random.nextGaussian());
         KernelMemory memory = new KernelMemory(m, d);
-        RecurrentLinearAttention step = new RecurrentLinearAttention(map, d, tau, 1.0);
+        FusedRecurrentLinearAttention step = new FusedRecurrentLinearAttention(map, d, tau, 1.0);
         float[] out = new float[d];
         double[] num = new double[d];
         double den = 0, max = Double.NEGATIVE_INFINITY;
@@ -143,7 +143,8 @@ class CentroidFeatureMapTest {
 
     @Test
     void cpuHybridKernelWithACentroidMapEqualsTheNaiveReference() {
-        // the chunked (MemoryBlock) and recurrent forms take the one-hot key features and their floor through the
+        // the chunked (ChunkLinearAttention) and recurrent forms take the one-hot key features and their floor through
+        // the
         // float log-domain memory; GQA 2:1 with one shared map, with and without decay
         SplittableRandom random = new SplittableRandom(37);
         int heads = 4, kvHeads = 2, d = 8, m = 10, length = 150, sinks = 2, window = 9;

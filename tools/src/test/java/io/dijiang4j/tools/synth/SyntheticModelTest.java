@@ -288,7 +288,7 @@ class SyntheticModelTest {
             var spec = Installation.spec(profile, model.config());
             var shape = new io.dijiang4j.attention.AttentionShape(SHAPE.heads(), SHAPE.kvHeads(), SHAPE.headSize());
             double[] expected =
-                    io.dijiang4j.attention.linear.NaiveLinearAttention.forward(shape, spec, q, k, v, length);
+                    io.dijiang4j.attention.ops.linear.NaiveLinearAttention.forward(shape, spec, q, k, v, length);
             double worst = 0;
             for (int i = 0; i < out.length; i++) {
                 worst = Math.max(worst, Math.abs(out[i] - expected[i]) / (1e-3 + Math.abs(expected[i])));

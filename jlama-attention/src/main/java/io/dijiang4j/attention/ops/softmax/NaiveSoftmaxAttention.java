@@ -1,4 +1,4 @@
-package io.dijiang4j.attention.linear;
+package io.dijiang4j.attention.ops.softmax;
 
 import io.dijiang4j.attention.AttentionShape;
 

@@ -1,4 +1,4 @@
-package io.dijiang4j.attention.linear;
+package io.dijiang4j.attention.ops.linear;
 
 import io.dijiang4j.attention.simd.Vec;
 import io.dijiang4j.attention.simd.VectorOps;

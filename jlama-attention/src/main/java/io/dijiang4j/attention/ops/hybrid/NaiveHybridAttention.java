@@ -1,4 +1,4 @@
-package io.dijiang4j.attention.hybrid;
+package io.dijiang4j.attention.ops.hybrid;
 
 import io.dijiang4j.attention.AttentionShape;
 import io.dijiang4j.attention.AttentionSpec;

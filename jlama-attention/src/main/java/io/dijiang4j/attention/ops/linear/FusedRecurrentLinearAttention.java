@@ -1,4 +1,4 @@
-package io.dijiang4j.attention.linear;
+package io.dijiang4j.attention.ops.linear;
 
 import io.dijiang4j.attention.FeatureMap;
 import io.dijiang4j.attention.simd.Vec;
@@ -9,7 +9,7 @@ import io.dijiang4j.attention.simd.VectorOps;
  * so a step allocates nothing. {@code kv = lambda kv + phi(k) v^T}; {@code o = phi(q)^T S / phi(q)^T z} with the
  * row maximum of {@code log phi(q) + offset} subtracted before exponentiating.
  */
-public final class RecurrentLinearAttention {
+public final class FusedRecurrentLinearAttention {
     private final FeatureMap map;
     private final int d;
     private final int m;
@@ -21,7 +21,7 @@ public final class RecurrentLinearAttention {
     private final float[] queryLogWeights;
     private final float[] queryWeights;
 
-    public RecurrentLinearAttention(FeatureMap map, int headDim, double scale, double decay) {
+    public FusedRecurrentLinearAttention(FeatureMap map, int headDim, double scale, double decay) {
         this.map = map;
         this.d = headDim;
         this.m = map.numFeatures();
@@ -38,11 +38,22 @@ public final class RecurrentLinearAttention {
         return logDecay;
     }
 
-    /** Decays the memory and adds the key at {@code k[kOff..]} with value {@code v[vOff..]}. */
+    /** Decays the memory by this head's lambda and adds the key at {@code k[kOff..]} with value {@code v[vOff..]}. */
     public void addKey(KernelMemory memory, float[] k, int kOff, float[] v, int vOff) {
+        addKey(memory, k, kOff, v, vOff, logDecay);
+    }
+
+    /**
+     * Per-position decay: {@code S = lambda_t S + phi(k) v^T} with {@code log lambda_t = stepLogDecay} (finite, <= 0),
+     * applied to the memory's log offsets (never a multiplication by lambda^-n).
+     */
+    public void addKey(KernelMemory memory, float[] k, int kOff, float[] v, int vOff, double stepLogDecay) {
+        if (!(stepLogDecay <= 0) || stepLogDecay == Double.NEGATIVE_INFINITY) {
+            throw new IllegalArgumentException("log decay must be finite and <= 0, got " + stepLogDecay);
+        }
         for (int i = 0; i < d; i++) scaled[i] = sqrtScale * k[kOff + i];
         map.logKeyFeatures(scaled, 0, logFeatures, 0);
-        memory.decay(logDecay);
+        memory.decay(stepLogDecay);
         memory.addKey(logFeatures, 0, v, vOff);
     }
 

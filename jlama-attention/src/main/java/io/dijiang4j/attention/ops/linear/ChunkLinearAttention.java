@@ -1,4 +1,4 @@
-package io.dijiang4j.attention.linear;
+package io.dijiang4j.attention.ops.linear;
 
 import io.dijiang4j.attention.FeatureMap;
 import io.dijiang4j.attention.simd.Vec;
@@ -18,7 +18,7 @@ import java.util.Arrays;
  * by {@code lambda^(i-j)} (i >= j) and the memory merge uses {@code a_jl + (B-1-j) log lambda}: only non-positive
  * powers of lambda.
  */
-public final class MemoryBlock {
+public final class ChunkLinearAttention {
     /** Query rows handled together: the causal mask lets a tile skip the key columns after its last row. */
     private static final int ROW_TILE = 16;
 
@@ -45,6 +45,10 @@ public final class MemoryBlock {
     private final double[] keyMax; // Mb [m]
     private final double[] keyMaxDecayed; // Mb2 [m]
     private final float[] decayPowers; // lambda^0 .. lambda^B
+    // per-position decay of the loaded block (loadKeys with log decays), else constant logDecay
+    private boolean positionDecay;
+    private final double[] cumulativeDecay; // [B]: sum of the block's log lambda_t, t <= i (<= 0)
+    private float[] rowDecay; // [B][B]: exp(C_i - C_j), j <= i; made on first use
     private final float[] stateSums; // float copy of the memory [m][d]
     private final float[] stateNormalizer; // [m]
     private final double[] stateOffsets; // [m]
@@ -55,8 +59,10 @@ public final class MemoryBlock {
     private final float[] scores; // [B][B]
     private final float[] blockSums; // [m][d]
     private final float[] blockNormalizer; // [m]
+    private final float[] out; // [B][d] unnormalized output of one query head (attend)
+    private final float[] den; // [B]
 
-    public MemoryBlock(FeatureMap map, int headDim, int blockSize, double scale) {
+    public ChunkLinearAttention(FeatureMap map, int headDim, int blockSize, double scale) {
         this.map = map;
         this.d = headDim;
         this.m = map.numFeatures();
@@ -76,6 +82,7 @@ public final class MemoryBlock {
         keyMax = new double[m];
         keyMaxDecayed = new double[m];
         decayPowers = new float[b + 1];
+        cumulativeDecay = new double[b];
         setDecay(1.0);
         stateSums = new float[m * d];
         stateNormalizer = new float[m];
@@ -87,6 +94,8 @@ public final class MemoryBlock {
         scores = new float[b * b];
         blockSums = new float[m * d];
         blockNormalizer = new float[m];
+        out = new float[b * d];
+        den = new float[b];
     }
 
     /**
@@ -123,6 +132,48 @@ public final class MemoryBlock {
      */
     public void loadKeys(
             float[] k, int kOff, int kStride, float[] v, int vOff, int vStride, int count, int firstValid) {
+        positionDecay = false;
+        load(k, kOff, kStride, v, vOff, vStride, count, firstValid);
+    }
+
+    /**
+     * Loads the block's keys and values (as {@link #loadKeys(float[], int, int, float[], int, int, int, int)}, every
+     * row a key) with a decay per position: row j's log lambda_j (finite, <= 0) at {@code logDecay[decayOff +
+     * j*decayStride]}, applied as {@code S_j = lambda_j S_(j-1) + phi(k_j) v_j^T}. Query row i then weighs key j <= i
+     * by {@code exp(C_i - C_j)} and the memory by {@code exp(C_i)}, C the block's running sum of log lambda: only
+     * non-positive exponents, so no overflow at any length. The constant decay of {@link #setDecay} is not used for
+     * this block.
+     */
+    public void loadKeys(
+            float[] k,
+            int kOff,
+            int kStride,
+            float[] v,
+            int vOff,
+            int vStride,
+            int count,
+            double[] logDecay,
+            int decayOff,
+            int decayStride) {
+        double c = 0;
+        for (int j = 0; j < count; j++) {
+            double step = logDecay[decayOff + j * decayStride];
+            if (!(step <= 0) || step == Double.NEGATIVE_INFINITY) {
+                throw new IllegalArgumentException("log decay must be finite and <= 0, got " + step + " at row " + j);
+            }
+            c += step;
+            cumulativeDecay[j] = c;
+        }
+        if (rowDecay == null) rowDecay = new float[capacity * capacity];
+        for (int i = 0; i < count; i++) {
+            for (int j = 0; j <= i; j++)
+                rowDecay[i * capacity + j] = (float) Math.exp(cumulativeDecay[i] - cumulativeDecay[j]);
+        }
+        positionDecay = true;
+        load(k, kOff, kStride, v, vOff, vStride, count, 0);
+    }
+
+    private void load(float[] k, int kOff, int kStride, float[] v, int vOff, int vStride, int count, int firstValid) {
         this.rows = count;
         int b = capacity;
         for (int j = 0; j < count; j++) {
@@ -133,10 +184,12 @@ public final class MemoryBlock {
         for (int j = 0; j < count; j++) { // transpose: feature-major rows make the exps and the products contiguous
             for (int l = 0; l < m; l++) keyLogT[l * b + j] = keyLog[j * m + l];
         }
-        boolean decays = logDecay != 0;
+        boolean decays = logDecay != 0 || positionDecay;
         commitExpT = decays ? keyExpDecayedT : keyExpT;
         commitMax = decays ? keyMaxDecayed : keyMax;
-        if (decays) {
+        if (positionDecay) {
+            for (int j = 0; j < count; j++) decayRamp[j] = (float) (cumulativeDecay[count - 1] - cumulativeDecay[j]);
+        } else if (decays) {
             for (int j = 0; j < count; j++) decayRamp[j] = (float) ((count - 1 - j) * logDecay);
         }
         for (int l = 0; l < m; l++) {
@@ -187,12 +240,17 @@ public final class MemoryBlock {
         for (int i = 0; i < count; i++) System.arraycopy(q, off + i * stride, queryRows, i * d, d);
         map.logQueryFeatures(queryRows, 0, d, count, sqrtScale, queryLog, 0);
         for (int i = 0; i < count; i++) {
-            float shift = (float) ((i + 1) * logDecay);
+            float shift = stateDecay(i);
             float max = Vec.maxSum(queryLog, i * m, stateOffsetsF, 0, m) + shift;
             if (withBlockKeys) max = Math.max(max, Vec.maxSum(queryLog, i * m, keyMaxF, 0, m));
             memoryMax[i] = max + logGain;
         }
         return memoryMax;
+    }
+
+    /** log of the decay query row i applies to the memory as it stood before the block (<= 0). */
+    private float stateDecay(int i) {
+        return positionDecay ? (float) cumulativeDecay[i] : (float) ((i + 1) * logDecay);
     }
 
     /** Rows of this block (keys and queries). */
@@ -208,7 +266,7 @@ public final class MemoryBlock {
         int count = rows, b = capacity;
         for (int i = 0; i < count; i++) {
             float c = (float) (rowMax[i] - logGain);
-            float shift = (float) ((i + 1) * logDecay);
+            float shift = stateDecay(i);
             if (withBlockKeys) Vec.expSumShifted(queryLog, i * m, keyMaxF, 0, -c, queryBlock, i * m, m);
             Vec.expSumShifted(queryLog, i * m, stateOffsetsF, 0, shift - c, queryState, i * m, m);
         }
@@ -222,7 +280,9 @@ public final class MemoryBlock {
                     int i = r0 + r;
                     int row = r * b;
                     for (int j = i + 1; j < cols; j++) scores[row + j] = 0f;
-                    if (logDecay != 0) {
+                    if (positionDecay) {
+                        for (int j = 0; j <= i; j++) scores[row + j] *= rowDecay[i * b + j];
+                    } else if (logDecay != 0) {
                         for (int j = 0; j <= i; j++) scores[row + j] *= decayPowers[i - j];
                     }
                     float sum = 0f;
@@ -236,12 +296,38 @@ public final class MemoryBlock {
         for (int i = 0; i < count; i++) den[i] += VectorOps.dot(queryState, i * m, stateNormalizer, 0, m);
     }
 
+    /**
+     * Linear attention of one query head: {@code count} queries at {@code q[off + i*stride]}, outputs into {@code
+     * output[off + i*stride]} (the layout of the layer's q and out). {@code withBlockKeys}: the loaded block's keys
+     * are visible (causal, count equal to the loaded rows); false: the memory only (the non-causal second pass, after
+     * every key is committed and the state loaded).
+     */
+    public void attend(float[] q, int off, int stride, int count, boolean withBlockKeys, float[] output) {
+        double[] rowMax = loadQueries(q, off, stride, count, 0, withBlockKeys);
+        Arrays.fill(out, 0, count * d, 0f);
+        Arrays.fill(den, 0, count, 0f);
+        accumulate(rowMax, 0, withBlockKeys, out, den);
+        normalize(out, den, count, d, output, off, stride);
+    }
+
+    /**
+     * {@code out[outOff + r*stride + c] = blockOut[r*d + c] / max(den[r], FLT_MIN)}: in the scale where the row's
+     * largest log-term is 0 the FLT_MIN only guards a zero denominator and changes no finite result.
+     */
+    public static void normalize(float[] blockOut, float[] den, int rows, int d, float[] out, int outOff, int stride) {
+        for (int r = 0; r < rows; r++) {
+            float inv = 1f / Math.max(den[r], Float.MIN_NORMAL);
+            VectorOps.scaleInto(inv, blockOut, r * d, out, outOff + r * stride, d);
+        }
+    }
+
     /** Merges the block's keys and values into the memory, decaying it first. */
     public void commitKeys(KernelMemory memory) {
         int count = rows;
         Arrays.fill(blockSums, 0f);
         VectorOps.gemm(commitExpT, 0, capacity, valueRows, 0, d, blockSums, 0, d, m, count, d);
         for (int l = 0; l < m; l++) blockNormalizer[l] = Vec.sum(commitExpT, l * capacity, count);
-        memory.addBlock(count * logDecay, blockSums, blockNormalizer, commitMax);
+        memory.addBlock(
+                positionDecay ? cumulativeDecay[count - 1] : count * logDecay, blockSums, blockNormalizer, commitMax);
     }
 }

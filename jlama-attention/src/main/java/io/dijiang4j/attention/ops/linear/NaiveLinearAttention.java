@@ -1,4 +1,4 @@
-package io.dijiang4j.attention.linear;
+package io.dijiang4j.attention.ops.linear;
 
 import io.dijiang4j.attention.AttentionShape;
 import io.dijiang4j.attention.AttentionSpec;
@@ -18,6 +18,29 @@ public final class NaiveLinearAttention {
     /** Output [length][numHeads*headDim] in double. */
     public static double[] forward(
             AttentionShape shape, AttentionSpec spec, float[] q, float[] k, float[] v, int length) {
+        return forward(shape, spec, q, k, v, length, null);
+    }
+
+    /**
+     * Causal, with a decay per position and query head: {@code logDecay[t*numHeads + h]} = log lambda_(t,h) (finite,
+     * <= 0), {@code S_t = lambda_t S_(t-1) + phi(k_t) v_t^T}, so key j weighs {@code prod_(j < t <= n) lambda_t} in
+     * query n; the product is summed in log space from n down to j, never formed as a ratio. The spec's constant
+     * decay must be null.
+     */
+    public static double[] forwardWithPositionDecay(
+            AttentionShape shape, AttentionSpec spec, float[] q, float[] k, float[] v, int length, double[] logDecay) {
+        if (spec.decay() != null || !spec.causal()) {
+            throw new IllegalArgumentException("per-position decay needs a causal spec without constant decay");
+        }
+        if (logDecay.length < (long) length * shape.numHeads()) {
+            throw new IllegalArgumentException(
+                    "logDecay holds " + logDecay.length + " values, need " + length * shape.numHeads());
+        }
+        return forward(shape, spec, q, k, v, length, logDecay);
+    }
+
+    private static double[] forward(
+            AttentionShape shape, AttentionSpec spec, float[] q, float[] k, float[] v, int length, double[] logDecay) {
         int h = shape.numHeads(), d = shape.headDim();
         int qw = shape.queryWidth(), kw = shape.kvWidth();
         int m = spec.featureMap().numFeatures();
@@ -42,6 +65,7 @@ public final class NaiveLinearAttention {
             }
             double[] queryLog = new double[m];
             double[] queryExp = new double[m];
+            double[] weight = new double[length];
             for (int n = 0; n < length; n++) {
                 for (int i = 0; i < d; i++) x[i] = root * q[n * qw + head * d + i];
                 map.logQueryFeatures(x, 0, queryLog, 0);
@@ -49,12 +73,20 @@ public final class NaiveLinearAttention {
                 for (int l = 0; l < m; l++) rowMax = Math.max(rowMax, queryLog[l] + keyMax[l]);
                 for (int l = 0; l < m; l++) queryExp[l] = Math.exp(queryLog[l] + keyMax[l] - rowMax);
                 int last = spec.causal() ? n : length - 1;
+                if (logDecay != null) { // weight[j] = exp(sum of log lambda_t over j < t <= n)
+                    double sum = 0;
+                    for (int j = n; j >= 0; j--) {
+                        weight[j] = Math.exp(sum);
+                        sum += logDecay[j * h + head];
+                    }
+                }
                 double den = 0;
                 int o = n * qw + head * d;
                 for (int j = 0; j <= last; j++) {
                     double s = 0;
                     for (int l = 0; l < m; l++) s += queryExp[l] * keyExp[j][l];
                     if (lambda != 1.0) s *= Math.pow(lambda, n - j);
+                    if (logDecay != null) s *= weight[j];
                     den += s;
                     for (int i = 0; i < d; i++) out[o + i] += s * v[j * kw + kvh * d + i];
                 }

@@ -1,2 +1,0 @@
-/** Kernelized attention: the float64 naive references ({@link io.dijiang4j.attention.linear.NaiveLinearAttention}, {@link io.dijiang4j.attention.linear.NaiveSoftmaxAttention}), the log-offset memory ({@link io.dijiang4j.attention.linear.KernelMemory}), the chunked Lightning block ({@link io.dijiang4j.attention.linear.MemoryBlock}) and the recurrent step ({@link io.dijiang4j.attention.linear.RecurrentLinearAttention}); the hybrid reuses the last three for its memory. */
-package io.dijiang4j.attention.linear;
