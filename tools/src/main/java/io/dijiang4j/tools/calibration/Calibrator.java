@@ -1,5 +1,6 @@
 package io.dijiang4j.tools.calibration;
 
+import io.dijiang4j.attention.AttentionSpec;
 import io.dijiang4j.attention.FeatureMap;
 import io.dijiang4j.attention.features.CentroidFeatureMap;
 import io.dijiang4j.attention.features.FeatureMaps;
@@ -31,7 +32,12 @@ import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Locale;
 import java.util.Map;
+import java.util.concurrent.ExecutionException;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
+import java.util.concurrent.Future;
 import java.util.function.Consumer;
+import java.util.function.IntFunction;
 
 /**
  * {@code dijiang calibrate}: fits the hybrid layer of every layer of a model to the model itself, training-free
@@ -74,7 +80,8 @@ public final class Calibrator {
             double budget,
             List<Integer> windows,
             List<Integer> caches,
-            int maxPairs) {
+            int maxPairs,
+            Score score) {
         public Options {
             if (texts < 1) throw new IllegalArgumentException("--texts must be >= 1, got " + texts);
             if (tokensPerText < 2) throw new IllegalArgumentException("--tokens must be >= 2, got " + tokensPerText);
@@ -89,6 +96,7 @@ public final class Calibrator {
             for (int w : windows) if (w < 1) throw new IllegalArgumentException("windows must be >= 1, got " + w);
             for (int c : caches) if (c < 0) throw new IllegalArgumentException("caches must be >= 0, got " + c);
             if (maxPairs < 1) throw new IllegalArgumentException("maxPairs must be >= 1");
+            java.util.Objects.requireNonNull(score, "score");
         }
 
         /**
@@ -103,28 +111,65 @@ public final class Calibrator {
                     40,
                     List.of(8, 16, 24, 32, 40, 48, 64, 96),
                     List.of(0, 4, 8, 16),
-                    FitSettings.DEFAULT_MAX_PAIRS);
+                    FitSettings.DEFAULT_MAX_PAIRS,
+                    Score.OUTPUT_ERROR);
         }
 
         public Options withTexts(int count, int tokens) {
-            return new Options(count, tokens, seed, budget, windows, caches, maxPairs);
+            return new Options(count, tokens, seed, budget, windows, caches, maxPairs, score);
         }
 
         public Options withBudget(double newBudget) {
-            return new Options(texts, tokensPerText, seed, newBudget, windows, caches, maxPairs);
+            return new Options(texts, tokensPerText, seed, newBudget, windows, caches, maxPairs, score);
         }
 
         public Options withCandidates(List<Integer> newWindows, List<Integer> newCaches) {
-            return new Options(texts, tokensPerText, seed, budget, newWindows, newCaches, maxPairs);
+            return new Options(texts, tokensPerText, seed, budget, newWindows, newCaches, maxPairs, score);
+        }
+
+        public Options withScore(Score newScore) {
+            return new Options(texts, tokensPerText, seed, budget, windows, caches, maxPairs, newScore);
+        }
+    }
+
+    /** How candidates are scored (the loss the budget plan adds over layers). */
+    public enum Score {
+        /**
+         * From the one recording pass: the attention-output error through the output projection ({@link
+         * OutputErrorScore}); the model runs once for the recording, never per candidate.
+         */
+        OUTPUT_ERROR,
+        /**
+         * The reference: the model-level next-token KL against vanilla with the layer alone converted, one
+         * teacher-forced pass over the calibration texts per candidate (slow: for validation and comparison).
+         */
+        MODEL_KL,
+        /** Plans by {@link #OUTPUT_ERROR} and also measures {@link #MODEL_KL} of every candidate (validation). */
+        BOTH;
+
+        boolean outputError() {
+            return this != MODEL_KL;
+        }
+
+        boolean modelKl() {
+            return this != OUTPUT_ERROR;
         }
     }
 
     /**
-     * One evaluated candidate of one layer (that layer alone converted).
+     * One evaluated candidate of one layer.
      *
-     * @param kl mean next-token KL against vanilla over every calibration position
+     * @param kl mean next-token KL against vanilla over every calibration position, that layer alone converted (NaN
+     *     when the score did not measure it)
+     * @param outputError the {@link OutputErrorScore} (NaN when not measured)
      */
-    public record Candidate(int layer, int window, int exactCache, boolean memory, double kl, int cost) {}
+    public record Candidate(
+            int layer, int window, int exactCache, boolean memory, double kl, double outputError, int cost) {
+        /** The loss of the given score ({@link Score#BOTH}: the output error). */
+        double loss(Score score) {
+            return score.outputError() ? outputError : kl;
+        }
+    }
 
     /**
      * What a run produced.
@@ -144,6 +189,54 @@ public final class Calibrator {
             EvalResult plainWindow) {}
 
     private Calibrator() {}
+
+    /** Spearman rank correlation of output error and model KL over the candidates of {@code layer} (-1: all). */
+    static double spearman(List<Candidate> candidates, int layer) {
+        List<Candidate> c =
+                candidates.stream().filter(x -> layer < 0 || x.layer() == layer).toList();
+        double[] a = new double[c.size()], b = new double[c.size()];
+        for (int i = 0; i < a.length; i++) {
+            a[i] = c.get(i).outputError();
+            b[i] = c.get(i).kl();
+        }
+        return spearman(a, b);
+    }
+
+    /** Spearman's rho: Pearson correlation of the ranks (ties get their mean rank); NaN under 2 values. */
+    static double spearman(double[] a, double[] b) {
+        if (a.length != b.length) throw new IllegalArgumentException("lengths differ");
+        if (a.length < 2) return Double.NaN;
+        double[] ra = ranks(a), rb = ranks(b);
+        double ma = 0, mb = 0;
+        for (int i = 0; i < a.length; i++) {
+            ma += ra[i];
+            mb += rb[i];
+        }
+        ma /= a.length;
+        mb /= a.length;
+        double sab = 0, saa = 0, sbb = 0;
+        for (int i = 0; i < a.length; i++) {
+            sab += (ra[i] - ma) * (rb[i] - mb);
+            saa += (ra[i] - ma) * (ra[i] - ma);
+            sbb += (rb[i] - mb) * (rb[i] - mb);
+        }
+        return saa == 0 || sbb == 0 ? Double.NaN : sab / Math.sqrt(saa * sbb);
+    }
+
+    private static double[] ranks(double[] x) {
+        Integer[] order = new Integer[x.length];
+        for (int i = 0; i < x.length; i++) order[i] = i;
+        java.util.Arrays.sort(order, (i, j) -> Double.compare(x[i], x[j]));
+        double[] r = new double[x.length];
+        for (int i = 0; i < x.length; ) {
+            int j = i;
+            while (j + 1 < x.length && x[order[j + 1]] == x[order[i]]) j++;
+            double mean = (i + j) / 2.0 + 1;
+            for (int k = i; k <= j; k++) r[order[k]] = mean;
+            i = j + 1;
+        }
+        return r;
+    }
 
     /**
      * A measured value rounded to 6 significant digits: Jlama's Vector API lane reductions round differently before
@@ -260,6 +353,8 @@ public final class Calibrator {
         private int sidecars;
         /** Every layer exact (no sinks, a window longer than every text): softmax, computed by the kernels. */
         private Calibration fullWindow;
+        /** Model, map and settings of the sidecar; its layers are placeholders until the plan replaces them. */
+        private Calibration base;
         /** Vanilla log-probabilities of every calibration text and position. */
         private List<double[][]> referenceLogProbabilities;
 
@@ -300,103 +395,115 @@ public final class Calibrator {
             long tokens = sequences.stream().mapToLong(s -> s.length).sum();
             Calibration.Settings settings =
                     new Calibration.Settings(source, sequences.size(), tokens, options.seed(), options.budget());
-            var rows = AttentionRecorder.record(vanilla, profile, sequences, progress);
+            Path recordingDir = scratch.resolve("recording");
+            try {
+                Files.createDirectories(recordingDir);
+            } catch (IOException e) {
+                throw new UncheckedIOException("cannot create " + recordingDir, e);
+            }
+            long recordStart = System.nanoTime();
+            AttentionRecorder.Recording recording =
+                    AttentionRecorder.record(vanilla, profile, sequences, recordingDir, progress);
+            progress.accept(String.format(
+                    Locale.ROOT, "recorded %d layers in %.1f s", layers, (System.nanoTime() - recordStart) / 1e9));
             List<Integer> windows = options.windows();
+            int total = (int) Math.floor(options.budget() * layers + 1e-9);
+            base = new Calibration(model, map, settings, placeholderLayers(), Map.of());
             // fits[layer][window index]: the layer with its memory fitted for that window, no cache
             Calibration.Layer[][] fits = new Calibration.Layer[layers][windows.size()];
-            for (int l = 0; l < layers; l++) {
-                long start = System.nanoTime();
-                FeatureMap[] bases = baseMaps(rows.get(l));
-                for (int wi = 0; wi < windows.size(); wi++) fits[l][wi] = fit(rows.get(l), bases, windows.get(wi));
-                progress.accept(String.format(
-                        Locale.ROOT,
-                        "layer %d: fitted the %s memory for %d windows in %.1f s",
-                        l,
-                        map.kind(),
-                        windows.size(),
-                        (System.nanoTime() - start) / 1e9));
-            }
-            List<Calibration.Layer> firstFits = new ArrayList<>();
-            List<Calibration.Layer> exact = new ArrayList<>();
-            int longest = sequences.stream().mapToInt(sq -> sq.length).max().orElse(1);
-            for (Calibration.Layer[] perWindow : fits) {
-                firstFits.add(perWindow[0]);
-                exact.add(new Calibration.Layer(
-                        0,
-                        longest,
-                        0,
-                        profile.cachePolicy(),
-                        new float[model.heads()],
-                        perWindow[0].centroids(),
-                        perWindow[0].weights(),
-                        Double.NaN,
-                        Double.NaN,
-                        Double.NaN));
-            }
-            Calibration base = new Calibration(model, map, settings, firstFits, Map.of());
-            fullWindow = base.withLayers(exact);
-            referenceLogProbabilities = new ArrayList<>();
-            for (int[] sequence : sequences) {
-                try (Session s = vanilla.newSession()) {
-                    float[][] logits = s.appendAll(sequence);
-                    double[][] logP = new double[logits.length][];
-                    for (int i = 0; i < logits.length; i++) logP[i] = Evaluator.logSoftmax(logits[i]);
-                    referenceLogProbabilities.add(logP);
-                }
-            }
-
-            int total = (int) Math.floor(options.budget() * layers + 1e-9);
             List<Candidate> candidates = new ArrayList<>();
-            List<List<BudgetPlanner.Option>> planOptions = new ArrayList<>();
-            List<List<Calibration.Layer>> planLayers = new ArrayList<>();
-            for (int l = 0; l < layers; l++) {
-                long start = System.nanoTime();
-                List<BudgetPlanner.Option> optionsOfLayer = new ArrayList<>();
-                List<Calibration.Layer> layersOfLayer = new ArrayList<>();
-                for (int wi = 0; wi < windows.size(); wi++) {
-                    for (int cache : options.caches()) {
-                        int cost = profile.sinks() + windows.get(wi) + cache;
-                        if (cost > total) continue;
-                        Calibration.Layer withMemory =
-                                fits[l][wi].withBudget(windows.get(wi), cache, profile.cachePolicy());
-                        Calibration.Layer best = null;
-                        double bestKl = Double.POSITIVE_INFINITY;
-                        List<Calibration.Layer> variants = withMemory.memory()
-                                ? List.of(withMemory.withoutMemory(), withMemory)
-                                : List.of(withMemory);
-                        for (Calibration.Layer variant : variants) {
-                            double kl = measured(layerAloneKl(l, variant));
-                            candidates.add(new Candidate(l, variant.window(), cache, variant.memory(), kl, cost));
-                            if (kl < bestKl) {
-                                bestKl = kl;
-                                best = variant;
-                            }
-                        }
-                        optionsOfLayer.add(new BudgetPlanner.Option(cost, bestKl));
-                        layersOfLayer.add(best.withKl(bestKl));
-                        if (optionsOfLayer.size() % 8 == 0) {
-                            progress.accept(String.format(
-                                    Locale.ROOT,
-                                    "layer %d: %d (window, cache) settings evaluated, %.0f s",
+            int threads = Math.max(1, Math.min(Runtime.getRuntime().availableProcessors(), model.kvHeads()));
+            ExecutorService pool = Executors.newFixedThreadPool(threads, r -> {
+                Thread t = new Thread(r, "dijiang-calibrate");
+                t.setDaemon(true);
+                return t;
+            });
+            try {
+                for (int l = 0; l < layers; l++) {
+                    long start = System.nanoTime();
+                    AttentionRecorder.LayerRows rows = recording.layer(l);
+                    List<List<KvHeadSequence>> kvHeads = parallel(pool, model.kvHeads(), rows::kvHead);
+                    FeatureMap[] bases = parallel(pool, model.kvHeads(), h -> baseMap(kvHeads.get(h)))
+                            .toArray(new FeatureMap[0]);
+                    for (int wi = 0; wi < windows.size(); wi++) {
+                        fits[l][wi] = fit(kvHeads, bases, windows.get(wi), pool);
+                    }
+                    double fitted = (System.nanoTime() - start) / 1e9;
+                    int scored = 0;
+                    if (options.score().outputError()) {
+                        OutputErrorScore scorer =
+                                new OutputErrorScore(recording.shape(), OutputErrorScore.outputProjection(vanilla, l));
+                        for (Calibration.Layer variant : variants(fits[l], total)) {
+                            double score = measured(scorer.score(rows, h -> kvHeadSpec(variant, h), pool));
+                            candidates.add(new Candidate(
                                     l,
-                                    optionsOfLayer.size(),
-                                    (System.nanoTime() - start) / 1e9));
+                                    variant.window(),
+                                    variant.exactCache(),
+                                    variant.memory(),
+                                    Double.NaN,
+                                    score,
+                                    variant.exactTokens()));
+                            scored++;
                         }
                     }
+                    progress.accept(String.format(
+                            Locale.ROOT,
+                            "layer %d/%d: fitted the %s memory for %d windows in %.1f s, scored %d candidates from"
+                                    + " the recording in %.1f s",
+                            l + 1,
+                            layers,
+                            map.kind(),
+                            windows.size(),
+                            fitted,
+                            scored,
+                            (System.nanoTime() - start) / 1e9 - fitted));
+                }
+            } finally {
+                pool.shutdownNow();
+            }
+            if (options.score().modelKl()) candidates = measureModelKl(fits, total, candidates);
+
+            List<List<BudgetPlanner.Option>> planOptions = new ArrayList<>();
+            List<List<Calibration.Layer>> planLayers = new ArrayList<>();
+            Map<String, Double> layerScores = new LinkedHashMap<>();
+            for (int l = 0; l < layers; l++) {
+                List<BudgetPlanner.Option> optionsOfLayer = new ArrayList<>();
+                List<Calibration.Layer> layersOfLayer = new ArrayList<>();
+                List<Calibration.Layer> variants = variants(fits[l], total);
+                // the variants come in (window, cache) settings of one or two (memory off, on); the better one
+                // of each setting is that setting's option
+                for (int i = 0; i < variants.size(); ) {
+                    Calibration.Layer best = null;
+                    Candidate bestCandidate = null;
+                    int setting = variants.get(i).exactTokens();
+                    int window = variants.get(i).window();
+                    for (;
+                            i < variants.size()
+                                    && variants.get(i).window() == window
+                                    && variants.get(i).exactTokens() == setting;
+                            i++) {
+                        Candidate c = find(candidates, l, variants.get(i));
+                        if (bestCandidate == null || c.loss(options.score()) < bestCandidate.loss(options.score())) {
+                            bestCandidate = c;
+                            best = variants.get(i);
+                        }
+                    }
+                    optionsOfLayer.add(new BudgetPlanner.Option(setting, bestCandidate.loss(options.score())));
+                    layersOfLayer.add(best.withKl(bestCandidate.kl()));
                 }
                 planOptions.add(optionsOfLayer);
                 planLayers.add(layersOfLayer);
-                int layer = l;
-                progress.accept(String.format(
-                        Locale.ROOT,
-                        "layer %d: evaluated %d candidates (layer alone converted) in %.1f s",
-                        l,
-                        candidates.stream().filter(c -> c.layer() == layer).count(),
-                        (System.nanoTime() - start) / 1e9));
             }
             int[] plan = BudgetPlanner.plan(planOptions, total);
             List<Calibration.Layer> chosen = new ArrayList<>();
-            for (int l = 0; l < layers; l++) chosen.add(planLayers.get(l).get(plan[l]));
+            for (int l = 0; l < layers; l++) {
+                chosen.add(planLayers.get(l).get(plan[l]));
+                if (options.score().outputError()) {
+                    layerScores.put(
+                            "layer_" + l + "_output_error",
+                            planOptions.get(l).get(plan[l]).loss());
+                }
+            }
             Calibration calibration = base.withLayers(chosen);
 
             int beyond = (int) Math.floor(options.budget());
@@ -419,12 +526,151 @@ public final class Calibrator {
             results.put("plain_window_size", (double) plainWindow);
             results.put("average_exact_tokens", calibration.averageExactTokens());
             results.put("beyond_from", (double) beyond);
+            results.putAll(layerScores);
+            if (options.score() == Score.BOTH) {
+                results.put("spearman_output_error_model_kl", measured(spearman(candidates, -1)));
+                double within = 0;
+                for (int l = 0; l < layers; l++) within += spearman(candidates, l);
+                results.put("spearman_within_layer_mean", measured(within / layers));
+            }
             return new Result(
                     calibration.withResults(results),
                     baseline.withResults(results),
                     List.copyOf(candidates),
                     calibrated,
                     plain);
+        }
+
+        /**
+         * Every candidate of a layer within the total budget, in order: per window, per cache size, the memory off
+         * then (where some head's memory is on) on.
+         */
+        private List<Calibration.Layer> variants(Calibration.Layer[] fitsOfLayer, int total) {
+            List<Calibration.Layer> out = new ArrayList<>();
+            for (Calibration.Layer fitted : fitsOfLayer) {
+                for (int cache : options.caches()) {
+                    int cost = profile.sinks() + fitted.window() + cache;
+                    if (cost > total) continue;
+                    Calibration.Layer withMemory = fitted.withBudget(fitted.window(), cache, profile.cachePolicy());
+                    if (withMemory.memory()) {
+                        out.add(withMemory.withoutMemory());
+                        out.add(withMemory);
+                    } else {
+                        out.add(withMemory);
+                    }
+                }
+            }
+            return out;
+        }
+
+        private static Candidate find(List<Candidate> candidates, int layer, Calibration.Layer variant) {
+            for (Candidate c : candidates) {
+                if (c.layer() == layer
+                        && c.window() == variant.window()
+                        && c.exactCache() == variant.exactCache()
+                        && c.memory() == variant.memory()) return c;
+            }
+            throw new IllegalStateException("candidate not scored: layer " + layer + " " + variant);
+        }
+
+        /** Layers with no memory and a window of the longest text: only their shape matters (see {@link #base}). */
+        private List<Calibration.Layer> placeholderLayers() {
+            int longest = sequences.stream().mapToInt(sq -> sq.length).max().orElse(1);
+            int kv = model.kvHeads(), m = map.features(), d = model.headSize();
+            float[][] centroids = map.centroids() ? new float[kv][m * d] : null;
+            float[][] weights = new float[kv][m];
+            Calibration.Layer exact = new Calibration.Layer(
+                    0,
+                    longest,
+                    0,
+                    profile.cachePolicy(),
+                    new float[model.heads()],
+                    centroids,
+                    weights,
+                    Double.NaN,
+                    Double.NaN,
+                    Double.NaN);
+            return java.util.Collections.nCopies(layers, exact);
+        }
+
+        /** The spec of one KV head of a candidate layer: the group's query heads over one KV head. */
+        private AttentionSpec kvHeadSpec(Calibration.Layer variant, int kvHead) {
+            AttentionSpec full = base.withLayers(java.util.Collections.nCopies(layers, variant))
+                    .spec(0, true, profile.blockSize());
+            int group = model.heads() / model.kvHeads();
+            FeatureMap headMap = full.featureMapOf(kvHead);
+            double[] gains = new double[group];
+            for (int g = 0; g < group; g++) gains[g] = full.memoryGainOf(kvHead * group + g);
+            AttentionSpec spec = AttentionSpec.hybrid(headMap, model.headSize(), variant.sinks(), variant.window())
+                    .withScale(model.scale())
+                    .withBlockSize(profile.blockSize())
+                    .withKvHeadMaps(new FeatureMap[] {headMap})
+                    .withMemoryGain(gains);
+            return variant.exactCache() > 0 ? spec.withExactCache(variant.exactCache(), variant.cachePolicy()) : spec;
+        }
+
+        /**
+         * The reference score: every candidate's model-level KL with that layer alone converted, one pass over the
+         * calibration texts per candidate (the search before the recording; {@link Score#MODEL_KL}, {@link
+         * Score#BOTH}).
+         */
+        private List<Candidate> measureModelKl(Calibration.Layer[][] fits, int total, List<Candidate> scored) {
+            int longest = sequences.stream().mapToInt(sq -> sq.length).max().orElse(1);
+            List<Calibration.Layer> exact = new ArrayList<>();
+            for (Calibration.Layer[] perWindow : fits) {
+                exact.add(new Calibration.Layer(
+                        0,
+                        longest,
+                        0,
+                        profile.cachePolicy(),
+                        new float[model.heads()],
+                        perWindow[0].centroids(),
+                        perWindow[0].weights(),
+                        Double.NaN,
+                        Double.NaN,
+                        Double.NaN));
+            }
+            fullWindow = base.withLayers(exact);
+            referenceLogProbabilities = new ArrayList<>();
+            for (int[] sequence : sequences) {
+                try (Session s = vanilla.newSession()) {
+                    float[][] logits = s.appendAll(sequence);
+                    double[][] logP = new double[logits.length][];
+                    for (int i = 0; i < logits.length; i++) logP[i] = Evaluator.logSoftmax(logits[i]);
+                    referenceLogProbabilities.add(logP);
+                }
+            }
+            List<Candidate> out = new ArrayList<>();
+            for (int l = 0; l < layers; l++) {
+                long start = System.nanoTime();
+                List<Calibration.Layer> variants = variants(fits[l], total);
+                for (Calibration.Layer variant : variants) {
+                    double kl = measured(layerAloneKl(l, variant));
+                    double outputError = Double.NaN;
+                    for (Candidate c : scored) {
+                        if (c.layer() == l
+                                && c.window() == variant.window()
+                                && c.exactCache() == variant.exactCache()
+                                && c.memory() == variant.memory()) outputError = c.outputError();
+                    }
+                    out.add(new Candidate(
+                            l,
+                            variant.window(),
+                            variant.exactCache(),
+                            variant.memory(),
+                            kl,
+                            outputError,
+                            variant.exactTokens()));
+                }
+                progress.accept(String.format(
+                        Locale.ROOT,
+                        "layer %d/%d: measured the model KL of %d candidates (layer alone converted) in %.1f s",
+                        l + 1,
+                        layers,
+                        variants.size(),
+                        (System.nanoTime() - start) / 1e9));
+            }
+            return out;
         }
 
         private static void putMetrics(Map<String, Double> results, String prefix, EvalResult r) {
@@ -437,18 +683,34 @@ public final class Calibrator {
             results.put(prefix + "_top1_beyond", measured(r.beyondWindow().top1Agreement()));
         }
 
-        /** Per KV head: k-means centroids of its keys (weights 1), or the profile's seeded map. */
-        private FeatureMap[] baseMaps(List<List<KvHeadSequence>> kvHeads) {
-            FeatureMap[] bases = new FeatureMap[kvHeads.size()];
-            for (int h = 0; h < bases.length; h++) {
-                if (map.centroids()) {
-                    double[][] keys = MemoryFit.keysOf(kvHeads.get(h), profile.sinks());
-                    bases[h] = MemoryFit.fitCentroids(keys, map.features(), model.scale(), options.seed());
-                } else {
-                    bases[h] = FeatureMaps.create(map.kind(), model.headSize(), map.features(), map.seed());
-                }
+        /** One KV head's base map: k-means centroids of its keys (weights 1), or the profile's seeded map. */
+        private FeatureMap baseMap(List<KvHeadSequence> kvHead) {
+            if (map.centroids()) {
+                double[][] keys = MemoryFit.keysOf(kvHead, profile.sinks());
+                return MemoryFit.fitCentroids(keys, map.features(), model.scale(), options.seed());
             }
-            return bases;
+            return FeatureMaps.create(map.kind(), model.headSize(), map.features(), map.seed());
+        }
+
+        /** {@code task} of 0..count-1 on the pool, results in order. */
+        private static <T> List<T> parallel(ExecutorService pool, int count, IntFunction<T> task) {
+            List<Future<T>> futures = new ArrayList<>();
+            for (int i = 0; i < count; i++) {
+                int index = i;
+                futures.add(pool.submit(() -> task.apply(index)));
+            }
+            List<T> out = new ArrayList<>();
+            try {
+                for (Future<T> f : futures) out.add(f.get());
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+                throw new IllegalStateException("interrupted", e);
+            } catch (ExecutionException e) {
+                if (e.getCause() instanceof RuntimeException r) throw r;
+                if (e.getCause() instanceof Error r) throw r;
+                throw new IllegalStateException(e.getCause());
+            }
+            return out;
         }
 
         /**
@@ -456,7 +718,8 @@ public final class Calibrator {
          * heads on the float-rounded map as stored. Where no calibration row has an evicted key, or NNLS gives every
          * feature weight 0, that KV head's memory stays off (gains 0, weights 1).
          */
-        private Calibration.Layer fit(List<List<KvHeadSequence>> kvHeads, FeatureMap[] bases, int window) {
+        private Calibration.Layer fit(
+                List<List<KvHeadSequence>> kvHeads, FeatureMap[] bases, int window, ExecutorService pool) {
             int kv = kvHeads.size(), group = model.heads() / kv, m = map.features();
             FitSettings settings =
                     new FitSettings(model.scale(), profile.sinks(), window, options.maxPairs(), options.seed());
@@ -466,28 +729,16 @@ public final class Calibrator {
             double windowError = 0, memoryError = 0;
             int measuredHeads = 0;
             boolean anyRow = sequencesLongerThan(settings.firstEvictedRow());
+            List<HeadFit> heads = parallel(pool, kv, h -> fitHead(kvHeads.get(h), bases[h], settings, anyRow));
             for (int h = 0; h < kv; h++) {
-                List<KvHeadSequence> seqs = kvHeads.get(h);
-                double[] factors = null;
-                if (anyRow) {
-                    double[] w = MemoryFit.fitWeights(bases[h], seqs, settings).weights();
-                    for (double x : w) if (x > 0) factors = w;
-                }
-                FeatureMap weighted = factors == null ? bases[h] : FeatureMaps.withKernelWeights(bases[h], factors);
-                if (weighted instanceof CentroidFeatureMap c) {
-                    centroids[h] = c.scaledCentroids();
-                    weights[h] = c.logWeights();
-                } else {
-                    weights[h] = new float[m];
-                    for (int i = 0; i < m; i++) weights[h][i] = factors == null ? 1f : (float) factors[i];
-                }
-                if (factors == null) continue;
-                FeatureMap stored = asStored(bases[h], centroids == null ? null : centroids[h], weights[h]);
-                GainSearch.HeadGain[] fitted = GainSearch.search(stored, seqs, settings);
+                HeadFit f = heads.get(h);
+                if (centroids != null) centroids[h] = f.centroids();
+                weights[h] = f.weights();
+                if (f.gains() == null) continue;
                 for (int g = 0; g < group; g++) {
-                    gains[h * group + g] = (float) fitted[g].gain();
-                    windowError += fitted[g].windowError();
-                    memoryError += fitted[g].error();
+                    gains[h * group + g] = (float) f.gains()[g].gain();
+                    windowError += f.gains()[g].windowError();
+                    memoryError += f.gains()[g].error();
                     measuredHeads++;
                 }
             }
@@ -503,6 +754,35 @@ public final class Calibrator {
                     measuredHeads == 0 ? Double.NaN : windowError / n,
                     measuredHeads == 0 ? Double.NaN : memoryError / n,
                     Double.NaN);
+        }
+
+        /** One KV head's fit: its stored map (centroids or null, weights) and its query heads' gains (or null: off). */
+        private record HeadFit(float[] centroids, float[] weights, GainSearch.HeadGain[] gains) {}
+
+        /**
+         * NNLS weights of one KV head, then the gains of its query heads on the float-rounded map as stored. Where no
+         * calibration row has an evicted key, or NNLS gives every feature weight 0, the memory stays off (gains
+         * null, weights 1).
+         */
+        private HeadFit fitHead(List<KvHeadSequence> seqs, FeatureMap base, FitSettings settings, boolean anyRow) {
+            int m = map.features();
+            double[] factors = null;
+            if (anyRow) {
+                double[] w = MemoryFit.fitWeights(base, seqs, settings).weights();
+                for (double x : w) if (x > 0) factors = w;
+            }
+            FeatureMap weighted = factors == null ? base : FeatureMaps.withKernelWeights(base, factors);
+            float[] centroids = null, weights;
+            if (weighted instanceof CentroidFeatureMap c) {
+                centroids = c.scaledCentroids();
+                weights = c.logWeights();
+            } else {
+                weights = new float[m];
+                for (int i = 0; i < m; i++) weights[i] = factors == null ? 1f : (float) factors[i];
+            }
+            if (factors == null) return new HeadFit(centroids, weights, null);
+            FeatureMap stored = asStored(base, centroids, weights);
+            return new HeadFit(centroids, weights, GainSearch.search(stored, seqs, settings));
         }
 
         /** The map exactly as {@link Calibration#featureMap} rebuilds it from the stored floats. */

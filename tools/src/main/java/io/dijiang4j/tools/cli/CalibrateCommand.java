@@ -77,6 +77,19 @@ public final class CalibrateCommand implements Callable<Integer> {
             description = "Candidate exact-cache sizes per KV head (default 0,4,8,16).")
     List<Integer> caches;
 
+    @Option(
+            names = "--score",
+            paramLabel = "SCORE",
+            description = "How candidates are scored: output_error (default: from one recording pass, the attention"
+                    + " error through o_proj), model_kl (the model-level KL, one pass per candidate: slow) or both"
+                    + " (plans by output_error, measures model_kl too and prints their rank agreement).")
+    String score = "output_error";
+
+    @Option(
+            names = "--print-candidates",
+            description = "Print every scored candidate (layer, window, cache, memory, scores) after the plan.")
+    boolean printCandidates;
+
     @Override
     public Integer call() {
         if (options.mode != null
@@ -93,7 +106,8 @@ public final class CalibrateCommand implements Callable<Integer> {
         Calibrator.Options settings = defaults.withTexts(texts, tokens)
                 .withBudget(budget)
                 .withCandidates(
-                        windows != null ? windows : defaults.windows(), caches != null ? caches : defaults.caches());
+                        windows != null ? windows : defaults.windows(), caches != null ? caches : defaults.caches())
+                .withScore(parseScore(score));
         Path target = out != null ? out : defaultOut(profile);
         List<String> given = textFile == null ? null : StoryTexts.read(textFile);
         String source = textFile == null ? null : textFile.getFileName().toString();
@@ -101,12 +115,46 @@ public final class CalibrateCommand implements Callable<Integer> {
                 Calibrator.run(profile, given, source, settings, line -> System.err.println("dijiang: " + line));
         CalibrationFile.write(target, result.calibration());
         print(result, System.out);
+        if (printCandidates) printCandidates(result, System.out);
         System.err.println("dijiang: wrote " + target);
         if (baselineOut != null) {
             CalibrationFile.write(baselineOut, result.baseline());
             System.err.println("dijiang: wrote the plain-window baseline to " + baselineOut);
         }
         return 0;
+    }
+
+    private static Calibrator.Score parseScore(String value) {
+        try {
+            return Calibrator.Score.valueOf(value.strip().toUpperCase(Locale.ROOT));
+        } catch (IllegalArgumentException e) {
+            throw new IllegalArgumentException("--score must be output_error, model_kl or both, got " + value);
+        }
+    }
+
+    static void printCandidates(Calibrator.Result result, PrintStream out) {
+        out.printf(
+                Locale.ROOT,
+                "%-5s %6s %5s %6s %5s %12s %12s%n",
+                "layer",
+                "window",
+                "cache",
+                "memory",
+                "cost",
+                "output err",
+                "model KL");
+        for (Calibrator.Candidate c : result.candidates()) {
+            out.printf(
+                    Locale.ROOT,
+                    "%-5d %6d %5d %6s %5d %12.5g %12.5g%n",
+                    c.layer(),
+                    c.window(),
+                    c.exactCache(),
+                    c.memory() ? "on" : "off",
+                    c.cost(),
+                    c.outputError(),
+                    c.kl());
+        }
     }
 
     private static Path defaultOut(Profile profile) {
@@ -121,7 +169,7 @@ public final class CalibrateCommand implements Callable<Integer> {
         Calibration c = result.calibration();
         out.printf(
                 Locale.ROOT,
-                "%-5s %5s %6s %5s %-13s %8s %8s %11s %11s %9s%n",
+                "%-5s %5s %6s %5s %-13s %8s %8s %11s %11s %9s %10s%n",
                 "layer",
                 "sinks",
                 "window",
@@ -131,14 +179,15 @@ public final class CalibrateCommand implements Callable<Integer> {
                 "memory",
                 "err window",
                 "err memory",
-                "layer KL");
+                "layer KL",
+                "out error");
         for (int l = 0; l < c.layers().size(); l++) {
             Calibration.Layer layer = c.layers().get(l);
             int on = 0;
             for (float g : layer.gains()) if (g > 0) on++;
             out.printf(
                     Locale.ROOT,
-                    "%-5d %5d %6d %5d %-13s %8d %8s %11.4g %11.4g %9.4g%n",
+                    "%-5d %5d %6d %5d %-13s %8d %8s %11.4g %11.4g %9.4g %10.4g%n",
                     l,
                     layer.sinks(),
                     layer.window(),
@@ -148,7 +197,8 @@ public final class CalibrateCommand implements Callable<Integer> {
                     on + "/" + layer.gains().length,
                     layer.windowError(),
                     layer.memoryError(),
-                    layer.kl());
+                    layer.kl(),
+                    c.results().getOrDefault("layer_" + l + "_output_error", Double.NaN));
         }
         out.printf(
                 Locale.ROOT,
@@ -162,6 +212,16 @@ public final class CalibrateCommand implements Callable<Integer> {
                 c.settings().tokens(),
                 c.settings().source(),
                 c.settings().seed());
+        Double rho = c.results().get("spearman_output_error_model_kl");
+        if (rho != null) {
+            out.printf(
+                    Locale.ROOT,
+                    "rank agreement (Spearman) of output error and model KL over %d candidates: %.4f (within a layer,"
+                            + " mean %.4f)%n",
+                    result.candidates().size(),
+                    rho,
+                    c.results().get("spearman_within_layer_mean"));
+        }
         row(out, "calibrated, every layer", result.calibrated());
         row(out, "plain window, same budget", result.plainWindow());
     }

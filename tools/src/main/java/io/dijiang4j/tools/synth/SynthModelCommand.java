@@ -14,7 +14,7 @@ import picocli.CommandLine.Option;
         description = "Write a Jlama-loadable llama model with seeded random weights and a byte tokenizer.")
 public final class SynthModelCommand implements Callable<Integer> {
 
-    @Option(names = "--shape", required = true, description = "tiny, small or medium.")
+    @Option(names = "--shape", required = true, description = "tiny, small, medium or llama-1b.")
     String shape;
 
     @Option(names = "--out", required = true, description = "Output directory (must not exist, or be empty).")

@@ -69,6 +69,9 @@ public final class SyntheticModels {
         public static final Shape SMALL = new Shape("small", 512, 8, 8, 4, 64, 1408, 4096, DEFAULT_CONTEXT_LENGTH);
         public static final Shape MEDIUM =
                 new Shape("medium", 1024, 12, 16, 8, 64, 2816, 32000, DEFAULT_CONTEXT_LENGTH);
+        /** The shape of Llama 3.2 1B: 16 layers, 32 heads / 8 KV heads of 64, FFN 8192, vocab 128256. */
+        public static final Shape LLAMA_1B =
+                new Shape("llama-1b", 2048, 16, 32, 8, 64, 8192, 128256, DEFAULT_CONTEXT_LENGTH);
 
         public Shape {
             if (hidden != heads * headSize)
@@ -86,13 +89,13 @@ public final class SyntheticModels {
 
         /** The named shapes, in size order. */
         public static List<Shape> all() {
-            return List.of(TINY, SMALL, MEDIUM);
+            return List.of(TINY, SMALL, MEDIUM, LLAMA_1B);
         }
 
         /** Looks a shape up by name (case-insensitive); unknown names are a clear error listing the known ones. */
         public static Shape named(String name) {
             for (Shape s : all()) if (s.name.equalsIgnoreCase(name.strip())) return s;
-            throw new IllegalArgumentException("unknown shape '" + name + "' (known: tiny, small, medium)");
+            throw new IllegalArgumentException("unknown shape '" + name + "' (known: tiny, small, medium, llama-1b)");
         }
 
         /** The same shape with another context length (tests use short contexts to keep RoPE tables small). */
