@@ -18,6 +18,9 @@ import java.util.List;
  * o*|^2}: one pass over the data (O(N^2 d) for the softmax reference, O(N m d) for the memory) stores four numbers
  * per row, after which any g costs O(rows).
  *
+ * <p>Where the sequence carries its recorded softmax output ({@link KvHeadSequence#outputs()}) that output is o*,
+ * and a row costs O((s0 + w + m) d).
+ *
  * <p>The error of a head is the mean over its calibration rows (queries with at least one evicted key, n >= s0 + w,
  * of every sequence) and over the d output coordinates of the squared difference. The search: g = 0 (memory off, the
  * plain window) and g = 1, a grid on log g over [-25, 25] in steps of 0.5 (random features underestimate the evicted
@@ -93,8 +96,13 @@ public final class GainSearch {
                     int evicted = n - w; // enters the memory as query n arrives
                     state.add(keyLog[evicted], seq.values()[evicted]);
                     double[] q = seq.queries()[h][n];
-                    MemoryFit.rowLogits(q, seq.keys(), n, tau, logits);
-                    weightedMean(logits, seq.values(), 0, n, -1, -1, full); // full softmax
+                    if (seq.outputs() != null) { // the recorded softmax output; logits of the exact part only
+                        System.arraycopy(seq.outputs()[h][n], 0, full, 0, d);
+                        exactLogits(q, seq.keys(), Math.min(s0, n + 1), Math.max(s0, n - w + 1), n, tau, logits);
+                    } else {
+                        MemoryFit.rowLogits(q, seq.keys(), n, tau, logits);
+                        weightedMean(logits, seq.values(), 0, n, -1, -1, full); // full softmax
+                    }
                     double logExact = weightedMean(logits, seq.values(), 0, s0 - 1, n - w + 1, n, exact);
                     for (int i = 0; i < d; i++) x[i] = root * q[i];
                     map.logQueryFeatures(x, 0, queryLog, 0);
@@ -104,6 +112,19 @@ public final class GainSearch {
             }
         }
         return out;
+    }
+
+    /** logits[j] = tau q.k_j for j < sinks and for from <= j <= n (the exact part of row n). */
+    private static void exactLogits(
+            double[] q, double[][] keys, int sinks, int from, int n, double tau, double[] logits) {
+        for (int j = 0; j < sinks; j++) logits[j] = tau * dot(q, keys[j]);
+        for (int j = from; j <= n; j++) logits[j] = tau * dot(q, keys[j]);
+    }
+
+    private static double dot(double[] a, double[] b) {
+        double s = 0;
+        for (int i = 0; i < a.length; i++) s += a[i] * b[i];
+        return s;
     }
 
     /**

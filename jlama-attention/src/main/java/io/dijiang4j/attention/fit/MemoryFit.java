@@ -107,6 +107,15 @@ public final class MemoryFit {
 
     /** Fits the kernel weights x >= 0 of {@code base} for one KV head (see the class comment). */
     public static Result fitWeights(FeatureMap base, List<KvHeadSequence> sequences, FitSettings settings) {
+        return fitWeights(base, sequences, settings, true);
+    }
+
+    /**
+     * As {@link #fitWeights(FeatureMap, List, FitSettings)}; with {@code objectives} false the uniform and fitted
+     * objectives of the result are NaN (they cost two more passes of m exponentials per pair).
+     */
+    public static Result fitWeights(
+            FeatureMap base, List<KvHeadSequence> sequences, FitSettings settings, boolean objectives) {
         Features features = Features.of(base, sequences, settings.scale());
         int m = base.numFeatures();
         Pairs pairs = samplePairs(features, sequences, settings);
@@ -144,8 +153,10 @@ public final class MemoryFit {
                 for (int e = c; e < columns; e++) gram[row + e] += ac * scaled[e];
             }
             zero += target * target;
-            double residual = Math.exp(logSumExp(logTerm, null)) - target;
-            uniform += residual * residual;
+            if (objectives) {
+                double residual = Math.exp(logSumExp(logTerm, null)) - target;
+                uniform += residual * residual;
+            }
         }
         double[][] g = new double[columns][columns];
         for (int c = 0; c < columns; c++) {
@@ -162,6 +173,7 @@ public final class MemoryFit {
         }
         double[] logWeights = new double[m];
         for (int l = 0; l < m; l++) logWeights[l] = Math.log(weights[l]); // -inf for 0
+        if (!objectives) return new Result(weights, pairs.candidates, pairs.count, zero, Double.NaN, Double.NaN);
         double fitted = 0;
         for (int p = 0; p < pairs.count; p++) {
             pairs.logTerms(p, features, logTerm);
@@ -169,6 +181,104 @@ public final class MemoryFit {
             fitted += residual * residual;
         }
         return new Result(weights, pairs.candidates, pairs.count, zero, uniform, fitted);
+    }
+
+    /**
+     * The kernel weights of {@code base} for several windows at once, from one pass over the data: the pairs are
+     * sampled once for the smallest window (every pair of a larger window is one of them: s0 <= j <= n - w), each
+     * sampled pair's normal-equation terms are added once, into the bucket of the largest window that still holds it,
+     * and window i's normal equations are the sum of the buckets i and above. Every window then solves exactly the
+     * objective of {@link #fitWeights(FeatureMap, List, FitSettings)} over its own pairs, where the sampling
+     * (inclusion probabilities from the smallest window's evicted mass) and the column scaling (shared) are those of
+     * the smallest window. Without subsampling the pairs are all candidates, so each window's solution equals the
+     * single-window fit's (up to rounding) where the same features are active. The objectives of the results are
+     * NaN except {@code zeroObjective}. Costs about one single-window fit, not one per window.
+     *
+     * @param windows candidate windows, ascending, each >= 0 ({@code settings.window()} is ignored)
+     * @return one result per window, in order
+     */
+    public static Result[] fitWeights(
+            FeatureMap base, List<KvHeadSequence> sequences, FitSettings settings, int[] windows) {
+        if (windows.length == 0) throw new IllegalArgumentException("no window");
+        for (int i = 1; i < windows.length; i++) {
+            if (windows[i] <= windows[i - 1]) throw new IllegalArgumentException("windows must ascend");
+        }
+        FitSettings smallest =
+                new FitSettings(settings.scale(), settings.sinks(), windows[0], settings.maxPairs(), settings.seed());
+        Features features = Features.of(base, sequences, settings.scale());
+        int m = base.numFeatures(), buckets = windows.length;
+        Pairs pairs = samplePairs(features, sequences, smallest);
+        int[] bucket = new int[pairs.count];
+        long[] candidates = new long[buckets];
+        for (KvHeadSequence seq : sequences) {
+            for (int b = 0; b < buckets; b++) {
+                for (int n = settings.sinks() + windows[b]; n < seq.length(); n++) {
+                    candidates[b] += (long) seq.groupHeads() * (n - windows[b] - settings.sinks() + 1);
+                }
+            }
+        }
+        double[] columnMax = new double[m];
+        Arrays.fill(columnMax, Double.NEGATIVE_INFINITY);
+        double targetMax = Double.NEGATIVE_INFINITY;
+        double[] logTerm = new double[m];
+        for (int p = 0; p < pairs.count; p++) {
+            int gap = pairs.query[p] - pairs.key[p];
+            int b = 0;
+            while (b + 1 < buckets && windows[b + 1] <= gap) b++;
+            bucket[p] = b;
+            pairs.logTerms(p, features, logTerm);
+            for (int l = 0; l < m; l++) columnMax[l] = Math.max(columnMax[l], logTerm[l]);
+            targetMax = Math.max(targetMax, pairs.logScaledTarget(p));
+        }
+        int[] active = new int[m];
+        int columns = 0;
+        for (int l = 0; l < m; l++) {
+            if (columnMax[l] > targetMax - INACTIVE_LOG_GAP) active[columns++] = l;
+        }
+        double[][] gram = new double[buckets][columns * columns];
+        double[][] rhs = new double[buckets][columns];
+        double[] zero = new double[buckets];
+        int[] count = new int[buckets];
+        double[] scaled = new double[columns];
+        for (int p = 0; p < pairs.count; p++) {
+            pairs.logTerms(p, features, logTerm);
+            double target = Math.exp(pairs.logScaledTarget(p));
+            for (int c = 0; c < columns; c++) scaled[c] = Math.exp(logTerm[active[c]] - columnMax[active[c]]);
+            double[] gb = gram[bucket[p]], rb = rhs[bucket[p]];
+            for (int c = 0; c < columns; c++) {
+                double ac = scaled[c];
+                if (ac == 0) continue;
+                rb[c] += ac * target;
+                int row = c * columns;
+                for (int e = c; e < columns; e++) gb[row + e] += ac * scaled[e];
+            }
+            zero[bucket[p]] += target * target;
+            count[bucket[p]]++;
+        }
+        Result[] out = new Result[buckets];
+        for (int b = buckets - 2; b >= 0; b--) { // suffix sums: window b holds the pairs of buckets b and above
+            for (int i = 0; i < gram[b].length; i++) gram[b][i] += gram[b + 1][i];
+            for (int i = 0; i < columns; i++) rhs[b][i] += rhs[b + 1][i];
+            zero[b] += zero[b + 1];
+            count[b] += count[b + 1];
+        }
+        for (int b = 0; b < buckets; b++) {
+            double[] weights = new double[m];
+            Arrays.fill(weights, 1.0);
+            if (columns > 0 && count[b] > 0) {
+                double[][] g = new double[columns][columns];
+                for (int c = 0; c < columns; c++) {
+                    for (int e = c; e < columns; e++) g[c][e] = g[e][c] = gram[b][c * columns + e];
+                }
+                double[] y = Nnls.solveNormal(g, rhs[b]);
+                for (int c = 0; c < columns; c++) {
+                    int l = active[c];
+                    weights[l] = y[c] > 0 ? Math.exp(Math.min(Math.log(y[c]) - columnMax[l], 700)) : 0;
+                }
+            }
+            out[b] = new Result(weights, candidates[b], count[b], zero[b], Double.NaN, Double.NaN);
+        }
+        return out;
     }
 
     /**

@@ -47,11 +47,12 @@ final class AttentionRecorder {
             return n;
         }
 
-        /** One {@link KvHeadSequence} per text for KV head {@code kvHead} (values included). */
+        /** One {@link KvHeadSequence} per text for KV head {@code kvHead} (values and softmax outputs included). */
         List<KvHeadSequence> kvHead(int kvHead) {
             List<KvHeadSequence> out = new ArrayList<>();
             for (int t = 0; t < texts(); t++) {
-                out.add(KvHeadSequence.fromLayer(shape, kvHead, q.get(t), k.get(t), v.get(t), length(t)));
+                out.add(KvHeadSequence.fromLayer(
+                        shape, kvHead, q.get(t), k.get(t), v.get(t), this.out.get(t), length(t)));
             }
             return out;
         }

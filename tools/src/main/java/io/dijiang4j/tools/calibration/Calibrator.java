@@ -425,9 +425,7 @@ public final class Calibrator {
                     List<List<KvHeadSequence>> kvHeads = parallel(pool, model.kvHeads(), rows::kvHead);
                     FeatureMap[] bases = parallel(pool, model.kvHeads(), h -> baseMap(kvHeads.get(h)))
                             .toArray(new FeatureMap[0]);
-                    for (int wi = 0; wi < windows.size(); wi++) {
-                        fits[l][wi] = fit(kvHeads, bases, windows.get(wi), pool);
-                    }
+                    fits[l] = fit(kvHeads, bases, pool);
                     double fitted = (System.nanoTime() - start) / 1e9;
                     int scored = 0;
                     if (options.score().outputError()) {
@@ -718,71 +716,91 @@ public final class Calibrator {
          * heads on the float-rounded map as stored. Where no calibration row has an evicted key, or NNLS gives every
          * feature weight 0, that KV head's memory stays off (gains 0, weights 1).
          */
-        private Calibration.Layer fit(
-                List<List<KvHeadSequence>> kvHeads, FeatureMap[] bases, int window, ExecutorService pool) {
-            int kv = kvHeads.size(), group = model.heads() / kv, m = map.features();
-            FitSettings settings =
-                    new FitSettings(model.scale(), profile.sinks(), window, options.maxPairs(), options.seed());
-            float[] gains = new float[model.heads()];
-            float[][] centroids = map.centroids() ? new float[kv][] : null;
-            float[][] weights = new float[kv][];
-            double windowError = 0, memoryError = 0;
-            int measuredHeads = 0;
-            boolean anyRow = sequencesLongerThan(settings.firstEvictedRow());
-            List<HeadFit> heads = parallel(pool, kv, h -> fitHead(kvHeads.get(h), bases[h], settings, anyRow));
-            for (int h = 0; h < kv; h++) {
-                HeadFit f = heads.get(h);
-                if (centroids != null) centroids[h] = f.centroids();
-                weights[h] = f.weights();
-                if (f.gains() == null) continue;
-                for (int g = 0; g < group; g++) {
-                    gains[h * group + g] = (float) f.gains()[g].gain();
-                    windowError += f.gains()[g].windowError();
-                    memoryError += f.gains()[g].error();
-                    measuredHeads++;
+        /**
+         * The layer with its memory fitted for every candidate window, KV heads in parallel: per KV head one NNLS
+         * pass for all windows ({@link MemoryFit#fitWeights(FeatureMap, List, FitSettings, int[])}), then per window
+         * the gains of its query heads on the float-rounded map as stored. Where no calibration row has an evicted
+         * key, or NNLS gives every feature weight 0, that KV head's memory stays off (gains 0, weights 1).
+         */
+        private Calibration.Layer[] fit(List<List<KvHeadSequence>> kvHeads, FeatureMap[] bases, ExecutorService pool) {
+            int kv = kvHeads.size(), group = model.heads() / kv;
+            int[] windows =
+                    options.windows().stream().mapToInt(Integer::intValue).toArray();
+            List<HeadFit[]> heads = parallel(pool, kv, h -> fitHead(kvHeads.get(h), bases[h], windows));
+            Calibration.Layer[] out = new Calibration.Layer[windows.length];
+            for (int wi = 0; wi < windows.length; wi++) {
+                float[] gains = new float[model.heads()];
+                float[][] centroids = map.centroids() ? new float[kv][] : null;
+                float[][] weights = new float[kv][];
+                double windowError = 0, memoryError = 0;
+                int measuredHeads = 0;
+                for (int h = 0; h < kv; h++) {
+                    HeadFit f = heads.get(h)[wi];
+                    if (centroids != null) centroids[h] = f.centroids();
+                    weights[h] = f.weights();
+                    if (f.gains() == null) continue;
+                    for (int g = 0; g < group; g++) {
+                        gains[h * group + g] = (float) f.gains()[g].gain();
+                        windowError += f.gains()[g].windowError();
+                        memoryError += f.gains()[g].error();
+                        measuredHeads++;
+                    }
                 }
+                double n = Math.max(1, measuredHeads);
+                out[wi] = new Calibration.Layer(
+                        profile.sinks(),
+                        windows[wi],
+                        0,
+                        profile.cachePolicy(),
+                        gains,
+                        centroids,
+                        weights,
+                        measuredHeads == 0 ? Double.NaN : windowError / n,
+                        measuredHeads == 0 ? Double.NaN : memoryError / n,
+                        Double.NaN);
             }
-            double n = Math.max(1, measuredHeads);
-            return new Calibration.Layer(
-                    profile.sinks(),
-                    window,
-                    0,
-                    profile.cachePolicy(),
-                    gains,
-                    centroids,
-                    weights,
-                    measuredHeads == 0 ? Double.NaN : windowError / n,
-                    measuredHeads == 0 ? Double.NaN : memoryError / n,
-                    Double.NaN);
+            return out;
         }
 
-        /** One KV head's fit: its stored map (centroids or null, weights) and its query heads' gains (or null: off). */
+        /** One KV head's fit for one window: its stored map (centroids or null, weights), its gains (null: off). */
         private record HeadFit(float[] centroids, float[] weights, GainSearch.HeadGain[] gains) {}
 
-        /**
-         * NNLS weights of one KV head, then the gains of its query heads on the float-rounded map as stored. Where no
-         * calibration row has an evicted key, or NNLS gives every feature weight 0, the memory stays off (gains
-         * null, weights 1).
-         */
-        private HeadFit fitHead(List<KvHeadSequence> seqs, FeatureMap base, FitSettings settings, boolean anyRow) {
+        /** One KV head's fits for every window (ascending, as the options give them). */
+        private HeadFit[] fitHead(List<KvHeadSequence> seqs, FeatureMap base, int[] windows) {
             int m = map.features();
-            double[] factors = null;
-            if (anyRow) {
-                double[] w = MemoryFit.fitWeights(base, seqs, settings).weights();
-                for (double x : w) if (x > 0) factors = w;
+            int[] sorted = java.util.Arrays.stream(windows).distinct().sorted().toArray();
+            FitSettings first =
+                    new FitSettings(model.scale(), profile.sinks(), sorted[0], options.maxPairs(), options.seed());
+            MemoryFit.Result[] weightFits = sequencesLongerThan(first.firstEvictedRow())
+                    ? MemoryFit.fitWeights(base, seqs, first, sorted)
+                    : null;
+            HeadFit[] out = new HeadFit[windows.length];
+            for (int wi = 0; wi < windows.length; wi++) {
+                int window = windows[wi];
+                FitSettings settings =
+                        new FitSettings(model.scale(), profile.sinks(), window, options.maxPairs(), options.seed());
+                double[] factors = null;
+                if (weightFits != null && sequencesLongerThan(settings.firstEvictedRow())) {
+                    double[] w = weightFits[java.util.Arrays.binarySearch(sorted, window)].weights();
+                    for (double x : w) if (x > 0) factors = w;
+                }
+                FeatureMap weighted = factors == null ? base : FeatureMaps.withKernelWeights(base, factors);
+                float[] centroids = null, weights;
+                if (weighted instanceof CentroidFeatureMap c) {
+                    centroids = c.scaledCentroids();
+                    weights = c.logWeights();
+                } else {
+                    weights = new float[m];
+                    for (int i = 0; i < m; i++) weights[i] = factors == null ? 1f : (float) factors[i];
+                }
+                if (factors == null) {
+                    out[wi] = new HeadFit(centroids, weights, null);
+                    continue;
+                }
+                FeatureMap stored = asStored(base, centroids, weights);
+                out[wi] = new HeadFit(centroids, weights, GainSearch.search(stored, seqs, settings));
             }
-            FeatureMap weighted = factors == null ? base : FeatureMaps.withKernelWeights(base, factors);
-            float[] centroids = null, weights;
-            if (weighted instanceof CentroidFeatureMap c) {
-                centroids = c.scaledCentroids();
-                weights = c.logWeights();
-            } else {
-                weights = new float[m];
-                for (int i = 0; i < m; i++) weights[i] = factors == null ? 1f : (float) factors[i];
-            }
-            if (factors == null) return new HeadFit(centroids, weights, null);
-            FeatureMap stored = asStored(base, centroids, weights);
-            return new HeadFit(centroids, weights, GainSearch.search(stored, seqs, settings));
+            return out;
         }
 
         /** The map exactly as {@link Calibration#featureMap} rebuilds it from the stored floats. */
