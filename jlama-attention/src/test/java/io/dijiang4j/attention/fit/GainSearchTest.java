@@ -67,6 +67,36 @@ class GainSearchTest {
         }
     }
 
+    /** Given the recorded softmax output, the search reads it instead of recomputing it: the same errors. */
+    @Test
+    void recordedOutputsGiveTheSameErrors() {
+        SplittableRandom random = new SplittableRandom(4);
+        int heads = 2, s0 = 3, w = 6;
+        int[] lengths = {31, 17};
+        AttentionShape shape = new AttentionShape(heads, 1, D);
+        List<KvHeadSequence> plain = new java.util.ArrayList<>(), recorded = new java.util.ArrayList<>();
+        for (int length : lengths) {
+            float[] q = gaussianFloats(random, length * heads * D, 1.3);
+            float[] k = gaussianFloats(random, length * D, 1.3);
+            float[] v = gaussianFloats(random, length * D, 1);
+            double[] full = NaiveSoftmaxAttention.forward(shape, TAU, true, q, k, v, length);
+            float[] out = new float[full.length];
+            for (int i = 0; i < out.length; i++) out[i] = (float) full[i];
+            plain.add(KvHeadSequence.fromLayer(shape, 0, q, k, v, length));
+            recorded.add(KvHeadSequence.fromLayer(shape, 0, q, k, v, out, length));
+        }
+        FitSettings settings = FitSettings.of(TAU, s0, w);
+        FeatureMap map = MemoryFit.fitCentroids(MemoryFit.keysOf(plain, s0), 5, TAU, 2);
+        GainSearch.HeadGain[] a = GainSearch.search(map, plain, settings);
+        GainSearch.HeadGain[] b = GainSearch.search(map, recorded, settings);
+        for (int h = 0; h < heads; h++) {
+            // the outputs were rounded to float: errors agree to about float precision of o* relative to o - o*
+            assertEquals(a[h].windowError(), b[h].windowError(), 1e-5 * a[h].windowError(), "head " + h);
+            assertEquals(a[h].unitGainError(), b[h].unitGainError(), 1e-5 * a[h].unitGainError(), "head " + h);
+            assertEquals(a[h].gain(), b[h].gain(), 1e-3 * Math.max(1e-3, a[h].gain()), "head " + h);
+        }
+    }
+
     @Test
     void memoryThatOnlyHurtsGetsGainZero() {
         // queries attend only to the sinks (every other logit is > 745 below: exactly 0 in double), while a constant

@@ -77,6 +77,40 @@ class MemoryFitTest {
         for (double w : exact.weights()) assertEquals(1, w, 1e-4);
     }
 
+    /**
+     * One pass for several windows solves each window's own objective: without subsampling every window's weights
+     * equal its single-window fit (same pairs; only the shared column scaling and the summation order differ).
+     */
+    @Test
+    void severalWindowsInOnePassEqualSingleWindowFits() {
+        SplittableRandom random = new SplittableRandom(7);
+        List<KvHeadSequence> data =
+                List.of(FitData.attentionLike(random, 2, 41, D, 4), FitData.attentionLike(random, 2, 33, D, 4));
+        int[] windows = {3, 6, 11, 20};
+        FeatureMap base = FeatureMaps.create("pff", D, 6, 3);
+        FitSettings settings = FitSettings.of(TAU, 2, 0);
+        MemoryFit.Result[] all = MemoryFit.fitWeights(base, data, settings, windows);
+        assertEquals(windows.length, all.length);
+        for (int i = 0; i < windows.length; i++) {
+            FitSettings one = FitSettings.of(TAU, 2, windows[i]);
+            MemoryFit.Result single = MemoryFit.fitWeights(base, data, one);
+            assertEquals(single.candidatePairs(), all[i].candidatePairs(), "window " + windows[i]);
+            assertEquals(single.sampledPairs(), all[i].sampledPairs(), "window " + windows[i]);
+            assertEquals(single.zeroObjective(), all[i].zeroObjective(), 1e-12 * single.zeroObjective());
+            double scale = 0;
+            for (double x : single.weights()) scale = Math.max(scale, x);
+            for (int l = 0; l < single.weights().length; l++) {
+                assertEquals(single.weights()[l], all[i].weights()[l], 1e-6 * scale, "window " + windows[i] + " w" + l);
+            }
+            // and it is the optimum of that window's objective: no worse than the single fit's
+            double a = MemoryFit.objective(all[i].apply(base), data, one);
+            double b = MemoryFit.objective(single.apply(base), data, one);
+            assertEquals(b, a, 1e-6 * b);
+        }
+        assertThrows(
+                IllegalArgumentException.class, () -> MemoryFit.fitWeights(base, data, settings, new int[] {6, 3}));
+    }
+
     @Test
     void subsamplingIsDeterministicCappedAndStillHelps() {
         SplittableRandom random = new SplittableRandom(5);

@@ -1,5 +1,6 @@
 package io.dijiang4j.tools.calibration;
 
+import io.dijiang4j.attention.AttentionShape;
 import io.dijiang4j.attention.AttentionSpec;
 import io.dijiang4j.attention.FeatureMap;
 import io.dijiang4j.attention.features.CentroidFeatureMap;
@@ -591,20 +592,12 @@ public final class Calibrator {
             return java.util.Collections.nCopies(layers, exact);
         }
 
-        /** The spec of one KV head of a candidate layer: the group's query heads over one KV head. */
+        /** The spec of one KV head of a candidate layer ({@link OutputErrorScore#kvHeadSpec}). */
         private AttentionSpec kvHeadSpec(Calibration.Layer variant, int kvHead) {
             AttentionSpec full = base.withLayers(java.util.Collections.nCopies(layers, variant))
                     .spec(0, true, profile.blockSize());
-            int group = model.heads() / model.kvHeads();
-            FeatureMap headMap = full.featureMapOf(kvHead);
-            double[] gains = new double[group];
-            for (int g = 0; g < group; g++) gains[g] = full.memoryGainOf(kvHead * group + g);
-            AttentionSpec spec = AttentionSpec.hybrid(headMap, model.headSize(), variant.sinks(), variant.window())
-                    .withScale(model.scale())
-                    .withBlockSize(profile.blockSize())
-                    .withKvHeadMaps(new FeatureMap[] {headMap})
-                    .withMemoryGain(gains);
-            return variant.exactCache() > 0 ? spec.withExactCache(variant.exactCache(), variant.cachePolicy()) : spec;
+            return OutputErrorScore.kvHeadSpec(
+                    full, new AttentionShape(model.heads(), model.kvHeads(), model.headSize()), kvHead);
         }
 
         /**

@@ -4,6 +4,7 @@ import com.github.tjake.jlama.tensor.AbstractTensor;
 import io.dijiang4j.attention.AttentionShape;
 import io.dijiang4j.attention.AttentionSpec;
 import io.dijiang4j.attention.AttentionState;
+import io.dijiang4j.attention.FeatureMap;
 import io.dijiang4j.attention.cpu.CpuHybridKernel;
 import io.dijiang4j.attention.simd.VectorOps;
 import io.dijiang4j.plugin.DiJiangModel;
@@ -94,6 +95,23 @@ final class OutputErrorScore {
         float[] out = new float[n * n];
         for (int i = 0; i < out.length; i++) out[i] = (float) l[i];
         return out;
+    }
+
+    /**
+     * The part of a layer's spec ({@code full}, every KV head) that KV head {@code kvHead} runs: its map, its query
+     * heads' gains, the same sinks, window, exact cache, scale and block size, over one KV head.
+     */
+    static AttentionSpec kvHeadSpec(AttentionSpec full, AttentionShape shape, int kvHead) {
+        int group = shape.groupSize();
+        FeatureMap map = full.featureMapOf(kvHead);
+        double[] gains = new double[group];
+        for (int g = 0; g < group; g++) gains[g] = full.memoryGainOf(kvHead * group + g);
+        AttentionSpec spec = AttentionSpec.hybrid(map, shape.headDim(), full.sinks(), full.window())
+                .withScale(full.scale())
+                .withBlockSize(full.blockSize())
+                .withKvHeadMaps(new FeatureMap[] {map})
+                .withMemoryGain(gains);
+        return full.exactCache() > 0 ? spec.withExactCache(full.exactCache(), full.cachePolicy()) : spec;
     }
 
     /**

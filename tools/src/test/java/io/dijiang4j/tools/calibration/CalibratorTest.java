@@ -5,6 +5,7 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import io.dijiang4j.plugin.calibration.Calibration;
+import java.util.ArrayList;
 import java.util.List;
 import org.junit.jupiter.api.Test;
 
@@ -55,6 +56,69 @@ class CalibratorTest {
                     .min()
                     .orElseThrow();
             assertEquals(least, chosen.kl());
+        }
+    }
+
+    @Test
+    void spearmanRanks() {
+        assertEquals(1, Calibrator.spearman(new double[] {1, 2, 3, 10}, new double[] {0.1, 5, 6, 7}), 1e-12);
+        assertEquals(-1, Calibrator.spearman(new double[] {1, 2, 3}, new double[] {3, 2, 1}), 1e-12);
+        // ties take their mean rank: ranks (1.5, 1.5, 3) and (1, 2, 3)
+        assertEquals(Math.sqrt(0.75), Calibrator.spearman(new double[] {4, 4, 9}, new double[] {1, 2, 3}), 1e-12);
+        assertTrue(Double.isNaN(Calibrator.spearman(new double[] {1}, new double[] {2})));
+    }
+
+    /**
+     * The plan from the one recording pass against the plan of the search it replaces (model-level KL with each
+     * candidate layer alone converted), on a fixture where both run: same candidates, same fits. The output-error
+     * proxy and the KL agree on the candidates' ranks, and the proxy's plan is the KL's plan.
+     */
+    @Test
+    void recordingPlanIsTheModelKlPlan() {
+        Calibrator.Options options = Calibrator.Options.defaults(5)
+                .withTexts(2, 150)
+                .withBudget(24)
+                .withCandidates(List.of(8, 16, 32), List.of(0, 8))
+                .withScore(Calibrator.Score.BOTH);
+        Calibrator.Result r = Calibrator.run(Stories260K.profile(), null, null, options, line -> {});
+        List<Calibrator.Candidate> candidates = r.candidates();
+        for (Calibrator.Candidate c : candidates) {
+            assertTrue(c.kl() >= 0 && c.outputError() >= 0, "both scores measured: " + c);
+        }
+        double rho = Calibrator.spearman(candidates, -1);
+        assertTrue(rho > 0.8, "rank agreement of output error and model KL: " + rho);
+        int layers = r.calibration().layers().size();
+        int total = (int) Math.floor(options.budget() * layers);
+        // the plan the model KL gives over the same candidates: per (window, cache) the better memory variant
+        List<List<BudgetPlanner.Option>> byKl = new ArrayList<>();
+        List<List<Calibrator.Candidate>> bestByKl = new ArrayList<>();
+        for (int l = 0; l < layers; l++) {
+            List<BudgetPlanner.Option> opts = new ArrayList<>();
+            List<Calibrator.Candidate> best = new ArrayList<>();
+            for (Calibrator.Candidate c : candidates) {
+                if (c.layer() != l) continue;
+                int i = best.size() - 1;
+                if (i >= 0 && best.get(i).window() == c.window() && best.get(i).exactCache() == c.exactCache()) {
+                    if (c.kl() < best.get(i).kl()) {
+                        best.set(i, c);
+                        opts.set(i, new BudgetPlanner.Option(c.cost(), c.kl()));
+                    }
+                } else {
+                    best.add(c);
+                    opts.add(new BudgetPlanner.Option(c.cost(), c.kl()));
+                }
+            }
+            byKl.add(opts);
+            bestByKl.add(best);
+        }
+        int[] klPlan = BudgetPlanner.plan(byKl, total);
+        for (int l = 0; l < layers; l++) {
+            Calibrator.Candidate expected = bestByKl.get(l).get(klPlan[l]);
+            Calibration.Layer chosen = r.calibration().layers().get(l);
+            assertEquals(
+                    expected.window() + "/" + expected.exactCache(),
+                    chosen.window() + "/" + chosen.exactCache(),
+                    "layer " + l + " (window/cache)");
         }
     }
 
