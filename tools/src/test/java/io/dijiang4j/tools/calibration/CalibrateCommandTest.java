@@ -58,7 +58,8 @@ class CalibrateCommandTest {
         assertEquals(0, r.exitCode(), r.err());
         assertTrue(r.out().startsWith("layer"), r.out());
         assertTrue(r.out().contains("plain window, same budget"), r.out());
-        assertTrue(r.err().contains("layer 4: evaluated"), r.err());
+        assertTrue(r.err().contains("layer 5/5: fitted the centroids memory for 1 windows"), r.err());
+        assertTrue(r.err().contains("scored 4 candidates from the recording"), r.err());
         Path side = temp.resolve("cal/side.safetensors");
         Calibration c = CalibrationFile.read(side);
         assertEquals("texts.txt", c.settings().source());
