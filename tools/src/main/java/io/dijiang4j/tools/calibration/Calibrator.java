@@ -82,7 +82,8 @@ public final class Calibrator {
             List<Integer> windows,
             List<Integer> caches,
             int maxPairs,
-            Score score) {
+            Score score,
+            int sensitivityTexts) {
         public Options {
             if (texts < 1) throw new IllegalArgumentException("--texts must be >= 1, got " + texts);
             if (tokensPerText < 2) throw new IllegalArgumentException("--tokens must be >= 2, got " + tokensPerText);
@@ -98,6 +99,7 @@ public final class Calibrator {
             for (int c : caches) if (c < 0) throw new IllegalArgumentException("caches must be >= 0, got " + c);
             if (maxPairs < 1) throw new IllegalArgumentException("maxPairs must be >= 1");
             java.util.Objects.requireNonNull(score, "score");
+            if (sensitivityTexts < 0) throw new IllegalArgumentException("sensitivity texts must be >= 0");
         }
 
         /**
@@ -113,23 +115,32 @@ public final class Calibrator {
                     List.of(8, 16, 24, 32, 40, 48, 64, 96),
                     List.of(0, 4, 8, 16),
                     FitSettings.DEFAULT_MAX_PAIRS,
-                    Score.OUTPUT_ERROR);
+                    Score.OUTPUT_ERROR,
+                    4);
         }
 
         public Options withTexts(int count, int tokens) {
-            return new Options(count, tokens, seed, budget, windows, caches, maxPairs, score);
+            return new Options(count, tokens, seed, budget, windows, caches, maxPairs, score, sensitivityTexts);
         }
 
         public Options withBudget(double newBudget) {
-            return new Options(texts, tokensPerText, seed, newBudget, windows, caches, maxPairs, score);
+            return new Options(
+                    texts, tokensPerText, seed, newBudget, windows, caches, maxPairs, score, sensitivityTexts);
         }
 
         public Options withCandidates(List<Integer> newWindows, List<Integer> newCaches) {
-            return new Options(texts, tokensPerText, seed, budget, newWindows, newCaches, maxPairs, score);
+            return new Options(
+                    texts, tokensPerText, seed, budget, newWindows, newCaches, maxPairs, score, sensitivityTexts);
         }
 
         public Options withScore(Score newScore) {
-            return new Options(texts, tokensPerText, seed, budget, windows, caches, maxPairs, newScore);
+            return new Options(
+                    texts, tokensPerText, seed, budget, windows, caches, maxPairs, newScore, sensitivityTexts);
+        }
+
+        /** Texts of the per-layer sensitivity measurement (0: none, every layer's scale 1). */
+        public Options withSensitivityTexts(int count) {
+            return new Options(texts, tokensPerText, seed, budget, windows, caches, maxPairs, score, count);
         }
     }
 
@@ -460,6 +471,11 @@ public final class Calibrator {
             } finally {
                 pool.shutdownNow();
             }
+            double[] sensitivity = new double[layers];
+            java.util.Arrays.fill(sensitivity, 1);
+            if (options.score().outputError() && options.sensitivityTexts() > 0) {
+                sensitivity = sensitivities(fits, candidates);
+            }
             if (options.score().modelKl()) candidates = measureModelKl(fits, total, candidates);
 
             List<List<BudgetPlanner.Option>> planOptions = new ArrayList<>();
@@ -482,12 +498,12 @@ public final class Calibrator {
                                     && variants.get(i).exactTokens() == setting;
                             i++) {
                         Candidate c = find(candidates, l, variants.get(i));
-                        if (bestCandidate == null || c.loss(options.score()) < bestCandidate.loss(options.score())) {
+                        if (bestCandidate == null || loss(c, sensitivity[l]) < loss(bestCandidate, sensitivity[l])) {
                             bestCandidate = c;
                             best = variants.get(i);
                         }
                     }
-                    optionsOfLayer.add(new BudgetPlanner.Option(setting, bestCandidate.loss(options.score())));
+                    optionsOfLayer.add(new BudgetPlanner.Option(setting, loss(bestCandidate, sensitivity[l])));
                     layersOfLayer.add(best.withKl(bestCandidate.kl()));
                 }
                 planOptions.add(optionsOfLayer);
@@ -500,7 +516,8 @@ public final class Calibrator {
                 if (options.score().outputError()) {
                     layerScores.put(
                             "layer_" + l + "_output_error",
-                            planOptions.get(l).get(plan[l]).loss());
+                            planOptions.get(l).get(plan[l]).loss() / sensitivity[l]);
+                    layerScores.put("layer_" + l + "_sensitivity", measured(sensitivity[l]));
                 }
             }
             Calibration calibration = base.withLayers(chosen);
@@ -528,6 +545,13 @@ public final class Calibrator {
             results.putAll(layerScores);
             if (options.score() == Score.BOTH) {
                 results.put("spearman_output_error_model_kl", measured(spearman(candidates, -1)));
+                double[] scaled = new double[candidates.size()], kls = new double[candidates.size()];
+                for (int i = 0; i < scaled.length; i++) {
+                    scaled[i] = loss(
+                            candidates.get(i), sensitivity[candidates.get(i).layer()]);
+                    kls[i] = candidates.get(i).kl();
+                }
+                results.put("spearman_scaled_output_error_model_kl", measured(spearman(scaled, kls)));
                 double within = 0;
                 for (int l = 0; l < layers; l++) within += spearman(candidates, l);
                 results.put("spearman_within_layer_mean", measured(within / layers));
@@ -538,6 +562,78 @@ public final class Calibrator {
                     List.copyOf(candidates),
                     calibrated,
                     plain);
+        }
+
+        /** The plan's loss of a candidate: its scaled output error, or its model KL ({@link Score#MODEL_KL}). */
+        private double loss(Candidate c, double sensitivity) {
+            return options.score().outputError() ? sensitivity * c.outputError() : c.kl();
+        }
+
+        /**
+         * Per layer, how much model-level KL one unit of output error costs: the layer-alone KL of one reference
+         * candidate (memory on, no cache, the window nearest the plain window of the budget) over its output
+         * error, on the first {@link Options#sensitivityTexts()} texts. One model pass per layer, not per
+         * candidate: the output error ranks a layer's candidates, this puts the layers on one scale.
+         */
+        private double[] sensitivities(Calibration.Layer[][] fits, List<Candidate> scored) {
+            long start = System.nanoTime();
+            int texts = Math.min(options.sensitivityTexts(), sequences.size());
+            prepareModelKl(fits, texts);
+            double[] out = new double[layers];
+            int plain = (int) Math.floor(options.budget()) - profile.sinks();
+            for (int l = 0; l < layers; l++) {
+                Calibration.Layer reference = fits[l][0];
+                for (Calibration.Layer f : fits[l]) {
+                    if (Math.abs(f.window() - plain) < Math.abs(reference.window() - plain)) reference = f;
+                }
+                reference = reference.withBudget(reference.window(), 0, profile.cachePolicy());
+                double kl = layerAloneKl(l, reference, texts);
+                double error = find(scored, l, reference).outputError();
+                out[l] = kl > 0 && error > 0 ? kl / error : 1;
+            }
+            progress.accept(String.format(
+                    Locale.ROOT,
+                    "measured the sensitivity of %d layers (one reference candidate each, %d texts) in %.1f s: %s",
+                    layers,
+                    texts,
+                    (System.nanoTime() - start) / 1e9,
+                    java.util.Arrays.toString(java.util.Arrays.stream(out)
+                            .map(Calibrator::measured)
+                            .toArray())));
+            return out;
+        }
+
+        /**
+         * The every-layer-exact calibration and the vanilla log-probabilities of the first {@code texts} texts, which
+         * the layer-alone KL compares to.
+         */
+        private void prepareModelKl(Calibration.Layer[][] fits, int texts) {
+            if (referenceLogProbabilities == null) referenceLogProbabilities = new ArrayList<>();
+            for (int t = referenceLogProbabilities.size(); t < texts; t++) {
+                try (Session s = vanilla.newSession()) {
+                    float[][] logits = s.appendAll(sequences.get(t));
+                    double[][] logP = new double[logits.length][];
+                    for (int i = 0; i < logits.length; i++) logP[i] = Evaluator.logSoftmax(logits[i]);
+                    referenceLogProbabilities.add(logP);
+                }
+            }
+            if (fullWindow != null) return;
+            int longest = sequences.stream().mapToInt(sq -> sq.length).max().orElse(1);
+            List<Calibration.Layer> exact = new ArrayList<>();
+            for (Calibration.Layer[] perWindow : fits) {
+                exact.add(new Calibration.Layer(
+                        0,
+                        longest,
+                        0,
+                        profile.cachePolicy(),
+                        new float[model.heads()],
+                        perWindow[0].centroids(),
+                        perWindow[0].weights(),
+                        Double.NaN,
+                        Double.NaN,
+                        Double.NaN));
+            }
+            fullWindow = base.withLayers(exact);
         }
 
         /**
@@ -606,31 +702,7 @@ public final class Calibrator {
          * Score#BOTH}).
          */
         private List<Candidate> measureModelKl(Calibration.Layer[][] fits, int total, List<Candidate> scored) {
-            int longest = sequences.stream().mapToInt(sq -> sq.length).max().orElse(1);
-            List<Calibration.Layer> exact = new ArrayList<>();
-            for (Calibration.Layer[] perWindow : fits) {
-                exact.add(new Calibration.Layer(
-                        0,
-                        longest,
-                        0,
-                        profile.cachePolicy(),
-                        new float[model.heads()],
-                        perWindow[0].centroids(),
-                        perWindow[0].weights(),
-                        Double.NaN,
-                        Double.NaN,
-                        Double.NaN));
-            }
-            fullWindow = base.withLayers(exact);
-            referenceLogProbabilities = new ArrayList<>();
-            for (int[] sequence : sequences) {
-                try (Session s = vanilla.newSession()) {
-                    float[][] logits = s.appendAll(sequence);
-                    double[][] logP = new double[logits.length][];
-                    for (int i = 0; i < logits.length; i++) logP[i] = Evaluator.logSoftmax(logits[i]);
-                    referenceLogProbabilities.add(logP);
-                }
-            }
+            prepareModelKl(fits, sequences.size());
             List<Candidate> out = new ArrayList<>();
             for (int l = 0; l < layers; l++) {
                 long start = System.nanoTime();
@@ -816,6 +888,11 @@ public final class Calibrator {
          * the vanilla logits are computed once by Jlama.
          */
         private double layerAloneKl(int layer, Calibration.Layer variant) {
+            return layerAloneKl(layer, variant, sequences.size());
+        }
+
+        /** The same over the first {@code texts} calibration texts. */
+        private double layerAloneKl(int layer, Calibration.Layer variant, int texts) {
             List<Calibration.Layer> ls = new ArrayList<>(fullWindow.layers());
             ls.set(layer, variant);
             Path file = scratchSidecar(fullWindow.withLayers(ls));
@@ -823,7 +900,7 @@ public final class Calibrator {
             double sum = 0;
             long count = 0;
             try (DiJiangModel model = DiJiang.install(vanilla.jlama(), candidate)) {
-                for (int t = 0; t < sequences.size(); t++) {
+                for (int t = 0; t < texts; t++) {
                     float[][] logits;
                     try (Session s = model.newSession()) {
                         logits = s.appendAll(sequences.get(t));

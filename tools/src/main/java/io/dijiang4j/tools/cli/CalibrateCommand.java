@@ -86,6 +86,14 @@ public final class CalibrateCommand implements Callable<Integer> {
     String score = "output_error";
 
     @Option(
+            names = "--sensitivity-texts",
+            paramLabel = "N",
+            description = "Texts of the per-layer sensitivity (one model pass per layer: the layer-alone KL of one"
+                    + " reference candidate over its output error puts the layers on one scale; 0 = scale 1;"
+                    + " default 4).")
+    int sensitivityTexts = 4;
+
+    @Option(
             names = "--print-candidates",
             description = "Print every scored candidate (layer, window, cache, memory, scores) after the plan.")
     boolean printCandidates;
@@ -107,7 +115,8 @@ public final class CalibrateCommand implements Callable<Integer> {
                 .withBudget(budget)
                 .withCandidates(
                         windows != null ? windows : defaults.windows(), caches != null ? caches : defaults.caches())
-                .withScore(parseScore(score));
+                .withScore(parseScore(score))
+                .withSensitivityTexts(sensitivityTexts);
         Path target = out != null ? out : defaultOut(profile);
         List<String> given = textFile == null ? null : StoryTexts.read(textFile);
         String source = textFile == null ? null : textFile.getFileName().toString();
