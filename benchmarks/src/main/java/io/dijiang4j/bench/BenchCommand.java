@@ -2,6 +2,7 @@ package io.dijiang4j.bench;
 
 import com.github.tjake.jlama.safetensors.DType;
 import io.dijiang4j.plugin.profile.Mode;
+import io.dijiang4j.plugin.profile.ModelReference;
 import io.dijiang4j.plugin.profile.Profile;
 import io.dijiang4j.plugin.profile.ProfileLoader;
 import io.dijiang4j.tools.synth.SyntheticModels;
@@ -104,8 +105,8 @@ public final class BenchCommand implements Callable<Integer> {
             modelName = "synthetic " + shape.name() + " " + type;
         }
         try {
-            Profile base = profile != null ? ProfileLoader.load(profile) : Profile.defaults(dir.toString());
-            base = base.withModel(dir.toString());
+            Profile base = profile != null ? ProfileLoader.load(profile) : Profile.defaults(ModelReference.local(dir));
+            base = base.withModel(ModelReference.local(dir));
             var options = new LongContextBench.Options(
                     contexts, modeList, decodeTokens, warmupTokens, prefillLimit, seed, base);
             List<BenchResult> results = LongContextBench.run(dir, options, System.err);
@@ -118,7 +119,7 @@ public final class BenchCommand implements Callable<Integer> {
             meta.put(
                     "kernel_settings",
                     Map.of(
-                            "feature_map", base.featureMap(),
+                            "feature_map", base.featureMap().key(),
                             "features", base.features(),
                             "sinks", base.sinks(),
                             "window", base.window(),

@@ -80,7 +80,8 @@ public final class Installation {
                     : "layers";
             throw profile.source().error(key, e.getMessage());
         }
-        AttentionKernelProvider provider = AttentionBackends.select(profile.backend());
+        AttentionKernelProvider provider =
+                AttentionBackends.select(profile.backend().key());
         RotaryTable rope = RotaryTable.of(c);
         AttentionShape shape = new AttentionShape(c.numberOfHeads, c.numberOfKeyValueHeads, c.headSize);
         Calibration calibration = Sidecars.load(profile).orElse(null);
@@ -107,11 +108,11 @@ public final class Installation {
                 || m.heads() != c.numberOfHeads
                 || m.kvHeads() != c.numberOfKeyValueHeads
                 || m.headSize() != c.headSize
-                || m.scale() != scale(c)) {
+                || m.scale() != softmaxScale(c)) {
             throw new IllegalArgumentException("the calibration sidecar is for a model of " + m.layers() + " layers, "
                     + m.heads() + " heads (" + m.kvHeads() + " KV) of size " + m.headSize() + ", scale " + m.scale()
                     + "; this one has " + c.numberOfLayers + " layers, " + c.numberOfHeads + " heads ("
-                    + c.numberOfKeyValueHeads + " KV) of size " + c.headSize + ", scale " + scale(c));
+                    + c.numberOfKeyValueHeads + " KV) of size " + c.headSize + ", scale " + softmaxScale(c));
         }
         for (int layer = 0; layer < specs.length; layer++) {
             AttentionSpec spec = calibration.spec(layer, profile.mode() == Mode.HYBRID, profile.blockSize());
@@ -120,25 +121,28 @@ public final class Installation {
         return specs;
     }
 
-    /** The softmax temperature of the model's attention. */
-    static double scale(Config c) {
+    /**
+     * The softmax temperature tau of the model's attention (the kernels and the calibration search use it, and a
+     * sidecar records it): the config's attention multiplier, else 1/sqrt(head size).
+     */
+    public static double softmaxScale(Config c) {
         return c.attentionMultiplier != null ? c.attentionMultiplier : 1.0 / StrictMath.sqrt(c.headSize);
     }
 
     /** The profile's spec (one for every layer) when no calibration is used. */
     public static AttentionSpec spec(Profile profile, Config c) {
-        if (profile.featureMap().equalsIgnoreCase(FeatureMaps.CENTROIDS)) {
+        if (!profile.featureMap().seeded()) {
             throw profile.source()
                     .error(
                             "feature_map",
                             "the centroids map is fitted by dijiang calibrate: it needs that calibration sidecar"
                                     + " (key calibration, or the file beside the model), or pick a seeded map");
         }
-        FeatureMap map = FeatureMaps.create(profile.featureMap(), c.headSize, profile.features(), profile.seed());
+        FeatureMap map = FeatureMaps.create(profile.featureMap().key(), c.headSize, profile.features(), profile.seed());
         AttentionSpec spec = profile.mode() == Mode.HYBRID
                 ? AttentionSpec.hybrid(map, c.headSize, profile.sinks(), profile.window())
                 : AttentionSpec.linear(map, c.headSize);
-        spec = spec.withScale(scale(c)).withBlockSize(profile.blockSize());
+        spec = spec.withScale(softmaxScale(c)).withBlockSize(profile.blockSize());
         if (profile.mode() == Mode.HYBRID && profile.exactCache() > 0) {
             spec = spec.withExactCache(profile.exactCache(), profile.cachePolicy());
         }
