@@ -6,7 +6,9 @@ import com.github.tjake.jlama.model.AbstractModel;
 import com.github.tjake.jlama.model.ModelSupport;
 import com.github.tjake.jlama.safetensors.DType;
 import com.github.tjake.jlama.safetensors.SafeTensorSupport;
+import io.dijiang4j.attention.jlama.JlamaInternals;
 import io.dijiang4j.plugin.calibration.Sidecars;
+import io.dijiang4j.plugin.io.AtomicFiles;
 import io.dijiang4j.plugin.profile.ModelReference;
 import io.dijiang4j.plugin.profile.Profile;
 import io.dijiang4j.plugin.profile.ProfileLoader;
@@ -74,7 +76,7 @@ public final class DiJiang {
                     Optional.empty(),
                     SafeTensorSupport::loadWeights);
         } catch (RuntimeException e) {
-            DiJiangModel.deleteRecursively(workingDirectory);
+            AtomicFiles.deleteTree(workingDirectory);
             throw new IllegalArgumentException("cannot load the model in " + dir + ": " + rootMessage(e), e);
         }
         DiJiangModel model;
@@ -82,7 +84,7 @@ public final class DiJiang {
             model = new DiJiangModel(jlama, profile, true, workingDirectory);
         } catch (RuntimeException e) {
             jlama.close();
-            DiJiangModel.deleteRecursively(workingDirectory);
+            AtomicFiles.deleteTree(workingDirectory);
             throw e;
         }
         var c = jlama.getConfig();

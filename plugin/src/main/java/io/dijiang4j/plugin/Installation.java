@@ -1,12 +1,8 @@
 package io.dijiang4j.plugin;
 
 import com.github.tjake.jlama.model.AbstractModel;
-import com.github.tjake.jlama.model.CausalSelfAttention;
-import com.github.tjake.jlama.model.LayerNorm;
 import com.github.tjake.jlama.model.TransformerBlock;
-import com.github.tjake.jlama.model.functions.FeedForward;
 import com.github.tjake.jlama.safetensors.Config;
-import com.github.tjake.jlama.tensor.AbstractTensor;
 import io.dijiang4j.attention.AttentionBackends;
 import io.dijiang4j.attention.AttentionKernel;
 import io.dijiang4j.attention.AttentionKernelProvider;
@@ -15,6 +11,7 @@ import io.dijiang4j.attention.AttentionSpec;
 import io.dijiang4j.attention.FeatureMap;
 import io.dijiang4j.attention.features.FeatureMaps;
 import io.dijiang4j.attention.jlama.AttentionObserver;
+import io.dijiang4j.attention.jlama.JlamaInternals;
 import io.dijiang4j.attention.jlama.KernelizedAttention;
 import io.dijiang4j.attention.jlama.RotaryTable;
 import io.dijiang4j.plugin.calibration.Calibration;
@@ -89,10 +86,10 @@ public final class Installation {
         TransformerBlock[] patched = blocks.clone();
         for (int layer : selected) {
             AttentionKernel kernel = provider.create(shape, specs[layer]);
-            layers[layer] = kernelized(model, blocks[layer], kernel, rope);
-            patched[layer] = rebuild(blocks[layer], layers[layer]);
+            layers[layer] = JlamaInternals.kernelized(model, JlamaInternals.attention(blocks[layer]), kernel, rope);
+            patched[layer] = JlamaInternals.withAttention(blocks[layer], layers[layer]);
         }
-        JlamaInternals.set(JlamaInternals.BLOCKS, model, patched);
+        JlamaInternals.setBlocks(model, patched);
         return new Installation(model, profile, original, layers, provider, calibration);
     }
 
@@ -158,42 +155,6 @@ public final class Installation {
         return spec;
     }
 
-    @SuppressWarnings("unchecked")
-    private static KernelizedAttention kernelized(
-            AbstractModel model, TransformerBlock block, AttentionKernel kernel, RotaryTable rope) {
-        CausalSelfAttention a = (CausalSelfAttention) JlamaInternals.get(JlamaInternals.ATTENTION, block);
-        if (a instanceof KernelizedAttention) {
-            throw new IllegalStateException("dijiang4j attention is already installed in this model");
-        }
-        return new KernelizedAttention(
-                model,
-                (int) JlamaInternals.get(JlamaInternals.ATTENTION_LAYER, a),
-                (Optional<AbstractTensor>) JlamaInternals.get(JlamaInternals.Q_BIAS, a),
-                (Optional<AbstractTensor>) JlamaInternals.get(JlamaInternals.K_BIAS, a),
-                (Optional<AbstractTensor>) JlamaInternals.get(JlamaInternals.V_BIAS, a),
-                (AbstractTensor) JlamaInternals.get(JlamaInternals.Q_WEIGHTS, a),
-                (AbstractTensor) JlamaInternals.get(JlamaInternals.K_WEIGHTS, a),
-                (AbstractTensor) JlamaInternals.get(JlamaInternals.V_WEIGHTS, a),
-                (Optional<AbstractTensor>) JlamaInternals.get(JlamaInternals.O_BIAS, a),
-                (AbstractTensor) JlamaInternals.get(JlamaInternals.O_WEIGHTS, a),
-                kernel,
-                rope);
-    }
-
-    @SuppressWarnings("unchecked")
-    private static TransformerBlock rebuild(TransformerBlock block, CausalSelfAttention attention) {
-        return new TransformerBlock(
-                (AbstractModel) JlamaInternals.get(JlamaInternals.BLOCK_MODEL, block),
-                (int) JlamaInternals.get(JlamaInternals.BLOCK_LAYER, block),
-                (Optional<LayerNorm>) JlamaInternals.get(JlamaInternals.PRE_ATTENTION_NORM, block),
-                attention,
-                (Optional<LayerNorm>) JlamaInternals.get(JlamaInternals.POST_ATTENTION_NORM, block),
-                (Optional<LayerNorm>) JlamaInternals.get(JlamaInternals.PRE_FF_NORM, block),
-                (FeedForward) JlamaInternals.get(JlamaInternals.FF_BLOCK, block),
-                (Optional<LayerNorm>) JlamaInternals.get(JlamaInternals.POST_FF_NORM, block),
-                (Optional<LayerNorm>) JlamaInternals.get(JlamaInternals.PRE_RESPONSE_NORM, block));
-    }
-
     public AbstractModel model() {
         return model;
     }
@@ -245,7 +206,7 @@ public final class Installation {
     public synchronized void uninstall() {
         if (!installed) return;
         installed = false;
-        JlamaInternals.set(JlamaInternals.BLOCKS, model, originalBlocks);
+        JlamaInternals.setBlocks(model, originalBlocks);
         for (KernelizedAttention a : layers) if (a != null) a.kernel().close();
     }
 }

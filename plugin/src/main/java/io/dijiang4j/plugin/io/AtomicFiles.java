@@ -85,7 +85,7 @@ public final class AtomicFiles {
                 move(tmp, dir, false);
                 moved = true;
             } finally {
-                if (!moved) deleteRecursively(tmp);
+                if (!moved) deleteTree(tmp);
             }
             syncDirectory(dir.getParent());
             return target;
@@ -108,13 +108,17 @@ public final class AtomicFiles {
         while (bytes.hasRemaining()) out.write(bytes);
     }
 
-    /** Deletes a directory tree (scratch directories, failed outputs); missing is fine. */
-    public static void deleteRecursively(Path dir) {
+    /**
+     * Deletes a scratch directory tree (working directories, failed outputs); missing is fine. Best effort: what
+     * cannot be deleted is logged as a warning, not thrown, so that cleanup never hides the error that caused it.
+     */
+    public static void deleteTree(Path dir) {
         if (dir == null || !Files.exists(dir)) return;
         try (Stream<Path> walk = Files.walk(dir)) {
             for (Path p : walk.sorted(Comparator.reverseOrder()).toList()) Files.deleteIfExists(p);
-        } catch (IOException e) {
-            throw new UncheckedIOException("cannot delete " + dir + ": " + describe(e), e);
+        } catch (IOException | UncheckedIOException e) {
+            System.getLogger(AtomicFiles.class.getName())
+                    .log(System.Logger.Level.WARNING, "could not delete " + dir + ": " + e.getMessage());
         }
     }
 

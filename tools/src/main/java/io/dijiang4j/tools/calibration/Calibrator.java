@@ -17,6 +17,7 @@ import io.dijiang4j.plugin.calibration.Calibration;
 import io.dijiang4j.plugin.calibration.CalibrationFile;
 import io.dijiang4j.plugin.calibration.ModelFingerprint;
 import io.dijiang4j.plugin.calibration.Sidecars;
+import io.dijiang4j.plugin.io.AtomicFiles;
 import io.dijiang4j.plugin.profile.CalibrationChoice;
 import io.dijiang4j.plugin.profile.FeatureMapKind;
 import io.dijiang4j.plugin.profile.LayerSelection;
@@ -269,15 +270,7 @@ public final class Calibrator {
             }
             return new Run(profile, modelDir, vanilla, sequences, source, options, scratch, progress).execute();
         } finally {
-            deleteRecursively(scratch);
-        }
-    }
-
-    private static void deleteRecursively(Path dir) {
-        try (var walk = Files.walk(dir)) {
-            for (Path p : walk.sorted(java.util.Comparator.reverseOrder()).toList()) Files.deleteIfExists(p);
-        } catch (IOException e) {
-            // scratch files in the temporary directory: nothing else to do
+            AtomicFiles.deleteTree(scratch);
         }
     }
 
