@@ -98,22 +98,10 @@ public final class ProfileLoader {
         Profile.Source source = new Profile.Source(file, lines);
         if (!values.containsKey("model")) throw ProfileException.at(file, 0, "model", "missing (a model directory)");
 
-        ModelReference model;
-        try {
-            model = ModelReference.parse(r.string("model"), value -> resolve(file, value));
-        } catch (IllegalArgumentException e) {
-            throw r.error("model", e.getMessage());
-        }
+        ModelReference model = r.choice("model", value -> ModelReference.parse(value, path -> resolve(file, path)));
         Profile d = Profile.defaults(model);
         Path cache = values.containsKey("model_cache") ? resolve(file, r.string("model_cache")) : d.modelCache();
-        Mode mode = d.mode();
-        if (values.containsKey("mode")) {
-            try {
-                mode = Mode.parse(r.string("mode"));
-            } catch (IllegalArgumentException e) {
-                throw r.error("mode", e.getMessage());
-            }
-        }
+        Mode mode = values.containsKey("mode") ? r.choice("mode", Mode::parse) : d.mode();
         LayerSelection layers = LayerSelection.all();
         if (values.containsKey("layers") && values.containsKey("except_layers")) {
             throw r.error("except_layers", "give either 'layers' or 'except_layers', not both");
