@@ -1,6 +1,7 @@
 package io.dijiang4j.plugin.profile;
 
 import io.dijiang4j.attention.ExactCachePolicy;
+import io.dijiang4j.plugin.generation.GenerationOptions;
 import java.nio.file.Path;
 import java.util.Map;
 import java.util.Objects;
@@ -22,8 +23,10 @@ import java.util.Objects;
  * @param blockSize chunked-prefill block size
  * @param decay per-position decay lambda in (0, 1] of the kernelized memory (1 = none)
  * @param backend auto, cpu or cuda
- * @param seed feature-map seed
- * @param generation default generation parameters
+ * @param featureSeed seed of the random feature maps (key {@code feature_seed})
+ * @param generation default generation parameters (keys {@code max_tokens}, {@code temperature} (default {@link
+ *     GenerationOptions#DEFAULT_TEMPERATURE}), {@code top_p}, {@code top_k}; {@code seed}, the sampling seed, null
+ *     when the key is not given)
  * @param source where it was read (file and the line of each key), for error messages; may be empty
  */
 public record Profile(
@@ -41,9 +44,12 @@ public record Profile(
         int blockSize,
         double decay,
         String backend,
-        long seed,
+        long featureSeed,
         GenerationOptions generation,
         Source source) {
+
+    /** The default of both seeds: {@code feature_seed}, and {@code seed} where a sampling stream must start somewhere. */
+    public static final long DEFAULT_SEED = 42L;
 
     /** The file a profile came from and the line of each key in it. */
     public record Source(Path file, Map<String, Integer> keyLines) {
@@ -89,9 +95,17 @@ public record Profile(
                 64,
                 1.0,
                 "auto",
-                42L,
+                DEFAULT_SEED,
                 GenerationOptions.defaults(),
                 Source.NONE);
+    }
+
+    /**
+     * Where a session's random stream starts when a generation gives no seed: the profile's {@code seed}, else
+     * {@link #DEFAULT_SEED}.
+     */
+    public long samplingSeed() {
+        return generation.seed() != null ? generation.seed() : DEFAULT_SEED;
     }
 
     static Path defaultModelCache() {
@@ -173,7 +187,7 @@ public record Profile(
         int blockSize;
         double decay;
         String backend;
-        long seed;
+        long featureSeed;
         GenerationOptions generation;
         Source source;
 
@@ -192,7 +206,7 @@ public record Profile(
             blockSize = p.blockSize;
             decay = p.decay;
             backend = p.backend;
-            seed = p.seed;
+            featureSeed = p.featureSeed;
             generation = p.generation;
             source = p.source;
         }
@@ -213,7 +227,7 @@ public record Profile(
                     blockSize,
                     decay,
                     backend,
-                    seed,
+                    featureSeed,
                     generation,
                     source);
         }

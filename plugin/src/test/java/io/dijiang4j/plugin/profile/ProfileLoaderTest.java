@@ -5,6 +5,7 @@ import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import io.dijiang4j.attention.ExactCachePolicy;
+import io.dijiang4j.plugin.generation.GenerationOptions;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.List;
@@ -45,6 +46,7 @@ class ProfileLoaderTest {
                 decay: 0.99
                 backend: cpu
                 seed: 7
+                feature_seed: 9
                 max_tokens: 12
                 temperature: 0
                 top_p: 0.5
@@ -62,8 +64,9 @@ class ProfileLoaderTest {
         assertEquals(32, p.blockSize());
         assertEquals(0.99, p.decay());
         assertEquals("cpu", p.backend());
-        assertEquals(7, p.seed());
-        assertEquals(new GenerationOptions(12, 0f, 0.5f, 3, null, true), p.generation());
+        assertEquals(9, p.featureSeed());
+        assertEquals(new GenerationOptions(12, 0f, 0.5f, 3, 7L, true), p.generation());
+        assertEquals(7, p.samplingSeed());
         assertEquals(2, p.source().keyLines().get("mode"));
     }
 

@@ -293,7 +293,9 @@ public final class Calibrator {
             this.map = new Calibration.MapInfo(
                     profile.featureMap(),
                     profile.features(),
-                    profile.featureMap().equalsIgnoreCase(FeatureMaps.CENTROIDS) ? options.seed() : profile.seed());
+                    profile.featureMap().equalsIgnoreCase(FeatureMaps.CENTROIDS)
+                            ? options.seed()
+                            : profile.featureSeed());
         }
 
         Result execute() {
