@@ -179,7 +179,7 @@ public final class ProfileLoader {
         if (!(topP > 0 && topP <= 1)) throw r.error("top_p", "must be in (0, 1], got " + topP);
         int topK = values.containsKey("top_k") ? r.integer("top_k") : g.topK();
         if (topK < 0) throw r.error("top_k", "must be >= 0, got " + topK);
-        Long seed = values.containsKey("seed") ? r.longValue("seed") : g.seed();
+        Long seed = values.containsKey("seed") ? Long.valueOf(r.longValue("seed")) : g.seed();
         GenerationOptions generation = new GenerationOptions(
                 maxTokens, (float) temperature, (float) topP, topK, seed, g.stopAtEndToken(), g.stopSequences());
         return new Profile(

@@ -75,6 +75,11 @@ class ProfileLoaderTest {
         Profile p = ProfileLoader.load(write("a.yaml", "model: /x\nlayers: [0, 2]\n"));
         assertEquals(Set.of(0, 2), p.layers().resolve(3));
         assertEquals(Mode.HYBRID, p.mode());
+        // without seed keys: the feature maps on the default seed, the sampling stream too (no request seed)
+        assertEquals(Profile.DEFAULT_SEED, p.featureSeed());
+        assertEquals(null, p.generation().seed());
+        assertEquals(Profile.DEFAULT_SEED, p.samplingSeed());
+        assertEquals(GenerationOptions.DEFAULT_TEMPERATURE, p.generation().temperature());
         assertEquals(
                 LayerSelection.all(),
                 ProfileLoader.load(write("b.yaml", "model: /x\nlayers: all\n")).layers());
