@@ -57,6 +57,15 @@ public final class TokenCodec implements Vocabulary {
         return out;
     }
 
+    /** {@code tokens} after the BOS token, where the model takes one (a sequence as the model saw it in training). */
+    public int[] withBos(int[] tokens) {
+        if (bos == null) return tokens.clone();
+        int[] out = new int[tokens.length + 1];
+        out[0] = bos;
+        System.arraycopy(tokens, 0, out, 1, tokens.length);
+        return out;
+    }
+
     /** Text of one token, empty for special tokens. */
     @Override
     public String decode(int token) {

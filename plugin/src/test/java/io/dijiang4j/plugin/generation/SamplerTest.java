@@ -15,16 +15,17 @@ class SamplerTest {
         return new GenerationOptions(100, temperature, topP, topK, null, true);
     }
 
-    private static double[] frequencies(GenerationOptions options, int draws) {
+    /** 200k draws follow {@code expected} within 0.005 per token. */
+    private static void assertDrawsFollow(double[] expected, GenerationOptions options) {
+        int draws = 200_000;
         Sampler sampler = new Sampler(options, 11);
         double[] counts = new double[LOGITS.length];
         for (int i = 0; i < draws; i++) {
             counts[sampler.next(LOGITS.clone())]++;
         }
         for (int i = 0; i < counts.length; i++) {
-            counts[i] /= draws;
+            assertEquals(expected[i], counts[i] / draws, 0.005, "token " + i);
         }
-        return counts;
     }
 
     private static double[] softmax(double temperature, boolean[] keep) {
@@ -53,21 +54,15 @@ class SamplerTest {
 
     @Test
     void temperatureSamplingFollowsTheSoftmax() {
-        double[] expected = softmax(0.7, new boolean[] {true, true, true, true, true, true, true});
-        double[] observed = frequencies(sampling(0.7f, 1f, 0), 200_000);
-        for (int i = 0; i < expected.length; i++) {
-            assertEquals(expected[i], observed[i], 0.005, "token " + i);
-        }
+        assertDrawsFollow(
+                softmax(0.7, new boolean[] {true, true, true, true, true, true, true}), sampling(0.7f, 1f, 0));
     }
 
     @Test
     void topKKeepsTheKMostLikely() {
         // top 3: tokens 1 and 4 (2.0) and 3 (1.2)
-        double[] expected = softmax(1.0, new boolean[] {false, true, false, true, true, false, false});
-        double[] observed = frequencies(sampling(1f, 1f, 3), 200_000);
-        for (int i = 0; i < expected.length; i++) {
-            assertEquals(expected[i], observed[i], 0.005, "token " + i);
-        }
+        assertDrawsFollow(
+                softmax(1.0, new boolean[] {false, true, false, true, true, false, false}), sampling(1f, 1f, 3));
     }
 
     @Test
@@ -75,11 +70,8 @@ class SamplerTest {
         double[] all = softmax(1.0, new boolean[] {true, true, true, true, true, true, true});
         // the two 2.0 logits hold all[1] + all[4] < 0.8; adding token 3 passes it
         assertTrue(all[1] + all[4] < 0.8 && all[1] + all[4] + all[3] >= 0.8);
-        double[] expected = softmax(1.0, new boolean[] {false, true, false, true, true, false, false});
-        double[] observed = frequencies(sampling(1f, 0.8f, 0), 200_000);
-        for (int i = 0; i < expected.length; i++) {
-            assertEquals(expected[i], observed[i], 0.005, "token " + i);
-        }
+        assertDrawsFollow(
+                softmax(1.0, new boolean[] {false, true, false, true, true, false, false}), sampling(1f, 0.8f, 0));
     }
 
     @Test

@@ -98,7 +98,7 @@ public final class TextSampler {
         List<SampledText> texts = new ArrayList<>(options.count());
         long start = System.nanoTime();
         long tokens = 0;
-        int[] bos = model.encode("", true);
+        int[] bos = model.tokens().withBos(new int[0]);
         for (int i = 0; i < options.count(); i++) {
             try (Session session = model.newSession()) {
                 GenerationResult g =
