@@ -135,7 +135,8 @@ public final class Installation {
                             "the centroids map is fitted by dijiang calibrate: it needs that calibration sidecar"
                                     + " (key calibration, or the file beside the model), or pick a seeded map");
         }
-        FeatureMap map = FeatureMaps.create(profile.featureMap().key(), c.headSize, profile.features(), profile.seed());
+        FeatureMap map =
+                FeatureMaps.create(profile.featureMap().key(), c.headSize, profile.features(), profile.featureSeed());
         AttentionSpec spec = profile.mode() == Mode.HYBRID
                 ? AttentionSpec.hybrid(map, c.headSize, profile.sinks(), profile.window())
                 : AttentionSpec.linear(map, c.headSize);
