@@ -1,0 +1,151 @@
+package io.dijiang4j.plugin.gguf;
+
+import java.nio.ByteBuffer;
+import java.util.Arrays;
+import java.util.stream.Collectors;
+
+/**
+ * ggml tensor types as numbered in ggml.h ({@code enum ggml_type}), with their block geometry, and dequantization to
+ * float for the types this reader supports. Block layouts follow ggml-common.h / ggml-quants.c
+ * ({@code dequantize_row_*}): the arithmetic is done in float exactly as ggml does (fp16 scales widened to float).
+ */
+public enum GgmlType {
+    F32(0, 1, 4, true),
+    F16(1, 1, 2, true),
+    Q4_0(2, 32, 18, true),
+    Q4_1(3, 32, 20, true),
+    Q5_0(6, 32, 22, true),
+    Q5_1(7, 32, 24, true),
+    Q8_0(8, 32, 34, true),
+    Q8_1(9, 32, 36, false),
+    Q2_K(10, 256, 84, false),
+    Q3_K(11, 256, 110, false),
+    Q4_K(12, 256, 144, false),
+    Q5_K(13, 256, 176, false),
+    Q6_K(14, 256, 210, false),
+    Q8_K(15, 256, 292, false),
+    IQ2_XXS(16, 256, 66, false),
+    IQ2_XS(17, 256, 74, false),
+    IQ3_XXS(18, 256, 98, false),
+    IQ1_S(19, 256, 50, false),
+    IQ4_NL(20, 32, 18, false),
+    IQ3_S(21, 256, 110, false),
+    IQ2_S(22, 256, 82, false),
+    IQ4_XS(23, 256, 136, false),
+    I8(24, 1, 1, false),
+    I16(25, 1, 2, false),
+    I32(26, 1, 4, false),
+    I64(27, 1, 8, false),
+    F64(28, 1, 8, false),
+    IQ1_M(29, 256, 56, false),
+    BF16(30, 1, 2, true);
+
+    /** The id stored in a GGUF tensor info. */
+    public final int id;
+    /** Elements per block (1 for plain types). */
+    public final int blockSize;
+    /** Bytes per block. */
+    public final int blockBytes;
+    /** Whether {@link #dequantize} supports this type. */
+    public final boolean dequantizable;
+
+    GgmlType(int id, int blockSize, int blockBytes, boolean dequantizable) {
+        this.id = id;
+        this.blockSize = blockSize;
+        this.blockBytes = blockBytes;
+        this.dequantizable = dequantizable;
+    }
+
+    /** The type with this id, or null if there is none (or it is one of ggml's removed ids). */
+    public static GgmlType byId(long id) {
+        for (GgmlType t : values()) if (t.id == id) return t;
+        return null;
+    }
+
+    /** The types {@link #dequantize} supports, for error messages. */
+    public static String supportedNames() {
+        return Arrays.stream(values())
+                .filter(t -> t.dequantizable)
+                .map(Enum::name)
+                .collect(Collectors.joining(", "));
+    }
+
+    /** Bytes that {@code elements} elements take; {@code elements} must be a multiple of the block size. */
+    public long bytesFor(long elements) {
+        return Math.multiplyExact(elements / blockSize, (long) blockBytes);
+    }
+
+    /**
+     * Dequantizes {@code count} elements (a multiple of the block size) from {@code src} (little-endian, read from
+     * its position on) into {@code dst[0..count)}.
+     */
+    public void dequantize(ByteBuffer src, float[] dst, int count) {
+        if (!dequantizable) throw new UnsupportedOperationException("cannot dequantize " + this);
+        if (count % blockSize != 0) throw new IllegalArgumentException(count + " is not a multiple of " + blockSize);
+        ByteBuffer b = src.slice().order(java.nio.ByteOrder.LITTLE_ENDIAN);
+        switch (this) {
+            case F32 -> b.asFloatBuffer().get(dst, 0, count);
+            case F16 -> {
+                for (int i = 0; i < count; i++) dst[i] = Float.float16ToFloat(b.getShort(2 * i));
+            }
+            case BF16 -> {
+                for (int i = 0; i < count; i++) dst[i] = Float.intBitsToFloat((b.getShort(2 * i) & 0xFFFF) << 16);
+            }
+            case Q4_0 -> {
+                for (int blk = 0, o = 0; o < count; blk += blockBytes, o += 32) {
+                    float d = Float.float16ToFloat(b.getShort(blk));
+                    for (int j = 0; j < 16; j++) {
+                        int q = b.get(blk + 2 + j) & 0xFF;
+                        dst[o + j] = ((q & 0x0F) - 8) * d;
+                        dst[o + j + 16] = ((q >>> 4) - 8) * d;
+                    }
+                }
+            }
+            case Q4_1 -> {
+                for (int blk = 0, o = 0; o < count; blk += blockBytes, o += 32) {
+                    float d = Float.float16ToFloat(b.getShort(blk));
+                    float m = Float.float16ToFloat(b.getShort(blk + 2));
+                    for (int j = 0; j < 16; j++) {
+                        int q = b.get(blk + 4 + j) & 0xFF;
+                        dst[o + j] = (q & 0x0F) * d + m;
+                        dst[o + j + 16] = (q >>> 4) * d + m;
+                    }
+                }
+            }
+            case Q5_0 -> {
+                for (int blk = 0, o = 0; o < count; blk += blockBytes, o += 32) {
+                    float d = Float.float16ToFloat(b.getShort(blk));
+                    int qh = b.getInt(blk + 2);
+                    for (int j = 0; j < 16; j++) {
+                        int q = b.get(blk + 6 + j) & 0xFF;
+                        int high0 = ((qh >>> j) << 4) & 0x10;
+                        int high1 = (qh >>> (j + 12)) & 0x10;
+                        dst[o + j] = (((q & 0x0F) | high0) - 16) * d;
+                        dst[o + j + 16] = (((q >>> 4) | high1) - 16) * d;
+                    }
+                }
+            }
+            case Q5_1 -> {
+                for (int blk = 0, o = 0; o < count; blk += blockBytes, o += 32) {
+                    float d = Float.float16ToFloat(b.getShort(blk));
+                    float m = Float.float16ToFloat(b.getShort(blk + 2));
+                    int qh = b.getInt(blk + 4);
+                    for (int j = 0; j < 16; j++) {
+                        int q = b.get(blk + 8 + j) & 0xFF;
+                        int high0 = ((qh >>> j) << 4) & 0x10;
+                        int high1 = (qh >>> (j + 12)) & 0x10;
+                        dst[o + j] = ((q & 0x0F) | high0) * d + m;
+                        dst[o + j + 16] = ((q >>> 4) | high1) * d + m;
+                    }
+                }
+            }
+            case Q8_0 -> {
+                for (int blk = 0, o = 0; o < count; blk += blockBytes, o += 32) {
+                    float d = Float.float16ToFloat(b.getShort(blk));
+                    for (int j = 0; j < 32; j++) dst[o + j] = b.get(blk + 2 + j) * d;
+                }
+            }
+            default -> throw new UnsupportedOperationException("cannot dequantize " + this);
+        }
+    }
+}
