@@ -1,0 +1,222 @@
+package io.dijiang4j.plugin.gguf;
+
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import com.github.tjake.jlama.model.AbstractModel;
+import com.github.tjake.jlama.model.ModelSupport;
+import com.github.tjake.jlama.safetensors.DType;
+import com.github.tjake.jlama.tensor.AbstractTensor;
+import com.github.tjake.jlama.tensor.KvBufferCache;
+import java.io.IOException;
+import java.io.InputStream;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Locale;
+import java.util.stream.StreamSupport;
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+/**
+ * SmolLM2-135M-Instruct converted from its GGUF (Q4_1, dequantized to F32) against the fixtures that Hugging Face
+ * transformers recorded from the same file (plugin/src/test/resources/smollm2/README.md): token ids, and vanilla
+ * Jlama's greedy tokens and logits.
+ */
+class GgufSmolLM2ReferenceTest {
+    /**
+     * Largest allowed |Jlama - transformers| over the reference's top-5 logits (which lie between about 10 and 25).
+     * Both dequantize the same Q4_1 blocks to float32, so what remains is float32 summation order over 30 layers:
+     * measured 2.7e-5 at most (4 prompts x 10 steps); the bound leaves about 20x room.
+     */
+    static final double LOGIT_TOLERANCE = 5e-4;
+
+    private static final ObjectMapper JSON = new ObjectMapper();
+
+    @TempDir
+    static Path temp;
+
+    static Path modelDir;
+    static AbstractModel jlama;
+
+    @BeforeAll
+    static void convertAndLoad() throws IOException {
+        modelDir = temp.resolve("smollm2");
+        GgufConverter.convert(SmolLM2.gguf(), modelDir, GgufConverter.Precision.F32, null);
+        jlama = ModelSupport.loadModel(modelDir.toFile(), DType.F32, DType.I8);
+    }
+
+    @AfterAll
+    static void close() {
+        if (jlama != null) jlama.close();
+    }
+
+    static JsonNode fixture(String name) throws IOException {
+        try (InputStream in = GgufSmolLM2ReferenceTest.class.getResourceAsStream("/smollm2/" + name)) {
+            assertTrue(in != null, "fixture /smollm2/" + name + " missing");
+            return JSON.readTree(in);
+        }
+    }
+
+    static long[] longs(JsonNode array) {
+        return StreamSupport.stream(array.spliterator(), false)
+                .mapToLong(JsonNode::asLong)
+                .toArray();
+    }
+
+    @Test
+    void fixturesWereMadeFromTheFetchedFile() throws IOException {
+        String recorded =
+                fixture("generation.json").path("made_by").path("gguf_sha256").asText();
+        assertEquals(GgufModels.sha256(SmolLM2.gguf()), recorded);
+        assertEquals(
+                recorded,
+                fixture("tokenization.json").path("made_by").path("gguf_sha256").asText());
+    }
+
+    @Test
+    void byteLevelTokenizerMatchesTransformersOnEveryText() throws IOException {
+        ByteLevelBpeTokenizer tokenizer = new ByteLevelBpeTokenizer(modelDir);
+        for (JsonNode t : fixture("tokenization.json").path("texts")) {
+            String text = t.path("text").asText();
+            long[] ids = tokenizer.encode(text);
+            assertArrayEquals(longs(t.path("ids")), ids, t.path("name").asText());
+            assertEquals(
+                    text,
+                    tokenizer.decode(ids),
+                    "round trip of " + t.path("name").asText());
+            StringBuilder oneByOne = new StringBuilder();
+            for (long id : ids) oneByOne.append(tokenizer.decode(id));
+            assertEquals(
+                    text,
+                    oneByOne.toString(),
+                    "token-by-token decoding of " + t.path("name").asText());
+        }
+    }
+
+    /**
+     * Jlama 0.8.4's own tokenizer on the converted tokenizer.json: right on ASCII text, wrong on non-ASCII (it maps
+     * code points, not UTF-8 bytes, to GPT-2's byte symbols). The second half is a canary: if a Jlama upgrade fixes
+     * it, this fails and {@link ByteLevelBpeTokenizer} may no longer be needed.
+     */
+    @Test
+    void jlamasOwnTokenizerMatchesOnAsciiOnly() throws IOException {
+        var tokenizer = jlama.getTokenizer();
+        int asciiTexts = 0, nonAscii = 0;
+        for (JsonNode t : fixture("tokenization.json").path("texts")) {
+            String text = t.path("text").asText();
+            long[] expected = longs(t.path("ids"));
+            if (text.chars().allMatch(c -> c < 128)) {
+                assertArrayEquals(
+                        expected, tokenizer.encode(text), t.path("name").asText());
+                asciiTexts++;
+            } else {
+                assertTrue(
+                        !java.util.Arrays.equals(expected, tokenizer.encode(text)),
+                        "Jlama's tokenizer now matches on " + t.path("name").asText() + ": the known bug is fixed");
+                nonAscii++;
+            }
+        }
+        assertTrue(asciiTexts >= 4 && nonAscii >= 2, asciiTexts + " ASCII and " + nonAscii + " non-ASCII texts");
+    }
+
+    @Test
+    void chatTemplateRendersAsTransformersDid() throws IOException {
+        for (JsonNode p : fixture("generation.json").path("prompts")) {
+            if (!p.path("kind").asText().equals("chat")) continue;
+            String rendered = jlama.promptSupport()
+                    .orElseThrow()
+                    .builder()
+                    .addUserMessage(p.path("question").asText())
+                    .build()
+                    .getPrompt();
+            assertEquals(p.path("text").asText(), rendered);
+            assertArrayEquals(longs(p.path("prompt_ids")), new ByteLevelBpeTokenizer(modelDir).encode(rendered));
+        }
+    }
+
+    /**
+     * Teacher-forced along the reference's greedy path: at every step Jlama's argmax must be the reference's token,
+     * its top-5 the same ids, and the logits of those ids within {@link #LOGIT_TOLERANCE}.
+     */
+    @Test
+    void vanillaJlamaMatchesGreedyTokensAndLogits() throws IOException {
+        double worst = 0;
+        List<String> report = new ArrayList<>();
+        for (JsonNode p : fixture("generation.json").path("prompts")) {
+            String name = p.path("name").asText();
+            int[] prompt = StreamSupport.stream(p.path("prompt_ids").spliterator(), false)
+                    .mapToInt(JsonNode::asInt)
+                    .toArray();
+            KvBufferCache.KvBuffer kv = new KvBufferCache(jlama).getEphemeralKvBuffer();
+            AbstractTensor out = jlama.batchForward(prompt, 0, kv);
+            int position = prompt.length;
+            double promptWorst = 0;
+            int step = 0;
+            for (JsonNode s : p.path("steps")) {
+                float[] logits = lastRowLogits(out);
+                out.close();
+                long[] topIds = longs(s.path("top_ids"));
+                int argmax = argmax(logits);
+                assertEquals(s.path("token").asInt(), argmax, name + " step " + step + ": greedy token");
+                long[] ours = topK(logits, topIds.length);
+                assertArrayEquals(topIds, ours, name + " step " + step + ": top-" + topIds.length + " ids");
+                for (int k = 0; k < topIds.length; k++) {
+                    double diff = Math.abs(logits[(int) topIds[k]]
+                            - s.path("top_logits").get(k).asDouble());
+                    promptWorst = Math.max(promptWorst, diff);
+                    assertTrue(
+                            diff <= LOGIT_TOLERANCE,
+                            String.format(
+                                    Locale.ROOT,
+                                    "%s step %d: logit of token %d differs by %.3g (tolerance %.1g)",
+                                    name,
+                                    step,
+                                    topIds[k],
+                                    diff,
+                                    LOGIT_TOLERANCE));
+                }
+                out = jlama.forward(s.path("token").asInt(), position++, kv, java.util.Optional.empty());
+                step++;
+            }
+            out.close();
+            worst = Math.max(worst, promptWorst);
+            report.add(String.format(Locale.ROOT, "%s: %d steps, max |dlogit| %.2e", name, step, promptWorst));
+        }
+        report.forEach(System.out::println);
+        System.out.printf(Locale.ROOT, "max |dlogit| over all prompts: %.2e%n", worst);
+    }
+
+    /** Raw logits of the last row, as Jlama's sampler computes them (final norm, tied output head). */
+    private static float[] lastRowLogits(AbstractTensor out) {
+        int vocab = jlama.getConfig().vocabularySize;
+        AbstractTensor last =
+                out.shape().first() == 1 ? out : out.slice(out.shape().first() - 1);
+        try (AbstractTensor logits = jlama.makeDenseTensor(1, vocab)) {
+            jlama.sample(last, 0f, 0f, logits);
+            float[] r = new float[vocab];
+            for (int i = 0; i < vocab; i++) r[i] = logits.get(0, i);
+            return r;
+        }
+    }
+
+    private static int argmax(float[] v) {
+        int best = 0;
+        for (int i = 1; i < v.length; i++) if (v[i] > v[best]) best = i;
+        return best;
+    }
+
+    private static long[] topK(float[] v, int k) {
+        return java.util.stream.IntStream.range(0, v.length)
+                .boxed()
+                .sorted((a, b) -> Float.compare(v[b], v[a]))
+                .limit(k)
+                .mapToLong(Integer::longValue)
+                .toArray();
+    }
+}
