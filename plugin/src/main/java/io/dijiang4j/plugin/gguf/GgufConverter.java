@@ -4,21 +4,16 @@ import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.SerializationFeature;
 import java.io.IOException;
 import java.io.PrintStream;
-import java.io.UncheckedIOException;
-import java.nio.file.AtomicMoveNotSupportedException;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.nio.file.StandardCopyOption;
 import java.util.ArrayList;
 import java.util.Arrays;
-import java.util.Comparator;
 import java.util.HashSet;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Locale;
 import java.util.Map;
 import java.util.Set;
-import java.util.stream.Stream;
 
 /**
  * Converts a llama-architecture GGUF into a Jlama model directory: config.json (Hugging Face {@code LlamaConfig}
@@ -56,55 +51,29 @@ public final class GgufConverter {
      */
     public static Result convert(Path gguf, Path outDir, Precision precision, PrintStream progress) throws IOException {
         long start = System.nanoTime();
-        Path target = outDir.toAbsolutePath().normalize();
-        if (Files.exists(target)) {
-            boolean emptyDir;
-            try (Stream<Path> entries = Files.isDirectory(target) ? Files.list(target) : null) {
-                emptyDir = entries != null && entries.findAny().isEmpty();
-            }
-            if (!emptyDir) throw new IllegalArgumentException("output " + target + " already exists and is not empty");
-        }
         try (GgufFile file = GgufFile.open(gguf)) {
             LlamaLayout layout = LlamaLayout.of(file);
-            Path parent = target.getParent();
-            Files.createDirectories(parent);
-            Path tmp = Files.createTempDirectory(parent, "." + target.getFileName() + ".tmp-");
-            boolean done = false;
-            try {
-                GgufTokenizerFiles.Vocabulary vocabulary = GgufTokenizerFiles.write(file, layout.contextLength, tmp);
+            long[] written = AtomicDirectory.create(outDir, dir -> {
+                GgufTokenizerFiles.Vocabulary vocabulary = GgufTokenizerFiles.write(file, layout.contextLength, dir);
                 if (vocabulary.size() != layout.vocabularySize) {
                     throw file.fail("the vocabulary has " + vocabulary.size() + " tokens, the embedding "
                             + layout.vocabularySize + " rows");
                 }
-                writeConfig(file, layout, vocabulary, precision, tmp.resolve("config.json"));
-                long[] written = writeWeights(file, layout, precision, tmp.resolve("model.safetensors"), progress);
+                writeConfig(file, layout, vocabulary, precision, dir.resolve("config.json"));
+                long[] counts = writeWeights(file, layout, precision, dir.resolve("model.safetensors"), progress);
                 Files.writeString(
-                        tmp.resolve("README.md"),
+                        dir.resolve("README.md"),
                         "Converted by dijiang4j from " + gguf.getFileName() + " (GGUF v" + file.version() + ", "
                                 + layout.architecture + "); weights dequantized to " + precision + ".\n");
-                try { // temporary directories are owner-only; a model directory is meant to be shared
-                    Files.setPosixFilePermissions(
-                            tmp, java.nio.file.attribute.PosixFilePermissions.fromString("rwxr-xr-x"));
-                } catch (UnsupportedOperationException ignored) {
-                    // not a POSIX file system
-                }
-                if (Files.isDirectory(target)) Files.delete(target); // empty (checked above)
-                try {
-                    Files.move(tmp, target, StandardCopyOption.ATOMIC_MOVE);
-                } catch (AtomicMoveNotSupportedException e) {
-                    Files.move(tmp, target);
-                }
-                done = true;
-                return new Result(
-                        outDir,
-                        layout.architecture,
-                        (int) written[0],
-                        written[1],
-                        Files.size(target.resolve("model.safetensors")),
-                        (System.nanoTime() - start) / 1e9);
-            } finally {
-                if (!done) deleteRecursively(tmp);
-            }
+                return counts;
+            });
+            return new Result(
+                    outDir,
+                    layout.architecture,
+                    (int) written[0],
+                    written[1],
+                    Files.size(outDir.resolve("model.safetensors")),
+                    (System.nanoTime() - start) / 1e9);
         }
     }
 
@@ -310,20 +279,5 @@ public final class GgufConverter {
         if (file.has("general.name")) source.put("name", file.string("general.name"));
         c.put("dijiang4j_converted_from_gguf", source);
         Files.write(out, JSON.writeValueAsBytes(c));
-    }
-
-    static void deleteRecursively(Path dir) {
-        if (!Files.exists(dir)) return;
-        try (Stream<Path> walk = Files.walk(dir)) {
-            walk.sorted(Comparator.reverseOrder()).forEach(p -> {
-                try {
-                    Files.delete(p);
-                } catch (IOException e) {
-                    throw new UncheckedIOException(e);
-                }
-            });
-        } catch (IOException e) {
-            throw new UncheckedIOException(e);
-        }
     }
 }

@@ -43,7 +43,7 @@ final class GgufTokenizerFiles {
     static final String SINGLE_DIGIT_REGEX = "\\p{N}";
 
     // token types (llama.cpp's enum llama_token_type)
-    static final int NORMAL = 1, UNKNOWN = 2, CONTROL = 3, USER_DEFINED = 4, UNUSED = 5, BYTE = 6;
+    static final int NORMAL = 1, CONTROL = 3, USER_DEFINED = 4;
 
     private GgufTokenizerFiles() {}
 
@@ -119,21 +119,9 @@ final class GgufTokenizerFiles {
             split.put("behavior", "Isolated");
             split.put("invert", false);
         }
-        ObjectNode byteLevel = steps.addObject();
-        byteLevel.put("type", "ByteLevel");
-        byteLevel.put("add_prefix_space", false);
-        byteLevel.put("trim_offsets", true);
-        byteLevel.put("use_regex", false);
-        ObjectNode post = root.putObject("post_processor");
-        post.put("type", "ByteLevel");
-        post.put("add_prefix_space", false);
-        post.put("trim_offsets", false);
-        post.put("use_regex", false);
-        ObjectNode decoder = root.putObject("decoder");
-        decoder.put("type", "ByteLevel");
-        decoder.put("add_prefix_space", true);
-        decoder.put("trim_offsets", true);
-        decoder.put("use_regex", true);
+        byteLevel(steps.addObject(), false, true, false);
+        byteLevel(root.putObject("post_processor"), false, false, false);
+        byteLevel(root.putObject("decoder"), true, true, true);
 
         ObjectNode bpe = root.putObject("model");
         bpe.put("type", "BPE");
@@ -181,6 +169,14 @@ final class GgufTokenizerFiles {
         config.put("tokenizer_class", "GPT2Tokenizer");
         Files.write(dir.resolve("tokenizer_config.json"), JSON.writeValueAsBytes(config));
         return new Vocabulary(tokens.size(), bos, eos, tokens);
+    }
+
+    /** A Hugging Face ByteLevel step (pre-tokenizer, post-processor or decoder: they share the fields). */
+    private static void byteLevel(ObjectNode node, boolean addPrefixSpace, boolean trimOffsets, boolean useRegex) {
+        node.put("type", "ByteLevel");
+        node.put("add_prefix_space", addPrefixSpace);
+        node.put("trim_offsets", trimOffsets);
+        node.put("use_regex", useRegex);
     }
 
     /** A token id from the metadata, -1 if absent; a {@link GgufException} if outside the vocabulary. */
