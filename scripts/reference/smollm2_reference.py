@@ -126,6 +126,18 @@ def main():
     for p in prompts:
         print(p["name"], repr(p["continuation"]))
 
+    # The dequantized, un-permuted weights as transformers holds them: a SHA-256 of each tensor's float32
+    # little-endian bytes (row-major, Hugging Face names). lm_head.weight is tied to the embedding and left out.
+    weights = {}
+    for key, tensor in model.state_dict().items():
+        if key == "lm_head.weight" and model.config.tie_word_embeddings:
+            continue
+        data = tensor.detach().contiguous().to(torch.float32).numpy().astype("<f4")
+        weights[key] = {"shape": list(data.shape), "sha256": hashlib.sha256(data.tobytes()).hexdigest()}
+    with open(os.path.join(args.out, "weights.json"), "w", encoding="utf-8") as f:
+        json.dump({"made_by": made_by, "note": "SHA-256 of each tensor's float32 little-endian bytes, row-major",
+                   "tensors": weights}, f, indent=1, sort_keys=True)
+
 
 if __name__ == "__main__":
     main()

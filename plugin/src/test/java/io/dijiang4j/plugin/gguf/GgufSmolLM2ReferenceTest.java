@@ -79,6 +79,46 @@ class GgufSmolLM2ReferenceTest {
                 fixture("tokenization.json").path("made_by").path("gguf_sha256").asText());
     }
 
+    /**
+     * Every converted weight (Q4_1 / Q8_0 dequantized, Q and K un-permuted) is bit-identical to the float32 tensor
+     * transformers builds from the same GGUF with its own dequantization.
+     */
+    @Test
+    void weightsAreBitIdenticalToTransformersDequantization() throws Exception {
+        JsonNode expected = fixture("weights.json").path("tensors");
+        Path file = modelDir.resolve("model.safetensors");
+        try (java.nio.channels.FileChannel ch = java.nio.channels.FileChannel.open(file)) {
+            java.nio.ByteBuffer length = java.nio.ByteBuffer.allocate(8).order(java.nio.ByteOrder.LITTLE_ENDIAN);
+            ch.read(length, 0);
+            long headerLength = length.getLong(0);
+            java.nio.ByteBuffer headerBytes = java.nio.ByteBuffer.allocate((int) headerLength);
+            ch.read(headerBytes, 8);
+            JsonNode header = JSON.readTree(headerBytes.array());
+            List<String> names = new ArrayList<>();
+            header.fieldNames().forEachRemaining(n -> {
+                if (!n.equals("__metadata__")) names.add(n);
+            });
+            assertEquals(
+                    StreamSupport.stream(((Iterable<String>) expected::fieldNames).spliterator(), false)
+                            .sorted()
+                            .toList(),
+                    names.stream().sorted().toList());
+            for (String name : names) {
+                JsonNode info = header.path(name);
+                assertEquals("F32", info.path("dtype").asText());
+                assertEquals(expected.path(name).path("shape"), info.path("shape"), name);
+                long begin = 8 + headerLength + info.path("data_offsets").get(0).asLong();
+                long end = 8 + headerLength + info.path("data_offsets").get(1).asLong();
+                java.security.MessageDigest sha = java.security.MessageDigest.getInstance("SHA-256");
+                sha.update(ch.map(java.nio.channels.FileChannel.MapMode.READ_ONLY, begin, end - begin));
+                assertEquals(
+                        expected.path(name).path("sha256").asText(),
+                        java.util.HexFormat.of().formatHex(sha.digest()),
+                        name);
+            }
+        }
+    }
+
     @Test
     void byteLevelTokenizerMatchesTransformersOnEveryText() throws IOException {
         ByteLevelBpeTokenizer tokenizer = new ByteLevelBpeTokenizer(modelDir);
