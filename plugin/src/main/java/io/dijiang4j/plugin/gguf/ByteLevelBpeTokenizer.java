@@ -39,6 +39,8 @@ public final class ByteLevelBpeTokenizer extends LlamaTokenizer {
         }
     }
 
+    private static final int CACHE_LIMIT = 1 << 16;
+
     private final Map<String, long[]> cache = new ConcurrentHashMap<>();
     private final ByteArrayOutputStream pending = new ByteArrayOutputStream();
 
@@ -60,6 +62,7 @@ public final class ByteLevelBpeTokenizer extends LlamaTokenizer {
                 ids.add(added);
                 continue;
             }
+            if (cache.size() > CACHE_LIMIT) cache.clear(); // words repeat; a long stream of new ones must not grow it
             for (long id : cache.computeIfAbsent(piece, this::encodePiece)) ids.add(id);
         }
         long[] out = new long[ids.size()];

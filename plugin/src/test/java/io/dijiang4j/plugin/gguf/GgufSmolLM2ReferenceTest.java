@@ -181,6 +181,30 @@ class GgufSmolLM2ReferenceTest {
     }
 
     /**
+     * Jlama's own greedy generate on a chat prompt answers as transformers did, and stops at {@code <|im_end|>} (the
+     * GGUF's eos id, written to config.json). Its BOS is {@code <|im_start|>}, which the ChatML prompt starts with.
+     */
+    @Test
+    void jlamaChatsAndStopsAtImEnd() throws IOException {
+        for (JsonNode p : fixture("generation.json").path("prompts")) {
+            if (!p.path("name").asText().equals("chat_capital")) continue;
+            String expected = p.path("continuation").asText();
+            expected = expected.substring(0, expected.indexOf("<|im_end|>"));
+            var prompt = jlama.promptSupport()
+                    .orElseThrow()
+                    .builder()
+                    .addUserMessage(p.path("question").asText())
+                    .build();
+            var response = jlama.generate(java.util.UUID.randomUUID(), prompt, 0f, 64, (token, time) -> {});
+            assertEquals(expected, response.responseText);
+            assertEquals(
+                    com.github.tjake.jlama.model.functions.Generator.FinishReason.STOP_TOKEN, response.finishReason);
+            return;
+        }
+        throw new AssertionError("no chat_capital prompt in generation.json");
+    }
+
+    /**
      * Teacher-forced along the reference's greedy path: at every step Jlama's argmax must be the reference's token,
      * its top-5 the same ids, and the logits of those ids within {@link #LOGIT_TOLERANCE}.
      */
