@@ -20,9 +20,9 @@ public enum GgmlType {
     Q8_1(9, 32, 36, false),
     Q2_K(10, 256, 84, false),
     Q3_K(11, 256, 110, false),
-    Q4_K(12, 256, 144, false),
-    Q5_K(13, 256, 176, false),
-    Q6_K(14, 256, 210, false),
+    Q4_K(12, 256, 144, true),
+    Q5_K(13, 256, 176, true),
+    Q6_K(14, 256, 210, true),
     Q8_K(15, 256, 292, false),
     IQ2_XXS(16, 256, 66, false),
     IQ2_XS(17, 256, 74, false),
@@ -145,7 +145,61 @@ public enum GgmlType {
                     for (int j = 0; j < 32; j++) dst[o + j] = b.get(blk + 2 + j) * d;
                 }
             }
+            case Q4_K, Q5_K -> {
+                boolean five = this == Q5_K;
+                int qsOffset = five ? 48 : 16; // after d, dmin, scales[12] (and qh[32] for Q5_K)
+                for (int blk = 0, o = 0; o < count; blk += blockBytes, o += 256) {
+                    float d = Float.float16ToFloat(b.getShort(blk));
+                    float min = Float.float16ToFloat(b.getShort(blk + 2));
+                    for (int chunk = 0; chunk < 4; chunk++) { // 64 elements: two sub-blocks of 32 with own scale/min
+                        float d1 = d * scaleK4(b, blk + 4, 2 * chunk), m1 = min * minK4(b, blk + 4, 2 * chunk);
+                        float d2 = d * scaleK4(b, blk + 4, 2 * chunk + 1), m2 = min * minK4(b, blk + 4, 2 * chunk + 1);
+                        for (int l = 0; l < 32; l++) {
+                            int q = b.get(blk + qsOffset + 32 * chunk + l) & 0xFF;
+                            int high = five ? b.get(blk + 16 + l) & 0xFF : 0;
+                            int h1 = five ? ((high >>> (2 * chunk)) & 1) << 4 : 0;
+                            int h2 = five ? ((high >>> (2 * chunk + 1)) & 1) << 4 : 0;
+                            dst[o + 64 * chunk + l] = d1 * ((q & 0x0F) + h1) - m1;
+                            dst[o + 64 * chunk + 32 + l] = d2 * ((q >>> 4) + h2) - m2;
+                        }
+                    }
+                }
+            }
+            case Q6_K -> {
+                for (int blk = 0, o = 0; o < count; blk += blockBytes, o += 256) {
+                    float d = Float.float16ToFloat(b.getShort(blk + 208)); // ql[128], qh[64], scales[16], d
+                    for (int half = 0; half < 2; half++) {
+                        int ql = blk + 64 * half, qh = blk + 128 + 32 * half, sc = blk + 192 + 8 * half;
+                        int y = o + 128 * half;
+                        for (int l = 0; l < 32; l++) {
+                            int is = l / 16;
+                            int low0 = b.get(ql + l) & 0xFF, low1 = b.get(ql + l + 32) & 0xFF;
+                            int high = b.get(qh + l) & 0xFF;
+                            int q1 = ((low0 & 0xF) | ((high & 3) << 4)) - 32;
+                            int q2 = ((low1 & 0xF) | (((high >>> 2) & 3) << 4)) - 32;
+                            int q3 = ((low0 >>> 4) | (((high >>> 4) & 3) << 4)) - 32;
+                            int q4 = ((low1 >>> 4) | (((high >>> 6) & 3) << 4)) - 32;
+                            dst[y + l] = d * b.get(sc + is) * q1;
+                            dst[y + l + 32] = d * b.get(sc + is + 2) * q2;
+                            dst[y + l + 64] = d * b.get(sc + is + 4) * q3;
+                            dst[y + l + 96] = d * b.get(sc + is + 6) * q4;
+                        }
+                    }
+                }
+            }
             default -> throw new UnsupportedOperationException("cannot dequantize " + this);
         }
+    }
+
+    /** ggml's get_scale_min_k4, scale part: the 6-bit scale of sub-block j from the 12 packed bytes at {@code at}. */
+    private static int scaleK4(ByteBuffer b, int at, int j) {
+        return j < 4 ? b.get(at + j) & 63 : (b.get(at + j + 4) & 0x0F) | (((b.get(at + j - 4) & 0xFF) >>> 6) << 4);
+    }
+
+    /** get_scale_min_k4, min part. */
+    private static int minK4(ByteBuffer b, int at, int j) {
+        return j < 4
+                ? b.get(at + j + 4) & 63
+                : ((b.get(at + j + 4) & 0xFF) >>> 4) | (((b.get(at + j) & 0xFF) >>> 6) << 4);
     }
 }

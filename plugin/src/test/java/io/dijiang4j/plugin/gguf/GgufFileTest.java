@@ -26,12 +26,14 @@ class GgufFileTest {
     @ParameterizedTest
     @EnumSource(
             value = GgmlType.class,
-            names = {"F32", "F16", "BF16", "Q4_0", "Q4_1", "Q5_0", "Q5_1", "Q8_0"})
+            names = {"F32", "F16", "BF16", "Q4_0", "Q4_1", "Q5_0", "Q5_1", "Q8_0", "Q4_K", "Q5_K", "Q6_K"})
     void dequantizesLikeTheSpec(GgmlType type) throws IOException {
         SplittableRandom random = new SplittableRandom(type.id * 7919L + 1);
         long[][] shapes = type.blockSize == 1
                 ? new long[][] {{7, 3}, {1}, {5, 1, 3}, {13, 11}}
-                : new long[][] {{64, 3}, {32}, {96, 1, 5}, {32, 7, 1, 2}};
+                : type.blockSize == 32
+                        ? new long[][] {{64, 3}, {32}, {96, 1, 5}, {32, 7, 1, 2}}
+                        : new long[][] {{512, 3}, {256}, {768, 1, 1}, {256, 3, 1, 2}};
         GgufTestFiles gguf = new GgufTestFiles();
         byte[][] data = new byte[shapes.length][];
         for (int i = 0; i < shapes.length; i++) {
@@ -45,12 +47,13 @@ class GgufFileTest {
                 assertEquals(type, info.type());
                 assertTrue(Arrays.equals(shapes[i], info.dims()));
                 float[] got = file.floats(info);
-                double[] want = reference(type, data[i], got.length);
+                double[] terms = new double[got.length];
+                double[] want = reference(type, data[i], got.length, terms);
                 int nonZero = 0;
                 for (int e = 0; e < got.length; e++) {
                     if (want[e] != 0) nonZero++;
-                    // ggml computes q*d (+ m) in float: at most a rounding or two away from the exact value.
-                    double tolerance = type.blockSize == 1 ? 0 : 2.5e-7 * (Math.abs(want[e]) + 8 * maxScale(type));
+                    // ggml computes in float: a few roundings (each at most 2^-24 relative) of the terms' size.
+                    double tolerance = type.blockSize == 1 ? 0 : 4 * 0x1p-24 * terms[e];
                     assertTrue(
                             Math.abs(got[e] - want[e]) <= tolerance,
                             type + " tensor t" + i + " element " + e + ": " + got[e] + " vs " + want[e]);
@@ -58,10 +61,6 @@ class GgufFileTest {
                 assertTrue(nonZero > got.length / 2, "random data should be mostly non-zero: " + nonZero);
             }
         }
-    }
-
-    private static double maxScale(GgmlType type) {
-        return 4.0; // randomHalf's magnitudes are below 2^2
     }
 
     @ParameterizedTest
@@ -238,11 +237,11 @@ class GgufFileTest {
     @Test
     void typeThatCannotBeDequantizedIsNamedWhenRead() throws IOException {
         GgufTestFiles g = valid();
-        g.tensor("k", new long[] {256}, GgmlType.Q6_K.id, new byte[GgmlType.Q6_K.blockBytes]);
-        try (GgufFile file = GgufFile.open(g.write(dir.resolve("q6k.gguf")))) {
+        g.tensor("k", new long[] {256}, GgmlType.Q3_K.id, new byte[GgmlType.Q3_K.blockBytes]);
+        try (GgufFile file = GgufFile.open(g.write(dir.resolve("q3k.gguf")))) {
             assertOneLine(
                     assertThrows(GgufException.class, () -> file.floats(file.tensor("k"))),
-                    "tensor 'k' has type Q6_K, which this reader cannot dequantize (supported: F32, F16, Q4_0");
+                    "tensor 'k' has type Q3_K, which this reader cannot dequantize (supported: F32, F16, Q4_0");
         }
     }
 

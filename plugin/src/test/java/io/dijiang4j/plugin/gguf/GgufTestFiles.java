@@ -206,6 +206,15 @@ final class GgufTestFiles {
                     if (type == GgmlType.Q5_1) b.putInt(r.nextInt());
                     fillRandom(b, 16, r);
                 }
+                case Q4_K, Q5_K -> {
+                    b.putShort(randomHalf(r));
+                    b.putShort(randomHalf(r));
+                    fillRandom(b, type.blockBytes - 4, r);
+                }
+                case Q6_K -> {
+                    fillRandom(b, type.blockBytes - 2, r);
+                    b.putShort(randomHalf(r));
+                }
                 default -> fillRandom(b, type.blockBytes, r);
             }
         }
@@ -234,6 +243,19 @@ final class GgufTestFiles {
      * values (q-16)d and q d + m; Q8_0 is d and 32 int8, value q d.
      */
     static double[] reference(GgmlType type, byte[] data, int elements) {
+        return reference(type, data, elements, new double[elements]);
+    }
+
+    /**
+     * As {@link #reference(GgmlType, byte[], int)}, also filling {@code terms[e]} with the sum of the magnitudes of
+     * the terms element e is made of (what float rounding errors scale with). Super-blocks of 256 (ggml-common.h):
+     * Q4_K is fp16 d, fp16 dmin, 12 bytes packing eight 6-bit scales and mins, 128 bytes of nibbles (each 64
+     * elements: 32 low nibbles, then the same 32 bytes' high nibbles), value d*scale*q - dmin*min per sub-block of
+     * 32; Q5_K adds 32 bytes whose bit s of byte l is the fifth bit of element l of sub-block s; Q6_K is 128 bytes of
+     * low nibbles, 64 bytes of 2-bit highs, 16 int8 scales (one per 16 elements) and fp16 d last, value
+     * d*scale*(q-32).
+     */
+    static double[] reference(GgmlType type, byte[] data, int elements, double[] terms) {
         ByteBuffer b = ByteBuffer.wrap(data).order(ByteOrder.LITTLE_ENDIAN);
         double[] y = new double[elements];
         switch (type) {
@@ -251,6 +273,35 @@ final class GgufTestFiles {
                             ? mantissa / 128.0 * Math.pow(2, -126)
                             : (1 + mantissa / 128.0) * Math.pow(2, exponent - 127);
                     y[i] = sign == 1 ? -m : m;
+                }
+            }
+            case Q4_K, Q5_K -> {
+                for (int e = 0; e < elements; e++) {
+                    int base = (e / 256) * type.blockBytes, k = e % 256, sub = k / 32, l = k % 32;
+                    double d = half(b.getShort(base) & 0xFFFF), dmin = half(b.getShort(base + 2) & 0xFFFF);
+                    int[] packed = new int[12];
+                    for (int i = 0; i < 12; i++) packed[i] = b.get(base + 4 + i) & 0xFF;
+                    int scale = sub < 4 ? packed[sub] & 63 : (packed[sub + 4] & 15) | ((packed[sub - 4] >> 6) << 4);
+                    int min = sub < 4 ? packed[sub + 4] & 63 : (packed[sub + 4] >> 4) | ((packed[sub] >> 6) << 4);
+                    int qs = type == GgmlType.Q5_K ? base + 48 : base + 16;
+                    int nibbles = b.get(qs + 32 * (sub / 2) + l) & 0xFF;
+                    int q = sub % 2 == 0 ? nibbles & 15 : nibbles >> 4;
+                    if (type == GgmlType.Q5_K) q += ((b.get(base + 16 + l) >> sub) & 1) * 16;
+                    y[e] = d * scale * q - dmin * min;
+                    terms[e] = Math.abs(d * scale * q) + Math.abs(dmin * min);
+                }
+            }
+            case Q6_K -> {
+                for (int e = 0; e < elements; e++) {
+                    int base = (e / 256) * type.blockBytes, k = e % 256, half = k / 128, quarter = (k % 128) / 32;
+                    int l = k % 32;
+                    int low = b.get(base + 64 * half + l + (quarter % 2) * 32) & 0xFF;
+                    int lowBits = quarter < 2 ? low & 15 : low >> 4;
+                    int highBits = ((b.get(base + 128 + 32 * half + l) & 0xFF) >> (2 * quarter)) & 3;
+                    int scale = b.get(base + 192 + 8 * half + l / 16 + 2 * quarter);
+                    double d = half(b.getShort(base + 208) & 0xFFFF);
+                    y[e] = d * scale * ((lowBits | (highBits << 4)) - 32);
+                    terms[e] = Math.abs(y[e]);
                 }
             }
             default -> {
@@ -272,6 +323,7 @@ final class GgufTestFiles {
                         }
                         default -> throw new IllegalArgumentException("no reference for " + type);
                     }
+                    terms[e] = Math.abs(y[e]) + 16 * Math.abs(d); // q*d and, for Q4_1/Q5_1, the minimum (< 4 d here)
                 }
             }
         }
