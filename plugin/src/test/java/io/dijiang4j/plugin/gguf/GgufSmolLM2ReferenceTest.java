@@ -9,8 +9,6 @@ import com.fasterxml.jackson.databind.ObjectMapper;
 import com.github.tjake.jlama.model.AbstractModel;
 import com.github.tjake.jlama.model.ModelSupport;
 import com.github.tjake.jlama.safetensors.DType;
-import com.github.tjake.jlama.tensor.AbstractTensor;
-import com.github.tjake.jlama.tensor.KvBufferCache;
 import java.io.IOException;
 import java.io.InputStream;
 import java.nio.file.Path;
@@ -210,77 +208,23 @@ class GgufSmolLM2ReferenceTest {
      */
     @Test
     void vanillaJlamaMatchesGreedyTokensAndLogits() throws IOException {
+        List<TeacherForcing.Step> steps = TeacherForcing.run(jlama, fixture("generation.json"));
+        assertEquals(40, steps.size(), "4 prompts x 10 steps");
         double worst = 0;
-        List<String> report = new ArrayList<>();
-        for (JsonNode p : fixture("generation.json").path("prompts")) {
-            String name = p.path("name").asText();
-            int[] prompt = StreamSupport.stream(p.path("prompt_ids").spliterator(), false)
-                    .mapToInt(JsonNode::asInt)
-                    .toArray();
-            KvBufferCache.KvBuffer kv = new KvBufferCache(jlama).getEphemeralKvBuffer();
-            AbstractTensor out = jlama.batchForward(prompt, 0, kv);
-            int position = prompt.length;
-            double promptWorst = 0;
-            int step = 0;
-            for (JsonNode s : p.path("steps")) {
-                float[] logits = lastRowLogits(out);
-                out.close();
-                long[] topIds = longs(s.path("top_ids"));
-                int argmax = argmax(logits);
-                assertEquals(s.path("token").asInt(), argmax, name + " step " + step + ": greedy token");
-                long[] ours = topK(logits, topIds.length);
-                assertArrayEquals(topIds, ours, name + " step " + step + ": top-" + topIds.length + " ids");
-                for (int k = 0; k < topIds.length; k++) {
-                    double diff = Math.abs(logits[(int) topIds[k]]
-                            - s.path("top_logits").get(k).asDouble());
-                    promptWorst = Math.max(promptWorst, diff);
-                    assertTrue(
-                            diff <= LOGIT_TOLERANCE,
-                            String.format(
-                                    Locale.ROOT,
-                                    "%s step %d: logit of token %d differs by %.3g (tolerance %.1g)",
-                                    name,
-                                    step,
-                                    topIds[k],
-                                    diff,
-                                    LOGIT_TOLERANCE));
-                }
-                out = jlama.forward(s.path("token").asInt(), position++, kv, java.util.Optional.empty());
-                step++;
-            }
-            out.close();
-            worst = Math.max(worst, promptWorst);
-            report.add(String.format(Locale.ROOT, "%s: %d steps, max |dlogit| %.2e", name, step, promptWorst));
+        for (TeacherForcing.Step s : steps) {
+            String where = s.prompt() + " step " + s.step();
+            assertEquals(s.expectedToken(), s.token(), where + ": greedy token");
+            assertArrayEquals(s.expectedTop(), s.top(), where + ": top-" + s.top().length + " ids");
+            assertTrue(
+                    s.maxDiff() <= LOGIT_TOLERANCE,
+                    String.format(
+                            Locale.ROOT,
+                            "%s: a top-5 logit differs by %.3g (tolerance %.1g)",
+                            where,
+                            s.maxDiff(),
+                            LOGIT_TOLERANCE));
+            worst = Math.max(worst, s.maxDiff());
         }
-        report.forEach(System.out::println);
-        System.out.printf(Locale.ROOT, "max |dlogit| over all prompts: %.2e%n", worst);
-    }
-
-    /** Raw logits of the last row, as Jlama's sampler computes them (final norm, tied output head). */
-    private static float[] lastRowLogits(AbstractTensor out) {
-        int vocab = jlama.getConfig().vocabularySize;
-        AbstractTensor last =
-                out.shape().first() == 1 ? out : out.slice(out.shape().first() - 1);
-        try (AbstractTensor logits = jlama.makeDenseTensor(1, vocab)) {
-            jlama.sample(last, 0f, 0f, logits);
-            float[] r = new float[vocab];
-            for (int i = 0; i < vocab; i++) r[i] = logits.get(0, i);
-            return r;
-        }
-    }
-
-    private static int argmax(float[] v) {
-        int best = 0;
-        for (int i = 1; i < v.length; i++) if (v[i] > v[best]) best = i;
-        return best;
-    }
-
-    private static long[] topK(float[] v, int k) {
-        return java.util.stream.IntStream.range(0, v.length)
-                .boxed()
-                .sorted((a, b) -> Float.compare(v[b], v[a]))
-                .limit(k)
-                .mapToLong(Integer::longValue)
-                .toArray();
+        System.out.printf(Locale.ROOT, "max |dlogit| over %d steps: %.2e%n", steps.size(), worst);
     }
 }
