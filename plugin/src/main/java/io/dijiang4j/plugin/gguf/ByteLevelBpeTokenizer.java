@@ -1,6 +1,7 @@
 package io.dijiang4j.plugin.gguf;
 
 import com.github.tjake.jlama.model.llama.LlamaTokenizer;
+import com.github.tjake.jlama.safetensors.tokenizer.TokenizerModel;
 import java.io.ByteArrayOutputStream;
 import java.nio.ByteBuffer;
 import java.nio.CharBuffer;
@@ -20,7 +21,9 @@ import java.util.concurrent.ConcurrentHashMap;
  * map each code point, not each UTF-8 byte, into GPT-2's byte alphabet, so every non-ASCII character is tokenized
  * (and decoded) wrongly: {@code é} should be the two byte-symbols {@code Ã©}. This class keeps Jlama's loading, added
  * (special) token splitting, Split pre-tokenizer and chat templates ({@link LlamaTokenizer}), and replaces the
- * byte mapping, the merge loop and decoding. Decoding one id at a time (as Jlama's {@code generate} does) holds back
+ * byte mapping, the merge loop and decoding. Pre-tokenizer steps Jlama skips or gets wrong are done here as Hugging
+ * Face does them: {@code ByteLevel} with {@code use_regex} splits with GPT-2's regex, {@code Digits} with
+ * {@code individual_digits} splits every digit, so an original Hugging Face tokenizer.json works too. Decoding one id at a time (as Jlama's {@code generate} does) holds back
  * the bytes of a character split over several tokens until it is complete; like Jlama's own tokenizers, an instance
  * serves one generation at a time.
  */
@@ -41,6 +44,11 @@ public final class ByteLevelBpeTokenizer extends LlamaTokenizer {
 
     private static final int CACHE_LIMIT = 1 << 16;
 
+    private static final java.util.regex.Pattern GPT2_SPLIT =
+            java.util.regex.Pattern.compile(GgufTokenizerFiles.GPT2_REGEX);
+    private static final java.util.regex.Pattern SINGLE_DIGIT =
+            java.util.regex.Pattern.compile(GgufTokenizerFiles.SINGLE_DIGIT_REGEX);
+
     private final Map<String, long[]> cache = new ConcurrentHashMap<>();
     private final ByteArrayOutputStream pending = new ByteArrayOutputStream();
 
@@ -51,6 +59,63 @@ public final class ByteLevelBpeTokenizer extends LlamaTokenizer {
             throw new IllegalArgumentException(modelRoot.resolve("tokenizer.json")
                     + ": byte_fallback is set; this is a SentencePiece-style vocabulary, not byte-level BPE");
         }
+    }
+
+    /** Splits off added (special) tokens, then applies the pre-tokenizer steps in order. */
+    @Override
+    public List<String> tokenize(String text) {
+        List<String> pieces = new ArrayList<>();
+        java.util.regex.Pattern added = model.addedTokenPattern();
+        int start = 0;
+        if (added != null) {
+            java.util.regex.Matcher m = added.matcher(text);
+            while (m.find()) {
+                if (m.start() > start) pieces.addAll(preTokenize(text.substring(start, m.start())));
+                pieces.add(m.group());
+                start = m.end();
+            }
+        }
+        if (start < text.length()) pieces.addAll(preTokenize(text.substring(start)));
+        return pieces;
+    }
+
+    private List<String> preTokenize(String text) {
+        var pre = model.preTokenizer();
+        if (pre == null) return List.of(text);
+        List<TokenizerModel.PretokenizerItem> steps = pre.pretokenizers;
+        if (steps.isEmpty()) return pre.pretokenize(text); // a single step (Metaspace) Jlama handles itself
+        List<String> pieces = List.of(text);
+        for (TokenizerModel.PretokenizerItem step : steps) {
+            List<String> next = new ArrayList<>();
+            for (String piece : pieces) {
+                switch (step.type) {
+                    case "ByteLevel" ->
+                        next.addAll(Boolean.FALSE.equals(step.use_regex) ? List.of(piece) : isolate(GPT2_SPLIT, piece));
+                    case "Digits" ->
+                        next.addAll(
+                                Boolean.TRUE.equals(step.individual_digits)
+                                        ? isolate(SINGLE_DIGIT, piece)
+                                        : step.pretokenize(piece));
+                    default -> next.addAll(step.pretokenize(piece));
+                }
+            }
+            pieces = next;
+        }
+        return pieces;
+    }
+
+    /** Every match of {@code pattern} and every stretch between matches, in order (Hugging Face's "Isolated"). */
+    private static List<String> isolate(java.util.regex.Pattern pattern, String text) {
+        List<String> out = new ArrayList<>();
+        java.util.regex.Matcher m = pattern.matcher(text);
+        int start = 0;
+        while (m.find()) {
+            if (m.start() > start) out.add(text.substring(start, m.start()));
+            if (m.end() > m.start()) out.add(m.group());
+            start = m.end();
+        }
+        if (start < text.length()) out.add(text.substring(start));
+        return out;
     }
 
     @Override

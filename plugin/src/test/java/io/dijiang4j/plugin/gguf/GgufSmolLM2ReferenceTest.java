@@ -138,6 +138,29 @@ class GgufSmolLM2ReferenceTest {
     }
 
     /**
+     * The pre-tokenizer as Hugging Face's own SmolLM2 tokenizer.json writes it (individual Digits, then ByteLevel
+     * with its GPT-2 regex; Jlama runs neither) gives the same ids through {@link ByteLevelBpeTokenizer}.
+     */
+    @Test
+    void byteLevelTokenizerReadsHuggingFaceStylePreTokenizers(@TempDir Path hfStyle) throws IOException {
+        com.fasterxml.jackson.databind.node.ObjectNode json = (com.fasterxml.jackson.databind.node.ObjectNode)
+                JSON.readTree(modelDir.resolve("tokenizer.json").toFile());
+        json.set(
+                "pre_tokenizer",
+                JSON.readTree(
+                        "{\"type\":\"Sequence\",\"pretokenizers\":[{\"type\":\"Digits\",\"individual_digits\":true},"
+                                + "{\"type\":\"ByteLevel\",\"add_prefix_space\":false,\"trim_offsets\":true,\"use_regex\":true}]}"));
+        JSON.writeValue(hfStyle.resolve("tokenizer.json").toFile(), json);
+        ByteLevelBpeTokenizer tokenizer = new ByteLevelBpeTokenizer(hfStyle);
+        for (JsonNode t : fixture("tokenization.json").path("texts")) {
+            assertArrayEquals(
+                    longs(t.path("ids")),
+                    tokenizer.encode(t.path("text").asText()),
+                    t.path("name").asText());
+        }
+    }
+
+    /**
      * Jlama 0.8.4's own tokenizer on the converted tokenizer.json: right on ASCII text, wrong on non-ASCII (it maps
      * code points, not UTF-8 bytes, to GPT-2's byte symbols). The second half is a canary: if a Jlama upgrade fixes
      * it, this fails and {@link ByteLevelBpeTokenizer} may no longer be needed.
