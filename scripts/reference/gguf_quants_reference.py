@@ -12,7 +12,7 @@ import numpy as np
 from gguf import GGMLQuantizationType as T, GGUFWriter, GGML_QUANT_SIZES
 from gguf.quants import dequantize
 
-TYPES = ["F16", "BF16", "Q4_0", "Q4_1", "Q5_0", "Q5_1", "Q8_0", "Q4_K", "Q5_K", "Q6_K"]
+TYPES = ["F16", "BF16", "Q4_0", "Q4_1", "Q5_0", "Q5_1", "Q8_0", "Q2_K", "Q3_K", "Q4_K", "Q5_K", "Q6_K"]
 ROWS = 3
 rng = np.random.default_rng(20261205)
 
@@ -29,9 +29,10 @@ def random_blocks(qtype, blocks):
     block_size, type_size = GGML_QUANT_SIZES[qtype]
     raw = rng.integers(0, 256, (blocks, type_size), dtype=np.uint8)
     name = qtype.name
-    # the fp16 fields: d at 0 (and dmin at 2 for Q4_1, Q5_1, Q4_K, Q5_K); Q6_K keeps d in its last two bytes
+    # the fp16 fields: d at 0 (and dmin at 2 for Q4_1, Q5_1, Q4_K, Q5_K); Q3_K and Q6_K keep d in their last two
+    # bytes, Q2_K d and dmin in its last four
     halves = {"Q4_0": [0], "Q5_0": [0], "Q8_0": [0], "Q4_1": [0, 2], "Q5_1": [0, 2], "Q4_K": [0, 2], "Q5_K": [0, 2],
-              "Q6_K": [type_size - 2]}.get(name, [])
+              "Q6_K": [type_size - 2], "Q3_K": [type_size - 2], "Q2_K": [type_size - 4, type_size - 2]}.get(name, [])
     for at in halves:
         raw[:, at:at + 2] = random_half(blocks).view(np.uint8).reshape(blocks, 2)
     return raw

@@ -18,8 +18,8 @@ public enum GgmlType {
     Q5_1(7, 32, 24, true),
     Q8_0(8, 32, 34, true),
     Q8_1(9, 32, 36, false),
-    Q2_K(10, 256, 84, false),
-    Q3_K(11, 256, 110, false),
+    Q2_K(10, 256, 84, true),
+    Q3_K(11, 256, 110, true),
     Q4_K(12, 256, 144, true),
     Q5_K(13, 256, 176, true),
     Q6_K(14, 256, 210, true),
@@ -145,6 +145,46 @@ public enum GgmlType {
                     for (int j = 0; j < 32; j++) dst[o + j] = b.get(blk + 2 + j) * d;
                 }
             }
+            case Q2_K -> {
+                for (int blk = 0, o = 0; o < count; blk += blockBytes, o += 256) {
+                    float d = Float.float16ToFloat(b.getShort(blk + 80)); // scales[16], qs[64], d, dmin
+                    float min = Float.float16ToFloat(b.getShort(blk + 82));
+                    int y = o, is = 0;
+                    for (int half = 0; half < 2; half++) { // 128 elements from 32 bytes of 2-bit values
+                        int q = blk + 16 + 32 * half;
+                        for (int shift = 0; shift < 8; shift += 2) {
+                            for (int part = 0; part < 2; part++) { // 16 elements per scale
+                                int sc = b.get(blk + is++) & 0xFF;
+                                float dl = d * (sc & 0x0F), ml = min * (sc >>> 4);
+                                for (int l = 0; l < 16; l++) {
+                                    dst[y++] = dl * (((b.get(q + 16 * part + l) & 0xFF) >>> shift) & 3) - ml;
+                                }
+                            }
+                        }
+                    }
+                }
+            }
+            case Q3_K -> {
+                int[] scales = new int[16];
+                for (int blk = 0, o = 0; o < count; blk += blockBytes, o += 256) {
+                    float d = Float.float16ToFloat(b.getShort(blk + 108)); // hmask[32], qs[64], scales[12], d
+                    unpackQ3Scales(b, blk + 96, scales);
+                    int y = o, is = 0, bit = 1;
+                    for (int half = 0; half < 2; half++) {
+                        int q = blk + 32 + 32 * half;
+                        for (int shift = 0; shift < 8; shift += 2, bit <<= 1) {
+                            for (int part = 0; part < 2; part++) {
+                                float dl = d * (scales[is++] - 32);
+                                for (int l = 0; l < 16; l++) {
+                                    int low = ((b.get(q + 16 * part + l) & 0xFF) >>> shift) & 3;
+                                    int minus = (b.get(blk + 16 * part + l) & bit) != 0 ? 0 : 4;
+                                    dst[y++] = dl * (low - minus);
+                                }
+                            }
+                        }
+                    }
+                }
+            }
             case Q4_K, Q5_K -> {
                 boolean five = this == Q5_K;
                 int qsOffset = five ? 48 : 16; // after d, dmin, scales[12] (and qh[32] for Q5_K)
@@ -188,6 +228,19 @@ public enum GgmlType {
                 }
             }
             default -> throw new UnsupportedOperationException("cannot dequantize " + this);
+        }
+    }
+
+    /**
+     * Q3_K's sixteen 6-bit scales from 12 bytes: scale i has its low 4 bits in byte i % 8 (low nibble for i < 8, high
+     * for i >= 8) and its high 2 bits in byte 8 + i % 4 at bit 2 * (i / 4) (ggml's kmask1/kmask2 shuffle).
+     */
+    private static void unpackQ3Scales(ByteBuffer b, int at, int[] scales) {
+        for (int i = 0; i < 16; i++) {
+            int low = b.get(at + i % 8) & 0xFF;
+            low = i < 8 ? low & 0x0F : low >>> 4;
+            int high = ((b.get(at + 8 + i % 4) & 0xFF) >>> (2 * (i / 4))) & 3;
+            scales[i] = low | (high << 4);
         }
     }
 

@@ -237,11 +237,11 @@ class GgufFileTest {
     @Test
     void typeThatCannotBeDequantizedIsNamedWhenRead() throws IOException {
         GgufTestFiles g = valid();
-        g.tensor("k", new long[] {256}, GgmlType.Q3_K.id, new byte[GgmlType.Q3_K.blockBytes]);
-        try (GgufFile file = GgufFile.open(g.write(dir.resolve("q3k.gguf")))) {
+        g.tensor("k", new long[] {256}, GgmlType.IQ2_XS.id, new byte[GgmlType.IQ2_XS.blockBytes]);
+        try (GgufFile file = GgufFile.open(g.write(dir.resolve("iq2.gguf")))) {
             assertOneLine(
                     assertThrows(GgufException.class, () -> file.floats(file.tensor("k"))),
-                    "tensor 'k' has type Q3_K, which this reader cannot dequantize (supported: F32, F16, Q4_0");
+                    "tensor 'k' has type IQ2_XS, which this reader cannot dequantize (supported: F32, F16, Q4_0");
         }
     }
 

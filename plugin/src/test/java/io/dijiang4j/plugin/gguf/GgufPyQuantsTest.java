@@ -57,6 +57,8 @@ class GgufPyQuantsTest {
                         GgmlType.Q5_0,
                         GgmlType.Q5_1,
                         GgmlType.Q8_0,
+                        GgmlType.Q2_K,
+                        GgmlType.Q3_K,
                         GgmlType.Q4_K,
                         GgmlType.Q5_K,
                         GgmlType.Q6_K),
