@@ -1,5 +1,12 @@
 package io.dijiang4j.plugin.gguf;
 
+import com.fasterxml.jackson.databind.JsonNode;
+import com.github.tjake.jlama.model.AbstractModel;
+import com.github.tjake.jlama.model.llama.LlamaConfig;
+import com.github.tjake.jlama.model.llama.LlamaModel;
+import com.github.tjake.jlama.safetensors.DType;
+import com.github.tjake.jlama.safetensors.SafeTensorSupport;
+import com.github.tjake.jlama.util.JsonSupport;
 import java.io.IOException;
 import java.io.InputStream;
 import java.io.PrintStream;
@@ -10,6 +17,7 @@ import java.security.MessageDigest;
 import java.security.NoSuchAlgorithmException;
 import java.util.HexFormat;
 import java.util.Locale;
+import java.util.Optional;
 
 /**
  * Runs GGUF models through Jlama by converting them once into a cache of model directories, keyed by the GGUF's
@@ -42,6 +50,35 @@ public final class GgufModels {
         if (progress != null) progress.println("converting " + gguf + " into " + dir + " ...");
         GgufConverter.convert(gguf, dir, precision, progress);
         return dir;
+    }
+
+    /**
+     * Loads a llama model directory with a byte-level BPE vocabulary (what {@link GgufConverter} writes) into Jlama,
+     * as {@code ModelSupport.loadModel} does, but with {@link ByteLevelBpeTokenizer} instead of Jlama's tokenizer,
+     * which mangles non-ASCII text. Everything Jlama does with its tokenizer (generate, chat templates, decoding)
+     * then handles any Unicode text.
+     *
+     * @param workingDirectory Jlama's working directory (KV cache pages of its own {@code generate}), or null for
+     *     Jlama's default
+     */
+    public static AbstractModel loadByteLevelLlama(
+            Path dir, Path workingDirectory, DType workingType, DType workingQuantizedType) throws IOException {
+        JsonNode config = JsonSupport.om.readTree(dir.resolve("config.json").toFile());
+        String type = config.path("model_type").asText();
+        if (!type.equals("llama")) {
+            throw new IllegalArgumentException(
+                    dir.resolve("config.json") + ": model_type is '" + type + "', expected llama");
+        }
+        LlamaConfig c = JsonSupport.om.treeToValue(config, LlamaConfig.class);
+        if (workingDirectory != null) c.setWorkingDirectory(workingDirectory.toFile());
+        return new LlamaModel(
+                AbstractModel.InferenceType.FULL_GENERATION,
+                c,
+                SafeTensorSupport.loadWeights(dir.toFile()),
+                new ByteLevelBpeTokenizer(dir),
+                workingType,
+                workingQuantizedType,
+                Optional.empty());
     }
 
     /** The SHA-256 of a file, lower-case hex. */

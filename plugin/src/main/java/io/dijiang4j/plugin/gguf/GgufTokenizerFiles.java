@@ -61,7 +61,7 @@ final class GgufTokenizerFiles {
     }
 
     /** What the converter learned about the vocabulary, for config.json. */
-    record Vocabulary(int size, int bosId, int eosId, List<String> tokens) {}
+    record Vocabulary(int size, int bosId, int eosId) {}
 
     /** Writes tokenizer.json and tokenizer_config.json into {@code dir}. */
     static Vocabulary write(GgufFile gguf, int contextLength, Path dir) throws IOException {
@@ -168,7 +168,7 @@ final class GgufTokenizerFiles {
         config.put("model_max_length", contextLength);
         config.put("tokenizer_class", "GPT2Tokenizer");
         Files.write(dir.resolve("tokenizer_config.json"), JSON.writeValueAsBytes(config));
-        return new Vocabulary(tokens.size(), bos, eos, tokens);
+        return new Vocabulary(tokens.size(), bos, eos);
     }
 
     /** A Hugging Face ByteLevel step (pre-tokenizer, post-processor or decoder: they share the fields). */

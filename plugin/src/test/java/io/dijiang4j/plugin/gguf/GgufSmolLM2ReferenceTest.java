@@ -226,6 +226,47 @@ class GgufSmolLM2ReferenceTest {
     }
 
     /**
+     * Loaded with {@link GgufModels#loadByteLevelLlama}, Jlama's own generate encodes and decodes non-ASCII text
+     * right: the prompt's ids are transformers', and the streamed pieces join to the decoded answer, valid UTF-8.
+     */
+    @Test
+    void byteLevelLoaderChatsInUnicode(@TempDir Path work) throws IOException {
+        AbstractModel model = GgufModels.loadByteLevelLlama(modelDir, work, DType.F32, DType.I8);
+        try {
+            String accents = fixture("tokenization.json")
+                    .path("texts")
+                    .get(1)
+                    .path("text")
+                    .asText();
+            assertArrayEquals(
+                    longs(fixture("tokenization.json").path("texts").get(1).path("ids")),
+                    model.getTokenizer().encode(accents));
+            // a copy task (accents: 2-byte UTF-8) and an emoji (4 bytes, split over several tokens)
+            for (String question : List.of(
+                    "Repeat exactly: Cr\u00e8me br\u00fbl\u00e9e \u00e0 la fran\u00e7aise.",
+                    "Give me a smiley emoji.")) {
+                var prompt = model.promptSupport()
+                        .orElseThrow()
+                        .builder()
+                        .addUserMessage(question)
+                        .build();
+                StringBuilder streamed = new StringBuilder();
+                var response = model.generate(
+                        java.util.UUID.randomUUID(), prompt, 0f, 64, (piece, time) -> streamed.append(piece));
+                String answer = response.responseText;
+                System.out.println(question + " -> " + answer);
+                assertEquals(answer, streamed.toString(), "streamed pieces join to the answer");
+                assertTrue(answer.chars().anyMatch(ch -> ch > 127), "non-ASCII expected in: " + answer);
+                assertTrue(
+                        !answer.contains("\u00c3") && !answer.contains("\ufffd") && !answer.contains("\u00f0"),
+                        "mojibake: " + answer);
+            }
+        } finally {
+            model.close();
+        }
+    }
+
+    /**
      * Teacher-forced along the reference's greedy path: at every step Jlama's argmax must be the reference's token,
      * its top-5 the same ids, and the logits of those ids within {@link #LOGIT_TOLERANCE}.
      */
