@@ -45,9 +45,9 @@ for run in "${runs[@]}"; do
     [ -f "$model/config.json" ] || "$root/bin/dijiang" synth-model --shape "$shape" --dtype Q4 \
       --context-length 2048 --out "$model" >&2
     file=$(texts "$count")
-    { echo "model: $model"; echo "mode: hybrid"; echo "feature_map: centroids"; echo "features: 64"
-      echo "sinks: 4"; echo "window: 36"; echo "cache_policy: heavy_hitter"; echo "calibration: none"
-      echo "backend: cpu"; } > "$work/$shape.yaml"
+    # calibrate's defaults choose the map (centroids, 64), sinks (4) and cache policy (heavy_hitter)
+    { echo "model: $model"; echo "mode: hybrid"; echo "calibration: none"; echo "backend: cpu"; } \
+      > "$work/$shape.yaml"
     args=(--config "$work/$shape.yaml" --text-file "$file" --seed 1)
     tokens=$((count * 512))
   fi

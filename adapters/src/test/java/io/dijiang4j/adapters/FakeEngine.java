@@ -2,6 +2,7 @@ package io.dijiang4j.adapters;
 
 import io.dijiang4j.adapters.engine.InferenceEngine;
 import io.dijiang4j.adapters.engine.InferenceSession;
+import io.dijiang4j.plugin.generation.ChatTurn;
 import java.util.List;
 import java.util.concurrent.atomic.AtomicInteger;
 import java.util.stream.Collectors;
@@ -48,7 +49,7 @@ final class FakeEngine implements InferenceEngine {
     }
 
     @Override
-    public String decodeToken(int token) {
+    public String decode(int token) {
         if (token < 3) {
             return "";
         }
@@ -56,7 +57,7 @@ final class FakeEngine implements InferenceEngine {
     }
 
     @Override
-    public boolean isEndOfSequence(int token) {
+    public boolean isEndToken(int token) {
         return token == 2;
     }
 
@@ -102,8 +103,13 @@ final class FakeEngine implements InferenceEngine {
         }
 
         @Override
-        public int position() {
+        public long position() {
             return position;
+        }
+
+        @Override
+        public long positionLimit() {
+            return positionLimit;
         }
 
         @Override
@@ -115,7 +121,7 @@ final class FakeEngine implements InferenceEngine {
         }
 
         @Override
-        public float[] append(int token) {
+        public float[] step(int token) {
             consume(token);
             return logits();
         }

@@ -6,7 +6,13 @@ import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
-import io.dijiang4j.nativemodels.SafeTensorsFile.Tensor;
+import io.dijiang4j.plugin.generation.GenerationOptions;
+import io.dijiang4j.plugin.generation.GenerationResult;
+import io.dijiang4j.plugin.generation.Generator;
+import io.dijiang4j.plugin.generation.Sampler;
+import io.dijiang4j.plugin.generation.TokenCodec;
+import io.dijiang4j.plugin.io.SafeTensors;
+import io.dijiang4j.plugin.io.SafeTensors.Tensor;
 import java.io.IOException;
 import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
@@ -44,7 +50,7 @@ class NativeModelsTest {
         Path plain = tmp.resolve("plain");
         Files.createDirectories(plain);
         Files.writeString(plain.resolve("config.json"), "{\"model_type\": \"gpt_neox\"}");
-        SafeTensorsFile.write(
+        SafeTensors.write(
                 plain.resolve("model.safetensors"),
                 Map.of("gpt_neox.embed_in.weight", new Tensor(new float[4], new int[] {2, 2})));
         assertFalse(NativeModels.isNative(plain));
@@ -63,12 +69,12 @@ class NativeModelsTest {
         var written = SyntheticCheckpoints.write("dijiang", dir, 2, Map.of());
         Map<String, Tensor> t = new HashMap<>(written.tensors());
         t.remove("gpt_neox.layers.1.attention.proj_matrix");
-        SafeTensorsFile.write(dir.resolve("model.safetensors"), t);
+        SafeTensors.write(dir.resolve("model.safetensors"), t);
         var e = assertThrows(IllegalArgumentException.class, () -> NativeModels.load(dir));
         assertEquals("checkpoint has no tensor 'gpt_neox.layers.1.attention.proj_matrix'", e.getMessage());
 
         t.put("gpt_neox.layers.1.attention.proj_matrix", new Tensor(new float[9], new int[] {3, 3}));
-        SafeTensorsFile.write(dir.resolve("model.safetensors"), t);
+        SafeTensors.write(dir.resolve("model.safetensors"), t);
         e = assertThrows(IllegalArgumentException.class, () -> NativeModels.load(dir));
         assertTrue(e.getMessage().contains("has shape [3, 3], expected [8, 8]"), e.getMessage());
 
@@ -101,7 +107,7 @@ class NativeModelsTest {
             for (int h = 0; h < 4; h++) for (int n = 5; n < 16; n++) data[h * 16 + n] = 0f;
             t.put("gpt_neox.layers." + l + ".attention.D1", new Tensor(data, d1.shape()));
         }
-        SafeTensorsFile.write(dir.resolve("model.safetensors"), t);
+        SafeTensors.write(dir.resolve("model.safetensors"), t);
         NativeModel model = NativeModels.load(dir);
         float[][] logits = model.newSession()
                 .prefill(new int[] {1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16, 17, 18, 19, 20}, true);
@@ -120,7 +126,7 @@ class NativeModelsTest {
         for (float v : values) buf.putShort(Float.floatToFloat16(v));
         for (float v : values) buf.putShort((short) (Float.floatToIntBits(v) >>> 16));
         Files.write(file, buf.array());
-        SafeTensorsFile st = SafeTensorsFile.open(tmp);
+        SafeTensors.Reader st = SafeTensors.openModel(tmp);
         assertArrayEquals(values, st.get("a", 2, 2).data());
         float[] bf = st.get("b").data();
         for (int i = 0; i < 4; i++) assertEquals(values[i], bf[i], Math.abs(values[i]) / 128);
@@ -133,38 +139,50 @@ class NativeModelsTest {
         Path dir = tmp.resolve("tn");
         var written = SyntheticCheckpoints.write("transnormer", dir, 9, Map.of());
         NativeModel model = NativeModels.load(dir);
-        NativeTokenizer tok = model.tokenizer().orElseThrow();
+        TokenCodec tok = model.tokenizer().orElseThrow();
         String text = "Hello, world! 42"; // ASCII: Jlama's GPT-2 tokenizer maps code points below 256 as bytes
-        int[] ids = tok.encode(text);
+        int[] ids = tok.encode(text, false);
         assertEquals(text.getBytes(StandardCharsets.UTF_8).length, ids.length);
         assertEquals('H', ids[0]);
-        assertEquals(text, tok.decode(ids));
+        StringBuilder decoded = new StringBuilder();
+        for (int id : ids) decoded.append(tok.decode(id));
+        assertEquals(text, decoded.toString());
 
-        List<Integer> streamed = new ArrayList<>();
-        NativeGenerator.Result r = NativeGenerator.generate(model, ids, 6, 0, 1, streamed::add);
-        assertEquals(6, r.generated().length);
-        assertEquals(
-                List.of(
-                        r.generated()[0],
-                        r.generated()[1],
-                        r.generated()[2],
-                        r.generated()[3],
-                        r.generated()[4],
-                        r.generated()[5]),
-                streamed);
+        List<String> streamed = new ArrayList<>();
+        GenerationOptions greedy = GenerationOptions.greedy(6);
+        GenerationResult r = Generator.generate(
+                model.newSession(),
+                tok,
+                ids,
+                greedy,
+                new Sampler(greedy, 1),
+                Generator.LastToken.NOT_FED,
+                streamed::add);
+        assertEquals(6, r.tokens().size());
+        assertEquals(GenerationResult.StopReason.MAX_TOKENS, r.stopReason());
+        assertEquals(r.text(), String.join("", streamed));
+        int[] generated = r.tokens().stream().mapToInt(Integer::intValue).toArray();
         // greedy: each token is the argmax of the float64 reference over prompt + generated so far
         int[] all = new int[ids.length + 6];
         System.arraycopy(ids, 0, all, 0, ids.length);
-        System.arraycopy(r.generated(), 0, all, ids.length, 6);
+        System.arraycopy(generated, 0, all, ids.length, 6);
         double[][] ref = new NaiveReference(written).transnormer(all);
         for (int i = 0; i < 6; i++) {
             double[] row = ref[ids.length - 1 + i];
             int best = 0;
             for (int v = 1; v < row.length; v++) if (row[v] > row[best]) best = v;
-            assertEquals(best, r.generated()[i], "token " + i);
+            assertEquals(best, generated[i], "token " + i);
         }
         assertThrows(
-                IllegalArgumentException.class, () -> NativeGenerator.generate(model, new int[0], 3, 0, 1, x -> {}));
+                IllegalArgumentException.class,
+                () -> Generator.generate(
+                        model.newSession(),
+                        tok,
+                        new int[0],
+                        greedy,
+                        new Sampler(greedy, 1),
+                        Generator.LastToken.NOT_FED,
+                        x -> {}));
         assertThrows(IllegalArgumentException.class, () -> model.newSession().step(256));
     }
 }

@@ -6,6 +6,13 @@ import com.github.tjake.jlama.model.AbstractModel;
 import com.github.tjake.jlama.model.ModelSupport;
 import com.github.tjake.jlama.safetensors.DType;
 import com.github.tjake.jlama.safetensors.SafeTensorSupport;
+import io.dijiang4j.attention.jlama.JlamaInternals;
+import io.dijiang4j.plugin.calibration.Sidecars;
+import io.dijiang4j.plugin.gguf.ByteLevelBpeTokenizer;
+import io.dijiang4j.plugin.gguf.GgufConverter;
+import io.dijiang4j.plugin.gguf.GgufModels;
+import io.dijiang4j.plugin.io.AtomicFiles;
+import io.dijiang4j.plugin.profile.ModelReference;
 import io.dijiang4j.plugin.profile.Profile;
 import io.dijiang4j.plugin.profile.ProfileLoader;
 import java.io.File;
@@ -24,7 +31,7 @@ import java.util.function.Consumer;
  * <pre>{@code
  * try (DiJiangModel model = DiJiang.load(ProfileLoader.load(Path.of("configs/hybrid.yaml")));
  *      Session session = model.newSession()) {
- *     Generation g = session.generate("Once upon a time", model.profile().generation(), piece -> {});
+ *     GenerationResult g = session.generate("Once upon a time", model.profile().generation(), piece -> {});
  * }
  * }</pre>
  */
@@ -47,6 +54,8 @@ public final class DiJiang {
     /** As {@link #load(Profile)}, reporting loading steps to {@code progress} (one line each). */
     public static DiJiangModel load(Profile profile, Consumer<String> progress) {
         JlamaInternals.check();
+        // a profile key the sidecar would override is refused before the (slow) model load, not after
+        Sidecars.fileOf(profile).ifPresent(sidecar -> Sidecars.checkPrecedence(profile, sidecar));
         File dir = resolveModelDirectory(profile, progress);
         String architecture = architecture(profile, dir);
         Path workingDirectory;
@@ -59,18 +68,21 @@ public final class DiJiang {
         long start = System.nanoTime();
         AbstractModel jlama;
         try {
-            jlama = ModelSupport.loadModel(
-                    AbstractModel.InferenceType.FULL_GENERATION,
-                    dir,
-                    workingDirectory.toFile(),
-                    DType.F32,
-                    DType.I8,
-                    Optional.empty(),
-                    Optional.empty(),
-                    Optional.empty(),
-                    SafeTensorSupport::loadWeights);
-        } catch (RuntimeException e) {
-            DiJiangModel.deleteRecursively(workingDirectory);
+            // byte-level BPE vocabularies: Jlama's tokenizer maps code points, not bytes (docs/JLAMA.md §4)
+            jlama = ByteLevelBpeTokenizer.isByteLevel(dir.toPath())
+                    ? GgufModels.loadByteLevelLlama(dir.toPath(), workingDirectory, DType.F32, DType.I8)
+                    : ModelSupport.loadModel(
+                            AbstractModel.InferenceType.FULL_GENERATION,
+                            dir,
+                            workingDirectory.toFile(),
+                            DType.F32,
+                            DType.I8,
+                            Optional.empty(),
+                            Optional.empty(),
+                            Optional.empty(),
+                            SafeTensorSupport::loadWeights);
+        } catch (IOException | RuntimeException e) {
+            AtomicFiles.deleteTree(workingDirectory);
             throw new IllegalArgumentException("cannot load the model in " + dir + ": " + rootMessage(e), e);
         }
         DiJiangModel model;
@@ -78,7 +90,7 @@ public final class DiJiang {
             model = new DiJiangModel(jlama, profile, true, workingDirectory);
         } catch (RuntimeException e) {
             jlama.close();
-            DiJiangModel.deleteRecursively(workingDirectory);
+            AtomicFiles.deleteTree(workingDirectory);
             throw e;
         }
         var c = jlama.getConfig();
@@ -108,23 +120,35 @@ public final class DiJiang {
     }
 
     static File resolveModelDirectory(Profile profile, Consumer<String> progress) {
-        String m = profile.model();
-        if (m == null || m.isBlank()) throw profile.source().error("model", "no model given");
-        if (m.startsWith("hf:")) {
+        ModelReference model = profile.model();
+        if (model == null) throw profile.source().error("model", "no model given");
+        if (model instanceof ModelReference.HuggingFace hf) {
             // Jlama's own downloader (skipped when the cache already holds the model); not exercised by the tests
-            String repo = m.substring(3);
-            progress.accept("fetching " + repo + " into " + profile.modelCache() + " (Jlama downloader) ...");
+            progress.accept(
+                    "fetching " + hf.repository() + " into " + profile.modelCache() + " (Jlama downloader) ...");
             try {
                 Files.createDirectories(profile.modelCache());
-                return SafeTensorSupport.maybeDownloadModel(profile.modelCache().toString(), repo);
+                return SafeTensorSupport.maybeDownloadModel(profile.modelCache().toString(), hf.repository());
             } catch (IOException | RuntimeException e) {
-                throw profile.source().error("model", "cannot download " + repo + ": " + rootMessage(e));
+                throw profile.source().error("model", "cannot download " + hf.repository() + ": " + rootMessage(e));
             }
         }
-        File dir = new File(m);
-        if (!dir.isDirectory()) throw profile.source().error("model", "model directory " + m + " does not exist");
+        Path local = model.directory(profile.modelCache());
+        if (GgufModels.isGguf(local)) {
+            // converted once into the model cache, keyed by the file's SHA-256 (GgufModels.modelDirectory)
+            Path cache = profile.modelCache().resolve("gguf");
+            progress.accept("using " + local + " (GGUF), converted into " + cache + " when not cached ...");
+            try {
+                return GgufModels.modelDirectory(local, cache, GgufConverter.Precision.F32, null)
+                        .toFile();
+            } catch (IOException e) {
+                throw profile.source().error("model", "cannot convert " + local + ": " + rootMessage(e));
+            }
+        }
+        File dir = local.toFile();
+        if (!dir.isDirectory()) throw profile.source().error("model", "model directory " + dir + " does not exist");
         if (!new File(dir, "config.json").isFile()) {
-            throw profile.source().error("model", "no config.json in model directory " + m);
+            throw profile.source().error("model", "no config.json in model directory " + dir);
         }
         return dir;
     }

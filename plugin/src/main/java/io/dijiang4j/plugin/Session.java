@@ -8,20 +8,20 @@ import com.github.tjake.jlama.tensor.KvBufferCache;
 import com.github.tjake.jlama.tensor.operations.TensorOperationsProvider;
 import io.dijiang4j.attention.AttentionState;
 import io.dijiang4j.attention.jlama.KernelizedAttention;
-import io.dijiang4j.plugin.profile.GenerationOptions;
+import io.dijiang4j.plugin.generation.GenerationOptions;
+import io.dijiang4j.plugin.generation.GenerationResult;
+import io.dijiang4j.plugin.generation.Generator;
+import io.dijiang4j.plugin.generation.Sampler;
+import io.dijiang4j.plugin.generation.StepModel;
+import io.dijiang4j.plugin.io.AtomicFiles;
 import java.io.ByteArrayOutputStream;
 import java.io.DataInputStream;
 import java.io.DataOutputStream;
 import java.io.IOException;
 import java.io.UncheckedIOException;
 import java.nio.charset.StandardCharsets;
-import java.nio.file.AtomicMoveNotSupportedException;
-import java.nio.file.Files;
 import java.nio.file.Path;
-import java.nio.file.StandardCopyOption;
-import java.util.ArrayList;
 import java.util.Arrays;
-import java.util.List;
 import java.util.Optional;
 import java.util.function.Consumer;
 
@@ -36,7 +36,7 @@ import java.util.function.Consumer;
  * layers keep their KV there, and the kernelized layers key this session's states on that buffer's identity (see
  * {@link KernelizedAttention}). Close it to free both.
  */
-public final class Session implements AutoCloseable {
+public final class Session implements StepModel, AutoCloseable {
     private static final int MAGIC = 0x444a5353; // "DJSS"
     private static final int VERSION = 1;
     private static final int PREFILL_CHUNK = 256;
@@ -47,7 +47,7 @@ public final class Session implements AutoCloseable {
     private final KvBufferCache.KvBuffer kvBuffer;
     private long position;
     private float[] lastLogits;
-    private final long[] rng = new long[1];
+    private long samplingState;
     private boolean closed;
 
     Session(DiJiangModel owner) {
@@ -55,15 +55,53 @@ public final class Session implements AutoCloseable {
         this.jlama = owner.jlama();
         this.c = jlama.getConfig();
         this.kvBuffer = new KvBufferCache(jlama).getEphemeralKvBuffer();
-        this.rng[0] = owner.profile().seed();
+        this.samplingState = owner.profile().samplingSeed();
         for (KernelizedAttention layer : owner.installation().kernelizedLayers()) {
             layer.putState(kvBuffer, layer.kernel().newState());
         }
     }
 
+    /**
+     * Benchmarks only: puts this session at {@code depth} positions of synthetic state without running the model
+     * (the decode cost at a depth too long to prefill). {@code writer} gets the session's Jlama KV buffer and writes
+     * the softmax layers' rows and the kernelized layers' states ({@link KernelizedAttention#putState}) for
+     * positions below {@code depth}; the session then continues from {@code depth}.
+     */
+    public void writeSyntheticState(long depth, Consumer<KvBufferCache.KvBuffer> writer) {
+        if (depth < 0) throw new IllegalArgumentException("depth must be >= 0: " + depth);
+        owner.lock.lock();
+        try {
+            writer.accept(kvBuffer);
+            position = depth;
+        } finally {
+            owner.lock.unlock();
+        }
+    }
+
     /** The absolute position of the next token (tokens consumed so far). */
+    @Override
     public long position() {
         return position;
+    }
+
+    @Override
+    public long positionLimit() {
+        return owner.maxPositions();
+    }
+
+    /** {@link #append}; no tokens: the logits after the last token fed (continue from there). */
+    @Override
+    public float[] prefill(int[] tokens) {
+        if (tokens.length > 0) return append(tokens);
+        if (lastLogits == null) {
+            throw new IllegalArgumentException("nothing to continue from: the session is empty and the prompt too");
+        }
+        return lastLogits.clone();
+    }
+
+    @Override
+    public float[] step(int token) {
+        return append(token);
     }
 
     public DiJiangModel model() {
@@ -184,40 +222,27 @@ public final class Session implements AutoCloseable {
 
     /**
      * Generates after {@code prompt}: the prompt is encoded (with BOS when the session is empty) and fed, then up to
-     * {@code options.maxTokens()} tokens are sampled and fed one by one. An empty prompt on a non-empty session
-     * continues from its last position. Each token's text goes to {@code onText} as it is produced.
+     * {@code options.maxTokens()} tokens are sampled; every generated token is fed, so that the next call continues
+     * after them. An empty prompt on a non-empty session continues from its last position. Each piece of text goes to
+     * {@code onText} as it is produced.
      */
-    public Generation generate(String prompt, GenerationOptions options, Consumer<String> onText) {
-        int[] tokens = owner.encode(prompt, position == 0);
-        return generate(tokens, options, onText);
+    public GenerationResult generate(String prompt, GenerationOptions options, Consumer<String> onText) {
+        return generate(owner.tokens().encode(prompt, position == 0), options, onText);
     }
 
-    /** {@link #generate(String, GenerationOptions, Consumer)} with prompt tokens given (no BOS added). */
-    public Generation generate(int[] promptTokens, GenerationOptions options, Consumer<String> onText) {
+    /**
+     * {@link #generate(String, GenerationOptions, Consumer)} with prompt tokens given (no BOS added). Options without
+     * a seed continue the session's random stream (started from the profile's seed).
+     */
+    public GenerationResult generate(int[] promptTokens, GenerationOptions options, Consumer<String> onText) {
         owner.lock.lock();
         try {
             ensureOpen();
-            if (options.seed() != null) rng[0] = options.seed();
-            if (promptTokens.length > 0) append(promptTokens);
-            else if (lastLogits == null) {
-                throw new IllegalArgumentException("nothing to continue from: the session is empty and the prompt too");
-            }
-            List<Integer> generated = new ArrayList<>();
-            StringBuilder text = new StringBuilder();
-            Generation.StopReason reason = Generation.StopReason.MAX_TOKENS;
-            for (int i = 0; i < options.maxTokens(); i++) {
-                int next = Sampler.sample(lastLogits, options, rng);
-                if (options.stopAtEos() && owner.isEndToken(next)) {
-                    reason = Generation.StopReason.END_TOKEN;
-                    break;
-                }
-                generated.add(next);
-                String piece = owner.decode(next);
-                text.append(piece);
-                if (!piece.isEmpty()) onText.accept(piece);
-                append(next);
-            }
-            return new Generation(generated, text.toString(), promptTokens.length, reason, position);
+            Sampler sampler = new Sampler(options, options.seed() != null ? options.seed() : samplingState);
+            GenerationResult result = Generator.generate(
+                    this, owner.tokens(), promptTokens, options, sampler, Generator.LastToken.FED, onText);
+            samplingState = sampler.state();
+            return result;
         } finally {
             owner.lock.unlock();
         }
@@ -240,7 +265,7 @@ public final class Session implements AutoCloseable {
                 out.writeInt(VERSION);
                 out.writeUTF(fingerprint());
                 out.writeLong(position);
-                out.writeLong(rng[0]);
+                out.writeLong(samplingState);
                 out.writeBoolean(lastLogits != null);
                 if (lastLogits != null) for (float f : lastLogits) out.writeFloat(f);
                 for (int layer = 0; layer < owner.installation().numberOfLayers(); layer++) {
@@ -267,24 +292,7 @@ public final class Session implements AutoCloseable {
 
     /** Writes {@link #snapshot()} to {@code file} atomically (a temporary file in the same directory, then a rename). */
     public void snapshotTo(Path file) {
-        byte[] bytes = snapshot();
-        Path dir = file.toAbsolutePath().getParent();
-        try {
-            Files.createDirectories(dir);
-            Path tmp = Files.createTempFile(dir, file.getFileName().toString(), ".tmp");
-            try {
-                Files.write(tmp, bytes);
-                try {
-                    Files.move(tmp, file, StandardCopyOption.ATOMIC_MOVE, StandardCopyOption.REPLACE_EXISTING);
-                } catch (AtomicMoveNotSupportedException e) {
-                    Files.move(tmp, file, StandardCopyOption.REPLACE_EXISTING);
-                }
-            } finally {
-                Files.deleteIfExists(tmp);
-            }
-        } catch (IOException e) {
-            throw new UncheckedIOException("cannot write snapshot " + file, e);
-        }
+        AtomicFiles.write(file, snapshot());
     }
 
     void restore(byte[] snapshot) {
@@ -325,7 +333,7 @@ public final class Session implements AutoCloseable {
             }
             if (in.read() != -1) throw new IllegalArgumentException("corrupt snapshot: trailing bytes");
             position = pos;
-            rng[0] = rngState;
+            samplingState = rngState;
             lastLogits = logits;
         } catch (IOException e) {
             throw new IllegalArgumentException("corrupt or truncated session snapshot: " + e.getMessage(), e);

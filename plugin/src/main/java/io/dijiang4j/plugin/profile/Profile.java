@@ -1,6 +1,7 @@
 package io.dijiang4j.plugin.profile;
 
 import io.dijiang4j.attention.ExactCachePolicy;
+import io.dijiang4j.plugin.generation.GenerationOptions;
 import java.nio.file.Path;
 import java.util.Map;
 import java.util.Objects;
@@ -8,11 +9,12 @@ import java.util.Objects;
 /**
  * A typed profile (see README "Configuration" for every key).
  *
- * @param model a local Jlama model directory, or {@code hf:owner/name} for Jlama's downloader
+ * @param model a local Jlama model directory, or {@code hf:owner/name} for Jlama's downloader (null only for a profile
+ *     installed into a model loaded elsewhere, {@code DiJiang.install})
  * @param modelCache where {@code hf:} models are downloaded
  * @param mode softmax, dijiang or hybrid
  * @param layers which layers run the mode; the others keep softmax
- * @param featureMap feature map kind ({@code FeatureMaps.KINDS})
+ * @param featureMap feature map kind
  * @param features number of features m per head
  * @param sinks hybrid: first tokens always attended exactly
  * @param window hybrid: recent tokens attended exactly
@@ -22,16 +24,19 @@ import java.util.Objects;
  * @param blockSize chunked-prefill block size
  * @param decay per-position decay lambda in (0, 1] of the kernelized memory (1 = none)
  * @param backend auto, cpu or cuda
- * @param seed feature-map seed
- * @param generation default generation parameters
- * @param source where it was read (file and the line of each key), for error messages; may be empty
+ * @param featureSeed seed of the random feature maps (key {@code feature_seed})
+ * @param generation default generation parameters (keys {@code max_tokens}, {@code temperature} (default {@link
+ *     GenerationOptions#DEFAULT_TEMPERATURE}), {@code top_p}, {@code top_k}; {@code seed}, the sampling seed, null
+ *     when the key is not given)
+ * @param source where it was read and which keys were set (file and line of each), for error messages and the
+ *     calibration sidecar's precedence; may be empty
  */
 public record Profile(
-        String model,
+        ModelReference model,
         Path modelCache,
         Mode mode,
         LayerSelection layers,
-        String featureMap,
+        FeatureMapKind featureMap,
         int features,
         int sinks,
         int window,
@@ -40,17 +45,35 @@ public record Profile(
         CalibrationChoice calibration,
         int blockSize,
         double decay,
-        String backend,
-        long seed,
+        Backend backend,
+        long featureSeed,
         GenerationOptions generation,
         Source source) {
 
-    /** The file a profile came from and the line of each key in it. */
+    /** The default of both seeds: {@code feature_seed}, and {@code seed} where a sampling stream must start somewhere. */
+    public static final long DEFAULT_SEED = 42L;
+
+    /**
+     * The file a profile came from and the keys set in it or since: each with its line in the file, 0 for a key set
+     * in code (a {@code with...} method). Defaults are not listed.
+     */
     public record Source(Path file, Map<String, Integer> keyLines) {
         public static final Source NONE = new Source(null, Map.of());
 
         public Source {
             keyLines = Map.copyOf(keyLines);
+        }
+
+        /** Whether the profile sets {@code key} (in its file or in code) rather than taking the default. */
+        public boolean sets(String key) {
+            return keyLines.containsKey(key);
+        }
+
+        /** This source with {@code keys} marked as set in code (a key read from the file keeps its line). */
+        Source withSet(String... keys) {
+            Map<String, Integer> lines = new java.util.HashMap<>(keyLines);
+            for (String key : keys) lines.putIfAbsent(key, 0);
+            return new Source(file, lines);
         }
 
         /** An error about {@code key}, naming the file and line when known. */
@@ -65,6 +88,8 @@ public record Profile(
         Objects.requireNonNull(generation, "generation");
         Objects.requireNonNull(cachePolicy, "cachePolicy");
         Objects.requireNonNull(calibration, "calibration");
+        Objects.requireNonNull(featureMap, "featureMap");
+        Objects.requireNonNull(backend, "backend");
         if (exactCache < 0) throw new IllegalArgumentException("exactCache must be >= 0: " + exactCache);
         if (source == null) source = Source.NONE;
     }
@@ -73,13 +98,13 @@ public record Profile(
      * Defaults for everything but the model: hybrid, all layers, wdcf with 64 features, 4 sinks, window 64, no exact
      * cache (heavy-hitter policy when one is set), the calibration sidecar beside the model if there is one.
      */
-    public static Profile defaults(String model) {
+    public static Profile defaults(ModelReference model) {
         return new Profile(
                 model,
                 defaultModelCache(),
                 Mode.HYBRID,
                 LayerSelection.all(),
-                "wdcf",
+                FeatureMapKind.WDCF,
                 64,
                 4,
                 64,
@@ -88,50 +113,58 @@ public record Profile(
                 CalibrationChoice.AUTO,
                 64,
                 1.0,
-                "auto",
-                42L,
+                Backend.AUTO,
+                DEFAULT_SEED,
                 GenerationOptions.defaults(),
                 Source.NONE);
+    }
+
+    /**
+     * Where a session's random stream starts when a generation gives no seed: the profile's {@code seed}, else
+     * {@link #DEFAULT_SEED}.
+     */
+    public long samplingSeed() {
+        return generation.seed() != null ? generation.seed() : DEFAULT_SEED;
     }
 
     static Path defaultModelCache() {
         return Path.of(System.getProperty("user.home"), ".dijiang4j", "models");
     }
 
-    public Profile withModel(String newModel) {
-        Copy c = new Copy(this);
+    public Profile withModel(ModelReference newModel) {
+        Copy c = new Copy(this, "model");
         c.model = newModel;
         return c.build();
     }
 
     public Profile withMode(Mode newMode) {
-        Copy c = new Copy(this);
+        Copy c = new Copy(this, "mode");
         c.mode = newMode;
         return c.build();
     }
 
     public Profile withLayers(LayerSelection newLayers) {
-        Copy c = new Copy(this);
+        Copy c = new Copy(this, newLayers.kind() == LayerSelection.Kind.ALL_BUT ? "except_layers" : "layers");
         c.layers = newLayers;
         return c.build();
     }
 
     public Profile withHybrid(int newSinks, int newWindow) {
-        Copy c = new Copy(this);
+        Copy c = new Copy(this, "sinks", "window");
         c.sinks = newSinks;
         c.window = newWindow;
         return c.build();
     }
 
-    public Profile withFeatures(String newFeatureMap, int newFeatures) {
-        Copy c = new Copy(this);
+    public Profile withFeatures(FeatureMapKind newFeatureMap, int newFeatures) {
+        Copy c = new Copy(this, "feature_map", "features");
         c.featureMap = newFeatureMap;
         c.features = newFeatures;
         return c.build();
     }
 
-    public Profile withBackend(String newBackend) {
-        Copy c = new Copy(this);
+    public Profile withBackend(Backend newBackend) {
+        Copy c = new Copy(this, "backend");
         c.backend = newBackend;
         return c.build();
     }
@@ -144,7 +177,7 @@ public record Profile(
 
     /** Hybrid: keep up to {@code size} evicted tokens per KV head exact, chosen by {@code policy}. */
     public Profile withExactCache(int size, ExactCachePolicy policy) {
-        Copy c = new Copy(this);
+        Copy c = new Copy(this, "exact_cache", "cache_policy");
         c.exactCache = size;
         c.cachePolicy = policy;
         return c.build();
@@ -152,18 +185,18 @@ public record Profile(
 
     /** Which calibration sidecar to use (none, a file, or the one beside the model). */
     public Profile withCalibration(CalibrationChoice newCalibration) {
-        Copy c = new Copy(this);
+        Copy c = new Copy(this, "calibration");
         c.calibration = newCalibration;
         return c.build();
     }
 
-    /** A mutable copy of every component, so that each wither changes only its own. */
+    /** A mutable copy of every component, so that each wither changes only its own (and marks its keys set). */
     private static final class Copy {
-        String model;
+        ModelReference model;
         Path modelCache;
         Mode mode;
         LayerSelection layers;
-        String featureMap;
+        FeatureMapKind featureMap;
         int features;
         int sinks;
         int window;
@@ -172,12 +205,12 @@ public record Profile(
         CalibrationChoice calibration;
         int blockSize;
         double decay;
-        String backend;
-        long seed;
+        Backend backend;
+        long featureSeed;
         GenerationOptions generation;
         Source source;
 
-        Copy(Profile p) {
+        Copy(Profile p, String... setKeys) {
             model = p.model;
             modelCache = p.modelCache;
             mode = p.mode;
@@ -192,9 +225,9 @@ public record Profile(
             blockSize = p.blockSize;
             decay = p.decay;
             backend = p.backend;
-            seed = p.seed;
+            featureSeed = p.featureSeed;
             generation = p.generation;
-            source = p.source;
+            source = setKeys.length == 0 ? p.source : p.source.withSet(setKeys);
         }
 
         Profile build() {
@@ -213,7 +246,7 @@ public record Profile(
                     blockSize,
                     decay,
                     backend,
-                    seed,
+                    featureSeed,
                     generation,
                     source);
         }

@@ -5,7 +5,9 @@ import io.dijiang4j.attention.fit.KvHeadSequence;
 import io.dijiang4j.plugin.DiJiang;
 import io.dijiang4j.plugin.DiJiangModel;
 import io.dijiang4j.plugin.Session;
+import io.dijiang4j.plugin.io.AtomicFiles;
 import io.dijiang4j.plugin.profile.CalibrationChoice;
+import io.dijiang4j.plugin.profile.FeatureMapKind;
 import io.dijiang4j.plugin.profile.LayerSelection;
 import io.dijiang4j.plugin.profile.Mode;
 import io.dijiang4j.plugin.profile.Profile;
@@ -108,7 +110,7 @@ final class AttentionRecorder {
                 .withLayers(LayerSelection.all())
                 .withHybrid(0, longest)
                 .withExactCache(0, profile.cachePolicy())
-                .withFeatures("wdcf", 1) // never used: no token leaves the window
+                .withFeatures(FeatureMapKind.WDCF, 1) // never used: no token leaves the window
                 .withCalibration(CalibrationChoice.NONE);
         AttentionShape shape = new AttentionShape(c.numberOfHeads, c.numberOfKeyValueHeads, c.headSize);
         int layers = c.numberOfLayers;
@@ -173,6 +175,6 @@ final class AttentionRecorder {
     private static void write(FileChannel file, float[] data) throws IOException {
         ByteBuffer buffer = ByteBuffer.allocate(data.length * Float.BYTES).order(ByteOrder.LITTLE_ENDIAN);
         buffer.asFloatBuffer().put(data);
-        while (buffer.hasRemaining()) file.write(buffer);
+        AtomicFiles.writeFully(file, buffer);
     }
 }

@@ -2,6 +2,7 @@ package io.dijiang4j.tools.calibration;
 
 import io.dijiang4j.attention.AttentionShape;
 import io.dijiang4j.attention.AttentionSpec;
+import io.dijiang4j.attention.ExactCachePolicy;
 import io.dijiang4j.attention.FeatureMap;
 import io.dijiang4j.attention.features.CentroidFeatureMap;
 import io.dijiang4j.attention.features.FeatureMaps;
@@ -12,12 +13,15 @@ import io.dijiang4j.attention.fit.KvHeadSequence;
 import io.dijiang4j.attention.fit.MemoryFit;
 import io.dijiang4j.plugin.DiJiang;
 import io.dijiang4j.plugin.DiJiangModel;
+import io.dijiang4j.plugin.Installation;
 import io.dijiang4j.plugin.Session;
 import io.dijiang4j.plugin.calibration.Calibration;
 import io.dijiang4j.plugin.calibration.CalibrationFile;
 import io.dijiang4j.plugin.calibration.ModelFingerprint;
 import io.dijiang4j.plugin.calibration.Sidecars;
+import io.dijiang4j.plugin.io.AtomicFiles;
 import io.dijiang4j.plugin.profile.CalibrationChoice;
+import io.dijiang4j.plugin.profile.FeatureMapKind;
 import io.dijiang4j.plugin.profile.LayerSelection;
 import io.dijiang4j.plugin.profile.Mode;
 import io.dijiang4j.plugin.profile.Profile;
@@ -33,6 +37,7 @@ import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Locale;
 import java.util.Map;
+import java.util.Objects;
 import java.util.concurrent.ExecutionException;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
@@ -73,6 +78,10 @@ public final class Calibrator {
      * @param windows candidate windows
      * @param caches candidate exact-cache sizes (0 = none)
      * @param maxPairs pairs per NNLS fit ({@link FitSettings#maxPairs()})
+     * @param featureMap the memory map fitted (centroids) or weighted (a seeded map) per KV head
+     * @param features its number of features m
+     * @param sinks first tokens kept exact in every layer
+     * @param cachePolicy which evicted tokens the candidate exact caches keep
      */
     public record Options(
             int texts,
@@ -82,6 +91,10 @@ public final class Calibrator {
             List<Integer> windows,
             List<Integer> caches,
             int maxPairs,
+            FeatureMapKind featureMap,
+            int features,
+            int sinks,
+            ExactCachePolicy cachePolicy,
             Score score,
             int sensitivityTexts) {
         public Options {
@@ -98,13 +111,18 @@ public final class Calibrator {
             for (int w : windows) if (w < 1) throw new IllegalArgumentException("windows must be >= 1, got " + w);
             for (int c : caches) if (c < 0) throw new IllegalArgumentException("caches must be >= 0, got " + c);
             if (maxPairs < 1) throw new IllegalArgumentException("maxPairs must be >= 1");
-            java.util.Objects.requireNonNull(score, "score");
+            Objects.requireNonNull(featureMap, "featureMap");
+            Objects.requireNonNull(cachePolicy, "cachePolicy");
+            if (features < 1) throw new IllegalArgumentException("--features must be >= 1, got " + features);
+            if (sinks < 0) throw new IllegalArgumentException("--sinks must be >= 0, got " + sinks);
+            Objects.requireNonNull(score, "score");
             if (sensitivityTexts < 0) throw new IllegalArgumentException("sensitivity texts must be >= 0");
         }
 
         /**
-         * 16 texts of 500 tokens (on stories260K 16 gave a lower held-out KL than 8: the plan is picked on measured
-         * KL and overfits fewer texts), budget 40, windows 8..96, caches 0, 4, 8, 16.
+         * 16 texts of 500 tokens (on stories260K 16 gave a lower held-out KL than 8), budget 40, windows 8..96,
+         * caches 0, 4, 8, 16; the centroid map of 64 features, 4 sinks, heavy-hitter caches; candidates scored by
+         * their output error from the recording, layers scaled by a sensitivity measured on 4 texts.
          */
         public static Options defaults(long seed) {
             return new Options(
@@ -115,32 +133,117 @@ public final class Calibrator {
                     List.of(8, 16, 24, 32, 40, 48, 64, 96),
                     List.of(0, 4, 8, 16),
                     FitSettings.DEFAULT_MAX_PAIRS,
+                    FeatureMapKind.CENTROIDS,
+                    64,
+                    4,
+                    ExactCachePolicy.HEAVY_HITTER,
                     Score.OUTPUT_ERROR,
                     4);
         }
 
         public Options withTexts(int count, int tokens) {
-            return new Options(count, tokens, seed, budget, windows, caches, maxPairs, score, sensitivityTexts);
+            return new Options(
+                    count,
+                    tokens,
+                    seed,
+                    budget,
+                    windows,
+                    caches,
+                    maxPairs,
+                    featureMap,
+                    features,
+                    sinks,
+                    cachePolicy,
+                    score,
+                    sensitivityTexts);
         }
 
         public Options withBudget(double newBudget) {
             return new Options(
-                    texts, tokensPerText, seed, newBudget, windows, caches, maxPairs, score, sensitivityTexts);
+                    texts,
+                    tokensPerText,
+                    seed,
+                    newBudget,
+                    windows,
+                    caches,
+                    maxPairs,
+                    featureMap,
+                    features,
+                    sinks,
+                    cachePolicy,
+                    score,
+                    sensitivityTexts);
         }
 
         public Options withCandidates(List<Integer> newWindows, List<Integer> newCaches) {
             return new Options(
-                    texts, tokensPerText, seed, budget, newWindows, newCaches, maxPairs, score, sensitivityTexts);
+                    texts,
+                    tokensPerText,
+                    seed,
+                    budget,
+                    newWindows,
+                    newCaches,
+                    maxPairs,
+                    featureMap,
+                    features,
+                    sinks,
+                    cachePolicy,
+                    score,
+                    sensitivityTexts);
+        }
+
+        /** The memory map to fit and the exact tokens every layer keeps besides the searched window and cache. */
+        public Options withMemory(
+                FeatureMapKind newFeatureMap, int newFeatures, int newSinks, ExactCachePolicy policy) {
+            return new Options(
+                    texts,
+                    tokensPerText,
+                    seed,
+                    budget,
+                    windows,
+                    caches,
+                    maxPairs,
+                    newFeatureMap,
+                    newFeatures,
+                    newSinks,
+                    policy,
+                    score,
+                    sensitivityTexts);
         }
 
         public Options withScore(Score newScore) {
             return new Options(
-                    texts, tokensPerText, seed, budget, windows, caches, maxPairs, newScore, sensitivityTexts);
+                    texts,
+                    tokensPerText,
+                    seed,
+                    budget,
+                    windows,
+                    caches,
+                    maxPairs,
+                    featureMap,
+                    features,
+                    sinks,
+                    cachePolicy,
+                    newScore,
+                    sensitivityTexts);
         }
 
         /** Texts of the per-layer sensitivity measurement (0: none, every layer's scale 1). */
         public Options withSensitivityTexts(int count) {
-            return new Options(texts, tokensPerText, seed, budget, windows, caches, maxPairs, score, count);
+            return new Options(
+                    texts,
+                    tokensPerText,
+                    seed,
+                    budget,
+                    windows,
+                    caches,
+                    maxPairs,
+                    featureMap,
+                    features,
+                    sinks,
+                    cachePolicy,
+                    score,
+                    count);
         }
     }
 
@@ -148,7 +251,7 @@ public final class Calibrator {
     public enum Score {
         /**
          * From the one recording pass: the attention-output error through the output projection ({@link
-         * OutputErrorScore}); the model runs once for the recording, never per candidate.
+         * OutputErrorScore}), each layer scaled by its sensitivity; the model never runs per candidate.
          */
         OUTPUT_ERROR,
         /**
@@ -263,8 +366,8 @@ public final class Calibrator {
     }
 
     /**
-     * Runs the calibration for {@code profile} (mode hybrid; its sinks, memory map, features, cache policy and seeds
-     * are used).
+     * Runs the calibration for {@code profile} (mode hybrid; its model, block size and feature-map seed are used; the
+     * memory map, sinks and cache policy are the options', since the sidecar written holds them).
      *
      * @param texts calibration texts (each fed as BOS + its tokens, cut into pieces of the positions softmax can
      *     hold), or null to sample {@code options.texts()} texts from the model
@@ -276,13 +379,22 @@ public final class Calibrator {
             throw profile.source().error("mode", "calibrate fits the hybrid layer: use mode hybrid");
         }
         if (profile.decay() < 1) throw profile.source().error("decay", "calibrate fits a memory without decay: use 1");
-        if (profile.sinks()
+        for (String key : Sidecars.HELD_KEYS) {
+            if (profile.source().sets(key)) {
+                throw profile.source()
+                        .error(
+                                key,
+                                "calibrate chooses it and writes it into the sidecar: remove it from the profile"
+                                        + " (calibrate takes the memory map, features, sinks and cache policy as options)");
+            }
+        }
+        if (options.sinks()
                         + options.windows().stream()
                                 .mapToInt(Integer::intValue)
                                 .min()
                                 .orElseThrow()
                 > options.budget() * 1.0) {
-            throw new IllegalArgumentException("the budget " + options.budget() + " is below sinks (" + profile.sinks()
+            throw new IllegalArgumentException("the budget " + options.budget() + " is below sinks (" + options.sinks()
                     + ") + the smallest candidate window");
         }
         Path modelDir = Sidecars.modelDirectory(profile)
@@ -304,15 +416,7 @@ public final class Calibrator {
             }
             return new Run(profile, modelDir, vanilla, sequences, source, options, scratch, progress).execute();
         } finally {
-            deleteRecursively(scratch);
-        }
-    }
-
-    private static void deleteRecursively(Path dir) {
-        try (var walk = Files.walk(dir)) {
-            for (Path p : walk.sorted(java.util.Comparator.reverseOrder()).toList()) Files.deleteIfExists(p);
-        } catch (IOException e) {
-            // scratch files in the temporary directory: nothing else to do
+            AtomicFiles.deleteTree(scratch);
         }
     }
 
@@ -339,14 +443,7 @@ public final class Calibrator {
                         TextSampler.Options.unbiased(options.texts(), options.tokensPerText(), options.seed()),
                         progress);
         List<int[]> sequences = new ArrayList<>();
-        int bos = vanilla.config().bosToken;
-        for (TextSampler.SampledText t : texts) {
-            int[] tokens = t.tokens();
-            int[] withBos = new int[tokens.length + 1];
-            withBos[0] = bos;
-            System.arraycopy(tokens, 0, withBos, 1, tokens.length);
-            sequences.add(withBos);
-        }
+        for (TextSampler.SampledText t : texts) sequences.add(vanilla.tokens().withBos(t.tokens()));
         return sequences;
     }
 
@@ -388,7 +485,6 @@ public final class Calibrator {
             this.progress = progress;
             var c = vanilla.config();
             this.layers = c.numberOfLayers;
-            double scale = c.attentionMultiplier != null ? c.attentionMultiplier : 1.0 / StrictMath.sqrt(c.headSize);
             this.model = new Calibration.ModelInfo(
                     modelDir.getFileName().toString(),
                     ModelFingerprint.of(modelDir),
@@ -396,11 +492,11 @@ public final class Calibrator {
                     c.numberOfHeads,
                     c.numberOfKeyValueHeads,
                     c.headSize,
-                    scale);
+                    Installation.softmaxScale(c));
             this.map = new Calibration.MapInfo(
-                    profile.featureMap(),
-                    profile.features(),
-                    profile.featureMap().equalsIgnoreCase(FeatureMaps.CENTROIDS) ? options.seed() : profile.seed());
+                    options.featureMap(),
+                    options.features(),
+                    options.featureMap().seeded() ? profile.featureSeed() : options.seed());
         }
 
         Result execute() {
@@ -462,7 +558,7 @@ public final class Calibrator {
                                     + " the recording in %.1f s",
                             l + 1,
                             layers,
-                            map.kind(),
+                            map.kind().key(),
                             windows.size(),
                             fitted,
                             scored,
@@ -525,14 +621,14 @@ public final class Calibrator {
             int beyond = (int) Math.floor(options.budget());
             progress.accept("evaluating the chosen plan with every layer converted");
             EvalResult calibrated = evaluate(calibration, beyond);
-            int plainWindow = Math.max(1, (int) Math.floor(options.budget()) - profile.sinks());
+            int plainWindow = Math.max(1, (int) Math.floor(options.budget()) - options.sinks());
             List<Calibration.Layer> plainLayers = new ArrayList<>();
             for (int l = 0; l < layers; l++) {
                 plainLayers.add(fits[l][0]
-                        .withBudget(plainWindow, 0, profile.cachePolicy())
+                        .withBudget(plainWindow, 0, options.cachePolicy())
                         .withoutMemory());
             }
-            progress.accept("evaluating the plain window of the same budget (sinks " + profile.sinks() + ", window "
+            progress.accept("evaluating the plain window of the same budget (sinks " + options.sinks() + ", window "
                     + plainWindow + ", no memory) with every layer converted");
             Calibration baseline = base.withLayers(plainLayers);
             EvalResult plain = evaluate(baseline, beyond);
@@ -580,13 +676,13 @@ public final class Calibrator {
             int texts = Math.min(options.sensitivityTexts(), sequences.size());
             prepareModelKl(fits, texts);
             double[] out = new double[layers];
-            int plain = (int) Math.floor(options.budget()) - profile.sinks();
+            int plain = (int) Math.floor(options.budget()) - options.sinks();
             for (int l = 0; l < layers; l++) {
                 Calibration.Layer reference = fits[l][0];
                 for (Calibration.Layer f : fits[l]) {
                     if (Math.abs(f.window() - plain) < Math.abs(reference.window() - plain)) reference = f;
                 }
-                reference = reference.withBudget(reference.window(), 0, profile.cachePolicy());
+                reference = reference.withBudget(reference.window(), 0, options.cachePolicy());
                 double kl = layerAloneKl(l, reference, texts);
                 double error = find(scored, l, reference).outputError();
                 out[l] = kl > 0 && error > 0 ? kl / error : 1;
@@ -625,7 +721,7 @@ public final class Calibrator {
                         0,
                         longest,
                         0,
-                        profile.cachePolicy(),
+                        options.cachePolicy(),
                         new float[model.heads()],
                         perWindow[0].centroids(),
                         perWindow[0].weights(),
@@ -644,9 +740,9 @@ public final class Calibrator {
             List<Calibration.Layer> out = new ArrayList<>();
             for (Calibration.Layer fitted : fitsOfLayer) {
                 for (int cache : options.caches()) {
-                    int cost = profile.sinks() + fitted.window() + cache;
+                    int cost = options.sinks() + fitted.window() + cache;
                     if (cost > total) continue;
-                    Calibration.Layer withMemory = fitted.withBudget(fitted.window(), cache, profile.cachePolicy());
+                    Calibration.Layer withMemory = fitted.withBudget(fitted.window(), cache, options.cachePolicy());
                     if (withMemory.memory()) {
                         out.add(withMemory.withoutMemory());
                         out.add(withMemory);
@@ -678,7 +774,7 @@ public final class Calibrator {
                     0,
                     longest,
                     0,
-                    profile.cachePolicy(),
+                    options.cachePolicy(),
                     new float[model.heads()],
                     centroids,
                     weights,
@@ -749,10 +845,10 @@ public final class Calibrator {
         /** One KV head's base map: k-means centroids of its keys (weights 1), or the profile's seeded map. */
         private FeatureMap baseMap(List<KvHeadSequence> kvHead) {
             if (map.centroids()) {
-                double[][] keys = MemoryFit.keysOf(kvHead, profile.sinks());
+                double[][] keys = MemoryFit.keysOf(kvHead, options.sinks());
                 return MemoryFit.fitCentroids(keys, map.features(), model.scale(), options.seed());
             }
-            return FeatureMaps.create(map.kind(), model.headSize(), map.features(), map.seed());
+            return FeatureMaps.create(map.kind().key(), model.headSize(), map.features(), map.seed());
         }
 
         /** {@code task} of 0..count-1 on the pool, results in order. */
@@ -813,10 +909,10 @@ public final class Calibrator {
                 }
                 double n = Math.max(1, measuredHeads);
                 out[wi] = new Calibration.Layer(
-                        profile.sinks(),
+                        options.sinks(),
                         windows[wi],
                         0,
-                        profile.cachePolicy(),
+                        options.cachePolicy(),
                         gains,
                         centroids,
                         weights,
@@ -835,7 +931,7 @@ public final class Calibrator {
             int m = map.features();
             int[] sorted = java.util.Arrays.stream(windows).distinct().sorted().toArray();
             FitSettings first =
-                    new FitSettings(model.scale(), profile.sinks(), sorted[0], options.maxPairs(), options.seed());
+                    new FitSettings(model.scale(), options.sinks(), sorted[0], options.maxPairs(), options.seed());
             MemoryFit.Result[] weightFits = sequencesLongerThan(first.firstEvictedRow())
                     ? MemoryFit.fitWeights(base, seqs, first, sorted)
                     : null;
@@ -843,7 +939,7 @@ public final class Calibrator {
             for (int wi = 0; wi < windows.length; wi++) {
                 int window = windows[wi];
                 FitSettings settings =
-                        new FitSettings(model.scale(), profile.sinks(), window, options.maxPairs(), options.seed());
+                        new FitSettings(model.scale(), options.sinks(), window, options.maxPairs(), options.seed());
                 double[] factors = null;
                 if (weightFits != null && sequencesLongerThan(settings.firstEvictedRow())) {
                     double[] w = weightFits[java.util.Arrays.binarySearch(sorted, window)].weights();

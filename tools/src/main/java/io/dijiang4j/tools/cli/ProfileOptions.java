@@ -1,7 +1,9 @@
 package io.dijiang4j.tools.cli;
 
-import io.dijiang4j.plugin.profile.GenerationOptions;
+import io.dijiang4j.plugin.generation.GenerationOptions;
+import io.dijiang4j.plugin.gguf.GgufModels;
 import io.dijiang4j.plugin.profile.Mode;
+import io.dijiang4j.plugin.profile.ModelReference;
 import io.dijiang4j.plugin.profile.Profile;
 import io.dijiang4j.plugin.profile.ProfileLoader;
 import java.nio.file.Files;
@@ -31,7 +33,10 @@ final class ProfileOptions {
     @Option(names = "--max-tokens", paramLabel = "N", description = "Tokens to generate at most (prompt not counted).")
     Integer maxTokens;
 
-    @Option(names = "--temperature", paramLabel = "T", description = "0 = greedy.")
+    @Option(
+            names = "--temperature",
+            paramLabel = "T",
+            description = "0 = greedy (default: the profile's, else " + GenerationOptions.DEFAULT_TEMPERATURE + ").")
     Float temperature;
 
     @Option(names = "--top-p", paramLabel = "P", description = "Nucleus sampling mass in (0, 1].")
@@ -40,7 +45,10 @@ final class ProfileOptions {
     @Option(names = "--top-k", paramLabel = "K", description = "Sample among the K most likely tokens (0 = all).")
     Integer topK;
 
-    @Option(names = "--seed", paramLabel = "S", description = "Sampling seed.")
+    @Option(
+            names = "--seed",
+            paramLabel = "S",
+            description = "Sampling seed (overrides the profile's seed; default " + Profile.DEFAULT_SEED + ").")
     Long seed;
 
     /** The default profile: configs/hybrid.yaml under {@code dijiang.home} (set by bin/dijiang), else the working directory. */
@@ -55,29 +63,27 @@ final class ProfileOptions {
         String override = model != null ? model : System.getenv("DIJIANG_MODEL");
         if (override != null && !override.isBlank()) {
             String source = model != null ? "--model" : "DIJIANG_MODEL";
-            if (!override.startsWith("hf:")) {
-                Path dir = Path.of(override).toAbsolutePath().normalize();
-                if (!Files.isDirectory(dir)) {
-                    throw new IllegalArgumentException(source + " " + override + ": model directory does not exist");
-                }
-                override = dir.toString();
+            ModelReference reference;
+            try {
+                reference = ModelReference.parse(override);
+            } catch (IllegalArgumentException e) {
+                throw new IllegalArgumentException(source + " " + override + ": " + e.getMessage());
             }
-            p = p.withModel(override);
+            if (reference instanceof ModelReference.Local local
+                    && !Files.isDirectory(local.directory())
+                    && !GgufModels.isGguf(local.directory())) {
+                throw new IllegalArgumentException(
+                        source + " " + override + ": neither a model directory nor a .gguf file");
+            }
+            p = p.withModel(reference);
         }
         if (mode != null) p = p.withMode(Mode.parse(mode));
         GenerationOptions g = p.generation();
         if (maxTokens != null) g = g.withMaxTokens(maxTokens);
         if (temperature != null) g = g.withTemperature(temperature);
-        if (topP != null || topK != null) {
-            g = new GenerationOptions(
-                    g.maxTokens(),
-                    g.temperature(),
-                    topP != null ? topP : g.topP(),
-                    topK != null ? topK : g.topK(),
-                    g.seed(),
-                    g.stopAtEos());
-        }
-        g = g.withSeed(seed != null ? seed : p.seed());
+        if (topP != null) g = g.withTopP(topP);
+        if (topK != null) g = g.withTopK(topK);
+        g = g.withSeed(seed != null ? seed : p.samplingSeed());
         return p.withGeneration(g);
     }
 }
