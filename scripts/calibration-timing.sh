@@ -30,10 +30,19 @@ texts() { # texts N -> $work/texts-N.txt: N texts of 511 bytes, separated by <<<
   echo "$file"
 }
 
+# the CLI jar, copied: a rebuild during the runs (bin/test) must not replace it under a running JVM
+"$root/bin/dijiang" --version > /dev/null 2>&1 || true
+. "$root/bin/lib/jdk.sh"; find_jdk
+jar=$work/dijiang.jar
+cp "$root/tools/target/dijiang.jar" "$jar"
+dj() { # shellcheck disable=SC2086
+  "$DIJIANG_JAVA_HOME/bin/java" $DIJIANG_JVM_FLAGS -Ddijiang.home="$root" -jar "$jar" "$@"; }
+
 printf '%-11s %6s %9s %9s %10s %8s %8s %12s  %s\n' run layers texts tokens "layers*tok" "wall s" "cpu s" \
   "s/(L*1k tok)" "load before"
 for run in "${runs[@]}"; do
   shape=${run%%:*} count=${run#*:}
+  [ "$count" = "$run" ] && count=16
   log=$work/$shape-$count.log
   load=$(cut -d' ' -f1-3 /proc/loadavg)
   if [ "$shape" = stories260K ]; then
@@ -42,7 +51,7 @@ for run in "${runs[@]}"; do
     count=16 tokens=$((16 * 501))
   else
     model=$work/$shape
-    [ -f "$model/config.json" ] || "$root/bin/dijiang" synth-model --shape "$shape" --dtype Q4 \
+    [ -f "$model/config.json" ] || dj synth-model --shape "$shape" --dtype Q4 \
       --context-length 2048 --out "$model" >&2
     file=$(texts "$count")
     # calibrate's defaults choose the map (centroids, 64), sinks (4) and cache policy (heavy_hitter)
@@ -51,9 +60,10 @@ for run in "${runs[@]}"; do
     args=(--config "$work/$shape.yaml" --text-file "$file" --seed 1)
     tokens=$((count * 512))
   fi
-  layers=$(grep -o '"num_hidden_layers": *[0-9]*' "$model/config.json" | grep -o '[0-9]*$')
+  layers=$(grep -o '"num_hidden_layers" *: *[0-9]*' "$model/config.json" | grep -o '[0-9]*$')
   start=$(date +%s.%N)
-  /usr/bin/time -f '%U %S' -o "$work/time.txt" "$root/bin/dijiang" calibrate "${args[@]}" \
+  /usr/bin/time -f '%U %S' -o "$work/time.txt" "$DIJIANG_JAVA_HOME/bin/java" $DIJIANG_JVM_FLAGS \
+    -Ddijiang.home="$root" -jar "$jar" calibrate "${args[@]}" \
     --out "$work/$shape-$count.safetensors" > "$log" 2>&1 || { echo "error: $shape failed, see $log" >&2; exit 1; }
   wall=$(echo "$(date +%s.%N) - $start" | bc)
   cpu=$(awk '{print $1 + $2}' "$work/time.txt")
