@@ -14,6 +14,7 @@ import io.dijiang4j.attention.AttentionShape;
 import io.dijiang4j.attention.AttentionSpec;
 import io.dijiang4j.attention.FeatureMap;
 import io.dijiang4j.attention.features.FeatureMaps;
+import io.dijiang4j.attention.features.OnlineCentroidMap;
 import io.dijiang4j.attention.jlama.AttentionObserver;
 import io.dijiang4j.attention.jlama.KernelizedAttention;
 import io.dijiang4j.attention.jlama.RotaryTable;
@@ -134,7 +135,16 @@ public final class Installation {
                             "the centroids map is fitted by dijiang calibrate: it needs that calibration sidecar"
                                     + " (key calibration, or the file beside the model), or pick a seeded map");
         }
-        FeatureMap map = FeatureMaps.create(profile.featureMap(), c.headSize, profile.features(), profile.seed());
+        boolean online = profile.featureMap().equalsIgnoreCase(FeatureMaps.ONLINE);
+        if (online && profile.mode() != Mode.HYBRID) {
+            throw profile.source()
+                    .error(
+                            "feature_map",
+                            "the online centroid memory belongs to mode hybrid (it holds evicted tokens)");
+        }
+        FeatureMap map = online
+                ? new OnlineCentroidMap(c.headSize, profile.features())
+                : FeatureMaps.create(profile.featureMap(), c.headSize, profile.features(), profile.seed());
         AttentionSpec spec = profile.mode() == Mode.HYBRID
                 ? AttentionSpec.hybrid(map, c.headSize, profile.sinks(), profile.window())
                 : AttentionSpec.linear(map, c.headSize);

@@ -55,7 +55,7 @@ public final class ProfileLoader {
      * by {@code dijiang calibrate} (usable only with its sidecar).
      */
     public static final List<String> FEATURE_MAPS = java.util.stream.Stream.concat(
-                    FeatureMaps.KINDS.stream(), java.util.stream.Stream.of(FeatureMaps.CENTROIDS))
+                    FeatureMaps.KINDS.stream(), java.util.stream.Stream.of(FeatureMaps.CENTROIDS, FeatureMaps.ONLINE))
             .toList();
 
     private ProfileLoader() {}
