@@ -1,11 +1,12 @@
 package io.dijiang4j.bench;
 
 import com.github.tjake.jlama.safetensors.DType;
+import io.dijiang4j.plugin.io.AtomicFiles;
 import io.dijiang4j.plugin.profile.Mode;
+import io.dijiang4j.plugin.profile.ModelReference;
 import io.dijiang4j.plugin.profile.Profile;
 import io.dijiang4j.plugin.profile.ProfileLoader;
 import io.dijiang4j.tools.synth.SyntheticModels;
-import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
@@ -104,8 +105,8 @@ public final class BenchCommand implements Callable<Integer> {
             modelName = "synthetic " + shape.name() + " " + type;
         }
         try {
-            Profile base = profile != null ? ProfileLoader.load(profile) : Profile.defaults(dir.toString());
-            base = base.withModel(dir.toString());
+            Profile base = profile != null ? ProfileLoader.load(profile) : Profile.defaults(ModelReference.local(dir));
+            base = base.withModel(ModelReference.local(dir));
             var options = new LongContextBench.Options(
                     contexts, modeList, decodeTokens, warmupTokens, prefillLimit, seed, base);
             List<BenchResult> results = LongContextBench.run(dir, options, System.err);
@@ -118,7 +119,7 @@ public final class BenchCommand implements Callable<Integer> {
             meta.put(
                     "kernel_settings",
                     Map.of(
-                            "feature_map", base.featureMap(),
+                            "feature_map", base.featureMap().key(),
                             "features", base.features(),
                             "sinks", base.sinks(),
                             "window", base.window(),
@@ -131,13 +132,12 @@ public final class BenchCommand implements Callable<Integer> {
                     "prefill: real random byte tokens through the whole model (timed as prefill_s); synthetic: softmax "
                             + "K/V rows of every layer set to N(0,1) values, kernelized states built by pushing N(0,1) "
                             + "q/k/v through one layer's kernel and restored into every layer; session position set");
-            if (json != null) BenchReport.writeAtomically(json, BenchReport.json(results, meta));
-            if (csv != null)
-                BenchReport.writeAtomically(csv, BenchReport.csv(results).getBytes(StandardCharsets.UTF_8));
+            if (json != null) AtomicFiles.write(json, BenchReport.json(results, meta));
+            if (csv != null) AtomicFiles.writeString(csv, BenchReport.csv(results));
             if (plot != null) BenchReport.writePng(plot, BenchReport.plot(results, modelName));
             return 0;
         } finally {
-            if (synthetic != null) LongContextBench.deleteRecursively(synthetic);
+            if (synthetic != null) AtomicFiles.deleteTree(synthetic);
         }
     }
 }

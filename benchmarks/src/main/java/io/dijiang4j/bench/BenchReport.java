@@ -2,13 +2,11 @@ package io.dijiang4j.bench;
 
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.SerializationFeature;
+import io.dijiang4j.plugin.io.AtomicFiles;
 import java.awt.Graphics2D;
 import java.awt.image.BufferedImage;
 import java.io.IOException;
-import java.nio.file.AtomicMoveNotSupportedException;
-import java.nio.file.Files;
 import java.nio.file.Path;
-import java.nio.file.StandardCopyOption;
 import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
@@ -167,31 +165,9 @@ public final class BenchReport {
         return c;
     }
 
-    public static void writeAtomically(Path file, byte[] bytes) throws IOException {
-        Path target = file.toAbsolutePath();
-        Files.createDirectories(target.getParent());
-        Path tmp = Files.createTempFile(target.getParent(), "." + target.getFileName(), ".tmp");
-        try {
-            Files.write(tmp, bytes);
-            try { // temp files are created owner-only; results are meant to be read by others
-                Files.setPosixFilePermissions(
-                        tmp, java.nio.file.attribute.PosixFilePermissions.fromString("rw-r--r--"));
-            } catch (UnsupportedOperationException ignored) {
-                // not a POSIX file system
-            }
-            try {
-                Files.move(tmp, target, StandardCopyOption.ATOMIC_MOVE, StandardCopyOption.REPLACE_EXISTING);
-            } catch (AtomicMoveNotSupportedException e) {
-                Files.move(tmp, target, StandardCopyOption.REPLACE_EXISTING);
-            }
-        } finally {
-            Files.deleteIfExists(tmp);
-        }
-    }
-
     public static void writePng(Path file, BufferedImage image) throws IOException {
         var out = new java.io.ByteArrayOutputStream();
         if (!ImageIO.write(image, "png", out)) throw new IOException("no PNG writer available");
-        writeAtomically(file, out.toByteArray());
+        AtomicFiles.write(file, out.toByteArray());
     }
 }

@@ -7,30 +7,27 @@ import com.github.tjake.jlama.safetensors.SafeTensorSupport;
 import com.github.tjake.jlama.tensor.AbstractTensor;
 import com.github.tjake.jlama.tensor.FloatBufferTensor;
 import com.github.tjake.jlama.tensor.KvBufferCache;
-import com.github.tjake.jlama.tensor.TensorCache;
 import io.dijiang4j.attention.AttentionKernel;
 import io.dijiang4j.attention.AttentionState;
+import io.dijiang4j.attention.jlama.JlamaInternals;
 import io.dijiang4j.attention.jlama.KernelizedAttention;
 import io.dijiang4j.plugin.DiJiang;
 import io.dijiang4j.plugin.DiJiangModel;
 import io.dijiang4j.plugin.Session;
+import io.dijiang4j.plugin.io.AtomicFiles;
 import io.dijiang4j.plugin.profile.Mode;
 import io.dijiang4j.plugin.profile.Profile;
 import java.io.IOException;
 import java.io.PrintStream;
-import java.io.UncheckedIOException;
 import java.lang.management.BufferPoolMXBean;
 import java.lang.management.ManagementFactory;
-import java.lang.reflect.Field;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.List;
 import java.util.Locale;
-import java.util.Map;
 import java.util.Optional;
-import java.util.Queue;
 import java.util.SplittableRandom;
 
 /**
@@ -134,7 +131,7 @@ public final class LongContextBench {
             return sorted(results, o);
         } finally {
             jlama.close();
-            deleteRecursively(work);
+            AtomicFiles.deleteTree(work);
         }
     }
 
@@ -174,7 +171,7 @@ public final class LongContextBench {
                 progress.printf(Locale.ROOT, "bench:   prefill of %d tokens: %.2f s%n", context, prefillSeconds);
             } else {
                 long t0 = System.nanoTime();
-                fillSynthetic(model, session, context, rnd);
+                session.writeSyntheticState(context, kv -> fillSynthetic(model, kv, context, rnd));
                 fill = "synthetic";
                 progress.printf(
                         Locale.ROOT,
@@ -247,36 +244,12 @@ public final class LongContextBench {
         }
         // Jlama's TensorCache keeps released tensors (KV pages of earlier runs among them) for reuse; they are not
         // held by the current session, so they are not counted.
-        return new long[] {heap, Math.max(0, direct - idleTensorCacheBytes()), mapped};
-    }
-
-    /** Bytes of tensors parked in Jlama's {@link TensorCache} pool (allocated, not in use). */
-    @SuppressWarnings("unchecked")
-    static long idleTensorCacheBytes() {
-        try {
-            Field f = TensorCache.class.getDeclaredField("availableByShape");
-            f.setAccessible(true);
-            Map<Object, Queue<AbstractTensor>> byShape =
-                    (Map<Object, Queue<AbstractTensor>>) f.get(TensorCache.instance);
-            long bytes = 0;
-            for (Queue<AbstractTensor> q : byShape.values()) {
-                List<AbstractTensor> parked = new ArrayList<>();
-                for (AbstractTensor t; (t = q.poll()) != null; ) parked.add(t);
-                for (AbstractTensor t : parked) {
-                    bytes += t.size() * (long) t.dType().size();
-                    q.offer(t);
-                }
-            }
-            return bytes;
-        } catch (ReflectiveOperationException | ClassCastException e) {
-            throw new IllegalStateException("cannot read Jlama's TensorCache pool: " + e, e);
-        }
+        return new long[] {heap, Math.max(0, direct - JlamaInternals.idleTensorCacheBytes()), mapped};
     }
 
     // ---- synthetic depth -------------------------------------------------------------------------------------
 
-    private static void fillSynthetic(DiJiangModel model, Session session, int depth, SplittableRandom rnd) {
-        KvBufferCache.KvBuffer kv = (KvBufferCache.KvBuffer) get(session, "kvBuffer");
+    private static void fillSynthetic(DiJiangModel model, KvBufferCache.KvBuffer kv, int depth, SplittableRandom rnd) {
         var c = model.config();
         List<KernelizedAttention> kernelized = model.installation().kernelizedLayers();
         if (kernelized.size() < c.numberOfLayers) fillSoftmaxRows(model, kv, depth, rnd);
@@ -298,7 +271,6 @@ public final class LongContextBench {
             for (KernelizedAttention layer : kernelized)
                 layer.putState(kv, layer.kernel().restore(bytes));
         }
-        set(session, "position", (long) depth);
     }
 
     private static void fillSoftmaxRows(
@@ -328,35 +300,5 @@ public final class LongContextBench {
         float[] x = new float[n];
         for (int i = 0; i < n; i++) x[i] = (float) rnd.nextGaussian();
         return x;
-    }
-
-    // The session keeps its KV buffer and position private; the synthetic fill is a benchmark-only shortcut.
-    private static Object get(Object target, String field) {
-        try {
-            Field f = target.getClass().getDeclaredField(field);
-            f.setAccessible(true);
-            return f.get(target);
-        } catch (ReflectiveOperationException e) {
-            throw new IllegalStateException("the plugin's Session has no field '" + field + "' any more", e);
-        }
-    }
-
-    private static void set(Object target, String field, Object value) {
-        try {
-            Field f = target.getClass().getDeclaredField(field);
-            f.setAccessible(true);
-            f.set(target, value);
-        } catch (ReflectiveOperationException e) {
-            throw new IllegalStateException("the plugin's Session has no field '" + field + "' any more", e);
-        }
-    }
-
-    static void deleteRecursively(Path dir) {
-        if (dir == null || !Files.exists(dir)) return;
-        try (var walk = Files.walk(dir)) {
-            for (Path p : walk.sorted(java.util.Comparator.reverseOrder()).toList()) Files.deleteIfExists(p);
-        } catch (IOException e) {
-            throw new UncheckedIOException(e);
-        }
     }
 }

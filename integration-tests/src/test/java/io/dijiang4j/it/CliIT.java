@@ -7,6 +7,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 import io.dijiang4j.plugin.DiJiang;
 import io.dijiang4j.plugin.DiJiangModel;
 import io.dijiang4j.plugin.Session;
+import io.dijiang4j.plugin.profile.ModelReference;
 import io.dijiang4j.plugin.profile.Profile;
 import io.dijiang4j.plugin.profile.ProfileLoader;
 import io.dijiang4j.tools.cli.Main;
@@ -155,7 +156,7 @@ class CliIT {
                 "0");
         assertEquals(0, r.exitCode(), r.err());
         assertFalse(r.out().isBlank(), "replies on stdout");
-        Profile profile = ProfileLoader.load(CONFIGS.resolve("hybrid.yaml")).withModel(model());
+        Profile profile = ProfileLoader.load(CONFIGS.resolve("hybrid.yaml")).withModel(ModelReference.parse(model()));
         try (DiJiangModel model = DiJiang.load(profile);
                 Session afterFirst = model.restoreSession(first);
                 Session afterSecond = model.restoreSession(second)) {

@@ -11,8 +11,10 @@ import io.dijiang4j.plugin.DiJiang;
 import io.dijiang4j.plugin.DiJiangModel;
 import io.dijiang4j.plugin.Generation;
 import io.dijiang4j.plugin.Session;
+import io.dijiang4j.plugin.profile.Backend;
 import io.dijiang4j.plugin.profile.GenerationOptions;
 import io.dijiang4j.plugin.profile.Mode;
+import io.dijiang4j.plugin.profile.ModelReference;
 import io.dijiang4j.plugin.profile.Profile;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -58,7 +60,7 @@ class JlamaIntegrationIT {
     }
 
     Profile profile(Mode mode) {
-        return Profile.defaults(dir.toString()).withMode(mode).withBackend("cpu");
+        return Profile.defaults(ModelReference.local(dir)).withMode(mode).withBackend(Backend.CPU);
     }
 
     static List<String> pieces(Session s, String prompt, int tokens) {

@@ -3,7 +3,6 @@ package io.dijiang4j.nativemodels;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import java.io.IOException;
-import java.io.UncheckedIOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
 
@@ -80,13 +79,5 @@ public final class JsonConfig {
         int v = integer(key);
         if (v <= 0) throw new IllegalArgumentException(file + ": '" + key + "' must be > 0, got " + v);
         return v;
-    }
-
-    public static void writeAtomically(Path file, String text) {
-        try {
-            SafeTensorsFile.writeText(file, text);
-        } catch (IOException e) {
-            throw new UncheckedIOException(e);
-        }
     }
 }

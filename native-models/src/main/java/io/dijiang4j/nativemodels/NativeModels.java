@@ -3,6 +3,7 @@ package io.dijiang4j.nativemodels;
 import io.dijiang4j.nativemodels.dijiang.DiJiangNeoXModel;
 import io.dijiang4j.nativemodels.mcsd.McsdModel;
 import io.dijiang4j.nativemodels.transnormer.TransNormerModel;
+import io.dijiang4j.plugin.io.SafeTensors;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.Locale;
@@ -44,7 +45,7 @@ public final class NativeModels {
             boolean hasWeights = Files.isRegularFile(dir.resolve("model.safetensors"))
                     || Files.isRegularFile(dir.resolve("model.safetensors.index.json"));
             if (hasWeights
-                    && SafeTensorsFile.open(dir).has(DiJiangNeoXModel.Names.layer(0, DiJiangNeoXModel.Names.PROJ))) {
+                    && SafeTensors.openModel(dir).has(DiJiangNeoXModel.Names.layer(0, DiJiangNeoXModel.Names.PROJ))) {
                 return Optional.of(DIJIANG);
             }
         }

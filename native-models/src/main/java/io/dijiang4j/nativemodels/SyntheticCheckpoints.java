@@ -3,10 +3,12 @@ package io.dijiang4j.nativemodels;
 import com.fasterxml.jackson.core.JsonProcessingException;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.SerializationFeature;
-import io.dijiang4j.nativemodels.SafeTensorsFile.Tensor;
 import io.dijiang4j.nativemodels.dijiang.DiJiangNeoXModel;
 import io.dijiang4j.nativemodels.mcsd.McsdModel;
 import io.dijiang4j.nativemodels.transnormer.TransNormerModel;
+import io.dijiang4j.plugin.io.AtomicFiles;
+import io.dijiang4j.plugin.io.SafeTensors;
+import io.dijiang4j.plugin.io.SafeTensors.Tensor;
 import java.io.IOException;
 import java.io.UncheckedIOException;
 import java.nio.file.Files;
@@ -101,9 +103,9 @@ public final class SyntheticCheckpoints {
         try {
             Files.createDirectories(dir);
             ObjectMapper om = new ObjectMapper().enable(SerializationFeature.INDENT_OUTPUT);
-            SafeTensorsFile.writeText(dir.resolve("config.json"), om.writeValueAsString(config));
-            SafeTensorsFile.write(dir.resolve("model.safetensors"), s.tensors);
-            SafeTensorsFile.writeText(dir.resolve("tokenizer.json"), byteLevelTokenizerJson());
+            AtomicFiles.writeString(dir.resolve("config.json"), om.writeValueAsString(config));
+            SafeTensors.write(dir.resolve("model.safetensors"), s.tensors);
+            AtomicFiles.writeString(dir.resolve("tokenizer.json"), byteLevelTokenizerJson());
         } catch (IOException e) {
             throw new UncheckedIOException("cannot write checkpoint to " + dir + ": " + e.getMessage(), e);
         }

@@ -1,6 +1,6 @@
 package io.dijiang4j.nativemodels;
 
-import io.dijiang4j.nativemodels.SafeTensorsFile.Tensor;
+import io.dijiang4j.plugin.io.SafeTensors.Tensor;
 import java.util.List;
 import java.util.Map;
 

@@ -3,9 +3,9 @@ package io.dijiang4j.nativemodels;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
-import io.dijiang4j.nativemodels.SafeTensorsFile.Tensor;
 import io.dijiang4j.nativemodels.dijiang.DiJiangNeoXModel;
 import io.dijiang4j.nativemodels.transnormer.TransNormerModel;
+import io.dijiang4j.plugin.io.SafeTensors.Tensor;
 import java.nio.file.Path;
 import java.util.HashMap;
 import java.util.List;

@@ -6,7 +6,8 @@ import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
-import io.dijiang4j.nativemodels.SafeTensorsFile.Tensor;
+import io.dijiang4j.plugin.io.SafeTensors;
+import io.dijiang4j.plugin.io.SafeTensors.Tensor;
 import java.io.IOException;
 import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
@@ -44,7 +45,7 @@ class NativeModelsTest {
         Path plain = tmp.resolve("plain");
         Files.createDirectories(plain);
         Files.writeString(plain.resolve("config.json"), "{\"model_type\": \"gpt_neox\"}");
-        SafeTensorsFile.write(
+        SafeTensors.write(
                 plain.resolve("model.safetensors"),
                 Map.of("gpt_neox.embed_in.weight", new Tensor(new float[4], new int[] {2, 2})));
         assertFalse(NativeModels.isNative(plain));
@@ -63,12 +64,12 @@ class NativeModelsTest {
         var written = SyntheticCheckpoints.write("dijiang", dir, 2, Map.of());
         Map<String, Tensor> t = new HashMap<>(written.tensors());
         t.remove("gpt_neox.layers.1.attention.proj_matrix");
-        SafeTensorsFile.write(dir.resolve("model.safetensors"), t);
+        SafeTensors.write(dir.resolve("model.safetensors"), t);
         var e = assertThrows(IllegalArgumentException.class, () -> NativeModels.load(dir));
         assertEquals("checkpoint has no tensor 'gpt_neox.layers.1.attention.proj_matrix'", e.getMessage());
 
         t.put("gpt_neox.layers.1.attention.proj_matrix", new Tensor(new float[9], new int[] {3, 3}));
-        SafeTensorsFile.write(dir.resolve("model.safetensors"), t);
+        SafeTensors.write(dir.resolve("model.safetensors"), t);
         e = assertThrows(IllegalArgumentException.class, () -> NativeModels.load(dir));
         assertTrue(e.getMessage().contains("has shape [3, 3], expected [8, 8]"), e.getMessage());
 
@@ -101,7 +102,7 @@ class NativeModelsTest {
             for (int h = 0; h < 4; h++) for (int n = 5; n < 16; n++) data[h * 16 + n] = 0f;
             t.put("gpt_neox.layers." + l + ".attention.D1", new Tensor(data, d1.shape()));
         }
-        SafeTensorsFile.write(dir.resolve("model.safetensors"), t);
+        SafeTensors.write(dir.resolve("model.safetensors"), t);
         NativeModel model = NativeModels.load(dir);
         float[][] logits = model.newSession()
                 .prefill(new int[] {1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16, 17, 18, 19, 20}, true);
@@ -120,7 +121,7 @@ class NativeModelsTest {
         for (float v : values) buf.putShort(Float.floatToFloat16(v));
         for (float v : values) buf.putShort((short) (Float.floatToIntBits(v) >>> 16));
         Files.write(file, buf.array());
-        SafeTensorsFile st = SafeTensorsFile.open(tmp);
+        SafeTensors.Reader st = SafeTensors.openModel(tmp);
         assertArrayEquals(values, st.get("a", 2, 2).data());
         float[] bf = st.get("b").data();
         for (int i = 0; i < 4; i++) assertEquals(values[i], bf[i], Math.abs(values[i]) / 128);

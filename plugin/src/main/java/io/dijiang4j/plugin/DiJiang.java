@@ -6,6 +6,10 @@ import com.github.tjake.jlama.model.AbstractModel;
 import com.github.tjake.jlama.model.ModelSupport;
 import com.github.tjake.jlama.safetensors.DType;
 import com.github.tjake.jlama.safetensors.SafeTensorSupport;
+import io.dijiang4j.attention.jlama.JlamaInternals;
+import io.dijiang4j.plugin.calibration.Sidecars;
+import io.dijiang4j.plugin.io.AtomicFiles;
+import io.dijiang4j.plugin.profile.ModelReference;
 import io.dijiang4j.plugin.profile.Profile;
 import io.dijiang4j.plugin.profile.ProfileLoader;
 import java.io.File;
@@ -47,6 +51,8 @@ public final class DiJiang {
     /** As {@link #load(Profile)}, reporting loading steps to {@code progress} (one line each). */
     public static DiJiangModel load(Profile profile, Consumer<String> progress) {
         JlamaInternals.check();
+        // a profile key the sidecar would override is refused before the (slow) model load, not after
+        Sidecars.fileOf(profile).ifPresent(sidecar -> Sidecars.checkPrecedence(profile, sidecar));
         File dir = resolveModelDirectory(profile, progress);
         String architecture = architecture(profile, dir);
         Path workingDirectory;
@@ -70,7 +76,7 @@ public final class DiJiang {
                     Optional.empty(),
                     SafeTensorSupport::loadWeights);
         } catch (RuntimeException e) {
-            DiJiangModel.deleteRecursively(workingDirectory);
+            AtomicFiles.deleteTree(workingDirectory);
             throw new IllegalArgumentException("cannot load the model in " + dir + ": " + rootMessage(e), e);
         }
         DiJiangModel model;
@@ -78,7 +84,7 @@ public final class DiJiang {
             model = new DiJiangModel(jlama, profile, true, workingDirectory);
         } catch (RuntimeException e) {
             jlama.close();
-            DiJiangModel.deleteRecursively(workingDirectory);
+            AtomicFiles.deleteTree(workingDirectory);
             throw e;
         }
         var c = jlama.getConfig();
@@ -108,23 +114,23 @@ public final class DiJiang {
     }
 
     static File resolveModelDirectory(Profile profile, Consumer<String> progress) {
-        String m = profile.model();
-        if (m == null || m.isBlank()) throw profile.source().error("model", "no model given");
-        if (m.startsWith("hf:")) {
+        ModelReference model = profile.model();
+        if (model == null) throw profile.source().error("model", "no model given");
+        if (model instanceof ModelReference.HuggingFace hf) {
             // Jlama's own downloader (skipped when the cache already holds the model); not exercised by the tests
-            String repo = m.substring(3);
-            progress.accept("fetching " + repo + " into " + profile.modelCache() + " (Jlama downloader) ...");
+            progress.accept(
+                    "fetching " + hf.repository() + " into " + profile.modelCache() + " (Jlama downloader) ...");
             try {
                 Files.createDirectories(profile.modelCache());
-                return SafeTensorSupport.maybeDownloadModel(profile.modelCache().toString(), repo);
+                return SafeTensorSupport.maybeDownloadModel(profile.modelCache().toString(), hf.repository());
             } catch (IOException | RuntimeException e) {
-                throw profile.source().error("model", "cannot download " + repo + ": " + rootMessage(e));
+                throw profile.source().error("model", "cannot download " + hf.repository() + ": " + rootMessage(e));
             }
         }
-        File dir = new File(m);
-        if (!dir.isDirectory()) throw profile.source().error("model", "model directory " + m + " does not exist");
+        File dir = model.directory(profile.modelCache()).toFile();
+        if (!dir.isDirectory()) throw profile.source().error("model", "model directory " + dir + " does not exist");
         if (!new File(dir, "config.json").isFile()) {
-            throw profile.source().error("model", "no config.json in model directory " + m);
+            throw profile.source().error("model", "no config.json in model directory " + dir);
         }
         return dir;
     }

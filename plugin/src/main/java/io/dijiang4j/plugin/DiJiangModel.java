@@ -5,17 +5,17 @@ import com.github.tjake.jlama.model.functions.SampleOutput;
 import com.github.tjake.jlama.safetensors.Config;
 import com.github.tjake.jlama.safetensors.tokenizer.Tokenizer;
 import io.dijiang4j.attention.jlama.AttentionObserver;
+import io.dijiang4j.attention.jlama.JlamaInternals;
+import io.dijiang4j.plugin.io.AtomicFiles;
 import io.dijiang4j.plugin.profile.Profile;
 import java.io.IOException;
 import java.io.UncheckedIOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.Arrays;
-import java.util.Comparator;
 import java.util.Set;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.locks.ReentrantLock;
-import java.util.stream.Stream;
 
 /**
  * A Jlama model with the profile's attention installed: opens {@link Session}s. One forward pass at a time per model
@@ -166,17 +166,7 @@ public final class DiJiangModel implements AutoCloseable {
             if (ownsModel) jlama.close();
         } finally {
             lock.unlock();
-            if (workingDirectory != null) deleteRecursively(workingDirectory);
-        }
-    }
-
-    static void deleteRecursively(Path dir) {
-        if (dir == null || !Files.exists(dir)) return;
-        try (Stream<Path> walk = Files.walk(dir)) {
-            for (Path p : walk.sorted(Comparator.reverseOrder()).toList()) Files.deleteIfExists(p);
-        } catch (IOException e) {
-            System.getLogger(DiJiangModel.class.getName())
-                    .log(System.Logger.Level.WARNING, "could not delete " + dir + ": " + e.getMessage());
+            AtomicFiles.deleteTree(workingDirectory);
         }
     }
 

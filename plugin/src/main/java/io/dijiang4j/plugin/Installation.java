@@ -1,12 +1,8 @@
 package io.dijiang4j.plugin;
 
 import com.github.tjake.jlama.model.AbstractModel;
-import com.github.tjake.jlama.model.CausalSelfAttention;
-import com.github.tjake.jlama.model.LayerNorm;
 import com.github.tjake.jlama.model.TransformerBlock;
-import com.github.tjake.jlama.model.functions.FeedForward;
 import com.github.tjake.jlama.safetensors.Config;
-import com.github.tjake.jlama.tensor.AbstractTensor;
 import io.dijiang4j.attention.AttentionBackends;
 import io.dijiang4j.attention.AttentionKernel;
 import io.dijiang4j.attention.AttentionKernelProvider;
@@ -16,6 +12,7 @@ import io.dijiang4j.attention.FeatureMap;
 import io.dijiang4j.attention.features.FeatureMaps;
 import io.dijiang4j.attention.features.OnlineCentroidMap;
 import io.dijiang4j.attention.jlama.AttentionObserver;
+import io.dijiang4j.attention.jlama.JlamaInternals;
 import io.dijiang4j.attention.jlama.KernelizedAttention;
 import io.dijiang4j.attention.jlama.RotaryTable;
 import io.dijiang4j.plugin.calibration.Calibration;
@@ -81,7 +78,8 @@ public final class Installation {
                     : "layers";
             throw profile.source().error(key, e.getMessage());
         }
-        AttentionKernelProvider provider = AttentionBackends.select(profile.backend());
+        AttentionKernelProvider provider =
+                AttentionBackends.select(profile.backend().key());
         RotaryTable rope = RotaryTable.of(c);
         AttentionShape shape = new AttentionShape(c.numberOfHeads, c.numberOfKeyValueHeads, c.headSize);
         Calibration calibration = Sidecars.load(profile).orElse(null);
@@ -89,10 +87,10 @@ public final class Installation {
         TransformerBlock[] patched = blocks.clone();
         for (int layer : selected) {
             AttentionKernel kernel = provider.create(shape, specs[layer]);
-            layers[layer] = kernelized(model, blocks[layer], kernel, rope);
-            patched[layer] = rebuild(blocks[layer], layers[layer]);
+            layers[layer] = JlamaInternals.kernelized(model, JlamaInternals.attention(blocks[layer]), kernel, rope);
+            patched[layer] = JlamaInternals.withAttention(blocks[layer], layers[layer]);
         }
-        JlamaInternals.set(JlamaInternals.BLOCKS, model, patched);
+        JlamaInternals.setBlocks(model, patched);
         return new Installation(model, profile, original, layers, provider, calibration);
     }
 
@@ -108,11 +106,11 @@ public final class Installation {
                 || m.heads() != c.numberOfHeads
                 || m.kvHeads() != c.numberOfKeyValueHeads
                 || m.headSize() != c.headSize
-                || m.scale() != scale(c)) {
+                || m.scale() != softmaxScale(c)) {
             throw new IllegalArgumentException("the calibration sidecar is for a model of " + m.layers() + " layers, "
                     + m.heads() + " heads (" + m.kvHeads() + " KV) of size " + m.headSize() + ", scale " + m.scale()
                     + "; this one has " + c.numberOfLayers + " layers, " + c.numberOfHeads + " heads ("
-                    + c.numberOfKeyValueHeads + " KV) of size " + c.headSize + ", scale " + scale(c));
+                    + c.numberOfKeyValueHeads + " KV) of size " + c.headSize + ", scale " + softmaxScale(c));
         }
         for (int layer = 0; layer < specs.length; layer++) {
             AttentionSpec spec = calibration.spec(layer, profile.mode() == Mode.HYBRID, profile.blockSize());
@@ -121,34 +119,39 @@ public final class Installation {
         return specs;
     }
 
-    /** The softmax temperature of the model's attention. */
-    static double scale(Config c) {
+    /**
+     * The softmax temperature tau of the model's attention (the kernels and the calibration search use it, and a
+     * sidecar records it): the config's attention multiplier, else 1/sqrt(head size).
+     */
+    public static double softmaxScale(Config c) {
         return c.attentionMultiplier != null ? c.attentionMultiplier : 1.0 / StrictMath.sqrt(c.headSize);
     }
 
     /** The profile's spec (one for every layer) when no calibration is used. */
     public static AttentionSpec spec(Profile profile, Config c) {
-        if (profile.featureMap().equalsIgnoreCase(FeatureMaps.CENTROIDS)) {
-            throw profile.source()
-                    .error(
-                            "feature_map",
-                            "the centroids map is fitted by dijiang calibrate: it needs that calibration sidecar"
-                                    + " (key calibration, or the file beside the model), or pick a seeded map");
-        }
-        boolean online = profile.featureMap().equalsIgnoreCase(FeatureMaps.ONLINE);
-        if (online && profile.mode() != Mode.HYBRID) {
-            throw profile.source()
-                    .error(
-                            "feature_map",
-                            "the online centroid memory belongs to mode hybrid (it holds evicted tokens)");
-        }
-        FeatureMap map = online
-                ? new OnlineCentroidMap(c.headSize, profile.features())
-                : FeatureMaps.create(profile.featureMap(), c.headSize, profile.features(), profile.seed());
+        FeatureMap map = switch (profile.featureMap()) {
+            case CENTROIDS ->
+                throw profile.source()
+                        .error(
+                                "feature_map",
+                                "the centroids map is fitted by dijiang calibrate: it needs that calibration sidecar"
+                                        + " (key calibration, or the file beside the model), or pick a seeded map");
+            case ONLINE -> {
+                if (profile.mode() != Mode.HYBRID) {
+                    throw profile.source()
+                            .error(
+                                    "feature_map",
+                                    "the online memory holds the tokens the hybrid's window evicts: use it in mode"
+                                            + " hybrid, or a seeded map (wdcf) in mode dijiang");
+                }
+                yield new OnlineCentroidMap(c.headSize, profile.features());
+            }
+            default -> FeatureMaps.create(profile.featureMap().key(), c.headSize, profile.features(), profile.seed());
+        };
         AttentionSpec spec = profile.mode() == Mode.HYBRID
                 ? AttentionSpec.hybrid(map, c.headSize, profile.sinks(), profile.window())
                 : AttentionSpec.linear(map, c.headSize);
-        spec = spec.withScale(scale(c)).withBlockSize(profile.blockSize());
+        spec = spec.withScale(softmaxScale(c)).withBlockSize(profile.blockSize());
         if (profile.mode() == Mode.HYBRID && profile.exactCache() > 0) {
             spec = spec.withExactCache(profile.exactCache(), profile.cachePolicy());
         }
@@ -162,42 +165,6 @@ public final class Installation {
             return spec.withDecay(decay);
         }
         return spec;
-    }
-
-    @SuppressWarnings("unchecked")
-    private static KernelizedAttention kernelized(
-            AbstractModel model, TransformerBlock block, AttentionKernel kernel, RotaryTable rope) {
-        CausalSelfAttention a = (CausalSelfAttention) JlamaInternals.get(JlamaInternals.ATTENTION, block);
-        if (a instanceof KernelizedAttention) {
-            throw new IllegalStateException("dijiang4j attention is already installed in this model");
-        }
-        return new KernelizedAttention(
-                model,
-                (int) JlamaInternals.get(JlamaInternals.ATTENTION_LAYER, a),
-                (Optional<AbstractTensor>) JlamaInternals.get(JlamaInternals.Q_BIAS, a),
-                (Optional<AbstractTensor>) JlamaInternals.get(JlamaInternals.K_BIAS, a),
-                (Optional<AbstractTensor>) JlamaInternals.get(JlamaInternals.V_BIAS, a),
-                (AbstractTensor) JlamaInternals.get(JlamaInternals.Q_WEIGHTS, a),
-                (AbstractTensor) JlamaInternals.get(JlamaInternals.K_WEIGHTS, a),
-                (AbstractTensor) JlamaInternals.get(JlamaInternals.V_WEIGHTS, a),
-                (Optional<AbstractTensor>) JlamaInternals.get(JlamaInternals.O_BIAS, a),
-                (AbstractTensor) JlamaInternals.get(JlamaInternals.O_WEIGHTS, a),
-                kernel,
-                rope);
-    }
-
-    @SuppressWarnings("unchecked")
-    private static TransformerBlock rebuild(TransformerBlock block, CausalSelfAttention attention) {
-        return new TransformerBlock(
-                (AbstractModel) JlamaInternals.get(JlamaInternals.BLOCK_MODEL, block),
-                (int) JlamaInternals.get(JlamaInternals.BLOCK_LAYER, block),
-                (Optional<LayerNorm>) JlamaInternals.get(JlamaInternals.PRE_ATTENTION_NORM, block),
-                attention,
-                (Optional<LayerNorm>) JlamaInternals.get(JlamaInternals.POST_ATTENTION_NORM, block),
-                (Optional<LayerNorm>) JlamaInternals.get(JlamaInternals.PRE_FF_NORM, block),
-                (FeedForward) JlamaInternals.get(JlamaInternals.FF_BLOCK, block),
-                (Optional<LayerNorm>) JlamaInternals.get(JlamaInternals.POST_FF_NORM, block),
-                (Optional<LayerNorm>) JlamaInternals.get(JlamaInternals.PRE_RESPONSE_NORM, block));
     }
 
     public AbstractModel model() {
@@ -251,7 +218,7 @@ public final class Installation {
     public synchronized void uninstall() {
         if (!installed) return;
         installed = false;
-        JlamaInternals.set(JlamaInternals.BLOCKS, model, originalBlocks);
+        JlamaInternals.setBlocks(model, originalBlocks);
         for (KernelizedAttention a : layers) if (a != null) a.kernel().close();
     }
 }

@@ -8,6 +8,7 @@ import com.github.tjake.jlama.tensor.KvBufferCache;
 import com.github.tjake.jlama.tensor.operations.TensorOperationsProvider;
 import io.dijiang4j.attention.AttentionState;
 import io.dijiang4j.attention.jlama.KernelizedAttention;
+import io.dijiang4j.plugin.io.AtomicFiles;
 import io.dijiang4j.plugin.profile.GenerationOptions;
 import java.io.ByteArrayOutputStream;
 import java.io.DataInputStream;
@@ -15,10 +16,7 @@ import java.io.DataOutputStream;
 import java.io.IOException;
 import java.io.UncheckedIOException;
 import java.nio.charset.StandardCharsets;
-import java.nio.file.AtomicMoveNotSupportedException;
-import java.nio.file.Files;
 import java.nio.file.Path;
-import java.nio.file.StandardCopyOption;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.List;
@@ -58,6 +56,23 @@ public final class Session implements AutoCloseable {
         this.rng[0] = owner.profile().seed();
         for (KernelizedAttention layer : owner.installation().kernelizedLayers()) {
             layer.putState(kvBuffer, layer.kernel().newState());
+        }
+    }
+
+    /**
+     * Benchmarks only: puts this session at {@code depth} positions of synthetic state without running the model
+     * (the decode cost at a depth too long to prefill). {@code writer} gets the session's Jlama KV buffer and writes
+     * the softmax layers' rows and the kernelized layers' states ({@link KernelizedAttention#putState}) for
+     * positions below {@code depth}; the session then continues from {@code depth}.
+     */
+    public void writeSyntheticState(long depth, Consumer<KvBufferCache.KvBuffer> writer) {
+        if (depth < 0) throw new IllegalArgumentException("depth must be >= 0: " + depth);
+        owner.lock.lock();
+        try {
+            writer.accept(kvBuffer);
+            position = depth;
+        } finally {
+            owner.lock.unlock();
         }
     }
 
@@ -267,24 +282,7 @@ public final class Session implements AutoCloseable {
 
     /** Writes {@link #snapshot()} to {@code file} atomically (a temporary file in the same directory, then a rename). */
     public void snapshotTo(Path file) {
-        byte[] bytes = snapshot();
-        Path dir = file.toAbsolutePath().getParent();
-        try {
-            Files.createDirectories(dir);
-            Path tmp = Files.createTempFile(dir, file.getFileName().toString(), ".tmp");
-            try {
-                Files.write(tmp, bytes);
-                try {
-                    Files.move(tmp, file, StandardCopyOption.ATOMIC_MOVE, StandardCopyOption.REPLACE_EXISTING);
-                } catch (AtomicMoveNotSupportedException e) {
-                    Files.move(tmp, file, StandardCopyOption.REPLACE_EXISTING);
-                }
-            } finally {
-                Files.deleteIfExists(tmp);
-            }
-        } catch (IOException e) {
-            throw new UncheckedIOException("cannot write snapshot " + file, e);
-        }
+        AtomicFiles.write(file, snapshot());
     }
 
     void restore(byte[] snapshot) {

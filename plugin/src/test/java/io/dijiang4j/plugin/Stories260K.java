@@ -2,7 +2,9 @@ package io.dijiang4j.plugin;
 
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import io.dijiang4j.plugin.profile.Backend;
 import io.dijiang4j.plugin.profile.Mode;
+import io.dijiang4j.plugin.profile.ModelReference;
 import io.dijiang4j.plugin.profile.Profile;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -18,6 +20,6 @@ public final class Stories260K {
     }
 
     public static Profile profile(Mode mode) {
-        return Profile.defaults(dir().toString()).withMode(mode).withBackend("cpu");
+        return Profile.defaults(ModelReference.local(dir())).withMode(mode).withBackend(Backend.CPU);
     }
 }

@@ -3,6 +3,7 @@ package io.dijiang4j.adapters.engine;
 import com.github.tjake.jlama.safetensors.tokenizer.BPETokenizer;
 import com.github.tjake.jlama.safetensors.tokenizer.Tokenizer;
 import com.github.tjake.jlama.safetensors.tokenizer.TokenizerModel;
+import io.dijiang4j.attention.jlama.JlamaInternals;
 import java.lang.reflect.Method;
 import java.nio.charset.StandardCharsets;
 import java.util.ArrayList;
@@ -35,9 +36,9 @@ final class FastBpeEncoder {
     private FastBpeEncoder(BPETokenizer tokenizer) throws ReflectiveOperationException {
         this.tokenizer = tokenizer;
         this.model = tokenizer.getModel();
-        this.preProcess = method(tokenizer.getClass(), "preProcess", String.class);
-        this.decodeInternal = method(tokenizer.getClass(), "decodeInternal", long.class);
-        this.encodeCharacterAsToken = method(tokenizer.getClass(), "encodeCharacterAsToken", byte.class);
+        this.preProcess = JlamaInternals.method(tokenizer.getClass(), "preProcess", String.class);
+        this.decodeInternal = JlamaInternals.method(tokenizer.getClass(), "decodeInternal", long.class);
+        this.encodeCharacterAsToken = JlamaInternals.method(tokenizer.getClass(), "encodeCharacterAsToken", byte.class);
     }
 
     /** The fast encoder for this tokenizer, or empty when it is not a BPE tokenizer this class reproduces exactly. */
@@ -56,19 +57,6 @@ final class FastBpeEncoder {
         } catch (ReflectiveOperationException | RuntimeException e) {
             return Optional.empty();
         }
-    }
-
-    private static Method method(Class<?> type, String name, Class<?> parameter) throws NoSuchMethodException {
-        for (Class<?> c = type; c != null; c = c.getSuperclass()) {
-            try {
-                Method m = c.getDeclaredMethod(name, parameter);
-                m.setAccessible(true);
-                return m;
-            } catch (NoSuchMethodException e) {
-                // look in the superclass
-            }
-        }
-        throw new NoSuchMethodException(type.getName() + "." + name);
     }
 
     long[] encode(String raw) {

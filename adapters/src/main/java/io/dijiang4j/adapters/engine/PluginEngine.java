@@ -16,7 +16,8 @@ public final class PluginEngine implements InferenceEngine {
 
     public PluginEngine(DiJiangModel model) {
         this.model = model;
-        String source = model.profile().model();
+        String source =
+                model.profile().model() == null ? null : model.profile().model().toString();
         String base = source == null ? "jlama" : source.replace('\\', '/');
         this.name = base.substring(base.lastIndexOf('/') + 1) + " ("
                 + model.profile().mode().key() + ")";

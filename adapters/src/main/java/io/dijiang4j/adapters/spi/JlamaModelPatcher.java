@@ -1,15 +1,12 @@
 package io.dijiang4j.adapters.spi;
 
 import com.github.tjake.jlama.model.AbstractModel;
-import com.github.tjake.jlama.model.TransformerBlock;
+import io.dijiang4j.attention.jlama.JlamaInternals;
 import io.dijiang4j.attention.jlama.KernelizedAttention;
 import io.dijiang4j.plugin.DiJiang;
 import io.dijiang4j.plugin.Installation;
 import io.dijiang4j.plugin.profile.ProfileLoader;
-import java.lang.reflect.Field;
-import java.lang.reflect.Modifier;
 import java.nio.file.Path;
-import java.util.ArrayList;
 import java.util.List;
 import java.util.Optional;
 
@@ -43,51 +40,11 @@ public final class JlamaModelPatcher {
      * runs Jlama's own attention.
      */
     public static List<KernelizedAttention> kernelizedLayers(Object langchain4jJlamaModel) {
-        AbstractModel model = loadedModel(langchain4jJlamaModel);
-        List<KernelizedAttention> layers = new ArrayList<>();
-        try {
-            Field blocksField = AbstractModel.class.getDeclaredField("transformerBlocks");
-            blocksField.setAccessible(true);
-            Field attentionField = TransformerBlock.class.getDeclaredField("attention");
-            attentionField.setAccessible(true);
-            for (TransformerBlock block : (TransformerBlock[]) blocksField.get(model)) {
-                if (attentionField.get(block) instanceof KernelizedAttention kernelized) {
-                    layers.add(kernelized);
-                }
-            }
-        } catch (ReflectiveOperationException | RuntimeException e) {
-            throw new IllegalStateException(
-                    "cannot read the attention layers of the Jlama model: " + e
-                            + "; this Jlama version is not supported by dijiang4j",
-                    e);
-        }
-        return layers;
+        return JlamaInternals.kernelizedLayers(loadedModel(langchain4jJlamaModel));
     }
 
     /** The Jlama model inside a JlamaChatModel, JlamaStreamingChatModel, JlamaLanguageModel, ... */
     public static AbstractModel loadedModel(Object langchain4jJlamaModel) {
-        Class<?> type = langchain4jJlamaModel.getClass();
-        for (Class<?> c = type; c != null && c != Object.class; c = c.getSuperclass()) {
-            for (Field field : c.getDeclaredFields()) {
-                if (!Modifier.isStatic(field.getModifiers()) && AbstractModel.class.isAssignableFrom(field.getType())) {
-                    Object value;
-                    try {
-                        field.setAccessible(true);
-                        value = field.get(langchain4jJlamaModel);
-                    } catch (ReflectiveOperationException | RuntimeException e) {
-                        throw new IllegalStateException(
-                                "cannot read the Jlama model inside " + type.getName() + " (field " + field.getName()
-                                        + "): " + e + "; this langchain4j-jlama version is not supported by dijiang4j",
-                                e);
-                    }
-                    if (value == null) {
-                        throw new IllegalStateException(type.getName() + "." + field.getName() + " is null");
-                    }
-                    return (AbstractModel) value;
-                }
-            }
-        }
-        throw new IllegalStateException("no Jlama AbstractModel field in " + type.getName()
-                + "; this langchain4j-jlama version is not supported by dijiang4j");
+        return JlamaInternals.modelInside(langchain4jJlamaModel);
     }
 }

@@ -12,8 +12,6 @@ import com.github.tjake.jlama.tensor.operations.TensorOperations;
 import com.github.tjake.jlama.tensor.operations.TensorOperationsProvider;
 import io.dijiang4j.attention.AttentionKernel;
 import io.dijiang4j.attention.AttentionState;
-import java.lang.reflect.InvocationTargetException;
-import java.lang.reflect.Method;
 import java.util.Collections;
 import java.util.List;
 import java.util.Map;
@@ -202,7 +200,7 @@ public class KernelizedAttention extends CausalSelfAttention {
 
             AbstractTensor result = model.makeDenseTensor(batch, c.embeddingLength);
             // as Jlama's layer: the model may quantize the attention output to its working type (BF16, I8) first
-            try (AbstractTensor quantized = maybeQuantize(model, attended)) {
+            try (AbstractTensor quantized = JlamaInternals.maybeQuantize(model, attended)) {
                 VectorMath.pchunk(
                         0,
                         c.embeddingLength,
@@ -218,31 +216,6 @@ public class KernelizedAttention extends CausalSelfAttention {
             tensorReducer.ifPresent(f -> f.accept(Collections.singletonList(result)));
             outputBias.ifPresent(b -> ops.accumulate(result, b, 0, c.embeddingLength));
             return result;
-        }
-    }
-
-    private static final Method MAYBE_QUANTIZE = maybeQuantizeMethod();
-
-    private static Method maybeQuantizeMethod() {
-        try {
-            Method m = AbstractModel.class.getDeclaredMethod("maybeQuantize", AbstractTensor.class);
-            m.setAccessible(true);
-            return m;
-        } catch (ReflectiveOperationException | RuntimeException e) {
-            throw new IllegalStateException(
-                    "dijiang4j needs Jlama 0.8.4's AbstractModel.maybeQuantize(AbstractTensor): " + e.getMessage(), e);
-        }
-    }
-
-    /** {@code model.maybeQuantize(t)} (protected in Jlama; overridden per architecture, e.g. LlamaModel). */
-    private static AbstractTensor maybeQuantize(AbstractModel model, AbstractTensor t) {
-        try {
-            return (AbstractTensor) MAYBE_QUANTIZE.invoke(model, t);
-        } catch (InvocationTargetException e) {
-            if (e.getCause() instanceof RuntimeException r) throw r;
-            throw new IllegalStateException(e.getCause());
-        } catch (IllegalAccessException e) {
-            throw new IllegalStateException(e);
         }
     }
 

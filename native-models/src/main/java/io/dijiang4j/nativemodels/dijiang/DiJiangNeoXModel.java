@@ -6,8 +6,8 @@ import io.dijiang4j.nativemodels.NativeModel;
 import io.dijiang4j.nativemodels.NativeOps;
 import io.dijiang4j.nativemodels.NativeSession;
 import io.dijiang4j.nativemodels.NativeTokenizer;
-import io.dijiang4j.nativemodels.SafeTensorsFile;
-import io.dijiang4j.nativemodels.SafeTensorsFile.Tensor;
+import io.dijiang4j.plugin.io.SafeTensors;
+import io.dijiang4j.plugin.io.SafeTensors.Tensor;
 import java.nio.file.Path;
 import java.util.Optional;
 import java.util.function.DoubleUnaryOperator;
@@ -88,7 +88,7 @@ public final class DiJiangNeoXModel implements NativeModel {
     private final Optional<NativeTokenizer> tokenizer;
     private int blockSize = DEFAULT_BLOCK;
 
-    private DiJiangNeoXModel(DiJiangConfig cfg, SafeTensorsFile st, Optional<NativeTokenizer> tokenizer) {
+    private DiJiangNeoXModel(DiJiangConfig cfg, SafeTensors.Reader st, Optional<NativeTokenizer> tokenizer) {
         this.cfg = cfg;
         this.tokenizer = tokenizer;
         this.act = NativeOps.activation(cfg.hiddenAct());
@@ -163,7 +163,7 @@ public final class DiJiangNeoXModel implements NativeModel {
     /** Loads a checkpoint directory (config.json, model.safetensors, optional tokenizer.json). */
     public static DiJiangNeoXModel load(Path dir) {
         DiJiangConfig cfg = DiJiangConfig.from(JsonConfig.read(dir));
-        SafeTensorsFile st = SafeTensorsFile.open(dir);
+        SafeTensors.Reader st = SafeTensors.openModel(dir);
         return new DiJiangNeoXModel(cfg, st, NativeTokenizer.open(dir, cfg.vocabSize()));
     }
 
@@ -180,7 +180,7 @@ public final class DiJiangNeoXModel implements NativeModel {
     }
 
     /** D1/D2 as stored ([1, H, P, 1] in the released code; [H, P, 1] and [H, P] accepted). */
-    private static float[] positionTable(SafeTensorsFile st, String name, int heads) {
+    private static float[] positionTable(SafeTensors.Reader st, String name, int heads) {
         Tensor t = st.get(name);
         int[] s = t.shape();
         int lead = s.length == 4 ? 1 : 0;
@@ -215,11 +215,11 @@ public final class DiJiangNeoXModel implements NativeModel {
         b[head] = java.util.Arrays.copyOf(bh, usable);
     }
 
-    private static float[] vec(SafeTensorsFile st, int l, String suffix, int n) {
+    private static float[] vec(SafeTensors.Reader st, int l, String suffix, int n) {
         return st.get(Names.layer(l, suffix), n).data();
     }
 
-    private static float[] optional(SafeTensorsFile st, String name, int n) {
+    private static float[] optional(SafeTensors.Reader st, String name, int n) {
         return st.has(name) ? st.get(name, n).data() : null;
     }
 

@@ -6,7 +6,7 @@ import io.dijiang4j.nativemodels.NativeModel;
 import io.dijiang4j.nativemodels.NativeOps;
 import io.dijiang4j.nativemodels.NativeSession;
 import io.dijiang4j.nativemodels.NativeTokenizer;
-import io.dijiang4j.nativemodels.SafeTensorsFile;
+import io.dijiang4j.plugin.io.SafeTensors;
 import java.nio.file.Path;
 import java.util.Optional;
 import java.util.function.DoubleUnaryOperator;
@@ -80,7 +80,7 @@ public final class McsdModel implements NativeModel {
     private final DoubleUnaryOperator decayGate;
     private final Optional<NativeTokenizer> tokenizer;
 
-    private McsdModel(McsdConfig cfg, SafeTensorsFile st, Optional<NativeTokenizer> tokenizer) {
+    private McsdModel(McsdConfig cfg, SafeTensors.Reader st, Optional<NativeTokenizer> tokenizer) {
         this.cfg = cfg;
         this.tokenizer = tokenizer;
         int d = cfg.hiddenSize();
@@ -129,7 +129,7 @@ public final class McsdModel implements NativeModel {
 
     public static McsdModel load(Path dir) {
         McsdConfig cfg = McsdConfig.from(JsonConfig.read(dir));
-        return new McsdModel(cfg, SafeTensorsFile.open(dir), NativeTokenizer.open(dir, cfg.vocabSize()));
+        return new McsdModel(cfg, SafeTensors.openModel(dir), NativeTokenizer.open(dir, cfg.vocabSize()));
     }
 
     /** beta_c = 2^(-8(c+1)/C). */

@@ -6,7 +6,7 @@ import io.dijiang4j.nativemodels.NativeModel;
 import io.dijiang4j.nativemodels.NativeOps;
 import io.dijiang4j.nativemodels.NativeSession;
 import io.dijiang4j.nativemodels.NativeTokenizer;
-import io.dijiang4j.nativemodels.SafeTensorsFile;
+import io.dijiang4j.plugin.io.SafeTensors;
 import java.nio.file.Path;
 import java.util.Arrays;
 import java.util.Optional;
@@ -60,7 +60,7 @@ public final class TransNormerModel implements NativeModel {
     private final Optional<NativeTokenizer> tokenizer;
     private int blockSize = DEFAULT_BLOCK;
 
-    private TransNormerModel(TransNormerConfig cfg, SafeTensorsFile st, Optional<NativeTokenizer> tokenizer) {
+    private TransNormerModel(TransNormerConfig cfg, SafeTensors.Reader st, Optional<NativeTokenizer> tokenizer) {
         this.cfg = cfg;
         this.tokenizer = tokenizer;
         this.act = NativeOps.activation(cfg.activation());
@@ -104,12 +104,12 @@ public final class TransNormerModel implements NativeModel {
         }
     }
 
-    private Linear linear(SafeTensorsFile st, int l, String module, int out, int in) {
+    private Linear linear(SafeTensors.Reader st, int l, String module, int out, int in) {
         return Linear.fromOutIn(
                 st.get(Names.layer(l, module + ".weight"), out, in).data(), bias(st, l, module, out), out, in);
     }
 
-    private float[] bias(SafeTensorsFile st, int l, String module, int n) {
+    private float[] bias(SafeTensors.Reader st, int l, String module, int n) {
         String name = Names.layer(l, module + ".bias");
         if (!cfg.bias()) return null;
         return st.get(name, n).data();
@@ -117,7 +117,7 @@ public final class TransNormerModel implements NativeModel {
 
     public static TransNormerModel load(Path dir) {
         TransNormerConfig cfg = TransNormerConfig.from(JsonConfig.read(dir));
-        return new TransNormerModel(cfg, SafeTensorsFile.open(dir), NativeTokenizer.open(dir, cfg.vocabSize()));
+        return new TransNormerModel(cfg, SafeTensors.openModel(dir), NativeTokenizer.open(dir, cfg.vocabSize()));
     }
 
     /** The released code's slopes: ALiBi's get_slopes (2^(-8(h+1)/H) for a power-of-two H). */

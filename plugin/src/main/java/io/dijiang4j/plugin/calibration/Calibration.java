@@ -5,6 +5,7 @@ import io.dijiang4j.attention.ExactCachePolicy;
 import io.dijiang4j.attention.FeatureMap;
 import io.dijiang4j.attention.features.CentroidFeatureMap;
 import io.dijiang4j.attention.features.FeatureMaps;
+import io.dijiang4j.plugin.profile.FeatureMapKind;
 import java.util.Arrays;
 import java.util.List;
 import java.util.Locale;
@@ -53,25 +54,18 @@ public record Calibration(
     /**
      * The memory's feature map family.
      *
-     * @param kind {@code centroids} (per KV head, data-fitted) or a seeded kind of {@link FeatureMaps#KINDS}
+     * @param kind {@code centroids} (per KV head, data-fitted) or a seeded kind
      * @param features m
      * @param seed seed of a seeded kind (recorded for centroids too: the k-means seed)
      */
-    public record MapInfo(String kind, int features, long seed) {
+    public record MapInfo(FeatureMapKind kind, int features, long seed) {
         public MapInfo {
-            kind = kind.toLowerCase(Locale.ROOT);
-            if (!isCentroids(kind) && !FeatureMaps.KINDS.contains(kind)) {
-                throw new IllegalArgumentException("unknown memory map kind '" + kind + "'");
-            }
+            Objects.requireNonNull(kind, "kind");
             if (features < 1) throw new IllegalArgumentException("features must be >= 1: " + features);
         }
 
         public boolean centroids() {
-            return isCentroids(kind);
-        }
-
-        private static boolean isCentroids(String kind) {
-            return kind.equals(FeatureMaps.CENTROIDS);
+            return kind == FeatureMapKind.CENTROIDS;
         }
     }
 
@@ -254,7 +248,7 @@ public record Calibration(
         if (map.centroids()) {
             return new CentroidFeatureMap(model.headSize(), l.centroids()[kvHead], l.weights()[kvHead]);
         }
-        FeatureMap base = FeatureMaps.create(map.kind(), model.headSize(), map.features(), map.seed());
+        FeatureMap base = FeatureMaps.create(map.kind().key(), model.headSize(), map.features(), map.seed());
         float[] w = l.weights()[kvHead];
         double[] factors = new double[w.length];
         for (int i = 0; i < w.length; i++) factors[i] = w[i];

@@ -5,15 +5,17 @@ import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.node.ArrayNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import io.dijiang4j.attention.ExactCachePolicy;
+import io.dijiang4j.plugin.io.AtomicFiles;
+import io.dijiang4j.plugin.io.SafeTensors;
+import io.dijiang4j.plugin.profile.FeatureMapKind;
+import io.dijiang4j.plugin.profile.SettingKeys;
 import java.io.IOException;
-import java.io.UncheckedIOException;
 import java.nio.file.Files;
 import java.nio.file.NoSuchFileException;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
-import java.util.Locale;
 import java.util.Map;
 import java.util.TreeMap;
 
@@ -39,11 +41,7 @@ public final class CalibrationFile {
 
     /** Writes {@code calibration} to {@code file} atomically (temporary file, then rename). */
     public static void write(Path file, Calibration calibration) {
-        try {
-            SafetensorsIo.writeAtomically(file, encode(calibration));
-        } catch (IOException e) {
-            throw new UncheckedIOException("cannot write the calibration sidecar " + file + ": " + e.getMessage(), e);
-        }
+        AtomicFiles.write(file, encode(calibration));
     }
 
     /** Reads a sidecar; a missing, truncated or corrupt file is an IllegalArgumentException naming it. */
@@ -67,23 +65,23 @@ public final class CalibrationFile {
     }
 
     static byte[] encode(Calibration c) {
-        Map<String, SafetensorsIo.Tensor> tensors = new TreeMap<>();
+        Map<String, SafeTensors.Tensor> tensors = new TreeMap<>();
         int m = c.map().features(), d = c.model().headSize();
         for (int i = 0; i < c.layers().size(); i++) {
             Calibration.Layer l = c.layers().get(i);
-            tensors.put(gainName(i), new SafetensorsIo.Tensor(l.gains().clone(), new int[] {l.gains().length}));
+            tensors.put(gainName(i), new SafeTensors.Tensor(l.gains().clone(), new int[] {l.gains().length}));
             for (int h = 0; h < l.weights().length; h++) {
                 if (c.map().centroids()) {
                     tensors.put(
                             headName(i, h, "centroids"),
-                            new SafetensorsIo.Tensor(l.centroids()[h].clone(), new int[] {m, d}));
+                            new SafeTensors.Tensor(l.centroids()[h].clone(), new int[] {m, d}));
                     tensors.put(
                             headName(i, h, "log_weights"),
-                            new SafetensorsIo.Tensor(l.weights()[h].clone(), new int[] {m}));
+                            new SafeTensors.Tensor(l.weights()[h].clone(), new int[] {m}));
                 } else {
                     tensors.put(
                             headName(i, h, "kernel_weights"),
-                            new SafetensorsIo.Tensor(l.weights()[h].clone(), new int[] {m}));
+                            new SafeTensors.Tensor(l.weights()[h].clone(), new int[] {m}));
                 }
             }
         }
@@ -93,7 +91,10 @@ public final class CalibrationFile {
         } catch (IOException e) {
             throw new IllegalStateException("cannot encode the calibration metadata", e);
         }
-        return SafetensorsIo.encode(tensors, Map.of(METADATA_KEY, json));
+        SafeTensors.Writer writer = SafeTensors.writer().metadata(METADATA_KEY, json);
+        tensors.forEach(
+                (name, t) -> writer.add(name, SafeTensors.DType.F32, t)); // name order: same calibration, same bytes
+        return writer.toBytes();
     }
 
     private static String gainName(int layer) {
@@ -117,7 +118,7 @@ public final class CalibrationFile {
         model.put("head_size", c.model().headSize());
         model.put("scale", c.model().scale());
         ObjectNode map = root.putObject("memory_map");
-        map.put("kind", c.map().kind());
+        map.put("kind", c.map().kind().key());
         map.put("features", c.map().features());
         map.put("seed", c.map().seed());
         ObjectNode settings = root.putObject("calibration");
@@ -133,8 +134,8 @@ public final class CalibrationFile {
             n.put("sinks", l.sinks());
             n.put("window", l.window());
             n.put("exact_cache", l.exactCache());
-            n.put("cache_policy", l.cachePolicy().name().toLowerCase(Locale.ROOT));
-            n.put("memory_map", c.map().kind());
+            n.put("cache_policy", SettingKeys.key(l.cachePolicy()));
+            n.put("memory_map", c.map().kind().key());
             n.put("features", c.map().features());
             ArrayNode memory = n.putArray("memory");
             for (float g : l.gains()) memory.add(g > 0);
@@ -153,7 +154,7 @@ public final class CalibrationFile {
     }
 
     static Calibration decode(byte[] bytes) {
-        SafetensorsIo.Content content = SafetensorsIo.decode(bytes);
+        SafeTensors.Reader content = SafeTensors.decode(bytes, "");
         String json = content.metadata().get(METADATA_KEY);
         if (json == null)
             throw new IllegalArgumentException("no " + METADATA_KEY + " metadata: not a calibration file");
@@ -180,7 +181,7 @@ public final class CalibrationFile {
                 number(model, "scale"));
         JsonNode mapNode = root.path("memory_map");
         Calibration.MapInfo map = new Calibration.MapInfo(
-                text(mapNode, "kind"), integer(mapNode, "features"), longValue(mapNode, "seed"));
+                mapKind(text(mapNode, "kind")), integer(mapNode, "features"), longValue(mapNode, "seed"));
         JsonNode s = root.path("calibration");
         Calibration.Settings settings = new Calibration.Settings(
                 text(s, "source"),
@@ -193,7 +194,7 @@ public final class CalibrationFile {
             throw new IllegalArgumentException(
                     "metadata lists " + layerNodes.size() + " layers, the model has " + info.layers());
         }
-        Map<String, SafetensorsIo.Tensor> tensors = content.tensors();
+        SafeTensors.Reader tensors = content;
         List<Calibration.Layer> layers = new ArrayList<>();
         int m = map.features(), d = info.headSize();
         for (int i = 0; i < info.layers(); i++) {
@@ -226,21 +227,25 @@ public final class CalibrationFile {
         return new Calibration(info, map, settings, layers, results);
     }
 
-    private static ExactCachePolicy policy(String value) {
+    private static FeatureMapKind mapKind(String value) {
         try {
-            return ExactCachePolicy.valueOf(value.toUpperCase(Locale.ROOT));
+            return FeatureMapKind.parse(value);
         } catch (IllegalArgumentException e) {
-            throw new IllegalArgumentException("unknown cache policy '" + value + "'");
+            throw new IllegalArgumentException("memory map kind " + e.getMessage());
         }
     }
 
-    private static float[] tensor(Map<String, SafetensorsIo.Tensor> tensors, String name, int... shape) {
-        SafetensorsIo.Tensor t = tensors.get(name);
-        if (t == null) throw new IllegalArgumentException("tensor '" + name + "' is missing");
-        if (!java.util.Arrays.equals(t.shape(), shape)) {
-            throw new IllegalArgumentException("tensor '" + name + "' has shape " + java.util.Arrays.toString(t.shape())
-                    + ", expected " + java.util.Arrays.toString(shape));
+    private static ExactCachePolicy policy(String value) {
+        try {
+            return SettingKeys.cachePolicy(value);
+        } catch (IllegalArgumentException e) {
+            throw new IllegalArgumentException("cache_policy " + e.getMessage());
         }
+    }
+
+    private static float[] tensor(SafeTensors.Reader tensors, String name, int... shape) {
+        if (!tensors.has(name)) throw new IllegalArgumentException("tensor '" + name + "' is missing");
+        SafeTensors.Tensor t = tensors.get(name, shape);
         for (float v : t.data()) {
             if (!Float.isFinite(v)) throw new IllegalArgumentException("tensor '" + name + "' holds NaN or infinity");
         }

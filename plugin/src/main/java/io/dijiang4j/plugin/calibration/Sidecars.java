@@ -5,11 +5,36 @@ import io.dijiang4j.plugin.profile.Mode;
 import io.dijiang4j.plugin.profile.Profile;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.util.List;
 import java.util.Optional;
 
-/** Finds and checks the calibration sidecar a profile uses. */
+/**
+ * Finds and checks the calibration sidecar a profile uses. A sidecar holds, per layer, the settings of {@link
+ * #HELD_KEYS}: with a sidecar those profile keys would have no effect, so a profile that sets one (in its file or in
+ * code) is refused rather than silently overridden.
+ */
 public final class Sidecars {
+    /** The profile keys a sidecar sets per layer (its memory map and exact budget). */
+    public static final List<String> HELD_KEYS =
+            List.of("feature_map", "features", "sinks", "window", "exact_cache", "cache_policy", "budget");
+
     private Sidecars() {}
+
+    /**
+     * Refuses a profile that sets a key the sidecar {@code file} holds: one line naming the key (file and line when
+     * it came from a file) and the sidecar.
+     */
+    public static void checkPrecedence(Profile profile, Path file) {
+        for (String key : HELD_KEYS) {
+            if (profile.source().sets(key)) {
+                throw profile.source()
+                        .error(
+                                key,
+                                "the calibration sidecar " + file + " sets it per layer; remove the key from the"
+                                        + " profile, or set calibration: none to use the profile's value");
+            }
+        }
+    }
 
     /**
      * The model directory of a profile without downloading anything: the {@code model} path, or for {@code
@@ -17,11 +42,8 @@ public final class Sidecars {
      * a directory.
      */
     public static Optional<Path> modelDirectory(Profile profile) {
-        String m = profile.model();
-        if (m == null || m.isBlank()) return Optional.empty();
-        Path dir = m.startsWith("hf:")
-                ? profile.modelCache().resolve(m.substring(3).replace('/', '_'))
-                : Path.of(m);
+        if (profile.model() == null) return Optional.empty();
+        Path dir = profile.model().directory(profile.modelCache());
         return Files.isDirectory(dir) ? Optional.of(dir) : Optional.empty();
     }
 
@@ -53,11 +75,13 @@ public final class Sidecars {
     /**
      * Reads the profile's sidecar and checks it was made for the profile's model (same {@link ModelFingerprint}).
      *
-     * @throws IllegalArgumentException for a corrupt file, or one made for another model (naming both)
+     * @throws IllegalArgumentException for a profile that sets a key the sidecar holds ({@link #checkPrecedence}),
+     *     a corrupt file, or one made for another model (naming both)
      */
     public static Optional<Calibration> load(Profile profile) {
         Optional<Path> file = fileOf(profile);
         if (file.isEmpty()) return Optional.empty();
+        checkPrecedence(profile, file.get());
         Calibration c = CalibrationFile.read(file.get());
         Path dir = modelDirectory(profile)
                 .orElseThrow(() -> new IllegalArgumentException("calibration sidecar " + file.get()

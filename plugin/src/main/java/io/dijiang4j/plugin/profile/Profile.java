@@ -8,11 +8,12 @@ import java.util.Objects;
 /**
  * A typed profile (see README "Configuration" for every key).
  *
- * @param model a local Jlama model directory, or {@code hf:owner/name} for Jlama's downloader
+ * @param model a local Jlama model directory, or {@code hf:owner/name} for Jlama's downloader (null only for a profile
+ *     installed into a model loaded elsewhere, {@code DiJiang.install})
  * @param modelCache where {@code hf:} models are downloaded
  * @param mode softmax, dijiang or hybrid
  * @param layers which layers run the mode; the others keep softmax
- * @param featureMap feature map kind ({@code FeatureMaps.KINDS})
+ * @param featureMap feature map kind
  * @param features number of features m per head
  * @param sinks hybrid: first tokens always attended exactly
  * @param window hybrid: recent tokens attended exactly
@@ -24,14 +25,15 @@ import java.util.Objects;
  * @param backend auto, cpu or cuda
  * @param seed feature-map seed
  * @param generation default generation parameters
- * @param source where it was read (file and the line of each key), for error messages; may be empty
+ * @param source where it was read and which keys were set (file and line of each), for error messages and the
+ *     calibration sidecar's precedence; may be empty
  */
 public record Profile(
-        String model,
+        ModelReference model,
         Path modelCache,
         Mode mode,
         LayerSelection layers,
-        String featureMap,
+        FeatureMapKind featureMap,
         int features,
         int sinks,
         int window,
@@ -40,17 +42,32 @@ public record Profile(
         CalibrationChoice calibration,
         int blockSize,
         double decay,
-        String backend,
+        Backend backend,
         long seed,
         GenerationOptions generation,
         Source source) {
 
-    /** The file a profile came from and the line of each key in it. */
+    /**
+     * The file a profile came from and the keys set in it or since: each with its line in the file, 0 for a key set
+     * in code (a {@code with...} method). Defaults are not listed.
+     */
     public record Source(Path file, Map<String, Integer> keyLines) {
         public static final Source NONE = new Source(null, Map.of());
 
         public Source {
             keyLines = Map.copyOf(keyLines);
+        }
+
+        /** Whether the profile sets {@code key} (in its file or in code) rather than taking the default. */
+        public boolean sets(String key) {
+            return keyLines.containsKey(key);
+        }
+
+        /** This source with {@code keys} marked as set in code (a key read from the file keeps its line). */
+        Source withSet(String... keys) {
+            Map<String, Integer> lines = new java.util.HashMap<>(keyLines);
+            for (String key : keys) lines.putIfAbsent(key, 0);
+            return new Source(file, lines);
         }
 
         /** An error about {@code key}, naming the file and line when known. */
@@ -65,6 +82,8 @@ public record Profile(
         Objects.requireNonNull(generation, "generation");
         Objects.requireNonNull(cachePolicy, "cachePolicy");
         Objects.requireNonNull(calibration, "calibration");
+        Objects.requireNonNull(featureMap, "featureMap");
+        Objects.requireNonNull(backend, "backend");
         if (exactCache < 0) throw new IllegalArgumentException("exactCache must be >= 0: " + exactCache);
         if (source == null) source = Source.NONE;
     }
@@ -73,13 +92,13 @@ public record Profile(
      * Defaults for everything but the model: hybrid, all layers, wdcf with 64 features, 4 sinks, window 64, no exact
      * cache (heavy-hitter policy when one is set), the calibration sidecar beside the model if there is one.
      */
-    public static Profile defaults(String model) {
+    public static Profile defaults(ModelReference model) {
         return new Profile(
                 model,
                 defaultModelCache(),
                 Mode.HYBRID,
                 LayerSelection.all(),
-                "wdcf",
+                defaultFeatureMap(Mode.HYBRID),
                 64,
                 4,
                 64,
@@ -88,50 +107,78 @@ public record Profile(
                 CalibrationChoice.AUTO,
                 64,
                 1.0,
-                "auto",
+                Backend.AUTO,
                 42L,
                 GenerationOptions.defaults(),
                 Source.NONE);
+    }
+
+    /**
+     * The memory when the profile sets no {@code feature_map}: in mode hybrid the online centroid memory (it fits
+     * itself to the evicted tokens, so it needs no sidecar; on stories260K it more than halves the plain window's KL,
+     * where uncalibrated wdcf multiplies perplexity by about 50), else wdcf (pure linear attention needs a fixed map).
+     */
+    public static FeatureMapKind defaultFeatureMap(Mode mode) {
+        return mode == Mode.HYBRID ? FeatureMapKind.ONLINE : FeatureMapKind.WDCF;
     }
 
     static Path defaultModelCache() {
         return Path.of(System.getProperty("user.home"), ".dijiang4j", "models");
     }
 
-    public Profile withModel(String newModel) {
-        Copy c = new Copy(this);
+    public Profile withModel(ModelReference newModel) {
+        Copy c = new Copy(this, "model");
         c.model = newModel;
         return c.build();
     }
 
+    /** Another mode; a feature map the profile does not set follows the mode's default. */
     public Profile withMode(Mode newMode) {
-        Copy c = new Copy(this);
+        Copy c = new Copy(this, "mode");
         c.mode = newMode;
+        if (!source.sets("feature_map")) c.featureMap = defaultFeatureMap(newMode);
+        return c.build();
+    }
+
+    /**
+     * Spends {@code budget} exact tokens per head ({@link ExactBudget#split}): the sinks, window and exact cache the
+     * profile sets stay, the others are derived.
+     */
+    public Profile withBudget(int budget) {
+        ExactBudget split = ExactBudget.split(
+                budget,
+                source.sets("sinks") ? sinks : null,
+                source.sets("window") ? window : null,
+                source.sets("exact_cache") ? exactCache : null);
+        Copy c = new Copy(this, "budget");
+        c.sinks = split.sinks();
+        c.window = split.window();
+        c.exactCache = split.exactCache();
         return c.build();
     }
 
     public Profile withLayers(LayerSelection newLayers) {
-        Copy c = new Copy(this);
+        Copy c = new Copy(this, newLayers.kind() == LayerSelection.Kind.ALL_BUT ? "except_layers" : "layers");
         c.layers = newLayers;
         return c.build();
     }
 
     public Profile withHybrid(int newSinks, int newWindow) {
-        Copy c = new Copy(this);
+        Copy c = new Copy(this, "sinks", "window");
         c.sinks = newSinks;
         c.window = newWindow;
         return c.build();
     }
 
-    public Profile withFeatures(String newFeatureMap, int newFeatures) {
-        Copy c = new Copy(this);
+    public Profile withFeatures(FeatureMapKind newFeatureMap, int newFeatures) {
+        Copy c = new Copy(this, "feature_map", "features");
         c.featureMap = newFeatureMap;
         c.features = newFeatures;
         return c.build();
     }
 
-    public Profile withBackend(String newBackend) {
-        Copy c = new Copy(this);
+    public Profile withBackend(Backend newBackend) {
+        Copy c = new Copy(this, "backend");
         c.backend = newBackend;
         return c.build();
     }
@@ -144,7 +191,7 @@ public record Profile(
 
     /** Hybrid: keep up to {@code size} evicted tokens per KV head exact, chosen by {@code policy}. */
     public Profile withExactCache(int size, ExactCachePolicy policy) {
-        Copy c = new Copy(this);
+        Copy c = new Copy(this, "exact_cache", "cache_policy");
         c.exactCache = size;
         c.cachePolicy = policy;
         return c.build();
@@ -152,18 +199,18 @@ public record Profile(
 
     /** Which calibration sidecar to use (none, a file, or the one beside the model). */
     public Profile withCalibration(CalibrationChoice newCalibration) {
-        Copy c = new Copy(this);
+        Copy c = new Copy(this, "calibration");
         c.calibration = newCalibration;
         return c.build();
     }
 
-    /** A mutable copy of every component, so that each wither changes only its own. */
+    /** A mutable copy of every component, so that each wither changes only its own (and marks its keys set). */
     private static final class Copy {
-        String model;
+        ModelReference model;
         Path modelCache;
         Mode mode;
         LayerSelection layers;
-        String featureMap;
+        FeatureMapKind featureMap;
         int features;
         int sinks;
         int window;
@@ -172,12 +219,12 @@ public record Profile(
         CalibrationChoice calibration;
         int blockSize;
         double decay;
-        String backend;
+        Backend backend;
         long seed;
         GenerationOptions generation;
         Source source;
 
-        Copy(Profile p) {
+        Copy(Profile p, String... setKeys) {
             model = p.model;
             modelCache = p.modelCache;
             mode = p.mode;
@@ -194,7 +241,7 @@ public record Profile(
             backend = p.backend;
             seed = p.seed;
             generation = p.generation;
-            source = p.source;
+            source = setKeys.length == 0 ? p.source : p.source.withSet(setKeys);
         }
 
         Profile build() {

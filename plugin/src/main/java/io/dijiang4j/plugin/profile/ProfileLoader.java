@@ -1,7 +1,6 @@
 package io.dijiang4j.plugin.profile;
 
 import io.dijiang4j.attention.ExactCachePolicy;
-import io.dijiang4j.attention.features.FeatureMaps;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.NoSuchFileException;
@@ -39,6 +38,7 @@ public final class ProfileLoader {
             "sinks",
             "window",
             "exact_cache",
+            "budget",
             "cache_policy",
             "calibration",
             "block_size",
@@ -49,14 +49,6 @@ public final class ProfileLoader {
             "temperature",
             "top_p",
             "top_k"));
-
-    /**
-     * Values of {@code feature_map}: the seeded maps of {@link FeatureMaps#KINDS} and {@code centroids}, the map fitted
-     * by {@code dijiang calibrate} (usable only with its sidecar).
-     */
-    public static final List<String> FEATURE_MAPS = java.util.stream.Stream.concat(
-                    FeatureMaps.KINDS.stream(), java.util.stream.Stream.of(FeatureMaps.CENTROIDS, FeatureMaps.ONLINE))
-            .toList();
 
     private ProfileLoader() {}
 
@@ -107,17 +99,10 @@ public final class ProfileLoader {
         Profile.Source source = new Profile.Source(file, lines);
         if (!values.containsKey("model")) throw ProfileException.at(file, 0, "model", "missing (a model directory)");
 
-        String model = resolveModel(r.string("model"), file);
+        ModelReference model = r.choice("model", value -> ModelReference.parse(value, path -> resolve(file, path)));
         Profile d = Profile.defaults(model);
         Path cache = values.containsKey("model_cache") ? resolve(file, r.string("model_cache")) : d.modelCache();
-        Mode mode = d.mode();
-        if (values.containsKey("mode")) {
-            try {
-                mode = Mode.parse(r.string("mode"));
-            } catch (IllegalArgumentException e) {
-                throw r.error("mode", e.getMessage());
-            }
-        }
+        Mode mode = values.containsKey("mode") ? r.choice("mode", Mode::parse) : d.mode();
         LayerSelection layers = LayerSelection.all();
         if (values.containsKey("layers") && values.containsKey("except_layers")) {
             throw r.error("except_layers", "give either 'layers' or 'except_layers', not both");
@@ -129,10 +114,9 @@ public final class ProfileLoader {
         } else if (values.containsKey("except_layers")) {
             layers = LayerSelection.allBut(r.intList("except_layers"));
         }
-        String featureMap = values.containsKey("feature_map") ? r.string("feature_map") : d.featureMap();
-        if (!FEATURE_MAPS.contains(featureMap.toLowerCase(Locale.ROOT))) {
-            throw r.error("feature_map", "unknown feature map '" + featureMap + "' (one of " + FEATURE_MAPS + ")");
-        }
+        FeatureMapKind featureMap = values.containsKey("feature_map")
+                ? r.choice("feature_map", FeatureMapKind::parse)
+                : Profile.defaultFeatureMap(mode);
         int features = values.containsKey("features") ? r.integer("features") : d.features();
         if (features < 1) throw r.error("features", "must be a positive number of features, got " + features);
         int sinks = values.containsKey("sinks") ? r.integer("sinks") : d.sinks();
@@ -142,15 +126,24 @@ public final class ProfileLoader {
         int exactCache = values.containsKey("exact_cache") ? r.integer("exact_cache") : d.exactCache();
         if (exactCache < 0)
             throw r.error("exact_cache", "must be >= 0 (evicted tokens per KV head), got " + exactCache);
-        ExactCachePolicy cachePolicy = d.cachePolicy();
-        if (values.containsKey("cache_policy")) {
-            String policy = r.string("cache_policy");
-            cachePolicy = switch (policy.toLowerCase(Locale.ROOT)) {
-                case "heavy_hitter" -> ExactCachePolicy.HEAVY_HITTER;
-                case "self_recall" -> ExactCachePolicy.SELF_RECALL;
-                default -> throw r.error("cache_policy", "must be heavy_hitter or self_recall, got '" + policy + "'");
-            };
+        if (values.containsKey("budget")) {
+            int budget = r.integer("budget");
+            try {
+                ExactBudget split = ExactBudget.split(
+                        budget,
+                        values.containsKey("sinks") ? sinks : null,
+                        values.containsKey("window") ? window : null,
+                        values.containsKey("exact_cache") ? exactCache : null);
+                sinks = split.sinks();
+                window = split.window();
+                exactCache = split.exactCache();
+            } catch (IllegalArgumentException e) {
+                throw r.error("budget", e.getMessage());
+            }
         }
+        ExactCachePolicy cachePolicy = values.containsKey("cache_policy")
+                ? r.choice("cache_policy", SettingKeys::cachePolicy)
+                : d.cachePolicy();
         CalibrationChoice calibration = d.calibration();
         if (values.containsKey("calibration")) {
             String value = r.string("calibration");
@@ -162,10 +155,7 @@ public final class ProfileLoader {
         if (blockSize < 1) throw r.error("block_size", "must be >= 1, got " + blockSize);
         double decay = values.containsKey("decay") ? r.number("decay") : d.decay();
         if (!(decay > 0 && decay <= 1)) throw r.error("decay", "must be in (0, 1], got " + decay);
-        String backend = values.containsKey("backend") ? r.string("backend") : d.backend();
-        if (!List.of("auto", "cpu", "cuda").contains(backend.toLowerCase(Locale.ROOT))) {
-            throw r.error("backend", "must be one of auto, cpu, cuda, got '" + backend + "'");
-        }
+        Backend backend = values.containsKey("backend") ? r.choice("backend", Backend::parse) : d.backend();
         long seed = values.containsKey("seed") ? r.longValue("seed") : d.seed();
 
         GenerationOptions g = d.generation();
@@ -197,12 +187,6 @@ public final class ProfileLoader {
                 seed,
                 generation,
                 source);
-    }
-
-    /** {@code hf:owner/name} stays as is; anything else is a path, relative ones against the profile's directory. */
-    static String resolveModel(String value, Path file) {
-        if (value.startsWith("hf:")) return value;
-        return resolve(file, value).toString();
     }
 
     private static Path resolve(Path file, String value) {
@@ -262,6 +246,17 @@ public final class ProfileLoader {
 
         String string(String key) {
             return scalar(key, "a text value").getValue();
+        }
+
+        /** A text value that {@code parse} turns into a typed one; its IllegalArgumentException names the key. */
+        <T> T choice(String key, java.util.function.Function<String, T> parse) {
+            try {
+                return parse.apply(string(key));
+            } catch (ProfileException e) {
+                throw e;
+            } catch (IllegalArgumentException e) {
+                throw error(key, e.getMessage());
+            }
         }
 
         long longValue(String key) {

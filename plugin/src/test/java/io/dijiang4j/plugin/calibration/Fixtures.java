@@ -2,6 +2,7 @@ package io.dijiang4j.plugin.calibration;
 
 import io.dijiang4j.attention.ExactCachePolicy;
 import io.dijiang4j.attention.features.FeatureMaps;
+import io.dijiang4j.plugin.profile.FeatureMapKind;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
@@ -42,7 +43,7 @@ public final class Fixtures {
         }
         return new Calibration(
                 model,
-                new Calibration.MapInfo(mapKind, features, seed),
+                new Calibration.MapInfo(FeatureMapKind.parse(mapKind), features, seed),
                 new Calibration.Settings("sampled", 3, 777, seed, 12.5),
                 layers,
                 Map.of("calibrated_kl_mean", 0.0625, "plain_window_kl_mean", 0.125));

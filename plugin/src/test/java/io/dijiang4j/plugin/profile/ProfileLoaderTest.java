@@ -51,17 +51,17 @@ class ProfileLoaderTest {
                 top_k: 3
                 """);
         Profile p = ProfileLoader.load(f);
-        assertEquals(temp.resolve("models/m").toString(), p.model());
+        assertEquals(ModelReference.local(temp.resolve("models/m")), p.model());
         assertEquals(Mode.DIJIANG, p.mode());
         assertEquals(LayerSelection.allBut(List.of(1, 3)), p.layers());
         assertEquals(Set.of(0, 2, 4), p.layers().resolve(5));
-        assertEquals("performer", p.featureMap());
+        assertEquals(FeatureMapKind.PERFORMER, p.featureMap());
         assertEquals(48, p.features());
         assertEquals(2, p.sinks());
         assertEquals(100, p.window());
         assertEquals(32, p.blockSize());
         assertEquals(0.99, p.decay());
-        assertEquals("cpu", p.backend());
+        assertEquals(Backend.CPU, p.backend());
         assertEquals(7, p.seed());
         assertEquals(new GenerationOptions(12, 0f, 0.5f, 3, null, true), p.generation());
         assertEquals(2, p.source().keyLines().get("mode"));
@@ -75,9 +75,11 @@ class ProfileLoaderTest {
         assertEquals(
                 LayerSelection.all(),
                 ProfileLoader.load(write("b.yaml", "model: /x\nlayers: all\n")).layers());
-        assertEquals(
-                "hf:owner/name",
-                ProfileLoader.load(write("c.yaml", "model: hf:owner/name\n")).model());
+        ModelReference hf =
+                ProfileLoader.load(write("c.yaml", "model: hf:owner/name\n")).model();
+        assertEquals(new ModelReference.HuggingFace("owner/name"), hf);
+        assertEquals("hf:owner/name", hf.toString());
+        assertEquals(Path.of("/cache/owner_name"), hf.directory(Path.of("/cache")));
     }
 
     @Test
@@ -97,8 +99,14 @@ class ProfileLoaderTest {
         assertTrue(error("model: /x\nlayers: [a]\n").contains("key 'layers': list items must be layer indices"));
         assertTrue(error("model: /x\nlayers: [-1]\n").contains("key 'layers': layer index must be >= 0"));
         assertTrue(error("model: /x\nlayers: [1]\nexcept_layers: [2]\n").contains("not both"));
-        assertTrue(error("model: /x\nbackend: tpu\n").contains("key 'backend'"));
-        assertTrue(error("model: /x\nfeature_map: fourier\n").contains("key 'feature_map': unknown feature map"));
+        assertTrue(error("model: /x\nbackend: tpu\n")
+                .contains("key 'backend': must be one of auto, cpu, cuda, got 'tpu'"));
+        assertTrue(error("model: /x\nfeature_map: fourier\n")
+                .contains("key 'feature_map': must be one of wdcf, wdcf-mc, dijiang-code, performer,"
+                        + " performer-orthogonal, pff, centroids, got 'fourier'"));
+        assertTrue(error("model: hf:no-owner\n")
+                .contains(
+                        "line 1: key 'model': a Hugging Face model is written" + " hf:owner/name, got 'hf:no-owner'"));
         assertTrue(error("model: /x\nwindow: [1]\n").contains("key 'window': expected a whole number, got a list"));
         assertTrue(error("mode: hybrid\n").contains("key 'model': missing"));
         assertTrue(error("model: /x\nmodel: /y\n").contains("line 2: key 'model': key given twice"));
@@ -118,7 +126,7 @@ class ProfileLoaderTest {
         Profile p = ProfileLoader.load(f);
         assertEquals(6, p.exactCache());
         assertEquals(ExactCachePolicy.SELF_RECALL, p.cachePolicy());
-        assertEquals("centroids", p.featureMap());
+        assertEquals(FeatureMapKind.CENTROIDS, p.featureMap());
         assertEquals(CalibrationChoice.file(temp.resolve("sidecars/stories.safetensors")), p.calibration());
         assertEquals(5, p.source().keyLines().get("calibration"));
         Profile d = ProfileLoader.load(write("d.yaml", "model: /x\n"));
@@ -134,7 +142,7 @@ class ProfileLoaderTest {
                 ProfileLoader.load(write("g.yaml", "model: /x\ncalibration: /abs/c.safetensors\n"))
                         .calibration());
         // withers keep the new keys
-        Profile changed = p.withHybrid(2, 30).withMode(Mode.DIJIANG).withFeatures("wdcf", 8);
+        Profile changed = p.withHybrid(2, 30).withMode(Mode.DIJIANG).withFeatures(FeatureMapKind.WDCF, 8);
         assertEquals(6, changed.exactCache());
         assertEquals(p.calibration(), changed.calibration());
         assertEquals(2, changed.sinks());
@@ -142,11 +150,31 @@ class ProfileLoaderTest {
     }
 
     @Test
+    void theSourceListsTheKeysSetInTheFileAndInCode() throws Exception {
+        Profile p = ProfileLoader.load(write("s.yaml", "model: /x\nwindow: 8\n"));
+        assertTrue(p.source().sets("window") && !p.source().sets("sinks"));
+        Profile changed = p.withHybrid(2, 30).withFeatures(FeatureMapKind.PFF, 8);
+        assertEquals(2, changed.source().keyLines().get("window"), "a key from the file keeps its line");
+        assertEquals(0, changed.source().keyLines().get("sinks"), "a key set in code has no line");
+        assertTrue(changed.source().sets("feature_map") && changed.source().sets("features"));
+    }
+
+    @Test
+    void seededFeatureMapKindsAreThoseTheKernelLibraryBuilds() {
+        List<String> seeded = java.util.Arrays.stream(FeatureMapKind.values())
+                .filter(FeatureMapKind::seeded)
+                .map(FeatureMapKind::key)
+                .toList();
+        assertEquals(io.dijiang4j.attention.features.FeatureMaps.KINDS, seeded);
+        assertEquals(io.dijiang4j.attention.features.FeatureMaps.CENTROIDS, FeatureMapKind.CENTROIDS.key());
+    }
+
+    @Test
     void badCacheAndCalibrationValuesNameTheirKeyAndLine() throws Exception {
         assertTrue(error("model: /x\nexact_cache: -1\n").contains("line 2: key 'exact_cache': must be >= 0"));
         assertTrue(error("model: /x\nexact_cache: some\n").contains("key 'exact_cache': expected a whole number"));
         assertTrue(error("model: /x\n\ncache_policy: lru\n")
-                .contains("line 3: key 'cache_policy': must be heavy_hitter or self_recall, got 'lru'"));
+                .contains("line 3: key 'cache_policy': must be one of heavy_hitter, self_recall, got 'lru'"));
         assertTrue(error("model: /x\ncalibration: [a]\n").contains("key 'calibration': expected a text value"));
         assertTrue(error("model: /x\nexact_cach: 3\n").contains("did you mean 'exact_cache'?"));
     }

@@ -7,6 +7,7 @@ import io.dijiang4j.plugin.DiJiang;
 import io.dijiang4j.plugin.DiJiangModel;
 import io.dijiang4j.plugin.Session;
 import io.dijiang4j.plugin.profile.CalibrationChoice;
+import io.dijiang4j.plugin.profile.FeatureMapKind;
 import io.dijiang4j.plugin.profile.LayerSelection;
 import io.dijiang4j.plugin.profile.Mode;
 import io.dijiang4j.plugin.profile.Profile;
@@ -39,7 +40,7 @@ final class AttentionRecorder {
                 .withLayers(LayerSelection.all())
                 .withHybrid(0, longest)
                 .withExactCache(0, profile.cachePolicy())
-                .withFeatures("wdcf", 1) // never used: no token leaves the window
+                .withFeatures(FeatureMapKind.WDCF, 1) // never used: no token leaves the window
                 .withCalibration(CalibrationChoice.NONE);
         AttentionShape shape = new AttentionShape(c.numberOfHeads, c.numberOfKeyValueHeads, c.headSize);
         int layers = c.numberOfLayers;

@@ -1,5 +1,6 @@
 package io.dijiang4j.tools.calibration;
 
+import io.dijiang4j.attention.ExactCachePolicy;
 import io.dijiang4j.attention.FeatureMap;
 import io.dijiang4j.attention.features.CentroidFeatureMap;
 import io.dijiang4j.attention.features.FeatureMaps;
@@ -10,12 +11,15 @@ import io.dijiang4j.attention.fit.KvHeadSequence;
 import io.dijiang4j.attention.fit.MemoryFit;
 import io.dijiang4j.plugin.DiJiang;
 import io.dijiang4j.plugin.DiJiangModel;
+import io.dijiang4j.plugin.Installation;
 import io.dijiang4j.plugin.Session;
 import io.dijiang4j.plugin.calibration.Calibration;
 import io.dijiang4j.plugin.calibration.CalibrationFile;
 import io.dijiang4j.plugin.calibration.ModelFingerprint;
 import io.dijiang4j.plugin.calibration.Sidecars;
+import io.dijiang4j.plugin.io.AtomicFiles;
 import io.dijiang4j.plugin.profile.CalibrationChoice;
+import io.dijiang4j.plugin.profile.FeatureMapKind;
 import io.dijiang4j.plugin.profile.LayerSelection;
 import io.dijiang4j.plugin.profile.Mode;
 import io.dijiang4j.plugin.profile.Profile;
@@ -31,6 +35,7 @@ import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Locale;
 import java.util.Map;
+import java.util.Objects;
 import java.util.function.Consumer;
 
 /**
@@ -66,6 +71,10 @@ public final class Calibrator {
      * @param windows candidate windows
      * @param caches candidate exact-cache sizes (0 = none)
      * @param maxPairs pairs per NNLS fit ({@link FitSettings#maxPairs()})
+     * @param featureMap the memory map fitted (centroids) or weighted (a seeded map) per KV head
+     * @param features its number of features m
+     * @param sinks first tokens kept exact in every layer
+     * @param cachePolicy which evicted tokens the candidate exact caches keep
      */
     public record Options(
             int texts,
@@ -74,7 +83,11 @@ public final class Calibrator {
             double budget,
             List<Integer> windows,
             List<Integer> caches,
-            int maxPairs) {
+            int maxPairs,
+            FeatureMapKind featureMap,
+            int features,
+            int sinks,
+            ExactCachePolicy cachePolicy) {
         public Options {
             if (texts < 1) throw new IllegalArgumentException("--texts must be >= 1, got " + texts);
             if (tokensPerText < 2) throw new IllegalArgumentException("--tokens must be >= 2, got " + tokensPerText);
@@ -89,11 +102,20 @@ public final class Calibrator {
             for (int w : windows) if (w < 1) throw new IllegalArgumentException("windows must be >= 1, got " + w);
             for (int c : caches) if (c < 0) throw new IllegalArgumentException("caches must be >= 0, got " + c);
             if (maxPairs < 1) throw new IllegalArgumentException("maxPairs must be >= 1");
+            Objects.requireNonNull(featureMap, "featureMap");
+            if (featureMap == FeatureMapKind.ONLINE) {
+                throw new IllegalArgumentException("--feature-map online fits itself at run time and needs no"
+                        + " calibration; calibrate fits centroids or a seeded map");
+            }
+            Objects.requireNonNull(cachePolicy, "cachePolicy");
+            if (features < 1) throw new IllegalArgumentException("--features must be >= 1, got " + features);
+            if (sinks < 0) throw new IllegalArgumentException("--sinks must be >= 0, got " + sinks);
         }
 
         /**
          * 16 texts of 500 tokens (on stories260K 16 gave a lower held-out KL than 8: the plan is picked on measured
-         * KL and overfits fewer texts), budget 40, windows 8..96, caches 0, 4, 8, 16.
+         * KL and overfits fewer texts), budget 40, windows 8..96, caches 0, 4, 8, 16; the centroid map of 64 features,
+         * 4 sinks, heavy-hitter caches.
          */
         public static Options defaults(long seed) {
             return new Options(
@@ -103,19 +125,63 @@ public final class Calibrator {
                     40,
                     List.of(8, 16, 24, 32, 40, 48, 64, 96),
                     List.of(0, 4, 8, 16),
-                    FitSettings.DEFAULT_MAX_PAIRS);
+                    FitSettings.DEFAULT_MAX_PAIRS,
+                    FeatureMapKind.CENTROIDS,
+                    64,
+                    4,
+                    ExactCachePolicy.HEAVY_HITTER);
         }
 
         public Options withTexts(int count, int tokens) {
-            return new Options(count, tokens, seed, budget, windows, caches, maxPairs);
+            return new Options(
+                    count, tokens, seed, budget, windows, caches, maxPairs, featureMap, features, sinks, cachePolicy);
         }
 
         public Options withBudget(double newBudget) {
-            return new Options(texts, tokensPerText, seed, newBudget, windows, caches, maxPairs);
+            return new Options(
+                    texts,
+                    tokensPerText,
+                    seed,
+                    newBudget,
+                    windows,
+                    caches,
+                    maxPairs,
+                    featureMap,
+                    features,
+                    sinks,
+                    cachePolicy);
         }
 
         public Options withCandidates(List<Integer> newWindows, List<Integer> newCaches) {
-            return new Options(texts, tokensPerText, seed, budget, newWindows, newCaches, maxPairs);
+            return new Options(
+                    texts,
+                    tokensPerText,
+                    seed,
+                    budget,
+                    newWindows,
+                    newCaches,
+                    maxPairs,
+                    featureMap,
+                    features,
+                    sinks,
+                    cachePolicy);
+        }
+
+        /** The memory map to fit and the exact tokens every layer keeps besides the searched window and cache. */
+        public Options withMemory(
+                FeatureMapKind newFeatureMap, int newFeatures, int newSinks, ExactCachePolicy policy) {
+            return new Options(
+                    texts,
+                    tokensPerText,
+                    seed,
+                    budget,
+                    windows,
+                    caches,
+                    maxPairs,
+                    newFeatureMap,
+                    newFeatures,
+                    newSinks,
+                    policy);
         }
     }
 
@@ -158,8 +224,8 @@ public final class Calibrator {
     }
 
     /**
-     * Runs the calibration for {@code profile} (mode hybrid; its sinks, memory map, features, cache policy and seeds
-     * are used).
+     * Runs the calibration for {@code profile} (mode hybrid; its model, block size and feature-map seed are used; the
+     * memory map, sinks and cache policy are the options', since the sidecar written holds them).
      *
      * @param texts calibration texts (each fed as BOS + its tokens, cut into pieces of the positions softmax can
      *     hold), or null to sample {@code options.texts()} texts from the model
@@ -171,13 +237,22 @@ public final class Calibrator {
             throw profile.source().error("mode", "calibrate fits the hybrid layer: use mode hybrid");
         }
         if (profile.decay() < 1) throw profile.source().error("decay", "calibrate fits a memory without decay: use 1");
-        if (profile.sinks()
+        for (String key : Sidecars.HELD_KEYS) {
+            if (profile.source().sets(key)) {
+                throw profile.source()
+                        .error(
+                                key,
+                                "calibrate chooses it and writes it into the sidecar: remove it from the profile"
+                                        + " (calibrate takes the memory map, features, sinks and cache policy as options)");
+            }
+        }
+        if (options.sinks()
                         + options.windows().stream()
                                 .mapToInt(Integer::intValue)
                                 .min()
                                 .orElseThrow()
                 > options.budget() * 1.0) {
-            throw new IllegalArgumentException("the budget " + options.budget() + " is below sinks (" + profile.sinks()
+            throw new IllegalArgumentException("the budget " + options.budget() + " is below sinks (" + options.sinks()
                     + ") + the smallest candidate window");
         }
         Path modelDir = Sidecars.modelDirectory(profile)
@@ -199,15 +274,7 @@ public final class Calibrator {
             }
             return new Run(profile, modelDir, vanilla, sequences, source, options, scratch, progress).execute();
         } finally {
-            deleteRecursively(scratch);
-        }
-    }
-
-    private static void deleteRecursively(Path dir) {
-        try (var walk = Files.walk(dir)) {
-            for (Path p : walk.sorted(java.util.Comparator.reverseOrder()).toList()) Files.deleteIfExists(p);
-        } catch (IOException e) {
-            // scratch files in the temporary directory: nothing else to do
+            AtomicFiles.deleteTree(scratch);
         }
     }
 
@@ -281,7 +348,6 @@ public final class Calibrator {
             this.progress = progress;
             var c = vanilla.config();
             this.layers = c.numberOfLayers;
-            double scale = c.attentionMultiplier != null ? c.attentionMultiplier : 1.0 / StrictMath.sqrt(c.headSize);
             this.model = new Calibration.ModelInfo(
                     modelDir.getFileName().toString(),
                     ModelFingerprint.of(modelDir),
@@ -289,11 +355,11 @@ public final class Calibrator {
                     c.numberOfHeads,
                     c.numberOfKeyValueHeads,
                     c.headSize,
-                    scale);
+                    Installation.softmaxScale(c));
             this.map = new Calibration.MapInfo(
-                    profile.featureMap(),
-                    profile.features(),
-                    profile.featureMap().equalsIgnoreCase(FeatureMaps.CENTROIDS) ? options.seed() : profile.seed());
+                    options.featureMap(),
+                    options.features(),
+                    options.featureMap().seeded() ? profile.seed() : options.seed());
         }
 
         Result execute() {
@@ -325,7 +391,7 @@ public final class Calibrator {
                         0,
                         longest,
                         0,
-                        profile.cachePolicy(),
+                        options.cachePolicy(),
                         new float[model.heads()],
                         perWindow[0].centroids(),
                         perWindow[0].weights(),
@@ -355,10 +421,10 @@ public final class Calibrator {
                 List<Calibration.Layer> layersOfLayer = new ArrayList<>();
                 for (int wi = 0; wi < windows.size(); wi++) {
                     for (int cache : options.caches()) {
-                        int cost = profile.sinks() + windows.get(wi) + cache;
+                        int cost = options.sinks() + windows.get(wi) + cache;
                         if (cost > total) continue;
                         Calibration.Layer withMemory =
-                                fits[l][wi].withBudget(windows.get(wi), cache, profile.cachePolicy());
+                                fits[l][wi].withBudget(windows.get(wi), cache, options.cachePolicy());
                         Calibration.Layer best = null;
                         double bestKl = Double.POSITIVE_INFINITY;
                         List<Calibration.Layer> variants = withMemory.memory()
@@ -402,14 +468,14 @@ public final class Calibrator {
             int beyond = (int) Math.floor(options.budget());
             progress.accept("evaluating the chosen plan with every layer converted");
             EvalResult calibrated = evaluate(calibration, beyond);
-            int plainWindow = Math.max(1, (int) Math.floor(options.budget()) - profile.sinks());
+            int plainWindow = Math.max(1, (int) Math.floor(options.budget()) - options.sinks());
             List<Calibration.Layer> plainLayers = new ArrayList<>();
             for (int l = 0; l < layers; l++) {
                 plainLayers.add(fits[l][0]
-                        .withBudget(plainWindow, 0, profile.cachePolicy())
+                        .withBudget(plainWindow, 0, options.cachePolicy())
                         .withoutMemory());
             }
-            progress.accept("evaluating the plain window of the same budget (sinks " + profile.sinks() + ", window "
+            progress.accept("evaluating the plain window of the same budget (sinks " + options.sinks() + ", window "
                     + plainWindow + ", no memory) with every layer converted");
             Calibration baseline = base.withLayers(plainLayers);
             EvalResult plain = evaluate(baseline, beyond);
@@ -442,10 +508,10 @@ public final class Calibrator {
             FeatureMap[] bases = new FeatureMap[kvHeads.size()];
             for (int h = 0; h < bases.length; h++) {
                 if (map.centroids()) {
-                    double[][] keys = MemoryFit.keysOf(kvHeads.get(h), profile.sinks());
+                    double[][] keys = MemoryFit.keysOf(kvHeads.get(h), options.sinks());
                     bases[h] = MemoryFit.fitCentroids(keys, map.features(), model.scale(), options.seed());
                 } else {
-                    bases[h] = FeatureMaps.create(map.kind(), model.headSize(), map.features(), map.seed());
+                    bases[h] = FeatureMaps.create(map.kind().key(), model.headSize(), map.features(), map.seed());
                 }
             }
             return bases;
@@ -459,7 +525,7 @@ public final class Calibrator {
         private Calibration.Layer fit(List<List<KvHeadSequence>> kvHeads, FeatureMap[] bases, int window) {
             int kv = kvHeads.size(), group = model.heads() / kv, m = map.features();
             FitSettings settings =
-                    new FitSettings(model.scale(), profile.sinks(), window, options.maxPairs(), options.seed());
+                    new FitSettings(model.scale(), options.sinks(), window, options.maxPairs(), options.seed());
             float[] gains = new float[model.heads()];
             float[][] centroids = map.centroids() ? new float[kv][] : null;
             float[][] weights = new float[kv][];
@@ -493,10 +559,10 @@ public final class Calibrator {
             }
             double n = Math.max(1, measuredHeads);
             return new Calibration.Layer(
-                    profile.sinks(),
+                    options.sinks(),
                     window,
                     0,
-                    profile.cachePolicy(),
+                    options.cachePolicy(),
                     gains,
                     centroids,
                     weights,

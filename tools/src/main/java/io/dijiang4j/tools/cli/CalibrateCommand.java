@@ -1,10 +1,13 @@
 package io.dijiang4j.tools.cli;
 
+import io.dijiang4j.attention.ExactCachePolicy;
 import io.dijiang4j.plugin.calibration.Calibration;
 import io.dijiang4j.plugin.calibration.CalibrationFile;
 import io.dijiang4j.plugin.calibration.Sidecars;
 import io.dijiang4j.plugin.profile.CalibrationChoice;
+import io.dijiang4j.plugin.profile.FeatureMapKind;
 import io.dijiang4j.plugin.profile.Profile;
+import io.dijiang4j.plugin.profile.SettingKeys;
 import io.dijiang4j.tools.calibration.Calibrator;
 import io.dijiang4j.tools.eval.EvalResult;
 import io.dijiang4j.tools.eval.StoryTexts;
@@ -77,6 +80,26 @@ public final class CalibrateCommand implements Callable<Integer> {
             description = "Candidate exact-cache sizes per KV head (default 0,4,8,16).")
     List<Integer> caches;
 
+    @Option(
+            names = "--feature-map",
+            paramLabel = "KIND",
+            description =
+                    "Memory map: centroids (fitted, the default) or a seeded kind (wdcf, pff, ...) whose features get"
+                            + " NNLS weights.")
+    String featureMap = FeatureMapKind.CENTROIDS.key();
+
+    @Option(names = "--features", paramLabel = "M", description = "Features of the memory map (default 64).")
+    int features = 64;
+
+    @Option(names = "--sinks", paramLabel = "N", description = "First tokens kept exact in every layer (default 4).")
+    int sinks = 4;
+
+    @Option(
+            names = "--cache-policy",
+            paramLabel = "POLICY",
+            description = "Which evicted tokens the exact caches keep: heavy_hitter (default) or self_recall.")
+    String cachePolicy = SettingKeys.key(ExactCachePolicy.HEAVY_HITTER);
+
     @Override
     public Integer call() {
         if (options.mode != null
@@ -93,7 +116,12 @@ public final class CalibrateCommand implements Callable<Integer> {
         Calibrator.Options settings = defaults.withTexts(texts, tokens)
                 .withBudget(budget)
                 .withCandidates(
-                        windows != null ? windows : defaults.windows(), caches != null ? caches : defaults.caches());
+                        windows != null ? windows : defaults.windows(), caches != null ? caches : defaults.caches())
+                .withMemory(
+                        option("--feature-map", featureMap, FeatureMapKind::parse),
+                        features,
+                        sinks,
+                        option("--cache-policy", cachePolicy, SettingKeys::cachePolicy));
         Path target = out != null ? out : defaultOut(profile);
         List<String> given = textFile == null ? null : StoryTexts.read(textFile);
         String source = textFile == null ? null : textFile.getFileName().toString();
@@ -107,6 +135,14 @@ public final class CalibrateCommand implements Callable<Integer> {
             System.err.println("dijiang: wrote the plain-window baseline to " + baselineOut);
         }
         return 0;
+    }
+
+    private static <T> T option(String name, String value, java.util.function.Function<String, T> parse) {
+        try {
+            return parse.apply(value);
+        } catch (IllegalArgumentException e) {
+            throw new IllegalArgumentException(name + " " + e.getMessage());
+        }
     }
 
     private static Path defaultOut(Profile profile) {
@@ -154,7 +190,7 @@ public final class CalibrateCommand implements Callable<Integer> {
                 Locale.ROOT,
                 "memory map %s, %d features; average exact tokens per head %.1f (budget %.1f); %d texts, %d tokens"
                         + " (%s, seed %d)%n",
-                c.map().kind(),
+                c.map().kind().key(),
                 c.map().features(),
                 c.averageExactTokens(),
                 c.settings().budget(),

@@ -4,6 +4,7 @@ import io.dijiang4j.plugin.DiJiang;
 import io.dijiang4j.plugin.DiJiangModel;
 import io.dijiang4j.plugin.Generation;
 import io.dijiang4j.plugin.Session;
+import io.dijiang4j.plugin.profile.ModelReference;
 import io.dijiang4j.plugin.profile.Profile;
 import java.io.PrintStream;
 import java.nio.charset.StandardCharsets;
@@ -29,10 +30,9 @@ public final class GenerateCommand implements Callable<Integer> {
         Profile profile = options.profile();
         // native linear-attention checkpoints (DiJiang, TransNormerLLM, MCSD) run on their own forward pass;
         // the profile's generation settings apply, its attention settings do not
-        String modelName = profile.model();
-        java.nio.file.Path dir =
-                modelName == null || modelName.startsWith("hf:") ? null : java.nio.file.Path.of(modelName);
-        if (dir != null && io.dijiang4j.nativemodels.NativeModels.isNative(dir)) {
+        if (profile.model() instanceof ModelReference.Local local
+                && io.dijiang4j.nativemodels.NativeModels.isNative(local.directory())) {
+            java.nio.file.Path dir = local.directory();
             var g = profile.generation();
             return io.dijiang4j.tools.cli.NativeCli.generate(
                     dir,

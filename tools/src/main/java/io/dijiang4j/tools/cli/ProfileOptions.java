@@ -2,6 +2,7 @@ package io.dijiang4j.tools.cli;
 
 import io.dijiang4j.plugin.profile.GenerationOptions;
 import io.dijiang4j.plugin.profile.Mode;
+import io.dijiang4j.plugin.profile.ModelReference;
 import io.dijiang4j.plugin.profile.Profile;
 import io.dijiang4j.plugin.profile.ProfileLoader;
 import java.nio.file.Files;
@@ -55,14 +56,16 @@ final class ProfileOptions {
         String override = model != null ? model : System.getenv("DIJIANG_MODEL");
         if (override != null && !override.isBlank()) {
             String source = model != null ? "--model" : "DIJIANG_MODEL";
-            if (!override.startsWith("hf:")) {
-                Path dir = Path.of(override).toAbsolutePath().normalize();
-                if (!Files.isDirectory(dir)) {
-                    throw new IllegalArgumentException(source + " " + override + ": model directory does not exist");
-                }
-                override = dir.toString();
+            ModelReference reference;
+            try {
+                reference = ModelReference.parse(override);
+            } catch (IllegalArgumentException e) {
+                throw new IllegalArgumentException(source + " " + override + ": " + e.getMessage());
             }
-            p = p.withModel(override);
+            if (reference instanceof ModelReference.Local local && !Files.isDirectory(local.directory())) {
+                throw new IllegalArgumentException(source + " " + override + ": model directory does not exist");
+            }
+            p = p.withModel(reference);
         }
         if (mode != null) p = p.withMode(Mode.parse(mode));
         GenerationOptions g = p.generation();

@@ -4,10 +4,7 @@ import com.fasterxml.jackson.core.JsonProcessingException;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.SerializationFeature;
 import com.fasterxml.jackson.databind.node.ObjectNode;
-import io.dijiang4j.nativemodels.SafeTensorsFile;
-import java.io.IOException;
-import java.io.UncheckedIOException;
-import java.nio.file.Files;
+import io.dijiang4j.plugin.io.AtomicFiles;
 import java.nio.file.Path;
 import java.util.Locale;
 
@@ -81,18 +78,13 @@ public record EvalResult(String mode, String profile, int texts, int beyondFrom,
 
     /** Writes {@link #toJson()} to {@code file} atomically (a temporary file, then a rename). */
     public void writeJson(Path file) {
+        String text;
         try {
-            Path parent = file.toAbsolutePath().getParent();
-            if (parent != null) Files.createDirectories(parent);
-            String text = new ObjectMapper()
-                    .enable(SerializationFeature.INDENT_OUTPUT)
-                    .writeValueAsString(toJson());
-            SafeTensorsFile.writeText(file.toAbsolutePath(), text + "\n");
+            text = new ObjectMapper().enable(SerializationFeature.INDENT_OUTPUT).writeValueAsString(toJson());
         } catch (JsonProcessingException e) {
             throw new IllegalStateException(e);
-        } catch (IOException e) {
-            throw new UncheckedIOException("cannot write " + file, e);
         }
+        AtomicFiles.writeString(file, text + "\n");
     }
 
     /** A small table: metric, vanilla, mode; first over every position, then beyond the window. */

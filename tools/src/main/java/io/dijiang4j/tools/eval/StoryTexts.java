@@ -1,8 +1,7 @@
 package io.dijiang4j.tools.eval;
 
-import io.dijiang4j.nativemodels.SafeTensorsFile;
+import io.dijiang4j.plugin.io.AtomicFiles;
 import java.io.IOException;
-import java.io.UncheckedIOException;
 import java.nio.ByteBuffer;
 import java.nio.charset.CharacterCodingException;
 import java.nio.charset.StandardCharsets;
@@ -80,12 +79,6 @@ public final class StoryTexts {
 
     /** Writes {@code texts} separated by {@value #SEPARATOR} lines, atomically (a temporary file, then a rename). */
     public static void write(Path file, List<String> texts) {
-        try {
-            Path parent = file.toAbsolutePath().getParent();
-            if (parent != null) Files.createDirectories(parent);
-            SafeTensorsFile.writeText(file.toAbsolutePath(), format(texts));
-        } catch (IOException e) {
-            throw new UncheckedIOException("cannot write " + file, e);
-        }
+        AtomicFiles.writeString(file, format(texts));
     }
 }

@@ -2,8 +2,8 @@ package io.dijiang4j.tools.synth;
 
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.SerializationFeature;
+import io.dijiang4j.plugin.io.AtomicFiles;
 import java.io.IOException;
-import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.LinkedHashMap;
@@ -76,7 +76,7 @@ public final class ByteTokenizerFiles {
         tokenizer.put("post_processor", null);
         tokenizer.put("decoder", null);
         tokenizer.put("model", model);
-        Files.write(dir.resolve("tokenizer.json"), JSON.writeValueAsBytes(tokenizer));
+        AtomicFiles.write(dir.resolve("tokenizer.json"), JSON.writeValueAsBytes(tokenizer));
 
         Map<String, Object> config = new LinkedHashMap<>();
         config.put("bos_token", "<s>");
@@ -88,7 +88,7 @@ public final class ByteTokenizerFiles {
         config.put("model_max_length", contextLength);
         config.put("tokenizer_class", "LlamaTokenizer");
         config.put("chat_template", CHAT_TEMPLATE);
-        Files.write(dir.resolve("tokenizer_config.json"), JSON.writeValueAsBytes(config));
+        AtomicFiles.write(dir.resolve("tokenizer_config.json"), JSON.writeValueAsBytes(config));
     }
 
     private static Map<String, Object> special(int id, String content) {

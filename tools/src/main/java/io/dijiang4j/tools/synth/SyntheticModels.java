@@ -6,27 +6,19 @@ import com.github.tjake.jlama.safetensors.DType;
 import com.github.tjake.jlama.tensor.FloatBufferTensor;
 import com.github.tjake.jlama.tensor.Q4ByteBufferTensor;
 import com.github.tjake.jlama.tensor.TensorShape;
+import io.dijiang4j.plugin.io.AtomicFiles;
+import io.dijiang4j.plugin.io.SafeTensors;
 import java.io.IOException;
 import java.io.PrintStream;
-import java.io.UncheckedIOException;
-import java.nio.ByteBuffer;
-import java.nio.ByteOrder;
 import java.nio.FloatBuffer;
-import java.nio.channels.FileChannel;
 import java.nio.charset.StandardCharsets;
-import java.nio.file.AtomicMoveNotSupportedException;
-import java.nio.file.Files;
 import java.nio.file.Path;
-import java.nio.file.StandardCopyOption;
-import java.nio.file.StandardOpenOption;
 import java.util.ArrayList;
-import java.util.Comparator;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Locale;
 import java.util.Map;
 import java.util.SplittableRandom;
-import java.util.stream.Stream;
 
 /**
  * Writes synthetic llama-architecture model directories that vanilla Jlama loads: {@code config.json}
@@ -125,43 +117,15 @@ public final class SyntheticModels {
     public static Path write(Shape shape, Path out, DType dtype, long seed, PrintStream progress) throws IOException {
         if (dtype != DType.F32 && dtype != DType.Q4)
             throw new IllegalArgumentException("dtype must be F32 or Q4, got " + dtype);
-        Path target = out.toAbsolutePath().normalize();
-        if (Files.exists(target)) {
-            boolean emptyDir;
-            try (Stream<Path> entries = Files.isDirectory(target) ? Files.list(target) : null) {
-                emptyDir = entries != null && entries.findAny().isEmpty();
-            }
-            if (!emptyDir) throw new IllegalArgumentException("output " + target + " already exists and is not empty");
-        }
-        Path parent = target.getParent();
-        Files.createDirectories(parent);
-        Path tmp = Files.createTempDirectory(parent, "." + target.getFileName() + ".tmp-");
-        boolean done = false;
-        try {
-            writeConfig(shape, dtype, tmp.resolve("config.json"));
-            ByteTokenizerFiles.write(shape.vocab(), shape.contextLength(), tmp);
-            writeWeights(shape, dtype, seed, tmp.resolve("model.safetensors"), progress);
-            Files.writeString(
-                    tmp.resolve("README.md"),
+        return AtomicFiles.writeDirectory(out, dir -> {
+            writeConfig(shape, dtype, dir.resolve("config.json"));
+            ByteTokenizerFiles.write(shape.vocab(), shape.contextLength(), dir);
+            writeWeights(shape, dtype, seed, dir.resolve("model.safetensors"), progress);
+            AtomicFiles.writeString(
+                    dir.resolve("README.md"),
                     "Synthetic " + shape.name() + " llama model (random weights, seed " + seed + ", " + dtype
                             + ") written by dijiang4j `bin/dijiang synth-model`. Not a trained model.\n");
-            try { // temp directories are created owner-only; a model directory is meant to be shared
-                Files.setPosixFilePermissions(
-                        tmp, java.nio.file.attribute.PosixFilePermissions.fromString("rwxr-xr-x"));
-            } catch (UnsupportedOperationException ignored) {
-                // not a POSIX file system
-            }
-            if (Files.isDirectory(target)) Files.delete(target); // empty (checked above)
-            try {
-                Files.move(tmp, target, StandardCopyOption.ATOMIC_MOVE);
-            } catch (AtomicMoveNotSupportedException e) {
-                Files.move(tmp, target);
-            }
-            done = true;
-            return out;
-        } finally {
-            if (!done) deleteRecursively(tmp);
-        }
+        });
     }
 
     private static void writeConfig(Shape s, DType dtype, Path file) throws IOException {
@@ -184,7 +148,7 @@ public final class SyntheticModels {
         c.put("tie_word_embeddings", true);
         c.put("torch_dtype", "float32");
         c.put("dijiang4j_synthetic", Map.of("shape", s.name(), "dtype", dtype.name()));
-        Files.write(file, JSON.writeValueAsBytes(c));
+        AtomicFiles.write(file, JSON.writeValueAsBytes(c));
     }
 
     /** One tensor to write: name, shape and the standard deviation of its entries (0 means all ones). */
@@ -242,109 +206,57 @@ public final class SyntheticModels {
         return v;
     }
 
-    private static void writeWeights(Shape shape, DType dtype, long seed, Path file, PrintStream progress)
-            throws IOException {
+    private static void writeWeights(Shape shape, DType dtype, long seed, Path file, PrintStream progress) {
         List<TensorSpec> specs = tensors(shape);
         long totalWeights = specs.stream().mapToLong(TensorSpec::size).sum();
-        Map<String, Object> header = new LinkedHashMap<>();
-        Path data = Files.createTempFile(file.getParent(), ".data", ".tmp");
         long doneWeights = 0;
         int lastPercent = -1;
         long start = System.nanoTime();
-        try {
-            try (FileChannel ch = FileChannel.open(data, StandardOpenOption.WRITE)) {
-                for (TensorSpec spec : specs) {
-                    float[] v = values(spec, seed);
-                    if (dtype == DType.F32) {
-                        header.put(spec.name, info("F32", spec.shape, writeFloats(ch, v)));
-                    } else {
-                        if (spec.size() % Q4ByteBufferTensor.BLOCK_SIZE != 0
-                                || spec.shape[spec.shape.length - 1] % Q4ByteBufferTensor.BLOCK_SIZE != 0)
-                            throw new IllegalArgumentException("Q4 needs rows that are a multiple of "
-                                    + Q4ByteBufferTensor.BLOCK_SIZE + "; " + spec.name + " has shape "
-                                    + java.util.Arrays.toString(spec.shape));
-                        FloatBufferTensor f32 =
-                                new FloatBufferTensor(FloatBuffer.wrap(v), TensorShape.of(spec.shape), false);
-                        try (f32;
-                                Q4ByteBufferTensor q4 = new Q4ByteBufferTensor(f32)) {
-                            long[] range =
-                                    writeSegment(ch, q4.getMemorySegment().asByteBuffer());
-                            header.put(spec.name, info("Q4", spec.shape, range));
-                            FloatBufferTensor scales = q4.getBlockF();
-                            int[] scaleShape = new int[spec.shape.length];
-                            for (int d = 0; d < scaleShape.length; d++)
-                                scaleShape[d] = scales.shape().dim(d);
-                            long[] scaleRange =
-                                    writeSegment(ch, scales.getMemorySegment().asByteBuffer());
-                            header.put(spec.name + ".qb", info("F32", scaleShape, scaleRange));
-                        }
-                    }
-                    doneWeights += spec.size();
-                    int percent = (int) (100 * doneWeights / totalWeights);
-                    if (progress != null && percent / 10 != lastPercent / 10) {
-                        progress.printf(
-                                Locale.ROOT,
-                                "synth-model: %3d%% of %,d weights (%.1f s)%n",
-                                percent,
-                                totalWeights,
-                                (System.nanoTime() - start) / 1e9);
-                        lastPercent = percent;
+        try (SafeTensors.Writer out = SafeTensors.spooledWriter(file.getParent())) {
+            for (TensorSpec spec : specs) {
+                float[] v = values(spec, seed);
+                if (dtype == DType.F32) {
+                    out.add(spec.name, SafeTensors.DType.F32, new SafeTensors.Tensor(v, spec.shape));
+                } else {
+                    if (spec.size() % Q4ByteBufferTensor.BLOCK_SIZE != 0
+                            || spec.shape[spec.shape.length - 1] % Q4ByteBufferTensor.BLOCK_SIZE != 0)
+                        throw new IllegalArgumentException("Q4 needs rows that are a multiple of "
+                                + Q4ByteBufferTensor.BLOCK_SIZE + "; " + spec.name + " has shape "
+                                + java.util.Arrays.toString(spec.shape));
+                    FloatBufferTensor f32 =
+                            new FloatBufferTensor(FloatBuffer.wrap(v), TensorShape.of(spec.shape), false);
+                    try (f32;
+                            Q4ByteBufferTensor q4 = new Q4ByteBufferTensor(f32)) {
+                        out.addRaw(
+                                spec.name,
+                                SafeTensors.DType.Q4,
+                                spec.shape,
+                                q4.getMemorySegment().asByteBuffer());
+                        FloatBufferTensor scales = q4.getBlockF();
+                        // the scales' own shape (rows by blocks): [1, blocks] for a 1-D tensor
+                        int[] scaleShape = new int[scales.shape().dims()];
+                        for (int d = 0; d < scaleShape.length; d++)
+                            scaleShape[d] = scales.shape().dim(d);
+                        out.addRaw(
+                                spec.name + ".qb",
+                                SafeTensors.DType.F32,
+                                scaleShape,
+                                scales.getMemorySegment().asByteBuffer());
                     }
                 }
-            }
-            byte[] json =
-                    JSON.writer().without(SerializationFeature.INDENT_OUTPUT).writeValueAsBytes(header);
-            // Pad the header with spaces to a multiple of 8 bytes, as the safetensors format recommends.
-            int padded = (json.length + 7) / 8 * 8;
-            ByteBuffer head = ByteBuffer.allocate(8 + padded).order(ByteOrder.LITTLE_ENDIAN);
-            head.putLong(padded).put(json);
-            while (head.hasRemaining()) head.put((byte) ' ');
-            head.flip();
-            try (FileChannel outCh = FileChannel.open(file, StandardOpenOption.CREATE_NEW, StandardOpenOption.WRITE);
-                    FileChannel in = FileChannel.open(data, StandardOpenOption.READ)) {
-                while (head.hasRemaining()) outCh.write(head);
-                long size = in.size();
-                long pos = 0;
-                while (pos < size) pos += in.transferTo(pos, size - pos, outCh);
-            }
-        } finally {
-            Files.deleteIfExists(data);
-        }
-    }
-
-    private static Map<String, Object> info(String dtype, int[] shape, long[] range) {
-        Map<String, Object> m = new LinkedHashMap<>();
-        m.put("dtype", dtype);
-        m.put("shape", shape);
-        m.put("data_offsets", range);
-        return m;
-    }
-
-    private static long[] writeFloats(FileChannel ch, float[] v) throws IOException {
-        ByteBuffer b = ByteBuffer.allocate(v.length * Float.BYTES).order(ByteOrder.LITTLE_ENDIAN);
-        b.asFloatBuffer().put(v);
-        return writeSegment(ch, b);
-    }
-
-    private static long[] writeSegment(FileChannel ch, ByteBuffer b) throws IOException {
-        ByteBuffer buf = b.duplicate();
-        long start = ch.position();
-        while (buf.hasRemaining()) ch.write(buf);
-        return new long[] {start, ch.position()};
-    }
-
-    static void deleteRecursively(Path dir) {
-        if (!Files.exists(dir)) return;
-        try (Stream<Path> walk = Files.walk(dir)) {
-            walk.sorted(Comparator.reverseOrder()).forEach(p -> {
-                try {
-                    Files.deleteIfExists(p);
-                } catch (IOException e) {
-                    throw new UncheckedIOException(e);
+                doneWeights += spec.size();
+                int percent = (int) (100 * doneWeights / totalWeights);
+                if (progress != null && percent / 10 != lastPercent / 10) {
+                    progress.printf(
+                            Locale.ROOT,
+                            "synth-model: %3d%% of %,d weights (%.1f s)%n",
+                            percent,
+                            totalWeights,
+                            (System.nanoTime() - start) / 1e9);
+                    lastPercent = percent;
                 }
-            });
-        } catch (IOException e) {
-            throw new UncheckedIOException(e);
+            }
+            out.writeTo(file);
         }
     }
 }

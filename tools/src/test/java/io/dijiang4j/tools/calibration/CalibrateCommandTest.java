@@ -27,8 +27,8 @@ class CalibrateCommandTest {
     Path profile(String extra) throws Exception {
         return Files.writeString(
                 temp.resolve("profile.yaml"),
-                "model: " + Stories260K.dir() + "\nmode: hybrid\nbackend: cpu\nfeature_map: centroids\nfeatures: 8\n"
-                        + "sinks: 2\ncalibration: cal/side.safetensors\n" + extra);
+                "model: " + Stories260K.dir() + "\nmode: hybrid\nbackend: cpu\ncalibration: cal/side.safetensors\n"
+                        + extra);
     }
 
     @Test
@@ -47,6 +47,10 @@ class CalibrateCommandTest {
                 config.toString(),
                 "--text-file",
                 texts.toString(),
+                "--features",
+                "8",
+                "--sinks",
+                "2",
                 "--budget",
                 "14",
                 "--windows",
@@ -96,6 +100,14 @@ class CalibrateCommandTest {
         CliRun wrongMode = run("calibrate", "--config", softmax.toString());
         assertEquals(2, wrongMode.exitCode());
         assertTrue(wrongMode.err().contains("use mode hybrid"), wrongMode.err());
+        CliRun badMap = run("calibrate", "--config", config.toString(), "--feature-map", "fourier");
+        assertEquals(2, badMap.exitCode());
+        assertTrue(badMap.err().startsWith("error: --feature-map must be one of wdcf, "), badMap.err());
+        Path setsSinks = profile("sinks: 2\n");
+        CliRun held = run("calibrate", "--config", setsSinks.toString());
+        assertEquals(2, held.exitCode());
+        assertTrue(held.err().contains("key 'sinks': calibrate chooses it and writes it into the sidecar"), held.err());
+        assertEquals(1, held.err().strip().lines().count(), held.err());
         assertFalse(Files.exists(temp.resolve("cal/side.safetensors")), "nothing written on bad input");
     }
 }

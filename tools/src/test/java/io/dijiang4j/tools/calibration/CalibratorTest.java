@@ -16,10 +16,8 @@ class CalibratorTest {
      */
     @Test
     void sameSeedGivesTheSamePlanAndFit() {
-        Calibrator.Options options = Calibrator.Options.defaults(5)
-                .withTexts(2, 120)
-                .withBudget(20)
-                .withCandidates(List.of(8), List.of(0, 4));
+        Calibrator.Options options =
+                Stories260K.options(5).withTexts(2, 120).withBudget(20).withCandidates(List.of(8), List.of(0, 4));
         Calibrator.Result a = Calibrator.run(Stories260K.profile(), null, null, options, line -> {});
         Calibrator.Result b = Calibrator.run(Stories260K.profile(), null, null, options, line -> {});
         Calibration x = a.calibration(), y = b.calibration();

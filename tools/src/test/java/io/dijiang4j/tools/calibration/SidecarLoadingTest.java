@@ -8,6 +8,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import com.github.tjake.jlama.safetensors.DType;
 import io.dijiang4j.attention.AttentionSpec;
+import io.dijiang4j.attention.ExactCachePolicy;
 import io.dijiang4j.plugin.DiJiang;
 import io.dijiang4j.plugin.DiJiangModel;
 import io.dijiang4j.plugin.Session;
@@ -16,12 +17,16 @@ import io.dijiang4j.plugin.calibration.CalibrationFile;
 import io.dijiang4j.plugin.calibration.Fixtures;
 import io.dijiang4j.plugin.calibration.ModelFingerprint;
 import io.dijiang4j.plugin.calibration.Sidecars;
+import io.dijiang4j.plugin.profile.Backend;
 import io.dijiang4j.plugin.profile.CalibrationChoice;
+import io.dijiang4j.plugin.profile.FeatureMapKind;
 import io.dijiang4j.plugin.profile.Mode;
+import io.dijiang4j.plugin.profile.ModelReference;
 import io.dijiang4j.plugin.profile.Profile;
 import io.dijiang4j.tools.synth.SyntheticModels;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.util.List;
 import java.util.SplittableRandom;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
@@ -108,7 +113,7 @@ class SidecarLoadingTest {
         }
         Calibration c = forStories(ModelFingerprint.of(dir));
         CalibrationFile.write(dir.resolve(CalibrationChoice.DEFAULT_FILE_NAME), c);
-        Profile auto = Profile.defaults(dir.toString()).withBackend("cpu");
+        Profile auto = Profile.defaults(ModelReference.local(dir)).withBackend(Backend.CPU);
         assertEquals(CalibrationChoice.AUTO, auto.calibration());
         try (DiJiangModel model = DiJiang.load(auto)) {
             assertEquals(
@@ -125,8 +130,26 @@ class SidecarLoadingTest {
     }
 
     @Test
+    void aProfileThatSetsAKeyTheSidecarHoldsIsRefusedNamingTheKeyAndTheSidecar() throws Exception {
+        Path file = sidecar(forStories(ModelFingerprint.of(Stories260K.dir())));
+        Profile withSidecar = Stories260K.profile().withCalibration(CalibrationChoice.file(file));
+        for (Profile p : List.of(
+                withSidecar.withHybrid(4, 36),
+                withSidecar.withFeatures(FeatureMapKind.PFF, 8),
+                withSidecar.withExactCache(4, ExactCachePolicy.SELF_RECALL))) {
+            String message = assertThrows(IllegalArgumentException.class, () -> DiJiang.load(p))
+                    .getMessage();
+            assertTrue(message.contains("the calibration sidecar " + file + " sets it per layer"), message);
+            assertTrue(message.matches("key '(sinks|feature_map|exact_cache)': .*"), message);
+        }
+        try (DiJiangModel model = DiJiang.load(withSidecar.withHybrid(4, 36).withCalibration(CalibrationChoice.NONE))) {
+            assertEquals(36, model.installation().spec(0).orElseThrow().window(), "calibration none: the profile's");
+        }
+    }
+
+    @Test
     void theCentroidMapWithoutItsSidecarIsOneClearError() {
-        Profile profile = Stories260K.profile(); // centroids, calibration none
+        Profile profile = Stories260K.profile().withFeatures(FeatureMapKind.CENTROIDS, 16); // calibration none
         String message = assertThrows(IllegalArgumentException.class, () -> DiJiang.load(profile))
                 .getMessage();
         assertTrue(message.contains("centroids") && message.contains("calibrate"), message);

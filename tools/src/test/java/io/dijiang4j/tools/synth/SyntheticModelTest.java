@@ -15,8 +15,11 @@ import io.dijiang4j.plugin.DiJiang;
 import io.dijiang4j.plugin.DiJiangModel;
 import io.dijiang4j.plugin.Installation;
 import io.dijiang4j.plugin.Session;
+import io.dijiang4j.plugin.profile.Backend;
+import io.dijiang4j.plugin.profile.FeatureMapKind;
 import io.dijiang4j.plugin.profile.GenerationOptions;
 import io.dijiang4j.plugin.profile.Mode;
+import io.dijiang4j.plugin.profile.ModelReference;
 import io.dijiang4j.plugin.profile.Profile;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -50,10 +53,10 @@ class SyntheticModelTest {
     }
 
     static Profile profile(Path dir, Mode mode) {
-        return Profile.defaults(dir.toString())
+        return Profile.defaults(ModelReference.local(dir))
                 .withMode(mode)
-                .withBackend("cpu")
-                .withFeatures("wdcf", 32);
+                .withBackend(Backend.CPU)
+                .withFeatures(FeatureMapKind.WDCF, 32);
     }
 
     static int[] randomTokens(int n, long seed) {
@@ -264,7 +267,7 @@ class SyntheticModelTest {
 
     @Test
     void theLayerComputesNaiveLinearAttentionOverPrefillAndDecodeCalls() {
-        Profile profile = profile(f32, Mode.DIJIANG).withFeatures("wdcf", 24);
+        Profile profile = profile(f32, Mode.DIJIANG).withFeatures(FeatureMapKind.WDCF, 24);
         int qw = SHAPE.heads() * SHAPE.headSize();
         int kw = SHAPE.kvHeads() * SHAPE.headSize();
         int length = 170;
