@@ -64,8 +64,6 @@ public final class OnlineCentroidMemory implements EvictedMemory {
         return counts[l];
     }
 
-    static final boolean OFF = Boolean.getBoolean("dijiang.online.off"); // EXPERIMENT
-
     @Override
     public void fold(float[] k, int kOff, float[] v, int vOff) {
         if (!derivedValid) rebuildDerived();
@@ -159,7 +157,7 @@ public final class OnlineCentroidMemory implements EvictedMemory {
 
     @Override
     public double loadQuery(float[] q, int qOff, double logGain) {
-        if (count == 0 || OFF) return Double.NEGATIVE_INFINITY;
+        if (count == 0) return Double.NEGATIVE_INFINITY;
         if (!derivedValid) rebuildDerived();
         double max = Double.NEGATIVE_INFINITY;
         for (int l = 0; l < count; l++) {
