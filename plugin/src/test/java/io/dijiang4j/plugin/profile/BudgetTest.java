@@ -45,7 +45,7 @@ class BudgetTest {
     void explicitSinksWindowAndCacheWinAndTheBudgetFillsTheRest() throws Exception {
         assertSplit(load("budget: 40\nsinks: 2\n"), 2, 38, 0);
         assertSplit(load("budget: 40\nexact_cache: 8\n"), 4, 28, 8);
-        assertSplit(load("budget: 40\nwindow: 30\nexact_cache: 2\n"), 4, 30, 2);
+        assertSplit(load("budget: 40\nwindow: 30\nexact_cache: 2\n"), 8, 30, 2); // then the sinks take it
         assertSplit(load("budget: 40\nsinks: 0\nwindow: 32\n"), 0, 32, 8); // the cache takes what is left
         assertSplit(load("budget: 40\nsinks: 4\nwindow: 30\nexact_cache: 6\n"), 4, 30, 6);
     }
