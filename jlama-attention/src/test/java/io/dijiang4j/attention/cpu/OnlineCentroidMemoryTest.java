@@ -1,5 +1,6 @@
 package io.dijiang4j.attention.cpu;
 
+import static io.dijiang4j.attention.cpu.ExactCacheTest.forward;
 import static io.dijiang4j.attention.cpu.ExactCacheTest.toFloat;
 import static io.dijiang4j.attention.cpu.KernelEquivalenceTest.gains;
 import static io.dijiang4j.attention.cpu.KernelEquivalenceTest.random;
@@ -17,7 +18,6 @@ import io.dijiang4j.attention.ExactCachePolicy;
 import io.dijiang4j.attention.features.OnlineCentroidMap;
 import io.dijiang4j.attention.ops.hybrid.NaiveHybridAttention;
 import java.util.ArrayList;
-import java.util.Arrays;
 import java.util.List;
 import java.util.SplittableRandom;
 import java.util.stream.Stream;
@@ -130,28 +130,6 @@ class OnlineCentroidMemoryTest {
         assertArrayEquals(prefill, mixed, "restored and copied states continue bit for bit");
         System.out.printf("%s: prefill vs naive %.2e%n", c, errPrefill);
         assertTrue(errPrefill < TOLERANCE, "prefill vs naive: " + errPrefill);
-    }
-
-    private static void forward(
-            AttentionKernel kernel,
-            CpuState state,
-            float[] q,
-            float[] k,
-            float[] v,
-            float[] out,
-            int from,
-            int len,
-            AttentionShape shape) {
-        int qw = shape.queryWidth(), kw = shape.kvWidth();
-        float[] o = new float[len * qw];
-        kernel.forward(
-                state,
-                Arrays.copyOfRange(q, from * qw, (from + len) * qw),
-                Arrays.copyOfRange(k, from * kw, (from + len) * kw),
-                Arrays.copyOfRange(v, from * kw, (from + len) * kw),
-                o,
-                len);
-        System.arraycopy(o, 0, out, from * qw, len * qw);
     }
 
     /** A layer like stories260K's (8 heads / 4 KV of 8), 64 clusters, 4 sinks + window 36. */
