@@ -14,8 +14,11 @@ import dev.langchain4j.model.chat.request.ResponseFormatType;
 import dev.langchain4j.model.chat.request.ToolChoice;
 import dev.langchain4j.model.chat.response.ChatResponse;
 import dev.langchain4j.model.chat.response.ChatResponseMetadata;
+import dev.langchain4j.model.output.FinishReason;
 import dev.langchain4j.model.output.TokenUsage;
 import io.dijiang4j.adapters.engine.InferenceEngine.ChatTurn;
+import io.dijiang4j.plugin.generation.GenerationOptions;
+import io.dijiang4j.plugin.generation.GenerationResult;
 import java.util.ArrayList;
 import java.util.List;
 
@@ -23,8 +26,11 @@ import java.util.List;
 final class ChatRequests {
     private ChatRequests() {}
 
-    /** The generation options of a request whose parameters are already merged with the model's defaults. */
-    static GenerationOptions options(ChatRequestParameters parameters, String modelName, Long seed) {
+    /**
+     * The generation options of a request whose parameters are already merged with the model's defaults; what they
+     * leave unset (and the seed, which LangChain4j requests do not carry) comes from {@code defaults}.
+     */
+    static GenerationOptions options(ChatRequestParameters parameters, String modelName, GenerationOptions defaults) {
         if (parameters.modelName() != null && !parameters.modelName().equals(modelName)) {
             throw unsupported("modelName '" + parameters.modelName() + "' (this model is '" + modelName
                     + "'; build another model for another profile)");
@@ -47,22 +53,27 @@ final class ChatRequests {
             throw unsupported("responseFormat " + format.type()
                     + (format.jsonSchema() != null ? " with a JSON schema" : "") + " (only TEXT)");
         }
-        double temperature = parameters.temperature() == null ? DEFAULT_TEMPERATURE : parameters.temperature();
         try {
             return new GenerationOptions(
-                    temperature,
-                    parameters.topK(),
-                    parameters.topP(),
-                    parameters.maxOutputTokens(),
-                    parameters.stopSequences(),
-                    seed);
+                    parameters.maxOutputTokens() != null ? parameters.maxOutputTokens() : defaults.maxTokens(),
+                    parameters.temperature() != null ? parameters.temperature().floatValue() : defaults.temperature(),
+                    parameters.topP() != null ? parameters.topP().floatValue() : defaults.topP(),
+                    parameters.topK() != null ? parameters.topK() : defaults.topK(),
+                    defaults.seed(),
+                    defaults.stopAtEndToken(),
+                    parameters.stopSequences() != null ? parameters.stopSequences() : defaults.stopSequences());
         } catch (IllegalArgumentException e) {
             throw new dev.langchain4j.exception.InvalidRequestException(e.getMessage());
         }
     }
 
-    /** Temperature when neither the model nor the request sets one: langchain4j-jlama's default. */
-    static final double DEFAULT_TEMPERATURE = 0.3;
+    /** STOP at an end token or a stop sequence, LENGTH at max tokens or the context limit. */
+    static FinishReason finishReason(GenerationResult result) {
+        return switch (result.stopReason()) {
+            case END_TOKEN, STOP_SEQUENCE -> FinishReason.STOP;
+            case MAX_TOKENS, CONTEXT_LIMIT -> FinishReason.LENGTH;
+        };
+    }
 
     static List<ChatTurn> turns(List<ChatMessage> messages) {
         if (messages == null || messages.isEmpty()) {
@@ -108,7 +119,7 @@ final class ChatRequests {
                 .metadata(ChatResponseMetadata.builder()
                         .modelName(modelName)
                         .tokenUsage(new TokenUsage(result.promptTokens(), result.generatedTokens()))
-                        .finishReason(result.finishReason())
+                        .finishReason(finishReason(result))
                         .build())
                 .build();
     }

@@ -5,6 +5,7 @@ import dev.langchain4j.model.chat.listener.ChatModelListener;
 import dev.langchain4j.model.chat.request.ChatRequest;
 import dev.langchain4j.model.chat.request.ChatRequestParameters;
 import dev.langchain4j.model.chat.response.ChatResponse;
+import io.dijiang4j.plugin.generation.GenerationOptions;
 import java.nio.file.Path;
 import java.util.List;
 
@@ -17,13 +18,13 @@ public final class DiJiangChatModel implements ChatModel, AutoCloseable {
     private final DiJiangRuntime runtime;
     private final ChatRequestParameters defaults;
     private final List<ChatModelListener> listeners;
-    private final Long seed;
+    private final GenerationOptions generation;
 
     private DiJiangChatModel(Builder builder) {
         this.runtime = builder.resolveRuntime();
         this.defaults = builder.defaultParameters(runtime.engine().modelName());
         this.listeners = List.copyOf(builder.listeners);
-        this.seed = builder.seed;
+        this.generation = builder.options();
     }
 
     public static Builder builder() {
@@ -37,7 +38,7 @@ public final class DiJiangChatModel implements ChatModel, AutoCloseable {
 
     @Override
     public ChatResponse doChat(ChatRequest request) {
-        GenerationOptions options = ChatRequests.options(request.parameters(), modelName(), seed);
+        GenerationOptions options = ChatRequests.options(request.parameters(), modelName(), generation);
         String prompt = ChatRequests.prompt(runtime, request);
         return ChatRequests.response(runtime.generate(prompt, options, TextSink.NONE), modelName());
     }

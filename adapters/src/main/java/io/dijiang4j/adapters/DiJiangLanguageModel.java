@@ -3,6 +3,8 @@ package io.dijiang4j.adapters;
 import dev.langchain4j.model.language.LanguageModel;
 import dev.langchain4j.model.output.Response;
 import dev.langchain4j.model.output.TokenUsage;
+import io.dijiang4j.plugin.generation.GenerationOptions;
+import io.dijiang4j.plugin.generation.GenerationResult;
 import java.nio.file.Path;
 
 /**
@@ -16,23 +18,14 @@ public final class DiJiangLanguageModel implements LanguageModel, AutoCloseable 
 
     private DiJiangLanguageModel(Builder builder) {
         this.runtime = builder.resolveRuntime();
-        builder.defaultParameters(runtime.engine().modelName());
-        this.options = options(builder);
-    }
-
-    static GenerationOptions options(DiJiangModelBuilder<?> builder) {
-        return new GenerationOptions(
-                builder.temperature == null ? ChatRequests.DEFAULT_TEMPERATURE : builder.temperature,
-                builder.topK,
-                builder.topP,
-                builder.maxOutputTokens,
-                builder.stopSequences,
-                builder.seed);
+        this.options = builder.options();
     }
 
     static Response<String> response(GenerationResult result) {
         return Response.from(
-                result.text(), new TokenUsage(result.promptTokens(), result.generatedTokens()), result.finishReason());
+                result.text(),
+                new TokenUsage(result.promptTokens(), result.generatedTokens()),
+                ChatRequests.finishReason(result));
     }
 
     public static Builder builder() {

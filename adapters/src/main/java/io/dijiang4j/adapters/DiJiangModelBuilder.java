@@ -4,6 +4,8 @@ import dev.langchain4j.model.chat.listener.ChatModelListener;
 import dev.langchain4j.model.chat.request.ChatRequestParameters;
 import dev.langchain4j.model.chat.request.DefaultChatRequestParameters;
 import io.dijiang4j.adapters.engine.InferenceEngine;
+import io.dijiang4j.adapters.engine.PluginEngine;
+import io.dijiang4j.plugin.generation.GenerationOptions;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
@@ -25,6 +27,8 @@ public abstract class DiJiangModelBuilder<B extends DiJiangModelBuilder<B>> {
     List<String> stopSequences;
     Long seed;
     final List<ChatModelListener> listeners = new ArrayList<>();
+    /** The profile's generation settings (all of them, its defaults included), else the plugin's defaults. */
+    private GenerationOptions base = GenerationOptions.defaults();
 
     @SuppressWarnings("unchecked")
     private B self() {
@@ -53,7 +57,10 @@ public abstract class DiJiangModelBuilder<B extends DiJiangModelBuilder<B>> {
         return self();
     }
 
-    /** Default sampling temperature (0 = greedy); a request's own parameters override it. Default 0.3. */
+    /**
+     * Default sampling temperature (0 = greedy); a request's own parameters override it. Default: the profile's
+     * {@code temperature}, else {@link GenerationOptions#DEFAULT_TEMPERATURE} (0.8, as the CLI).
+     */
     public B temperature(Double temperature) {
         this.temperature = temperature;
         return self();
@@ -79,7 +86,10 @@ public abstract class DiJiangModelBuilder<B extends DiJiangModelBuilder<B>> {
         return self();
     }
 
-    /** Seed of the sampler, so that sampled (temperature > 0) answers repeat; null for a random seed per request. */
+    /**
+     * Seed of the sampler, so that sampled (temperature > 0) answers repeat. Default: the profile's {@code seed}; a
+     * profile without one, or none: a fresh random seed per request.
+     */
     public B seed(Long seed) {
         this.seed = seed;
         return self();
@@ -104,53 +114,41 @@ public abstract class DiJiangModelBuilder<B extends DiJiangModelBuilder<B>> {
                 throw new IllegalStateException("conversationCheckpoints is a setting of the runtime, not of a model"
                         + " built on a shared runtime");
             }
+            adoptProfile(runtime.engine());
             return runtime;
         }
         InferenceEngine source = engine != null ? engine : ProfileEngines.load(profile);
-        if (source instanceof io.dijiang4j.adapters.engine.PluginEngine plugin) {
-            adoptProfileDefaults(plugin.profile());
-        }
+        adoptProfile(source);
         return new DiJiangRuntime(
                 source, conversationCheckpoints == null ? DiJiangRuntime.DEFAULT_CHECKPOINTS : conversationCheckpoints);
     }
 
-    /** Generation keys the YAML sets explicitly become defaults where the builder left them unset. */
-    private void adoptProfileDefaults(io.dijiang4j.plugin.profile.Profile loaded) {
-        var keys = loaded.source().keyLines().keySet();
-        var generation = loaded.generation();
-        if (temperature == null && keys.contains("temperature")) {
-            temperature = (double) generation.temperature();
-        }
-        if (topP == null && keys.contains("top_p") && generation.topP() < 1) {
-            topP = (double) generation.topP();
-        }
-        if (topK == null && keys.contains("top_k") && generation.topK() > 0) {
-            topK = generation.topK();
-        }
-        if (maxOutputTokens == null && keys.contains("max_tokens") && generation.maxTokens() > 0) {
-            maxOutputTokens = generation.maxTokens();
-        }
-        if (seed == null && keys.contains("seed")) {
-            seed = loaded.seed();
-        }
+    private void adoptProfile(InferenceEngine source) {
+        if (source instanceof PluginEngine plugin) base = plugin.profile().generation();
     }
 
+    /** The builder's settings over the profile's (or the defaults). */
+    GenerationOptions options() {
+        GenerationOptions o = base;
+        if (temperature != null) o = o.withTemperature(temperature.floatValue());
+        if (topP != null) o = o.withTopP(topP.floatValue());
+        if (topK != null) o = o.withTopK(topK);
+        if (maxOutputTokens != null) o = o.withMaxTokens(maxOutputTokens);
+        if (stopSequences != null) o = o.withStopSequences(stopSequences);
+        if (seed != null) o = o.withSeed(seed);
+        return o;
+    }
+
+    /** The LangChain4j view of {@link #options()} (validated here, so that a bad setting fails at build time). */
     ChatRequestParameters defaultParameters(String modelName) {
-        // validated here so that a bad default fails at build time, not at the first request
-        new GenerationOptions(
-                temperature == null ? ChatRequests.DEFAULT_TEMPERATURE : temperature,
-                topK,
-                topP,
-                maxOutputTokens,
-                stopSequences,
-                seed);
+        GenerationOptions o = options();
         return DefaultChatRequestParameters.builder()
                 .modelName(modelName)
-                .temperature(temperature == null ? ChatRequests.DEFAULT_TEMPERATURE : temperature)
-                .topP(topP)
-                .topK(topK)
-                .maxOutputTokens(maxOutputTokens)
-                .stopSequences(stopSequences)
+                .temperature((double) o.temperature())
+                .topP((double) o.topP())
+                .topK(o.topK() == 0 ? null : o.topK())
+                .maxOutputTokens(o.maxTokens())
+                .stopSequences(o.stopSequences())
                 .build();
     }
 }

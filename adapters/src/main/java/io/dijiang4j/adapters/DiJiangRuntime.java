@@ -1,9 +1,12 @@
 package io.dijiang4j.adapters;
 
-import dev.langchain4j.model.output.FinishReason;
 import io.dijiang4j.adapters.engine.InferenceEngine;
 import io.dijiang4j.adapters.engine.InferenceSession;
-import java.util.Random;
+import io.dijiang4j.plugin.generation.GenerationOptions;
+import io.dijiang4j.plugin.generation.GenerationResult;
+import io.dijiang4j.plugin.generation.Generator;
+import io.dijiang4j.plugin.generation.Sampler;
+import java.util.Arrays;
 import java.util.concurrent.ThreadLocalRandom;
 import java.util.concurrent.locks.ReentrantLock;
 
@@ -112,59 +115,30 @@ public final class DiJiangRuntime implements AutoCloseable {
         int reused = reuse == null ? 0 : reuse.tokens().length;
         try (InferenceSession session =
                 reuse == null ? engine.openSession() : engine.restoreSession(reuse.snapshot())) {
-            int[] rest = java.util.Arrays.copyOfRange(promptTokens, reused, promptTokens.length);
-            float[] logits = session.prefill(rest);
+            float[] logits = session.prefill(Arrays.copyOfRange(promptTokens, reused, promptTokens.length));
             cache.remember(promptTokens, session.snapshot());
-            long prefillEnd = System.nanoTime();
-
-            Random random = options.seed() != null
-                    ? new Random(options.seed())
-                    : new Random(ThreadLocalRandom.current().nextLong());
-            TokenSampler sampler = new TokenSampler(options, random);
-            StopSequenceFilter text = new StopSequenceFilter(options.stopSequences(), sink);
-            int limit = engine.positionLimit();
-            int maxOutput = options.maxOutputTokens() == null ? Integer.MAX_VALUE : options.maxOutputTokens();
-            int[] fed = new int[Math.min(64, maxOutput)];
-            int generated = 0;
-            FinishReason reason;
-            while (true) {
-                int next = sampler.sample(logits);
-                generated++;
-                if (engine.isEndOfSequence(next)) {
-                    reason = FinishReason.STOP;
-                    break;
-                }
-                if (text.append(engine.decodeToken(next))) {
-                    reason = FinishReason.STOP;
-                    break;
-                }
-                if (generated >= maxOutput || session.position() >= limit) {
-                    reason = FinishReason.LENGTH;
-                    break;
-                }
-                logits = session.append(next);
-                if (generated > fed.length) {
-                    fed = java.util.Arrays.copyOf(fed, fed.length * 2);
-                }
-                fed[generated - 1] = next;
-            }
-            text.finish();
-            int consumed = session.position() - promptTokens.length;
+            long prefillNanos = System.nanoTime() - start;
+            // no seed: a fresh one per request, so that a request never depends on what a cached state saw
+            long seed = options.seed() != null
+                    ? options.seed()
+                    : ThreadLocalRandom.current().nextLong();
+            GenerationResult result = Generator.decode(
+                            session,
+                            engine,
+                            logits,
+                            options,
+                            new Sampler(options, seed),
+                            Generator.LastToken.NOT_FED,
+                            sink::accept)
+                    .withPrompt(promptTokens.length, reused, prefillNanos);
+            int consumed = Math.toIntExact(session.position() - promptTokens.length);
             if (consumed > 0) {
-                int[] conversation = java.util.Arrays.copyOf(promptTokens, promptTokens.length + consumed);
-                System.arraycopy(fed, 0, conversation, promptTokens.length, consumed);
+                int[] conversation = Arrays.copyOf(promptTokens, promptTokens.length + consumed);
+                for (int i = 0; i < consumed; i++)
+                    conversation[promptTokens.length + i] = result.tokens().get(i);
                 cache.remember(conversation, session.snapshot());
             }
-            long end = System.nanoTime();
-            return new GenerationResult(
-                    text.text(),
-                    reason,
-                    promptTokens.length,
-                    reused,
-                    generated,
-                    prefillEnd - start,
-                    end - prefillEnd,
-                    0);
+            return result;
         }
     }
 

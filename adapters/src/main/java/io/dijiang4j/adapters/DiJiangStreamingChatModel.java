@@ -6,6 +6,8 @@ import dev.langchain4j.model.chat.request.ChatRequest;
 import dev.langchain4j.model.chat.request.ChatRequestParameters;
 import dev.langchain4j.model.chat.response.ChatResponse;
 import dev.langchain4j.model.chat.response.StreamingChatResponseHandler;
+import io.dijiang4j.plugin.generation.GenerationOptions;
+import io.dijiang4j.plugin.generation.GenerationResult;
 import java.nio.file.Path;
 import java.util.List;
 import java.util.concurrent.Executor;
@@ -20,14 +22,14 @@ public final class DiJiangStreamingChatModel implements StreamingChatModel, Auto
     private final DiJiangRuntime runtime;
     private final ChatRequestParameters defaults;
     private final List<ChatModelListener> listeners;
-    private final Long seed;
+    private final GenerationOptions generation;
     private final Executor executor;
 
     private DiJiangStreamingChatModel(Builder builder) {
         this.runtime = builder.resolveRuntime();
         this.defaults = builder.defaultParameters(runtime.engine().modelName());
         this.listeners = List.copyOf(builder.listeners);
-        this.seed = builder.seed;
+        this.generation = builder.options();
         this.executor = builder.executor == null ? StreamingCallbacks.NEW_VIRTUAL_THREAD : builder.executor;
     }
 
@@ -44,7 +46,7 @@ public final class DiJiangStreamingChatModel implements StreamingChatModel, Auto
         GenerationOptions options;
         String prompt;
         try {
-            options = ChatRequests.options(request.parameters(), modelName(), seed);
+            options = ChatRequests.options(request.parameters(), modelName(), generation);
             prompt = ChatRequests.prompt(runtime, request);
         } catch (RuntimeException e) {
             StreamingCallbacks.quietly("onError", () -> handler.onError(e));

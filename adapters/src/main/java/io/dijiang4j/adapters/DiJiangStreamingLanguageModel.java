@@ -3,6 +3,7 @@ package io.dijiang4j.adapters;
 import dev.langchain4j.model.StreamingResponseHandler;
 import dev.langchain4j.model.language.StreamingLanguageModel;
 import dev.langchain4j.model.output.Response;
+import io.dijiang4j.plugin.generation.GenerationOptions;
 import java.nio.file.Path;
 import java.util.concurrent.Executor;
 
@@ -17,7 +18,7 @@ public final class DiJiangStreamingLanguageModel implements StreamingLanguageMod
 
     private DiJiangStreamingLanguageModel(Builder builder) {
         this.runtime = builder.resolveRuntime();
-        this.options = DiJiangLanguageModel.options(builder);
+        this.options = builder.options();
         this.executor = builder.executor == null ? StreamingCallbacks.NEW_VIRTUAL_THREAD : builder.executor;
     }
 

@@ -21,6 +21,7 @@ import dev.langchain4j.model.chat.request.ChatRequestParameters;
 import dev.langchain4j.model.chat.request.ResponseFormat;
 import dev.langchain4j.model.chat.response.ChatResponse;
 import dev.langchain4j.model.output.FinishReason;
+import io.dijiang4j.plugin.generation.GenerationResult;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.Callable;

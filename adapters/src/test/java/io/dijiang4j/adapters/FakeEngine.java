@@ -48,7 +48,7 @@ final class FakeEngine implements InferenceEngine {
     }
 
     @Override
-    public String decodeToken(int token) {
+    public String decode(int token) {
         if (token < 3) {
             return "";
         }
@@ -56,7 +56,7 @@ final class FakeEngine implements InferenceEngine {
     }
 
     @Override
-    public boolean isEndOfSequence(int token) {
+    public boolean isEndToken(int token) {
         return token == 2;
     }
 
@@ -102,8 +102,13 @@ final class FakeEngine implements InferenceEngine {
         }
 
         @Override
-        public int position() {
+        public long position() {
             return position;
+        }
+
+        @Override
+        public long positionLimit() {
+            return positionLimit;
         }
 
         @Override
@@ -115,7 +120,7 @@ final class FakeEngine implements InferenceEngine {
         }
 
         @Override
-        public float[] append(int token) {
+        public float[] step(int token) {
             consume(token);
             return logits();
         }

@@ -14,6 +14,7 @@ import io.dijiang4j.attention.jlama.KernelizedAttention;
 import io.dijiang4j.plugin.DiJiang;
 import io.dijiang4j.plugin.DiJiangModel;
 import io.dijiang4j.plugin.Session;
+import io.dijiang4j.plugin.generation.Sampler;
 import io.dijiang4j.plugin.io.AtomicFiles;
 import io.dijiang4j.plugin.profile.Mode;
 import io.dijiang4j.plugin.profile.Profile;
@@ -51,8 +52,8 @@ import java.util.SplittableRandom;
  * </ul>
  *
  * <p>Then {@code warmup} tokens are decoded untimed and {@code decodeTokens} tokens timed one by one (greedy: each
- * next token is the argmax of the previous logits), through {@link Session#append} (the plugin's generation loop
- * minus sampling). Decode speed is 1 / the median time per token. Memory is read after the decode, with the session
+ * next token is the argmax of the previous logits), through {@link Session#append}: the plugin's decode loop
+ * ({@link io.dijiang4j.plugin.generation.Generator}) minus sampling, each step timed. Decode speed is 1 / the median time per token. Memory is read after the decode, with the session
  * still open: heap used after a full GC, plus the JVM's direct buffer pool (less the tensors parked in Jlama's
  * TensorCache pool, which earlier runs leave behind), plus the mapped buffer pool (model weights, KV page files).
  */
@@ -184,7 +185,7 @@ public final class LongContextBench {
             for (int i = 0; i < o.warmupTokens() + o.decodeTokens(); i++) {
                 long t0 = System.nanoTime();
                 float[] logits = session.append(token);
-                token = argmax(logits);
+                token = Sampler.argmax(logits);
                 long dt = System.nanoTime() - t0;
                 if (i >= o.warmupTokens()) times[i - o.warmupTokens()] = dt / 1e9;
             }
@@ -211,12 +212,6 @@ public final class LongContextBench {
         t[0] = 1; // BOS
         for (int i = 1; i < n; i++) t[i] = 3 + rnd.nextInt(Math.min(256, vocab - 3));
         return t;
-    }
-
-    static int argmax(float[] x) {
-        int best = 0;
-        for (int i = 1; i < x.length; i++) if (x[i] > x[best]) best = i;
-        return best;
     }
 
     static double median(double[] x) {

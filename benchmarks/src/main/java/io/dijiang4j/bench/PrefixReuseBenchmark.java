@@ -3,7 +3,7 @@ package io.dijiang4j.bench;
 import dev.langchain4j.data.message.ChatMessage;
 import dev.langchain4j.data.message.UserMessage;
 import io.dijiang4j.adapters.DiJiangChatModel;
-import io.dijiang4j.adapters.GenerationResult;
+import io.dijiang4j.plugin.generation.GenerationResult;
 import java.nio.file.Path;
 import java.util.Arrays;
 import java.util.List;

@@ -137,6 +137,18 @@ class CliIT {
         Run missing =
                 run("", "generate", "--config", CONFIGS.resolve("hybrid.yaml").toString());
         assertEquals(2, missing.exitCode());
+        Run badSampling = run(
+                "",
+                "generate",
+                "--config",
+                CONFIGS.resolve("hybrid.yaml").toString(),
+                "--top-p",
+                "2",
+                "--prompt",
+                "hi");
+        assertEquals(2, badSampling.exitCode());
+        assertEquals(
+                "error: top_p must be in (0, 1], got 2.0", badSampling.err().strip());
     }
 
     @Test

@@ -9,10 +9,10 @@ import com.github.tjake.jlama.safetensors.DType;
 import com.github.tjake.jlama.safetensors.prompt.PromptContext;
 import io.dijiang4j.plugin.DiJiang;
 import io.dijiang4j.plugin.DiJiangModel;
-import io.dijiang4j.plugin.Generation;
 import io.dijiang4j.plugin.Session;
+import io.dijiang4j.plugin.generation.GenerationOptions;
+import io.dijiang4j.plugin.generation.GenerationResult;
 import io.dijiang4j.plugin.profile.Backend;
-import io.dijiang4j.plugin.profile.GenerationOptions;
 import io.dijiang4j.plugin.profile.Mode;
 import io.dijiang4j.plugin.profile.ModelReference;
 import io.dijiang4j.plugin.profile.Profile;
@@ -82,7 +82,7 @@ class JlamaIntegrationIT {
             }
             try (Session s = model.newSession()) {
                 int promptPositions = model.encode("Once upon a time", true).length;
-                Generation g =
+                GenerationResult g =
                         s.generate("Once upon a time", GenerationOptions.greedy(64 - promptPositions + 1), t -> {});
                 assertEquals(GOLDEN, "Once upon a time" + g.text());
             }
@@ -104,8 +104,8 @@ class JlamaIntegrationIT {
             try (Session s = model.newSession();
                     Session reference = softmax.newSession()) {
                 // teacher-forced on vanilla's own continuation, 200+ positions
-                Generation g =
-                        reference.generate(tokens, GenerationOptions.greedy(200).withStopAtEos(false), t -> {});
+                GenerationResult g =
+                        reference.generate(tokens, GenerationOptions.greedy(200).withStopAtEndToken(false), t -> {});
                 int[] all = new int[tokens.length + g.tokens().size()];
                 System.arraycopy(tokens, 0, all, 0, tokens.length);
                 for (int j = 0; j < g.tokens().size(); j++)
@@ -138,7 +138,7 @@ class JlamaIntegrationIT {
                 float[][] prefill = s.appendAll(prompt);
                 for (float[] row : prefill) assertFinite(row);
                 List<Float> maxima = new ArrayList<>();
-                Generation g = s.generate(
+                GenerationResult g = s.generate(
                         new int[0], new GenerationOptions(1500 - prompt.length, 0.8f, 0.95f, 40, 7L, false), t -> {
                             float[] last = s.lastLogits().orElseThrow();
                             assertFinite(last);
@@ -222,13 +222,15 @@ class JlamaIntegrationIT {
     void softmaxModeStopsAtTheContextWithAClearError() {
         try (DiJiangModel model = DiJiang.load(profile(Mode.SOFTMAX));
                 Session s = model.newSession()) {
-            var e = org.junit.jupiter.api.Assertions.assertThrows(
-                    IllegalStateException.class,
-                    () -> s.generate("Once", GenerationOptions.greedy(600).withStopAtEos(false), t -> {}));
+            GenerationResult g =
+                    s.generate("Once", GenerationOptions.greedy(600).withStopAtEndToken(false), t -> {});
             // 512 minus Jlama's RoPE-table overrun of 2 positions per KV head after the first (4 KV heads)
             assertEquals(506, model.maxPositions());
-            assertTrue(e.getMessage().contains("context limit reached"), e.getMessage());
+            assertEquals(GenerationResult.StopReason.CONTEXT_LIMIT, g.stopReason());
             assertEquals(506, s.position());
+            var e = org.junit.jupiter.api.Assertions.assertThrows(
+                    IllegalStateException.class, () -> s.generate(new int[] {1}, GenerationOptions.greedy(1), t -> {}));
+            assertTrue(e.getMessage().contains("context limit reached"), e.getMessage());
         }
     }
 

@@ -6,8 +6,8 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import dev.langchain4j.data.message.UserMessage;
 import io.dijiang4j.adapters.DiJiangChatModel;
-import io.dijiang4j.adapters.GenerationResult;
 import io.dijiang4j.bench.LongHistory;
+import io.dijiang4j.plugin.generation.GenerationResult;
 import java.nio.file.Path;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;

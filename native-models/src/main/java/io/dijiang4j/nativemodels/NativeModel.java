@@ -1,5 +1,6 @@
 package io.dijiang4j.nativemodels;
 
+import io.dijiang4j.plugin.generation.TokenCodec;
 import java.util.Optional;
 
 /** A natively supported linear-attention checkpoint, loaded by {@link NativeModels#load}. */
@@ -13,5 +14,5 @@ public interface NativeModel {
     NativeSession newSession();
 
     /** The tokenizer of the checkpoint directory, if it has a {@code tokenizer.json}. */
-    Optional<NativeTokenizer> tokenizer();
+    Optional<TokenCodec> tokenizer();
 }

@@ -6,6 +6,11 @@ import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import io.dijiang4j.plugin.generation.GenerationOptions;
+import io.dijiang4j.plugin.generation.GenerationResult;
+import io.dijiang4j.plugin.generation.Generator;
+import io.dijiang4j.plugin.generation.Sampler;
+import io.dijiang4j.plugin.generation.TokenCodec;
 import io.dijiang4j.plugin.io.SafeTensors;
 import io.dijiang4j.plugin.io.SafeTensors.Tensor;
 import java.io.IOException;
@@ -134,38 +139,50 @@ class NativeModelsTest {
         Path dir = tmp.resolve("tn");
         var written = SyntheticCheckpoints.write("transnormer", dir, 9, Map.of());
         NativeModel model = NativeModels.load(dir);
-        NativeTokenizer tok = model.tokenizer().orElseThrow();
+        TokenCodec tok = model.tokenizer().orElseThrow();
         String text = "Hello, world! 42"; // ASCII: Jlama's GPT-2 tokenizer maps code points below 256 as bytes
-        int[] ids = tok.encode(text);
+        int[] ids = tok.encode(text, false);
         assertEquals(text.getBytes(StandardCharsets.UTF_8).length, ids.length);
         assertEquals('H', ids[0]);
-        assertEquals(text, tok.decode(ids));
+        StringBuilder decoded = new StringBuilder();
+        for (int id : ids) decoded.append(tok.decode(id));
+        assertEquals(text, decoded.toString());
 
-        List<Integer> streamed = new ArrayList<>();
-        NativeGenerator.Result r = NativeGenerator.generate(model, ids, 6, 0, 1, streamed::add);
-        assertEquals(6, r.generated().length);
-        assertEquals(
-                List.of(
-                        r.generated()[0],
-                        r.generated()[1],
-                        r.generated()[2],
-                        r.generated()[3],
-                        r.generated()[4],
-                        r.generated()[5]),
-                streamed);
+        List<String> streamed = new ArrayList<>();
+        GenerationOptions greedy = GenerationOptions.greedy(6);
+        GenerationResult r = Generator.generate(
+                model.newSession(),
+                tok,
+                ids,
+                greedy,
+                new Sampler(greedy, 1),
+                Generator.LastToken.NOT_FED,
+                streamed::add);
+        assertEquals(6, r.tokens().size());
+        assertEquals(GenerationResult.StopReason.MAX_TOKENS, r.stopReason());
+        assertEquals(r.text(), String.join("", streamed));
+        int[] generated = r.tokens().stream().mapToInt(Integer::intValue).toArray();
         // greedy: each token is the argmax of the float64 reference over prompt + generated so far
         int[] all = new int[ids.length + 6];
         System.arraycopy(ids, 0, all, 0, ids.length);
-        System.arraycopy(r.generated(), 0, all, ids.length, 6);
+        System.arraycopy(generated, 0, all, ids.length, 6);
         double[][] ref = new NaiveReference(written).transnormer(all);
         for (int i = 0; i < 6; i++) {
             double[] row = ref[ids.length - 1 + i];
             int best = 0;
             for (int v = 1; v < row.length; v++) if (row[v] > row[best]) best = v;
-            assertEquals(best, r.generated()[i], "token " + i);
+            assertEquals(best, generated[i], "token " + i);
         }
         assertThrows(
-                IllegalArgumentException.class, () -> NativeGenerator.generate(model, new int[0], 3, 0, 1, x -> {}));
+                IllegalArgumentException.class,
+                () -> Generator.generate(
+                        model.newSession(),
+                        tok,
+                        new int[0],
+                        greedy,
+                        new Sampler(greedy, 1),
+                        Generator.LastToken.NOT_FED,
+                        x -> {}));
         assertThrows(IllegalArgumentException.class, () -> model.newSession().step(256));
     }
 }

@@ -28,7 +28,7 @@ import java.util.function.Consumer;
  * <pre>{@code
  * try (DiJiangModel model = DiJiang.load(ProfileLoader.load(Path.of("configs/hybrid.yaml")));
  *      Session session = model.newSession()) {
- *     Generation g = session.generate("Once upon a time", model.profile().generation(), piece -> {});
+ *     GenerationResult g = session.generate("Once upon a time", model.profile().generation(), piece -> {});
  * }
  * }</pre>
  */

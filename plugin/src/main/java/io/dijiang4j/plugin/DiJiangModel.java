@@ -6,6 +6,7 @@ import com.github.tjake.jlama.safetensors.Config;
 import com.github.tjake.jlama.safetensors.tokenizer.Tokenizer;
 import io.dijiang4j.attention.jlama.AttentionObserver;
 import io.dijiang4j.attention.jlama.JlamaInternals;
+import io.dijiang4j.plugin.generation.TokenCodec;
 import io.dijiang4j.plugin.io.AtomicFiles;
 import io.dijiang4j.plugin.profile.Profile;
 import java.io.IOException;
@@ -32,6 +33,7 @@ public final class DiJiangModel implements AutoCloseable {
     final ReentrantLock lock = new ReentrantLock();
     private final Set<Session> sessions = ConcurrentHashMap.newKeySet();
     final SampleOutput sampleOutput;
+    private final TokenCodec tokens;
     private volatile boolean closed;
 
     DiJiangModel(AbstractModel jlama, Profile profile, boolean ownsModel, Path workingDirectory) {
@@ -41,6 +43,8 @@ public final class DiJiangModel implements AutoCloseable {
         this.workingDirectory = workingDirectory;
         this.sampleOutput = JlamaInternals.sampleOutput(jlama);
         this.installation = Installation.install(jlama, profile);
+        Config c = jlama.getConfig();
+        this.tokens = new TokenCodec(jlama.getTokenizer(), c.vocabularySize, c.bosToken, c.eosTokens);
     }
 
     public Profile profile() {
@@ -86,26 +90,14 @@ public final class DiJiangModel implements AutoCloseable {
         return c.contextLength - (long) lastHead * c.headSize / (c.headSize / 2);
     }
 
-    /** Token ids of {@code text}; with {@code bos} the BOS token first (as Jlama's generate does). */
+    /** Prompt encoding, token text, BOS and end tokens. */
+    public TokenCodec tokens() {
+        return tokens;
+    }
+
+    /** Token ids of {@code text}; with {@code bos} the BOS token first (see {@link TokenCodec#encode}). */
     public int[] encode(String text, boolean bos) {
-        long[] encoded = text.isEmpty() ? new long[0] : tokenizer().encode(text);
-        int bosToken = config().bosToken;
-        int skip = encoded.length > 0 && encoded[0] == bosToken ? 1 : 0;
-        int[] out = new int[encoded.length - skip + (bos ? 1 : 0)];
-        int o = 0;
-        if (bos) out[o++] = bosToken;
-        for (int i = skip; i < encoded.length; i++) out[o++] = Math.toIntExact(encoded[i]);
-        return out;
-    }
-
-    /** Text of one token, empty for special tokens. */
-    public String decode(int token) {
-        if (tokenizer().getModel().isSpecialToken(token)) return "";
-        return tokenizer().decode(token);
-    }
-
-    public boolean isEndToken(int token) {
-        return config().eosTokens.contains(token);
+        return tokens.encode(text, bos);
     }
 
     /** Observes post-RoPE q/k/v and the attention output of every kernelized layer (null removes it). */

@@ -168,9 +168,10 @@ public final class Installation {
                 // none: a one-feature map whose gain 0 (below) keeps it from ever being read
                 yield profile.featureMap() == FeatureMapKind.ONLINE
                         ? new OnlineCentroidMap(c.headSize, profile.features())
-                        : FeatureMaps.create(FeatureMapKind.PERFORMER.key(), c.headSize, 1, profile.seed());
+                        : FeatureMaps.create(FeatureMapKind.PERFORMER.key(), c.headSize, 1, profile.featureSeed());
             }
-            default -> FeatureMaps.create(profile.featureMap().key(), c.headSize, profile.features(), profile.seed());
+            default ->
+                FeatureMaps.create(profile.featureMap().key(), c.headSize, profile.features(), profile.featureSeed());
         };
         AttentionSpec spec = profile.mode() == Mode.HYBRID
                 ? AttentionSpec.hybrid(map, c.headSize, profile.sinks(), profile.window())

@@ -8,8 +8,12 @@ import com.github.tjake.jlama.tensor.KvBufferCache;
 import com.github.tjake.jlama.tensor.operations.TensorOperationsProvider;
 import io.dijiang4j.attention.AttentionState;
 import io.dijiang4j.attention.jlama.KernelizedAttention;
+import io.dijiang4j.plugin.generation.GenerationOptions;
+import io.dijiang4j.plugin.generation.GenerationResult;
+import io.dijiang4j.plugin.generation.Generator;
+import io.dijiang4j.plugin.generation.Sampler;
+import io.dijiang4j.plugin.generation.StepModel;
 import io.dijiang4j.plugin.io.AtomicFiles;
-import io.dijiang4j.plugin.profile.GenerationOptions;
 import java.io.ByteArrayOutputStream;
 import java.io.DataInputStream;
 import java.io.DataOutputStream;
@@ -17,9 +21,7 @@ import java.io.IOException;
 import java.io.UncheckedIOException;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Path;
-import java.util.ArrayList;
 import java.util.Arrays;
-import java.util.List;
 import java.util.Optional;
 import java.util.function.Consumer;
 
@@ -34,7 +36,7 @@ import java.util.function.Consumer;
  * layers keep their KV there, and the kernelized layers key this session's states on that buffer's identity (see
  * {@link KernelizedAttention}). Close it to free both.
  */
-public final class Session implements AutoCloseable {
+public final class Session implements StepModel, AutoCloseable {
     private static final int MAGIC = 0x444a5353; // "DJSS"
     private static final int VERSION = 1;
     private static final int PREFILL_CHUNK = 256;
@@ -45,7 +47,7 @@ public final class Session implements AutoCloseable {
     private final KvBufferCache.KvBuffer kvBuffer;
     private long position;
     private float[] lastLogits;
-    private final long[] rng = new long[1];
+    private long samplingState;
     private boolean closed;
 
     Session(DiJiangModel owner) {
@@ -53,7 +55,7 @@ public final class Session implements AutoCloseable {
         this.jlama = owner.jlama();
         this.c = jlama.getConfig();
         this.kvBuffer = new KvBufferCache(jlama).getEphemeralKvBuffer();
-        this.rng[0] = owner.profile().seed();
+        this.samplingState = owner.profile().samplingSeed();
         for (KernelizedAttention layer : owner.installation().kernelizedLayers()) {
             layer.putState(kvBuffer, layer.kernel().newState());
         }
@@ -77,8 +79,29 @@ public final class Session implements AutoCloseable {
     }
 
     /** The absolute position of the next token (tokens consumed so far). */
+    @Override
     public long position() {
         return position;
+    }
+
+    @Override
+    public long positionLimit() {
+        return owner.maxPositions();
+    }
+
+    /** {@link #append}; no tokens: the logits after the last token fed (continue from there). */
+    @Override
+    public float[] prefill(int[] tokens) {
+        if (tokens.length > 0) return append(tokens);
+        if (lastLogits == null) {
+            throw new IllegalArgumentException("nothing to continue from: the session is empty and the prompt too");
+        }
+        return lastLogits.clone();
+    }
+
+    @Override
+    public float[] step(int token) {
+        return append(token);
     }
 
     public DiJiangModel model() {
@@ -199,40 +222,27 @@ public final class Session implements AutoCloseable {
 
     /**
      * Generates after {@code prompt}: the prompt is encoded (with BOS when the session is empty) and fed, then up to
-     * {@code options.maxTokens()} tokens are sampled and fed one by one. An empty prompt on a non-empty session
-     * continues from its last position. Each token's text goes to {@code onText} as it is produced.
+     * {@code options.maxTokens()} tokens are sampled; every generated token is fed, so that the next call continues
+     * after them. An empty prompt on a non-empty session continues from its last position. Each piece of text goes to
+     * {@code onText} as it is produced.
      */
-    public Generation generate(String prompt, GenerationOptions options, Consumer<String> onText) {
-        int[] tokens = owner.encode(prompt, position == 0);
-        return generate(tokens, options, onText);
+    public GenerationResult generate(String prompt, GenerationOptions options, Consumer<String> onText) {
+        return generate(owner.tokens().encode(prompt, position == 0), options, onText);
     }
 
-    /** {@link #generate(String, GenerationOptions, Consumer)} with prompt tokens given (no BOS added). */
-    public Generation generate(int[] promptTokens, GenerationOptions options, Consumer<String> onText) {
+    /**
+     * {@link #generate(String, GenerationOptions, Consumer)} with prompt tokens given (no BOS added). Options without
+     * a seed continue the session's random stream (started from the profile's seed).
+     */
+    public GenerationResult generate(int[] promptTokens, GenerationOptions options, Consumer<String> onText) {
         owner.lock.lock();
         try {
             ensureOpen();
-            if (options.seed() != null) rng[0] = options.seed();
-            if (promptTokens.length > 0) append(promptTokens);
-            else if (lastLogits == null) {
-                throw new IllegalArgumentException("nothing to continue from: the session is empty and the prompt too");
-            }
-            List<Integer> generated = new ArrayList<>();
-            StringBuilder text = new StringBuilder();
-            Generation.StopReason reason = Generation.StopReason.MAX_TOKENS;
-            for (int i = 0; i < options.maxTokens(); i++) {
-                int next = Sampler.sample(lastLogits, options, rng);
-                if (options.stopAtEos() && owner.isEndToken(next)) {
-                    reason = Generation.StopReason.END_TOKEN;
-                    break;
-                }
-                generated.add(next);
-                String piece = owner.decode(next);
-                text.append(piece);
-                if (!piece.isEmpty()) onText.accept(piece);
-                append(next);
-            }
-            return new Generation(generated, text.toString(), promptTokens.length, reason, position);
+            Sampler sampler = new Sampler(options, options.seed() != null ? options.seed() : samplingState);
+            GenerationResult result = Generator.generate(
+                    this, owner.tokens(), promptTokens, options, sampler, Generator.LastToken.FED, onText);
+            samplingState = sampler.state();
+            return result;
         } finally {
             owner.lock.unlock();
         }
@@ -255,7 +265,7 @@ public final class Session implements AutoCloseable {
                 out.writeInt(VERSION);
                 out.writeUTF(fingerprint());
                 out.writeLong(position);
-                out.writeLong(rng[0]);
+                out.writeLong(samplingState);
                 out.writeBoolean(lastLogits != null);
                 if (lastLogits != null) for (float f : lastLogits) out.writeFloat(f);
                 for (int layer = 0; layer < owner.installation().numberOfLayers(); layer++) {
@@ -323,7 +333,7 @@ public final class Session implements AutoCloseable {
             }
             if (in.read() != -1) throw new IllegalArgumentException("corrupt snapshot: trailing bytes");
             position = pos;
-            rng[0] = rngState;
+            samplingState = rngState;
             lastLogits = logits;
         } catch (IOException e) {
             throw new IllegalArgumentException("corrupt or truncated session snapshot: " + e.getMessage(), e);

@@ -1,12 +1,14 @@
 package io.dijiang4j.adapters.engine;
 
+import io.dijiang4j.plugin.generation.Vocabulary;
 import java.util.List;
 
 /**
- * The narrow view of a loaded model that the LangChain4j adapters need: tokenization, prompt rendering and sessions.
- * Implementations are not required to be thread-safe; the adapters call one engine from one thread at a time.
+ * The narrow view of a loaded model that the LangChain4j adapters need: tokenization, prompt rendering and sessions
+ * (the token text and end tokens of {@link Vocabulary} drive the plugin's decode loop). Implementations are not
+ * required to be thread-safe; the adapters call one engine from one thread at a time.
  */
-public interface InferenceEngine extends AutoCloseable {
+public interface InferenceEngine extends Vocabulary, AutoCloseable {
 
     /** A name for responses and logs (the model directory name). */
     String modelName();
@@ -19,12 +21,6 @@ public interface InferenceEngine extends AutoCloseable {
 
     /** Tokens of a complete prompt, beginning-of-sequence token included where the model wants one. */
     int[] encodePrompt(String prompt);
-
-    /** Text of one generated token; empty for special tokens that carry no text. */
-    String decodeToken(int token);
-
-    /** Whether this token ends generation (end-of-sequence). */
-    boolean isEndOfSequence(int token);
 
     /** The chat prompt for these messages with the model's template, ready to generate the assistant turn. */
     String renderChat(List<ChatTurn> turns);

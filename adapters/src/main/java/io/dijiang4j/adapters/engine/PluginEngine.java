@@ -6,13 +6,11 @@ import io.dijiang4j.plugin.DiJiangModel;
 import io.dijiang4j.plugin.Session;
 import io.dijiang4j.plugin.profile.Profile;
 import java.util.List;
-import java.util.Optional;
 
 /** The engine on the plugin: a {@link DiJiangModel} (a Jlama model with the profile's attention installed). */
 public final class PluginEngine implements InferenceEngine {
     private final DiJiangModel model;
     private final String name;
-    private final Optional<FastBpeEncoder> fastEncoder;
 
     public PluginEngine(DiJiangModel model) {
         this.model = model;
@@ -21,12 +19,6 @@ public final class PluginEngine implements InferenceEngine {
         String base = source == null ? "jlama" : source.replace('\\', '/');
         this.name = base.substring(base.lastIndexOf('/') + 1) + " ("
                 + model.profile().mode().key() + ")";
-        this.fastEncoder = FastBpeEncoder.of(model.tokenizer());
-    }
-
-    /** Whether prompts are encoded by {@link FastBpeEncoder} (else by Jlama's own, quadratic, encoder). */
-    public boolean fastEncoding() {
-        return fastEncoder.isPresent();
     }
 
     public DiJiangModel model() {
@@ -49,29 +41,17 @@ public final class PluginEngine implements InferenceEngine {
 
     @Override
     public int[] encodePrompt(String prompt) {
-        if (fastEncoder.isEmpty() || prompt.isEmpty()) {
-            return model.encode(prompt, true);
-        }
-        // as DiJiangModel.encode (and Jlama's generate): BOS first, never twice
-        long[] encoded = fastEncoder.get().encode(prompt);
-        int bos = model.config().bosToken;
-        int skip = encoded.length > 0 && encoded[0] == bos ? 1 : 0;
-        int[] tokens = new int[encoded.length - skip + 1];
-        tokens[0] = bos;
-        for (int i = skip; i < encoded.length; i++) {
-            tokens[i - skip + 1] = Math.toIntExact(encoded[i]);
-        }
-        return tokens;
+        return model.tokens().encode(prompt, true);
     }
 
     @Override
-    public String decodeToken(int token) {
-        return model.decode(token);
+    public String decode(int token) {
+        return model.tokens().decode(token);
     }
 
     @Override
-    public boolean isEndOfSequence(int token) {
-        return model.isEndToken(token);
+    public boolean isEndToken(int token) {
+        return model.tokens().isEndToken(token);
     }
 
     /** Renders as langchain4j-jlama's JlamaChatModel does, with the template of the model's tokenizer_config.json. */
@@ -121,18 +101,23 @@ public final class PluginEngine implements InferenceEngine {
 
     private record PluginSession(Session session) implements InferenceSession {
         @Override
-        public int position() {
-            return Math.toIntExact(session.position());
+        public long position() {
+            return session.position();
+        }
+
+        @Override
+        public long positionLimit() {
+            return session.positionLimit();
         }
 
         @Override
         public float[] prefill(int[] tokens) {
-            return session.append(tokens);
+            return session.prefill(tokens);
         }
 
         @Override
-        public float[] append(int token) {
-            return session.append(token);
+        public float[] step(int token) {
+            return session.step(token);
         }
 
         @Override

@@ -6,6 +6,7 @@ import io.dijiang4j.nativemodels.NativeModel;
 import io.dijiang4j.nativemodels.NativeOps;
 import io.dijiang4j.nativemodels.NativeSession;
 import io.dijiang4j.nativemodels.NativeTokenizer;
+import io.dijiang4j.plugin.generation.TokenCodec;
 import io.dijiang4j.plugin.io.SafeTensors;
 import io.dijiang4j.plugin.io.SafeTensors.Tensor;
 import java.nio.file.Path;
@@ -85,10 +86,10 @@ public final class DiJiangNeoXModel implements NativeModel {
     private final double[] gamma;
     private final double[] invFreq;
     private final DoubleUnaryOperator act;
-    private final Optional<NativeTokenizer> tokenizer;
+    private final Optional<TokenCodec> tokenizer;
     private int blockSize = DEFAULT_BLOCK;
 
-    private DiJiangNeoXModel(DiJiangConfig cfg, SafeTensors.Reader st, Optional<NativeTokenizer> tokenizer) {
+    private DiJiangNeoXModel(DiJiangConfig cfg, SafeTensors.Reader st, Optional<TokenCodec> tokenizer) {
         this.cfg = cfg;
         this.tokenizer = tokenizer;
         this.act = NativeOps.activation(cfg.hiddenAct());
@@ -245,7 +246,7 @@ public final class DiJiangNeoXModel implements NativeModel {
     }
 
     @Override
-    public Optional<NativeTokenizer> tokenizer() {
+    public Optional<TokenCodec> tokenizer() {
         return tokenizer;
     }
 
@@ -299,7 +300,7 @@ public final class DiJiangNeoXModel implements NativeModel {
         }
 
         @Override
-        public int position() {
+        public long position() {
             return position;
         }
 

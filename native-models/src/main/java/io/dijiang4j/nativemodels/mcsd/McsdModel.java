@@ -6,6 +6,7 @@ import io.dijiang4j.nativemodels.NativeModel;
 import io.dijiang4j.nativemodels.NativeOps;
 import io.dijiang4j.nativemodels.NativeSession;
 import io.dijiang4j.nativemodels.NativeTokenizer;
+import io.dijiang4j.plugin.generation.TokenCodec;
 import io.dijiang4j.plugin.io.SafeTensors;
 import java.nio.file.Path;
 import java.util.Optional;
@@ -78,9 +79,9 @@ public final class McsdModel implements NativeModel {
     private final double[] alpha;
     private final DoubleUnaryOperator slopeAct;
     private final DoubleUnaryOperator decayGate;
-    private final Optional<NativeTokenizer> tokenizer;
+    private final Optional<TokenCodec> tokenizer;
 
-    private McsdModel(McsdConfig cfg, SafeTensors.Reader st, Optional<NativeTokenizer> tokenizer) {
+    private McsdModel(McsdConfig cfg, SafeTensors.Reader st, Optional<TokenCodec> tokenizer) {
         this.cfg = cfg;
         this.tokenizer = tokenizer;
         int d = cfg.hiddenSize();
@@ -157,7 +158,7 @@ public final class McsdModel implements NativeModel {
     }
 
     @Override
-    public Optional<NativeTokenizer> tokenizer() {
+    public Optional<TokenCodec> tokenizer() {
         return tokenizer;
     }
 
@@ -195,7 +196,7 @@ public final class McsdModel implements NativeModel {
         }
 
         @Override
-        public int position() {
+        public long position() {
             return position;
         }
 

@@ -6,6 +6,7 @@ import io.dijiang4j.nativemodels.NativeModel;
 import io.dijiang4j.nativemodels.NativeOps;
 import io.dijiang4j.nativemodels.NativeSession;
 import io.dijiang4j.nativemodels.NativeTokenizer;
+import io.dijiang4j.plugin.generation.TokenCodec;
 import io.dijiang4j.plugin.io.SafeTensors;
 import java.nio.file.Path;
 import java.util.Arrays;
@@ -57,10 +58,10 @@ public final class TransNormerModel implements NativeModel {
     private final Linear lmHead;
     private final Layer[] layers;
     private final DoubleUnaryOperator act;
-    private final Optional<NativeTokenizer> tokenizer;
+    private final Optional<TokenCodec> tokenizer;
     private int blockSize = DEFAULT_BLOCK;
 
-    private TransNormerModel(TransNormerConfig cfg, SafeTensors.Reader st, Optional<NativeTokenizer> tokenizer) {
+    private TransNormerModel(TransNormerConfig cfg, SafeTensors.Reader st, Optional<TokenCodec> tokenizer) {
         this.cfg = cfg;
         this.tokenizer = tokenizer;
         this.act = NativeOps.activation(cfg.activation());
@@ -171,7 +172,7 @@ public final class TransNormerModel implements NativeModel {
     }
 
     @Override
-    public Optional<NativeTokenizer> tokenizer() {
+    public Optional<TokenCodec> tokenizer() {
         return tokenizer;
     }
 
@@ -196,7 +197,7 @@ public final class TransNormerModel implements NativeModel {
         }
 
         @Override
-        public int position() {
+        public long position() {
             return position;
         }
 

@@ -1,6 +1,7 @@
 package io.dijiang4j.plugin.profile;
 
 import io.dijiang4j.attention.ExactCachePolicy;
+import io.dijiang4j.plugin.generation.GenerationOptions;
 import java.nio.file.Path;
 import java.util.Map;
 import java.util.Objects;
@@ -23,8 +24,10 @@ import java.util.Objects;
  * @param blockSize chunked-prefill block size
  * @param decay per-position decay lambda in (0, 1] of the kernelized memory (1 = none)
  * @param backend auto, cpu or cuda
- * @param seed feature-map seed
- * @param generation default generation parameters
+ * @param featureSeed seed of the random feature maps (key {@code feature_seed})
+ * @param generation default generation parameters (keys {@code max_tokens}, {@code temperature} (default {@link
+ *     GenerationOptions#DEFAULT_TEMPERATURE}), {@code top_p}, {@code top_k}; {@code seed}, the sampling seed, null
+ *     when the key is not given)
  * @param source where it was read and which keys were set (file and line of each), for error messages and the
  *     calibration sidecar's precedence; may be empty
  */
@@ -43,9 +46,12 @@ public record Profile(
         int blockSize,
         double decay,
         Backend backend,
-        long seed,
+        long featureSeed,
         GenerationOptions generation,
         Source source) {
+
+    /** The default of both seeds: {@code feature_seed}, and {@code seed} where a sampling stream must start somewhere. */
+    public static final long DEFAULT_SEED = 42L;
 
     /**
      * The file a profile came from and the keys set in it or since: each with its line in the file, 0 for a key set
@@ -108,18 +114,26 @@ public record Profile(
                 64,
                 1.0,
                 Backend.AUTO,
-                42L,
+                DEFAULT_SEED,
                 GenerationOptions.defaults(),
                 Source.NONE);
     }
 
     /**
      * The memory when the profile sets no {@code feature_map}: in mode hybrid the online centroid memory (it fits
-     * itself to the evicted tokens, so it needs no sidecar; on stories260K it more than halves the plain window's KL,
+     * itself to the evicted tokens, so it needs no sidecar; on stories260K it cuts the plain window's KL six-fold,
      * where uncalibrated wdcf multiplies perplexity by about 50), else wdcf (pure linear attention needs a fixed map).
      */
     public static FeatureMapKind defaultFeatureMap(Mode mode) {
         return mode == Mode.HYBRID ? FeatureMapKind.ONLINE : FeatureMapKind.WDCF;
+    }
+
+    /**
+     * Where a session's random stream starts when a generation gives no seed: the profile's {@code seed}, else
+     * {@link #DEFAULT_SEED}.
+     */
+    public long samplingSeed() {
+        return generation.seed() != null ? generation.seed() : DEFAULT_SEED;
     }
 
     static Path defaultModelCache() {
@@ -220,7 +234,7 @@ public record Profile(
         int blockSize;
         double decay;
         Backend backend;
-        long seed;
+        long featureSeed;
         GenerationOptions generation;
         Source source;
 
@@ -239,7 +253,7 @@ public record Profile(
             blockSize = p.blockSize;
             decay = p.decay;
             backend = p.backend;
-            seed = p.seed;
+            featureSeed = p.featureSeed;
             generation = p.generation;
             source = setKeys.length == 0 ? p.source : p.source.withSet(setKeys);
         }
@@ -260,7 +274,7 @@ public record Profile(
                     blockSize,
                     decay,
                     backend,
-                    seed,
+                    featureSeed,
                     generation,
                     source);
         }

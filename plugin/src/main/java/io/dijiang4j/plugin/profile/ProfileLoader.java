@@ -1,6 +1,7 @@
 package io.dijiang4j.plugin.profile;
 
 import io.dijiang4j.attention.ExactCachePolicy;
+import io.dijiang4j.plugin.generation.GenerationOptions;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.NoSuchFileException;
@@ -44,6 +45,7 @@ public final class ProfileLoader {
             "block_size",
             "decay",
             "backend",
+            "feature_seed",
             "seed",
             "max_tokens",
             "temperature",
@@ -156,7 +158,7 @@ public final class ProfileLoader {
         double decay = values.containsKey("decay") ? r.number("decay") : d.decay();
         if (!(decay > 0 && decay <= 1)) throw r.error("decay", "must be in (0, 1], got " + decay);
         Backend backend = values.containsKey("backend") ? r.choice("backend", Backend::parse) : d.backend();
-        long seed = values.containsKey("seed") ? r.longValue("seed") : d.seed();
+        long featureSeed = values.containsKey("feature_seed") ? r.longValue("feature_seed") : d.featureSeed();
 
         GenerationOptions g = d.generation();
         int maxTokens = values.containsKey("max_tokens") ? r.integer("max_tokens") : g.maxTokens();
@@ -167,8 +169,9 @@ public final class ProfileLoader {
         if (!(topP > 0 && topP <= 1)) throw r.error("top_p", "must be in (0, 1], got " + topP);
         int topK = values.containsKey("top_k") ? r.integer("top_k") : g.topK();
         if (topK < 0) throw r.error("top_k", "must be >= 0, got " + topK);
-        GenerationOptions generation =
-                new GenerationOptions(maxTokens, (float) temperature, (float) topP, topK, null, g.stopAtEos());
+        Long seed = values.containsKey("seed") ? Long.valueOf(r.longValue("seed")) : g.seed();
+        GenerationOptions generation = new GenerationOptions(
+                maxTokens, (float) temperature, (float) topP, topK, seed, g.stopAtEndToken(), g.stopSequences());
         return new Profile(
                 model,
                 cache,
@@ -184,7 +187,7 @@ public final class ProfileLoader {
                 blockSize,
                 decay,
                 backend,
-                seed,
+                featureSeed,
                 generation,
                 source);
     }

@@ -5,6 +5,7 @@ import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import io.dijiang4j.attention.ExactCachePolicy;
+import io.dijiang4j.plugin.generation.GenerationOptions;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.List;
@@ -45,6 +46,7 @@ class ProfileLoaderTest {
                 decay: 0.99
                 backend: cpu
                 seed: 7
+                feature_seed: 9
                 max_tokens: 12
                 temperature: 0
                 top_p: 0.5
@@ -62,8 +64,9 @@ class ProfileLoaderTest {
         assertEquals(32, p.blockSize());
         assertEquals(0.99, p.decay());
         assertEquals(Backend.CPU, p.backend());
-        assertEquals(7, p.seed());
-        assertEquals(new GenerationOptions(12, 0f, 0.5f, 3, null, true), p.generation());
+        assertEquals(9, p.featureSeed());
+        assertEquals(new GenerationOptions(12, 0f, 0.5f, 3, 7L, true), p.generation());
+        assertEquals(7, p.samplingSeed());
         assertEquals(2, p.source().keyLines().get("mode"));
     }
 
@@ -72,6 +75,11 @@ class ProfileLoaderTest {
         Profile p = ProfileLoader.load(write("a.yaml", "model: /x\nlayers: [0, 2]\n"));
         assertEquals(Set.of(0, 2), p.layers().resolve(3));
         assertEquals(Mode.HYBRID, p.mode());
+        // without seed keys: the feature maps on the default seed, the sampling stream too (no request seed)
+        assertEquals(Profile.DEFAULT_SEED, p.featureSeed());
+        assertEquals(null, p.generation().seed());
+        assertEquals(Profile.DEFAULT_SEED, p.samplingSeed());
+        assertEquals(GenerationOptions.DEFAULT_TEMPERATURE, p.generation().temperature());
         assertEquals(
                 LayerSelection.all(),
                 ProfileLoader.load(write("b.yaml", "model: /x\nlayers: all\n")).layers());

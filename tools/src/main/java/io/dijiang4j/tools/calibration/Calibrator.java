@@ -301,14 +301,7 @@ public final class Calibrator {
                         TextSampler.Options.unbiased(options.texts(), options.tokensPerText(), options.seed()),
                         progress);
         List<int[]> sequences = new ArrayList<>();
-        int bos = vanilla.config().bosToken;
-        for (TextSampler.SampledText t : texts) {
-            int[] tokens = t.tokens();
-            int[] withBos = new int[tokens.length + 1];
-            withBos[0] = bos;
-            System.arraycopy(tokens, 0, withBos, 1, tokens.length);
-            sequences.add(withBos);
-        }
+        for (TextSampler.SampledText t : texts) sequences.add(vanilla.tokens().withBos(t.tokens()));
         return sequences;
     }
 
@@ -359,7 +352,7 @@ public final class Calibrator {
             this.map = new Calibration.MapInfo(
                     options.featureMap(),
                     options.features(),
-                    options.featureMap().seeded() ? profile.seed() : options.seed());
+                    options.featureMap().seeded() ? profile.featureSeed() : options.seed());
         }
 
         Result execute() {

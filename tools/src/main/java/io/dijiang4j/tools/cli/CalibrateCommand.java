@@ -111,7 +111,7 @@ public final class CalibrateCommand implements Callable<Integer> {
                     "calibrate fits the hybrid: --mode, --max-tokens, --temperature, --top-p and --top-k do not apply");
         }
         Profile profile = options.profile();
-        long seed = options.seed != null ? options.seed : profile.seed();
+        long seed = options.seed != null ? options.seed : profile.samplingSeed();
         Calibrator.Options defaults = Calibrator.Options.defaults(seed);
         Calibrator.Options settings = defaults.withTexts(texts, tokens)
                 .withBudget(budget)

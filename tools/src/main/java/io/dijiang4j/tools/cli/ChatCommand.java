@@ -3,6 +3,7 @@ package io.dijiang4j.tools.cli;
 import io.dijiang4j.plugin.DiJiang;
 import io.dijiang4j.plugin.DiJiangModel;
 import io.dijiang4j.plugin.Session;
+import io.dijiang4j.plugin.generation.GenerationResult;
 import io.dijiang4j.plugin.profile.Profile;
 import java.io.BufferedReader;
 import java.io.IOException;
@@ -64,10 +65,14 @@ public final class ChatCommand implements Callable<Integer> {
                         var options = session.position() == 0
                                 ? profile.generation()
                                 : profile.generation().withSeed(null);
-                        session.generate(turn, options, piece -> {
+                        GenerationResult reply = session.generate(turn, options, piece -> {
                             out.print(piece);
                             out.flush();
                         });
+                        if (reply.stopReason() == GenerationResult.StopReason.CONTEXT_LIMIT) {
+                            System.err.println(
+                                    "dijiang: the reply stopped at the context limit (type /reset to" + " start over)");
+                        }
                     } catch (IllegalStateException e) {
                         System.err.println("dijiang: " + e.getMessage() + " (type /reset to start over)");
                     }

@@ -2,8 +2,8 @@ package io.dijiang4j.tools.cli;
 
 import io.dijiang4j.plugin.DiJiang;
 import io.dijiang4j.plugin.DiJiangModel;
-import io.dijiang4j.plugin.Generation;
 import io.dijiang4j.plugin.Session;
+import io.dijiang4j.plugin.generation.GenerationResult;
 import io.dijiang4j.plugin.profile.ModelReference;
 import io.dijiang4j.plugin.profile.Profile;
 import java.io.PrintStream;
@@ -32,25 +32,14 @@ public final class GenerateCommand implements Callable<Integer> {
         // the profile's generation settings apply, its attention settings do not
         if (profile.model() instanceof ModelReference.Local local
                 && io.dijiang4j.nativemodels.NativeModels.isNative(local.directory())) {
-            java.nio.file.Path dir = local.directory();
-            var g = profile.generation();
-            return io.dijiang4j.tools.cli.NativeCli.generate(
-                    dir,
-                    prompt,
-                    g.maxTokens(),
-                    g.temperature(),
-                    g.topK(),
-                    g.topP(),
-                    g.seed() == null ? 0L : g.seed(),
-                    System.out,
-                    System.err);
+            return NativeCli.generate(local.directory(), prompt, profile.generation(), System.out, System.err);
         }
         PrintStream out = new PrintStream(System.out, true, StandardCharsets.UTF_8);
         try (DiJiangModel model = DiJiang.load(profile, line -> System.err.println("dijiang: " + line));
                 Session session = model.newSession()) {
             out.print(prompt);
             out.flush();
-            Generation g = session.generate(prompt, profile.generation(), piece -> {
+            GenerationResult g = session.generate(prompt, profile.generation(), piece -> {
                 out.print(piece);
                 out.flush();
             });
@@ -59,7 +48,7 @@ public final class GenerateCommand implements Callable<Integer> {
                     "dijiang: %d prompt tokens, %d generated (%s), %d positions, attention state %d bytes%n",
                     g.promptTokens(),
                     g.tokens().size(),
-                    g.stopReason() == Generation.StopReason.END_TOKEN ? "end token" : "max tokens",
+                    g.stopReason().toString().toLowerCase(java.util.Locale.ROOT).replace('_', ' '),
                     g.position(),
                     session.stateBytes());
         }

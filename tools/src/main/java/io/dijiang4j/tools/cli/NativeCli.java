@@ -1,10 +1,15 @@
 package io.dijiang4j.tools.cli;
 
-import io.dijiang4j.nativemodels.NativeGenerator;
 import io.dijiang4j.nativemodels.NativeModel;
 import io.dijiang4j.nativemodels.NativeModels;
-import io.dijiang4j.nativemodels.NativeTokenizer;
+import io.dijiang4j.nativemodels.NativeSession;
 import io.dijiang4j.nativemodels.SyntheticCheckpoints;
+import io.dijiang4j.plugin.generation.GenerationOptions;
+import io.dijiang4j.plugin.generation.GenerationResult;
+import io.dijiang4j.plugin.generation.Generator;
+import io.dijiang4j.plugin.generation.Sampler;
+import io.dijiang4j.plugin.generation.TokenCodec;
+import io.dijiang4j.plugin.profile.Profile;
 import java.io.PrintStream;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
@@ -62,36 +67,31 @@ public final class NativeCli implements CliExtension {
      * Runs a native checkpoint: the prompt and its completion go to out, one summary line to err. Returns the exit
      * code (0).
      */
-    public static int generate(
-            Path dir,
-            String prompt,
-            int maxTokens,
-            double temperature,
-            int topK,
-            double topP,
-            long seed,
-            PrintStream out,
-            PrintStream err) {
+    public static int generate(Path dir, String prompt, GenerationOptions options, PrintStream out, PrintStream err) {
         NativeModel model = NativeModels.load(dir);
-        NativeTokenizer tokenizer =
+        TokenCodec tokens =
                 model.tokenizer().orElseThrow(() -> new IllegalArgumentException("no tokenizer.json in " + dir));
-        int[] ids = tokenizer.encode(prompt);
+        int[] ids = tokens.encode(prompt, false);
+        if (ids.length == 0) throw new IllegalArgumentException("empty prompt: give at least one token");
         PrintStream o = new PrintStream(out, true, StandardCharsets.UTF_8);
         o.print(prompt);
-        NativeGenerator.Result r = NativeGenerator.generate(model, ids, maxTokens, temperature, topK, topP, seed, t -> {
-            o.print(tokenizer.decode(t));
-            o.flush();
-        });
+        NativeSession session = model.newSession();
+        long seed = options.seed() != null ? options.seed() : Profile.DEFAULT_SEED;
+        GenerationResult r = Generator.generate(
+                session, tokens, ids, options, new Sampler(options, seed), Generator.LastToken.NOT_FED, piece -> {
+                    o.print(piece);
+                    o.flush();
+                });
         o.println();
         err.printf(
                 "dijiang: native %s model, %d prompt tokens, %d generated, prefill %.1f ms, decode %.1f tok/s, "
                         + "recurrent state %d values (constant)%n",
                 model.architecture(),
                 ids.length,
-                r.generated().length,
+                r.generatedTokens(),
                 r.prefillNanos() / 1e6,
                 r.decodeTokensPerSecond(),
-                r.stateSize());
+                session.stateSize());
         return 0;
     }
 }

@@ -1,6 +1,6 @@
 package io.dijiang4j.tools.cli;
 
-import io.dijiang4j.plugin.profile.GenerationOptions;
+import io.dijiang4j.plugin.generation.GenerationOptions;
 import io.dijiang4j.plugin.profile.Mode;
 import io.dijiang4j.plugin.profile.ModelReference;
 import io.dijiang4j.plugin.profile.Profile;
@@ -32,7 +32,10 @@ final class ProfileOptions {
     @Option(names = "--max-tokens", paramLabel = "N", description = "Tokens to generate at most (prompt not counted).")
     Integer maxTokens;
 
-    @Option(names = "--temperature", paramLabel = "T", description = "0 = greedy.")
+    @Option(
+            names = "--temperature",
+            paramLabel = "T",
+            description = "0 = greedy (default: the profile's, else " + GenerationOptions.DEFAULT_TEMPERATURE + ").")
     Float temperature;
 
     @Option(names = "--top-p", paramLabel = "P", description = "Nucleus sampling mass in (0, 1].")
@@ -41,7 +44,10 @@ final class ProfileOptions {
     @Option(names = "--top-k", paramLabel = "K", description = "Sample among the K most likely tokens (0 = all).")
     Integer topK;
 
-    @Option(names = "--seed", paramLabel = "S", description = "Sampling seed.")
+    @Option(
+            names = "--seed",
+            paramLabel = "S",
+            description = "Sampling seed (overrides the profile's seed; default " + Profile.DEFAULT_SEED + ").")
     Long seed;
 
     /** The default profile: configs/hybrid.yaml under {@code dijiang.home} (set by bin/dijiang), else the working directory. */
@@ -71,16 +77,9 @@ final class ProfileOptions {
         GenerationOptions g = p.generation();
         if (maxTokens != null) g = g.withMaxTokens(maxTokens);
         if (temperature != null) g = g.withTemperature(temperature);
-        if (topP != null || topK != null) {
-            g = new GenerationOptions(
-                    g.maxTokens(),
-                    g.temperature(),
-                    topP != null ? topP : g.topP(),
-                    topK != null ? topK : g.topK(),
-                    g.seed(),
-                    g.stopAtEos());
-        }
-        g = g.withSeed(seed != null ? seed : p.seed());
+        if (topP != null) g = g.withTopP(topP);
+        if (topK != null) g = g.withTopK(topK);
+        g = g.withSeed(seed != null ? seed : p.samplingSeed());
         return p.withGeneration(g);
     }
 }

@@ -45,7 +45,7 @@ public final class SampleCommand implements Callable<Integer> {
                 options.temperature != null ? options.temperature : 1f,
                 options.topP != null ? options.topP : 1f,
                 options.topK != null ? options.topK : 0,
-                options.seed != null ? options.seed : profile.seed());
+                options.seed != null ? options.seed : profile.samplingSeed());
         List<TextSampler.SampledText> texts =
                 TextSampler.sample(profile, sampling, line -> System.err.println("dijiang: " + line));
         StoryTexts.write(out, texts.stream().map(TextSampler.SampledText::text).toList());

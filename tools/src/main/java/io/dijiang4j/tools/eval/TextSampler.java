@@ -2,9 +2,9 @@ package io.dijiang4j.tools.eval;
 
 import io.dijiang4j.plugin.DiJiang;
 import io.dijiang4j.plugin.DiJiangModel;
-import io.dijiang4j.plugin.Generation;
 import io.dijiang4j.plugin.Session;
-import io.dijiang4j.plugin.profile.GenerationOptions;
+import io.dijiang4j.plugin.generation.GenerationOptions;
+import io.dijiang4j.plugin.generation.GenerationResult;
 import io.dijiang4j.plugin.profile.Mode;
 import io.dijiang4j.plugin.profile.Profile;
 import java.util.ArrayList;
@@ -98,12 +98,13 @@ public final class TextSampler {
         List<SampledText> texts = new ArrayList<>(options.count());
         long start = System.nanoTime();
         long tokens = 0;
-        int[] bos = {model.config().bosToken};
+        int[] bos = model.tokens().withBos(new int[0]);
         for (int i = 0; i < options.count(); i++) {
             try (Session session = model.newSession()) {
-                Generation g = session.generate(bos, options.generation(textSeed(options.seed(), i)), piece -> {});
+                GenerationResult g =
+                        session.generate(bos, options.generation(textSeed(options.seed(), i)), piece -> {});
                 int[] sampled = g.tokens().stream().mapToInt(Integer::intValue).toArray();
-                texts.add(new SampledText(sampled, g.text(), g.stopReason() == Generation.StopReason.END_TOKEN));
+                texts.add(new SampledText(sampled, g.text(), g.stopReason() == GenerationResult.StopReason.END_TOKEN));
                 tokens += sampled.length;
             }
             double seconds = (System.nanoTime() - start) / 1e9;

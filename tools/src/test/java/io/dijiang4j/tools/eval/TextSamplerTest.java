@@ -54,8 +54,8 @@ class TextSamplerTest {
             if (!t.endToken()) assertEquals(40, tokens.length);
             StringBuilder decoded = new StringBuilder();
             for (int token : tokens) {
-                assertFalse(vanilla.isEndToken(token));
-                decoded.append(vanilla.decode(token));
+                assertFalse(vanilla.tokens().isEndToken(token));
+                decoded.append(vanilla.tokens().decode(token));
             }
             assertEquals(decoded.toString(), t.text());
         }

@@ -15,9 +15,9 @@ import io.dijiang4j.plugin.DiJiang;
 import io.dijiang4j.plugin.DiJiangModel;
 import io.dijiang4j.plugin.Installation;
 import io.dijiang4j.plugin.Session;
+import io.dijiang4j.plugin.generation.GenerationOptions;
 import io.dijiang4j.plugin.profile.Backend;
 import io.dijiang4j.plugin.profile.FeatureMapKind;
-import io.dijiang4j.plugin.profile.GenerationOptions;
 import io.dijiang4j.plugin.profile.Mode;
 import io.dijiang4j.plugin.profile.ModelReference;
 import io.dijiang4j.plugin.profile.Profile;
@@ -313,7 +313,7 @@ class SyntheticModelTest {
                     observed.incrementAndGet();
                 });
                 try (Session s = model.newSession()) {
-                    s.generate(new int[] {1, 5, 9}, GenerationOptions.greedy(4).withStopAtEos(false), t -> {});
+                    s.generate(new int[] {1, 5, 9}, GenerationOptions.greedy(4).withStopAtEndToken(false), t -> {});
                 }
                 // one prefill call and four decode calls (the last token fed too) per layer
                 assertEquals(SHAPE.layers() * 5, observed.get());

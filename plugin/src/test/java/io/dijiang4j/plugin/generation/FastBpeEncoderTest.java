@@ -1,11 +1,9 @@
-package io.dijiang4j.adapters.engine;
+package io.dijiang4j.plugin.generation;
 
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
-import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import com.github.tjake.jlama.model.llama.LlamaTokenizer;
-import java.nio.file.Files;
-import java.nio.file.Path;
+import io.dijiang4j.plugin.Stories260K;
 import java.util.Random;
 import org.junit.jupiter.api.Test;
 
@@ -18,9 +16,7 @@ class FastBpeEncoderTest {
 
     @Test
     void sameTokensAsJlamaOnRandomText() {
-        Path dir = Path.of(System.getProperty("stories260k.dir", "../models/stories260K"));
-        assertTrue(Files.isRegularFile(dir.resolve("tokenizer.json")), "stories260K tokenizer missing at " + dir);
-        LlamaTokenizer jlama = new LlamaTokenizer(dir);
+        LlamaTokenizer jlama = new LlamaTokenizer(Stories260K.dir());
         FastBpeEncoder fast = FastBpeEncoder.of(jlama).orElseThrow();
         Random random = new Random(7);
         for (int round = 0; round < 60; round++) {

@@ -1,6 +1,7 @@
-package io.dijiang4j.adapters;
+package io.dijiang4j.plugin.generation;
 
 import java.util.List;
+import java.util.function.Consumer;
 
 /**
  * Accumulates generated text, cuts it before the first stop sequence, and forwards to the sink only text that can no
@@ -9,12 +10,11 @@ import java.util.List;
 final class StopSequenceFilter {
     private final List<String> stops;
     private final int longestStop;
-    private final TextSink sink;
+    private final Consumer<String> sink;
     private final StringBuilder text = new StringBuilder();
     private int emitted;
-    private boolean stopped;
 
-    StopSequenceFilter(List<String> stops, TextSink sink) {
+    StopSequenceFilter(List<String> stops, Consumer<String> sink) {
         this.stops = stops;
         this.longestStop = stops.stream().mapToInt(String::length).max().orElse(0);
         this.sink = sink;
@@ -37,7 +37,6 @@ final class StopSequenceFilter {
             }
             if (cut >= 0) {
                 text.setLength(cut);
-                stopped = true;
                 emit(text.length());
                 return true;
             }
@@ -53,10 +52,6 @@ final class StopSequenceFilter {
 
     String text() {
         return text.toString();
-    }
-
-    boolean stopped() {
-        return stopped;
     }
 
     /** Length of the longest suffix of the text that is a proper prefix of a stop sequence. */

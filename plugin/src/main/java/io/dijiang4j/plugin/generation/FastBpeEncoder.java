@@ -1,4 +1,4 @@
-package io.dijiang4j.adapters.engine;
+package io.dijiang4j.plugin.generation;
 
 import com.github.tjake.jlama.safetensors.tokenizer.BPETokenizer;
 import com.github.tjake.jlama.safetensors.tokenizer.Tokenizer;
