@@ -1,5 +1,6 @@
 package io.dijiang4j.attention.ops.hybrid;
 
+import io.dijiang4j.attention.simd.VectorOps;
 import java.nio.ByteBuffer;
 import java.util.Arrays;
 
@@ -31,6 +32,8 @@ public final class OnlineCentroidMemory implements EvictedMemory {
     private final double[] valueSums; // [L + 1][d]
     // derived from the sums
     private final double[] centroids; // [L + 1][d]
+    private final float[] queryCentroids; // [L + 1][d], tau c_l in float: a query's scores are one SIMD dot each
+    private final double[] logCounts; // [L + 1]
     private final double[] costs; // [L + 1][L + 1], merge cost of every pair, both triangles
     private boolean derivedValid = true;
     // query scratch
@@ -46,6 +49,8 @@ public final class OnlineCentroidMemory implements EvictedMemory {
         keySums = new double[slots * d];
         valueSums = new double[slots * d];
         centroids = new double[slots * d];
+        queryCentroids = new float[slots * d];
+        logCounts = new double[slots];
         costs = new double[slots * slots];
         logits = new double[clusters];
     }
@@ -110,6 +115,8 @@ public final class OnlineCentroidMemory implements EvictedMemory {
         System.arraycopy(keySums, from * d, keySums, to * d, d);
         System.arraycopy(valueSums, from * d, valueSums, to * d, d);
         System.arraycopy(centroids, from * d, centroids, to * d, d);
+        System.arraycopy(queryCentroids, from * d, queryCentroids, to * d, d);
+        logCounts[to] = logCounts[from];
         for (int o = 0; o < count; o++) {
             double c = o == to ? 0 : costs[from * slots + o];
             costs[to * slots + o] = c;
@@ -120,8 +127,7 @@ public final class OnlineCentroidMemory implements EvictedMemory {
     /** Recomputes slot s's centroid and its merge cost with every other cluster in use. */
     private void refreshSlot(int s) {
         int slots = capacity + 1;
-        double n = counts[s];
-        for (int i = 0; i < d; i++) centroids[s * d + i] = keySums[s * d + i] / n;
+        refreshCentroid(s);
         for (int o = 0; o < count; o++) {
             double c = o == s ? 0 : mergeCost(s, o);
             costs[s * slots + o] = c;
@@ -143,12 +149,19 @@ public final class OnlineCentroidMemory implements EvictedMemory {
         return dist;
     }
 
+    private void refreshCentroid(int s) {
+        double n = counts[s];
+        for (int i = 0; i < d; i++) {
+            double c = keySums[s * d + i] / n;
+            centroids[s * d + i] = c;
+            queryCentroids[s * d + i] = (float) (scale * c);
+        }
+        logCounts[s] = Math.log(n);
+    }
+
     private void rebuildDerived() {
         derivedValid = true;
-        for (int s = 0; s < count; s++) {
-            double n = counts[s];
-            for (int i = 0; i < d; i++) centroids[s * d + i] = keySums[s * d + i] / n;
-        }
+        for (int s = 0; s < count; s++) refreshCentroid(s);
         int slots = capacity + 1;
         for (int a = 0; a < count; a++) {
             for (int b = 0; b < count; b++) costs[a * slots + b] = a == b ? 0 : mergeCost(a, b);
@@ -161,9 +174,7 @@ public final class OnlineCentroidMemory implements EvictedMemory {
         if (!derivedValid) rebuildDerived();
         double max = Double.NEGATIVE_INFINITY;
         for (int l = 0; l < count; l++) {
-            double dot = 0;
-            for (int i = 0; i < d; i++) dot += (double) q[qOff + i] * centroids[l * d + i];
-            double a = scale * dot + Math.log(counts[l]);
+            double a = VectorOps.dot(q, qOff, queryCentroids, l * d, d) + logCounts[l];
             logits[l] = a;
             max = Math.max(max, a);
         }
@@ -176,8 +187,7 @@ public final class OnlineCentroidMemory implements EvictedMemory {
         for (int l = 0; l < count; l++) {
             double w = Math.exp(logits[l] + shift); // <= 1: rowMax >= every a_l + log g
             if (w == 0) continue;
-            double perToken = w / counts[l];
-            for (int i = 0; i < d; i++) num[i] += perToken * valueSums[l * d + i];
+            VectorOps.axpy(w / counts[l], valueSums, l * d, num, 0, d);
             den += w;
         }
         return den;
