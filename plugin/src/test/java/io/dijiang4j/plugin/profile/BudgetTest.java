@@ -79,6 +79,15 @@ class BudgetTest {
     }
 
     @Test
+    void theShippedCalibrationFreeProfileIsFourSinksWindow36AndTheOnlineMemory() {
+        Profile p = ProfileLoader.load(Path.of("../configs/calibration-free.yaml"));
+        assertSplit(p, 4, 36, 0);
+        assertEquals(FeatureMapKind.ONLINE, p.featureMap());
+        assertEquals(64, p.features());
+        assertEquals(Mode.HYBRID, p.mode());
+    }
+
+    @Test
     void withBudgetSplitsLikeTheKeyAndKeepsTheSetValues() throws Exception {
         assertSplit(load("mode: hybrid\n").withBudget(40), 4, 36, 0);
         assertSplit(load("mode: hybrid\nexact_cache: 4\n").withBudget(24), 4, 16, 4);
