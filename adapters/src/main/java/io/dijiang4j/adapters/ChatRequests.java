@@ -16,7 +16,7 @@ import dev.langchain4j.model.chat.response.ChatResponse;
 import dev.langchain4j.model.chat.response.ChatResponseMetadata;
 import dev.langchain4j.model.output.FinishReason;
 import dev.langchain4j.model.output.TokenUsage;
-import io.dijiang4j.adapters.engine.InferenceEngine.ChatTurn;
+import io.dijiang4j.plugin.generation.ChatTurn;
 import io.dijiang4j.plugin.generation.GenerationOptions;
 import io.dijiang4j.plugin.generation.GenerationResult;
 import java.util.ArrayList;

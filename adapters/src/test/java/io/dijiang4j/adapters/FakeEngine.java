@@ -2,6 +2,7 @@ package io.dijiang4j.adapters;
 
 import io.dijiang4j.adapters.engine.InferenceEngine;
 import io.dijiang4j.adapters.engine.InferenceSession;
+import io.dijiang4j.plugin.generation.ChatTurn;
 import java.util.List;
 import java.util.concurrent.atomic.AtomicInteger;
 import java.util.stream.Collectors;

@@ -7,7 +7,7 @@ import static org.junit.jupiter.api.Assertions.assertNotEquals;
 import dev.langchain4j.data.message.UserMessage;
 import io.dijiang4j.adapters.DiJiangChatModel;
 import io.dijiang4j.adapters.DiJiangLanguageModel;
-import io.dijiang4j.adapters.engine.InferenceEngine.ChatTurn;
+import io.dijiang4j.plugin.generation.ChatTurn;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;

@@ -8,6 +8,9 @@ import com.github.tjake.jlama.safetensors.DType;
 import com.github.tjake.jlama.safetensors.SafeTensorSupport;
 import io.dijiang4j.attention.jlama.JlamaInternals;
 import io.dijiang4j.plugin.calibration.Sidecars;
+import io.dijiang4j.plugin.gguf.ByteLevelBpeTokenizer;
+import io.dijiang4j.plugin.gguf.GgufConverter;
+import io.dijiang4j.plugin.gguf.GgufModels;
 import io.dijiang4j.plugin.io.AtomicFiles;
 import io.dijiang4j.plugin.profile.ModelReference;
 import io.dijiang4j.plugin.profile.Profile;
@@ -65,17 +68,20 @@ public final class DiJiang {
         long start = System.nanoTime();
         AbstractModel jlama;
         try {
-            jlama = ModelSupport.loadModel(
-                    AbstractModel.InferenceType.FULL_GENERATION,
-                    dir,
-                    workingDirectory.toFile(),
-                    DType.F32,
-                    DType.I8,
-                    Optional.empty(),
-                    Optional.empty(),
-                    Optional.empty(),
-                    SafeTensorSupport::loadWeights);
-        } catch (RuntimeException e) {
+            // byte-level BPE vocabularies: Jlama's tokenizer maps code points, not bytes (docs/JLAMA.md §4)
+            jlama = ByteLevelBpeTokenizer.isByteLevel(dir.toPath())
+                    ? GgufModels.loadByteLevelLlama(dir.toPath(), workingDirectory, DType.F32, DType.I8)
+                    : ModelSupport.loadModel(
+                            AbstractModel.InferenceType.FULL_GENERATION,
+                            dir,
+                            workingDirectory.toFile(),
+                            DType.F32,
+                            DType.I8,
+                            Optional.empty(),
+                            Optional.empty(),
+                            Optional.empty(),
+                            SafeTensorSupport::loadWeights);
+        } catch (IOException | RuntimeException e) {
             AtomicFiles.deleteTree(workingDirectory);
             throw new IllegalArgumentException("cannot load the model in " + dir + ": " + rootMessage(e), e);
         }
@@ -127,7 +133,19 @@ public final class DiJiang {
                 throw profile.source().error("model", "cannot download " + hf.repository() + ": " + rootMessage(e));
             }
         }
-        File dir = model.directory(profile.modelCache()).toFile();
+        Path local = model.directory(profile.modelCache());
+        if (GgufModels.isGguf(local)) {
+            // converted once into the model cache, keyed by the file's SHA-256 (GgufModels.modelDirectory)
+            Path cache = profile.modelCache().resolve("gguf");
+            progress.accept("using " + local + " (GGUF), converted into " + cache + " when not cached ...");
+            try {
+                return GgufModels.modelDirectory(local, cache, GgufConverter.Precision.F32, null)
+                        .toFile();
+            } catch (IOException e) {
+                throw profile.source().error("model", "cannot convert " + local + ": " + rootMessage(e));
+            }
+        }
+        File dir = local.toFile();
         if (!dir.isDirectory()) throw profile.source().error("model", "model directory " + dir + " does not exist");
         if (!new File(dir, "config.json").isFile()) {
             throw profile.source().error("model", "no config.json in model directory " + dir);

@@ -1,5 +1,6 @@
 package io.dijiang4j.adapters.engine;
 
+import io.dijiang4j.plugin.generation.ChatTurn;
 import io.dijiang4j.plugin.generation.Vocabulary;
 import java.util.List;
 
@@ -33,13 +34,4 @@ public interface InferenceEngine extends Vocabulary, AutoCloseable {
 
     @Override
     void close();
-
-    /** One message of a chat prompt. */
-    record ChatTurn(Role role, String text) {
-        public enum Role {
-            SYSTEM,
-            USER,
-            ASSISTANT
-        }
-    }
 }

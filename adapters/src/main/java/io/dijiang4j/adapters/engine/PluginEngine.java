@@ -1,19 +1,23 @@
 package io.dijiang4j.adapters.engine;
 
-import com.github.tjake.jlama.safetensors.prompt.PromptSupport;
 import dev.langchain4j.exception.UnsupportedFeatureException;
 import io.dijiang4j.plugin.DiJiangModel;
 import io.dijiang4j.plugin.Session;
+import io.dijiang4j.plugin.generation.ChatTemplate;
+import io.dijiang4j.plugin.generation.ChatTurn;
 import io.dijiang4j.plugin.profile.Profile;
 import java.util.List;
+import java.util.Optional;
 
 /** The engine on the plugin: a {@link DiJiangModel} (a Jlama model with the profile's attention installed). */
 public final class PluginEngine implements InferenceEngine {
     private final DiJiangModel model;
     private final String name;
+    private final Optional<ChatTemplate> template;
 
     public PluginEngine(DiJiangModel model) {
         this.model = model;
+        this.template = ChatTemplate.of(model.jlama());
         String source =
                 model.profile().model() == null ? null : model.profile().model().toString();
         String base = source == null ? "jlama" : source.replace('\\', '/');
@@ -57,20 +61,10 @@ public final class PluginEngine implements InferenceEngine {
     /** Renders as langchain4j-jlama's JlamaChatModel does, with the template of the model's tokenizer_config.json. */
     @Override
     public String renderChat(List<ChatTurn> turns) {
-        PromptSupport support = model.jlama()
-                .promptSupport()
-                .orElseThrow(() -> new UnsupportedFeatureException(
+        return template.orElseThrow(() -> new UnsupportedFeatureException(
                         "chat needs a chat template and this model has none (tokenizer_config.json"
-                                + " chat_template); use DiJiangLanguageModel for plain completion"));
-        PromptSupport.Builder builder = support.builder();
-        for (ChatTurn turn : turns) {
-            switch (turn.role()) {
-                case SYSTEM -> builder.addSystemMessage(turn.text());
-                case USER -> builder.addUserMessage(turn.text());
-                case ASSISTANT -> builder.addAssistantMessage(turn.text());
-            }
-        }
-        return builder.build().getPrompt();
+                                + " chat_template); use DiJiangLanguageModel for plain completion"))
+                .render(turns);
     }
 
     @Override

@@ -3,6 +3,8 @@ package io.dijiang4j.plugin.gguf;
 import com.github.tjake.jlama.model.llama.LlamaTokenizer;
 import com.github.tjake.jlama.safetensors.tokenizer.TokenizerModel;
 import java.io.ByteArrayOutputStream;
+import java.io.IOException;
+import java.io.UncheckedIOException;
 import java.nio.ByteBuffer;
 import java.nio.CharBuffer;
 import java.nio.charset.CharacterCodingException;
@@ -10,6 +12,7 @@ import java.nio.charset.CharsetDecoder;
 import java.nio.charset.CoderResult;
 import java.nio.charset.CodingErrorAction;
 import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
@@ -51,6 +54,25 @@ public final class ByteLevelBpeTokenizer extends LlamaTokenizer {
 
     private final Map<String, long[]> cache = new ConcurrentHashMap<>();
     private final ByteArrayOutputStream pending = new ByteArrayOutputStream();
+
+    /**
+     * Whether {@code modelRoot/tokenizer.json} is a byte-level BPE vocabulary (GPT-2 style: a ByteLevel pre-tokenizer
+     * or decoder, no byte fallback), the kind Jlama's own tokenizer gets wrong on non-ASCII text.
+     */
+    public static boolean isByteLevel(Path modelRoot) {
+        Path file = modelRoot.resolve("tokenizer.json");
+        if (!Files.isRegularFile(file)) return false;
+        try {
+            com.fasterxml.jackson.databind.JsonNode json =
+                    new com.fasterxml.jackson.databind.ObjectMapper().readTree(file.toFile());
+            if (!"BPE".equals(json.path("model").path("type").asText())) return false;
+            if (json.path("model").path("byte_fallback").asBoolean(false)) return false;
+            return "ByteLevel".equals(json.path("decoder").path("type").asText())
+                    || json.path("pre_tokenizer").toString().contains("\"ByteLevel\"");
+        } catch (IOException e) {
+            throw new UncheckedIOException("cannot read " + file + ": " + e.getMessage(), e);
+        }
+    }
 
     /** Loads {@code modelRoot/tokenizer.json} (and tokenizer_config.json if present). */
     public ByteLevelBpeTokenizer(Path modelRoot) {

@@ -2,6 +2,7 @@ package io.dijiang4j.plugin.gguf;
 
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.SerializationFeature;
+import io.dijiang4j.plugin.io.AtomicFiles;
 import java.io.IOException;
 import java.io.PrintStream;
 import java.nio.file.Files;
@@ -53,25 +54,25 @@ public final class GgufConverter {
         long start = System.nanoTime();
         try (GgufFile file = GgufFile.open(gguf)) {
             LlamaLayout layout = LlamaLayout.of(file);
-            long[] written = AtomicDirectory.create(outDir, dir -> {
+            long[][] written = new long[1][];
+            AtomicFiles.writeDirectory(outDir, dir -> {
                 GgufTokenizerFiles.Vocabulary vocabulary = GgufTokenizerFiles.write(file, layout.contextLength, dir);
                 if (vocabulary.size() != layout.vocabularySize) {
                     throw file.fail("the vocabulary has " + vocabulary.size() + " tokens, the embedding "
                             + layout.vocabularySize + " rows");
                 }
                 writeConfig(file, layout, vocabulary, precision, dir.resolve("config.json"));
-                long[] counts = writeWeights(file, layout, precision, dir.resolve("model.safetensors"), progress);
+                written[0] = writeWeights(file, layout, precision, dir.resolve("model.safetensors"), progress);
                 Files.writeString(
                         dir.resolve("README.md"),
                         "Converted by dijiang4j from " + gguf.getFileName() + " (GGUF v" + file.version() + ", "
                                 + layout.architecture + "); weights dequantized to " + precision + ".\n");
-                return counts;
             });
             return new Result(
                     outDir,
                     layout.architecture,
-                    (int) written[0],
-                    written[1],
+                    (int) written[0][0],
+                    written[0][1],
                     Files.size(outDir.resolve("model.safetensors")),
                     (System.nanoTime() - start) / 1e9);
         }

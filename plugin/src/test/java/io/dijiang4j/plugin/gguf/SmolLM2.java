@@ -11,7 +11,7 @@ import java.nio.file.Path;
  * that need it fail, not skip, when it is missing or differs from the recorded SHA-256: the fixtures are only
  * meaningful for that exact file.
  */
-final class SmolLM2 {
+public final class SmolLM2 {
     private SmolLM2() {}
 
     static Path repositoryRoot() {
@@ -23,7 +23,7 @@ final class SmolLM2 {
     }
 
     /** The verified GGUF path. */
-    static Path gguf() throws IOException {
+    public static Path gguf() throws IOException {
         String[] recorded = Files.readString(repositoryRoot().resolve("scripts/smollm2.sha256"))
                 .trim()
                 .split("\\s+");

@@ -22,6 +22,7 @@ import picocli.CommandLine.Option;
             SampleCommand.class,
             EvalCommand.class,
             CalibrateCommand.class,
+            ConvertCommand.class,
             io.dijiang4j.tools.synth.SynthModelCommand.class
         })
 public final class Main implements Runnable {

@@ -1,6 +1,7 @@
 package io.dijiang4j.tools.cli;
 
 import io.dijiang4j.plugin.generation.GenerationOptions;
+import io.dijiang4j.plugin.gguf.GgufModels;
 import io.dijiang4j.plugin.profile.Mode;
 import io.dijiang4j.plugin.profile.ModelReference;
 import io.dijiang4j.plugin.profile.Profile;
@@ -68,8 +69,11 @@ final class ProfileOptions {
             } catch (IllegalArgumentException e) {
                 throw new IllegalArgumentException(source + " " + override + ": " + e.getMessage());
             }
-            if (reference instanceof ModelReference.Local local && !Files.isDirectory(local.directory())) {
-                throw new IllegalArgumentException(source + " " + override + ": model directory does not exist");
+            if (reference instanceof ModelReference.Local local
+                    && !Files.isDirectory(local.directory())
+                    && !GgufModels.isGguf(local.directory())) {
+                throw new IllegalArgumentException(
+                        source + " " + override + ": neither a model directory nor a .gguf file");
             }
             p = p.withModel(reference);
         }
