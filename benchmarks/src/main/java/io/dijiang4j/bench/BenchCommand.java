@@ -30,7 +30,9 @@ public final class BenchCommand implements Callable<Integer> {
         @Option(names = "--model", description = "A Jlama model directory.")
         Path model;
 
-        @Option(names = "--shape", description = "Generate a synthetic model of this shape (tiny, small, medium, llama-1b).")
+        @Option(
+                names = "--shape",
+                description = "Generate a synthetic model of this shape (tiny, small, medium, llama-1b).")
         String shape;
     }
 
