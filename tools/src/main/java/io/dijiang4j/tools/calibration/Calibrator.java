@@ -51,15 +51,20 @@ import java.util.function.IntFunction;
  *
  * <ol>
  *   <li>Calibration text: given, or sampled from the model itself (seeded, {@link TextSampler}).
- *   <li>Post-RoPE q/k/v of the original model per layer and KV head ({@link AttentionRecorder}).
- *   <li>Per layer, KV head and candidate window: the memory map (k-means centroids of the keys, {@link
- *       MemoryFit#fitCentroids}, or the profile's seeded map), its NNLS feature weights ({@link MemoryFit}) and a
- *       gain per query head by 1-D search on the attention-output error ({@link GainSearch}; 0 switches a head's
- *       memory off).
- *   <li>Per layer and candidate (window, exact cache, memory on/off): that layer alone converted, the model-level
- *       teacher-forced next-token KL against vanilla on the calibration texts ({@link Evaluator}).
- *   <li>{@link BudgetPlanner}: one candidate per layer minimizing the summed KL with the average exact tokens per
- *       head (sinks + window + cache) at most the budget.
+ *   <li>One recording pass ({@link AttentionRecorder}): post-RoPE q/k/v and the softmax attention output of every
+ *       layer, streamed to one scratch file per layer; the layers are then processed one at a time.
+ *   <li>Per layer and KV head (KV heads in parallel): the memory map (k-means centroids of the keys, {@link
+ *       MemoryFit#fitCentroids}, or a seeded map), its NNLS feature weights for every candidate window in one pass
+ *       ({@link MemoryFit#fitWeights(FeatureMap, List, FitSettings, int[])}) and a gain per query head by 1-D
+ *       search on the attention-output error ({@link GainSearch}, reading the recorded output; 0 switches a
+ *       head's memory off).
+ *   <li>Per layer and candidate (window, exact cache, memory on/off): its output error through o_proj on the
+ *       recording ({@link OutputErrorScore}; the model never runs per candidate), times the layer's sensitivity
+ *       (the layer-alone model KL of one reference candidate over its output error, one model pass per layer on
+ *       {@link Options#sensitivityTexts()} texts). {@link Score#MODEL_KL} keeps the former score, the model-level
+ *       KL with that layer alone converted (one pass per candidate), for validation.
+ *   <li>{@link BudgetPlanner}: one candidate per layer minimizing the summed loss with the average exact tokens
+ *       per head (sinks + window + cache) at most the budget.
  *   <li>The chosen plan and, for comparison, the plain window of the same budget (sinks + window, no memory, no
  *       cache) evaluated with every layer converted; both go into the sidecar's results.
  * </ol>
