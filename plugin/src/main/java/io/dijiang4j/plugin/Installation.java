@@ -19,9 +19,13 @@ import io.dijiang4j.plugin.calibration.Sidecars;
 import io.dijiang4j.plugin.profile.Mode;
 import io.dijiang4j.plugin.profile.Profile;
 import java.util.Arrays;
+import java.util.Collections;
 import java.util.List;
 import java.util.Optional;
+import java.util.Set;
 import java.util.SortedSet;
+import java.util.WeakHashMap;
+import java.util.function.UnaryOperator;
 
 /**
  * The plugin's attention layers installed into an already loaded Jlama model: each selected layer's {@code
@@ -56,9 +60,11 @@ public final class Installation {
 
     /**
      * Installs the profile's mode into {@code model}; mode softmax changes nothing. With a calibration sidecar
-     * ({@link Sidecars#load}) each layer gets its own spec from it; otherwise every layer gets {@link #spec}.
+     * ({@link Sidecars#load}) each layer gets its own spec from it; otherwise every layer gets {@link #spec}; each
+     * then passes through {@code adjust} (the identity but for diagnostics). Mode dijiang logs {@link
+     * #untrainedLinearWarning} once per Jlama model.
      */
-    static Installation install(AbstractModel model, Profile profile) {
+    static Installation install(AbstractModel model, Profile profile, UnaryOperator<AttentionSpec> adjust) {
         JlamaInternals.check();
         Config c = model.getConfig();
         TransformerBlock[] blocks = JlamaInternals.blocks(model);
@@ -83,9 +89,10 @@ public final class Installation {
         AttentionShape shape = new AttentionShape(c.numberOfHeads, c.numberOfKeyValueHeads, c.headSize);
         Calibration calibration = Sidecars.load(profile).orElse(null);
         AttentionSpec[] specs = specs(profile, c, calibration);
+        untrainedLinearWarning(profile).ifPresent(w -> warnOnce(model, w));
         TransformerBlock[] patched = blocks.clone();
         for (int layer : selected) {
-            AttentionKernel kernel = provider.create(shape, specs[layer]);
+            AttentionKernel kernel = provider.create(shape, adjust.apply(specs[layer]));
             layers[layer] = JlamaInternals.kernelized(model, JlamaInternals.attention(blocks[layer]), kernel, rope);
             patched[layer] = JlamaInternals.withAttention(blocks[layer], layers[layer]);
         }
@@ -124,6 +131,34 @@ public final class Installation {
      */
     public static double softmaxScale(Config c) {
         return c.attentionMultiplier != null ? c.attentionMultiplier : 1.0 / StrictMath.sqrt(c.headSize);
+    }
+
+    /**
+     * Measured with {@code dijiang eval} on stories260K (configs/dijiang.yaml, 8 held-out texts of 500 tokens sampled
+     * with seeds 1234 and 4321): the perplexity factor of pure linear attention without training, all positions.
+     */
+    public static final String UNTRAINED_LINEAR_PERPLEXITY = "x37";
+
+    /**
+     * The warning for mode dijiang in a Jlama model: such a checkpoint was trained with softmax attention (native
+     * linear-attention checkpoints load through {@code native-models}, not here), so pure linear attention without
+     * training loses the model. Empty for the other modes.
+     */
+    public static Optional<String> untrainedLinearWarning(Profile profile) {
+        if (profile.mode() != Mode.DIJIANG) return Optional.empty();
+        return Optional.of("mode dijiang on a softmax-trained model is linear attention without training: perplexity "
+                + UNTRAINED_LINEAR_PERPLEXITY + " on stories260K held-out text (dijiang eval); for a training-free"
+                + " conversion use mode: hybrid (README \"Fidelity\")");
+    }
+
+    /** Models already warned about (the evaluator installs a candidate into one model several times). */
+    private static final Set<AbstractModel> WARNED = Collections.newSetFromMap(new WeakHashMap<>());
+
+    private static void warnOnce(AbstractModel model, String warning) {
+        synchronized (WARNED) {
+            if (!WARNED.add(model)) return;
+        }
+        System.getLogger(Installation.class.getName()).log(System.Logger.Level.WARNING, warning);
     }
 
     /** The profile's spec (one for every layer) when no calibration is used. */
