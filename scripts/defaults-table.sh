@@ -28,9 +28,9 @@ for arg in "$@"; do
     *) echo "usage: scripts/defaults-table.sh [--reuse]" >&2; exit 2 ;;
   esac
 done
-[ -f "$model/config.json" ] || { echo "error: no model at $model (set DIJIANG_MODEL)" >&2; exit 2; }
+. "$root/scripts/lib/fidelity.sh"
+require_model
 mkdir -p "$work" "$out"
-dj() { "$root/bin/dijiang" "$@"; }
 step() { echo "defaults: $*" >&2; }
 sets=(1234 4321)
 
@@ -83,15 +83,6 @@ evaluate() { # evaluate JSON PROFILE ABLATE SEED
   dj eval --config "$config" --model "$model" --text-file "$work/heldout-$seed.txt" --beyond-from "$beyond" \
     --long-range-span "$beyond" "${flags[@]}" --json "$json" > "${json%.json}.txt"
 }
-num() { # num FILE VARIANT KEY: a number from an eval JSON (VARIANT "" = the top level)
-  awk -v want="$2" -v key="\"$3\"" '
-    /^  "ablation" : / { inside = 1 }
-    inside && /^    "variant" : / { current = $3; gsub(/[",]/, "", current) }
-    {
-      if (want == "" && !inside && $0 ~ /^  "/ && $1 == key) { v = $3; gsub(/,/, "", v); print v }
-      if (want != "" && inside && current == want && $0 ~ /^    "/ && $1 == key) { v = $3; gsub(/,/, "", v); print v }
-    }' "$1"
-}
 declare -A done_json=()
 for r in "${rows[@]}"; do
   IFS='|' read -r name label config ablate variant <<< "$r"
@@ -122,13 +113,13 @@ for r in "${rows[@]}"; do
   declare -A cell=()
   for seed in "${sets[@]}"; do
     j="$work/$(basename "$config" .yaml)-$(basename "$(dirname "$config")")-$seed.json"
-    pr=$(num "$j" "$v" perplexity_reference) p=$(num "$j" "$v" perplexity) kl=$(num "$j" "$v" kl_mean)
-    rb=$(ratio "$(num "$j" "$v" perplexity_beyond_window)" "$(num "$j" "$v" perplexity_reference_beyond_window)")
-    klb=$(num "$j" "$v" kl_mean_beyond_window) topb=$(num "$j" "$v" top1_agreement_beyond_window)
-    nb=$(num "$j" "$v" tokens_beyond_window)
-    rl=$(ratio "$(num "$j" "$v" perplexity_long_range)" "$(num "$j" "$v" perplexity_reference_long_range)")
-    kll=$(num "$j" "$v" kl_mean_long_range) topl=$(num "$j" "$v" top1_agreement_long_range)
-    nl=$(num "$j" "$v" tokens_long_range)
+    pr=$(num "$j" perplexity_reference "$v") p=$(num "$j" perplexity "$v") kl=$(num "$j" kl_mean "$v")
+    rb=$(ratio "$(num "$j" perplexity_beyond_window "$v")" "$(num "$j" perplexity_reference_beyond_window "$v")")
+    klb=$(num "$j" kl_mean_beyond_window "$v") topb=$(num "$j" top1_agreement_beyond_window "$v")
+    nb=$(num "$j" tokens_beyond_window "$v")
+    rl=$(ratio "$(num "$j" perplexity_long_range "$v")" "$(num "$j" perplexity_reference_long_range "$v")")
+    kll=$(num "$j" kl_mean_long_range "$v") topl=$(num "$j" top1_agreement_long_range "$v")
+    nl=$(num "$j" tokens_long_range "$v")
     echo "$name,$seed,$(basename "$config"),${v:-full},$pr,$p,$kl,$rb,$klb,$topb,$nb,$rl,$kll,$topl,$nl" >> "$csv.tmp"
     cell[$seed]="$(ratio "$p" "$pr")|$rb|$klb|$topb|$kll|$topl|$nl"
   done
@@ -140,8 +131,8 @@ done
 {
   echo
   echo "stories260K; two held-out sets of 8 texts x 500 tokens sampled at temperature 1 (seeds 1234 / 4321, each cell"
-  echo "\"set 1234 / set 4321\"); $(num "$work/hybrid-w36-defaults-1234.json" "" tokens) / $(num "$work/hybrid-w36-defaults-4321.json" "" tokens) predicted positions, of them"
-  echo "$(num "$work/hybrid-w36-defaults-1234.json" "" tokens_beyond_window) / $(num "$work/hybrid-w36-defaults-4321.json" "" tokens_beyond_window) beyond position $beyond. \"long range\": positions whose next token appeared before only"
+  echo "\"set 1234 / set 4321\"); $(num "$work/hybrid-w36-defaults-1234.json" tokens) / $(num "$work/hybrid-w36-defaults-4321.json" tokens) predicted positions, of them"
+  echo "$(num "$work/hybrid-w36-defaults-1234.json" tokens_beyond_window) / $(num "$work/hybrid-w36-defaults-4321.json" tokens_beyond_window) beyond position $beyond. \"long range\": positions whose next token appeared before only"
   echo "more than $beyond positions back and not among the sinks (the same positions for every row but \`mode: dijiang\`,"
   echo "which has no sinks). \"memory off\" rows: the line above with every layer's memory gain 0 (eval --ablate)."
   echo "Made by scripts/defaults-table.sh on $(date -u +%Y-%m-%d) at $(git -C "$root" rev-parse --short HEAD)."
