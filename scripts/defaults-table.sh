@@ -52,13 +52,18 @@ profile() { # profile NAME KEY: VALUE ... -> $work/NAME.yaml (the model and the 
 }
 
 profile hybrid-default "mode: hybrid"
-row hybrid-default '`mode: hybrid` (built-in default: sinks 4, window 64, its default memory)' \
+row hybrid-default '`mode: hybrid` (built-in defaults: sinks 4, window 64, the default memory)' \
   "$work/hybrid-default.yaml" yes full
 row hybrid-default-window "↳ the same plan, memory off: sinks 4 + window 64" "$work/hybrid-default.yaml" yes \
   window+cache
-profile hybrid-w36 "mode: hybrid" "window: 36"
-row hybrid-w36 '`mode: hybrid`, `window: 36` (default memory, budget 40)' "$work/hybrid-w36.yaml" yes full
-row plain-window "plain window of the same budget: sinks 4 + window 36, no memory" "$work/hybrid-w36.yaml" yes window
+profile hybrid-budget40 "mode: hybrid" "budget: 40"
+row hybrid-budget40 '`mode: hybrid`, `budget: 40` (the default memory; split 4 + 36)' "$work/hybrid-budget40.yaml" \
+  yes full
+row plain-window "plain window of the same budget: sinks 4 + window 36, no memory" "$work/hybrid-budget40.yaml" yes \
+  window
+profile hybrid-wdcf "mode: hybrid" "budget: 40" "feature_map: wdcf"
+row hybrid-wdcf '`mode: hybrid`, `budget: 40`, `feature_map: wdcf` (uncalibrated: the default memory before issue 13)' \
+  "$work/hybrid-wdcf.yaml" yes full
 profile dijiang-default "mode: dijiang"
 row dijiang-default '`mode: dijiang` (built-in default memory map, no exact tokens)' "$work/dijiang-default.yaml" no full
 profile softmax-default "mode: softmax"
@@ -131,8 +136,8 @@ done
 {
   echo
   echo "stories260K; two held-out sets of 8 texts x 500 tokens sampled at temperature 1 (seeds 1234 / 4321, each cell"
-  echo "\"set 1234 / set 4321\"); $(num "$work/hybrid-w36-defaults-1234.json" tokens) / $(num "$work/hybrid-w36-defaults-4321.json" tokens) predicted positions, of them"
-  echo "$(num "$work/hybrid-w36-defaults-1234.json" tokens_beyond_window) / $(num "$work/hybrid-w36-defaults-4321.json" tokens_beyond_window) beyond position $beyond. \"long range\": positions whose next token appeared before only"
+  echo "\"set 1234 / set 4321\"); $(num "$work/hybrid-budget40-defaults-1234.json" tokens) / $(num "$work/hybrid-budget40-defaults-4321.json" tokens) predicted positions, of them"
+  echo "$(num "$work/hybrid-budget40-defaults-1234.json" tokens_beyond_window) / $(num "$work/hybrid-budget40-defaults-4321.json" tokens_beyond_window) beyond position $beyond. \"long range\": positions whose next token appeared before only"
   echo "more than $beyond positions back and not among the sinks (the same positions for every row but \`mode: dijiang\`,"
   echo "which has no sinks). \"memory off\" rows: the line above with every layer's memory gain 0 (eval --ablate)."
   echo "Made by scripts/defaults-table.sh on $(date -u +%Y-%m-%d) at $(git -C "$root" rev-parse --short HEAD)."

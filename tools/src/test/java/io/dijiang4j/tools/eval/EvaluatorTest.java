@@ -229,6 +229,19 @@ class EvaluatorTest {
     }
 
     @Test
+    void aHybridWithoutMemoryIsItsOwnWindowRow() {
+        // feature_map none: the plain window; its full plan is the window variant, and the ablation says so
+        Profile none = Stories260K.profile(Mode.HYBRID)
+                .withHybrid(4, 36)
+                .withFeatures(io.dijiang4j.plugin.profile.FeatureMapKind.NONE, 64);
+        EvalResult r = new Evaluator(vanilla, none, Evaluator.AUTO_BEYOND, Evaluator.ablation(none))
+                .evaluateTexts(texts, line -> {});
+        assertEquals("window", r.ablation().get(2).sameAs());
+        assertEquals(r.ablation().get(0).longRange(), r.longRange());
+        assertTrue(r.longRange().tokens() > 0);
+    }
+
+    @Test
     void theAblationIsForHybridPlansOnly() {
         IllegalArgumentException e = assertThrows(
                 IllegalArgumentException.class, () -> Evaluator.ablation(Stories260K.profile(Mode.DIJIANG)));
