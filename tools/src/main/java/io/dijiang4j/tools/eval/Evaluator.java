@@ -105,8 +105,9 @@ public final class Evaluator {
     /**
      * The ablation of a hybrid plan (eval --ablate), each variant the profile's per-layer plan (sidecar or keys) with
      * parts switched off: {@code window} = sinks + window only (exact cache 0, memory gain 0), {@code window+cache} =
-     * + the exact cache (memory gain 0), {@code full} = + the memory, the profile as configured. A variant whose
-     * layers equal an earlier one's (no cache in the plan) is not run again: it gets that one's metrics.
+     * + the exact cache (memory gain 0), {@code full} = + the memory, the profile as configured. The full plan runs
+     * first; a variant whose layers equal one run before it (no cache in the plan, or no memory) is not run again:
+     * it gets that one's metrics and names it in {@code same_as}.
      */
     public static List<Variant> ablation(Profile profile) {
         if (profile.mode() != Mode.HYBRID) {
