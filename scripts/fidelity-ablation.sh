@@ -26,9 +26,9 @@ for arg in "$@"; do
     *) echo "usage: scripts/fidelity-ablation.sh [--recalibrate] [--reuse]" >&2; exit 2 ;;
   esac
 done
-[ -f "$model/config.json" ] || { echo "error: no model at $model (set DIJIANG_MODEL)" >&2; exit 2; }
+. "$root/scripts/lib/fidelity.sh"
+require_model
 mkdir -p "$work" "$out"
-dj() { "$root/bin/dijiang" "$@"; }
 step() { echo "ablation: $*" >&2; }
 
 profile() { # profile NAME KEY: VALUE ... -> $work/NAME.yaml
@@ -48,9 +48,6 @@ evaluate() { # evaluate NAME: eval $work/NAME.yaml on the held-out texts
   step "evaluating $1"
   dj eval --config "$work/$1.yaml" --text-file "$work/heldout.txt" --beyond-from "$beyond" \
     --json "$work/$1.json" > "$work/$1.eval.txt"
-}
-num() { # num FILE KEY: a number from an eval JSON
-  sed -n "s/^ *\"$2\" : \([-0-9.eE]*\).*/\1/p" "$1"
 }
 
 profile sample "mode: softmax"

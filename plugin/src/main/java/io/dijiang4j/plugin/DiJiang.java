@@ -6,6 +6,7 @@ import com.github.tjake.jlama.model.AbstractModel;
 import com.github.tjake.jlama.model.ModelSupport;
 import com.github.tjake.jlama.safetensors.DType;
 import com.github.tjake.jlama.safetensors.SafeTensorSupport;
+import io.dijiang4j.attention.AttentionSpec;
 import io.dijiang4j.attention.jlama.JlamaInternals;
 import io.dijiang4j.plugin.calibration.Sidecars;
 import io.dijiang4j.plugin.gguf.ByteLevelBpeTokenizer;
@@ -24,6 +25,7 @@ import java.util.List;
 import java.util.Locale;
 import java.util.Optional;
 import java.util.function.Consumer;
+import java.util.function.UnaryOperator;
 
 /**
  * Entry point of the plugin's API.
@@ -87,7 +89,7 @@ public final class DiJiang {
         }
         DiJiangModel model;
         try {
-            model = new DiJiangModel(jlama, profile, true, workingDirectory);
+            model = new DiJiangModel(jlama, profile, true, workingDirectory, UnaryOperator.identity());
         } catch (RuntimeException e) {
             jlama.close();
             AtomicFiles.deleteTree(workingDirectory);
@@ -116,7 +118,16 @@ public final class DiJiang {
      * open: its owner closes it.
      */
     public static DiJiangModel install(AbstractModel model, Profile profile) {
-        return new DiJiangModel(model, profile, false, null);
+        return install(model, profile, UnaryOperator.identity());
+    }
+
+    /**
+     * As {@link #install(AbstractModel, Profile)}, with every kernelized layer's spec (the profile's, or the
+     * calibration sidecar's for that layer) passed through {@code adjust} first: for diagnostics that switch a part
+     * of the same plan off (eval's ablation: the exact cache, the memory).
+     */
+    public static DiJiangModel install(AbstractModel model, Profile profile, UnaryOperator<AttentionSpec> adjust) {
+        return new DiJiangModel(model, profile, false, null, adjust);
     }
 
     static File resolveModelDirectory(Profile profile, Consumer<String> progress) {

@@ -4,6 +4,7 @@ import com.github.tjake.jlama.model.AbstractModel;
 import com.github.tjake.jlama.model.functions.SampleOutput;
 import com.github.tjake.jlama.safetensors.Config;
 import com.github.tjake.jlama.safetensors.tokenizer.Tokenizer;
+import io.dijiang4j.attention.AttentionSpec;
 import io.dijiang4j.attention.jlama.AttentionObserver;
 import io.dijiang4j.attention.jlama.JlamaInternals;
 import io.dijiang4j.plugin.generation.TokenCodec;
@@ -17,6 +18,7 @@ import java.util.Arrays;
 import java.util.Set;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.locks.ReentrantLock;
+import java.util.function.UnaryOperator;
 
 /**
  * A Jlama model with the profile's attention installed: opens {@link Session}s. One forward pass at a time per model
@@ -36,13 +38,18 @@ public final class DiJiangModel implements AutoCloseable {
     private final TokenCodec tokens;
     private volatile boolean closed;
 
-    DiJiangModel(AbstractModel jlama, Profile profile, boolean ownsModel, Path workingDirectory) {
+    DiJiangModel(
+            AbstractModel jlama,
+            Profile profile,
+            boolean ownsModel,
+            Path workingDirectory,
+            UnaryOperator<AttentionSpec> adjust) {
         this.jlama = jlama;
         this.profile = profile;
         this.ownsModel = ownsModel;
         this.workingDirectory = workingDirectory;
         this.sampleOutput = JlamaInternals.sampleOutput(jlama);
-        this.installation = Installation.install(jlama, profile);
+        this.installation = Installation.install(jlama, profile, adjust);
         Config c = jlama.getConfig();
         this.tokens = new TokenCodec(jlama.getTokenizer(), c.vocabularySize, c.bosToken, c.eosTokens);
     }

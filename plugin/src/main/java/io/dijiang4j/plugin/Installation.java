@@ -21,9 +21,14 @@ import io.dijiang4j.plugin.profile.FeatureMapKind;
 import io.dijiang4j.plugin.profile.Mode;
 import io.dijiang4j.plugin.profile.Profile;
 import java.util.Arrays;
+import java.util.HashSet;
 import java.util.List;
+import java.util.Map;
 import java.util.Optional;
+import java.util.Set;
 import java.util.SortedSet;
+import java.util.WeakHashMap;
+import java.util.function.UnaryOperator;
 
 /**
  * The plugin's attention layers installed into an already loaded Jlama model: each selected layer's {@code
@@ -58,9 +63,11 @@ public final class Installation {
 
     /**
      * Installs the profile's mode into {@code model}; mode softmax changes nothing. With a calibration sidecar
-     * ({@link Sidecars#load}) each layer gets its own spec from it; otherwise every layer gets {@link #spec}.
+     * ({@link Sidecars#load}) each layer gets its own spec from it; otherwise every layer gets {@link #spec}; each
+     * then passes through {@code adjust} (the identity but for diagnostics). Mode dijiang logs {@link
+     * #untrainedLinearWarning} once per Jlama model.
      */
-    static Installation install(AbstractModel model, Profile profile) {
+    static Installation install(AbstractModel model, Profile profile, UnaryOperator<AttentionSpec> adjust) {
         JlamaInternals.check();
         Config c = model.getConfig();
         TransformerBlock[] blocks = JlamaInternals.blocks(model);
@@ -84,15 +91,12 @@ public final class Installation {
         RotaryTable rope = RotaryTable.of(c);
         AttentionShape shape = new AttentionShape(c.numberOfHeads, c.numberOfKeyValueHeads, c.headSize);
         Calibration calibration = Sidecars.load(profile).orElse(null);
-        if (calibration == null) {
-            uncalibratedMemoryWarning(profile)
-                    .ifPresent(
-                            w -> System.getLogger(Installation.class.getName()).log(System.Logger.Level.WARNING, w));
-        }
+        if (calibration == null) uncalibratedMemoryWarning(profile).ifPresent(w -> warnOnce(model, w));
         AttentionSpec[] specs = specs(profile, c, calibration);
+        untrainedLinearWarning(profile).ifPresent(w -> warnOnce(model, w));
         TransformerBlock[] patched = blocks.clone();
         for (int layer : selected) {
-            AttentionKernel kernel = provider.create(shape, specs[layer]);
+            AttentionKernel kernel = provider.create(shape, adjust.apply(specs[layer]));
             layers[layer] = JlamaInternals.kernelized(model, JlamaInternals.attention(blocks[layer]), kernel, rope);
             patched[layer] = JlamaInternals.withAttention(blocks[layer], layers[layer]);
         }
@@ -146,6 +150,36 @@ public final class Installation {
         return Optional.of("feature_map " + map + " without a calibration sidecar swamps a softmax-trained model's"
                 + " attention (stories260K, held-out text beyond the window: perplexity x50, KL 3.96, against KL"
                 + " 0.10 with no memory); use feature_map online (the default of mode hybrid: KL 0.016) or calibrate");
+    }
+
+    /**
+     * The perplexity factor of pure linear attention without training, measured with {@code dijiang eval} on
+     * stories260K (configs/dijiang.yaml, every position of two held-out sets of 8 texts x 500 tokens sampled with
+     * seeds 1234 and 4321: x37.2 and x42.3; scripts/defaults-table.sh, README "Fidelity").
+     */
+    public static final String UNTRAINED_LINEAR_PERPLEXITY = "x37-x42";
+
+    /**
+     * The warning for mode dijiang in a Jlama model: such a checkpoint was trained with softmax attention (native
+     * linear-attention checkpoints load through {@code native-models}, not here), so pure linear attention without
+     * training loses the model. Empty for the other modes.
+     */
+    public static Optional<String> untrainedLinearWarning(Profile profile) {
+        if (profile.mode() != Mode.DIJIANG) return Optional.empty();
+        return Optional.of("mode dijiang on a softmax-trained model is linear attention without training: perplexity "
+                + UNTRAINED_LINEAR_PERPLEXITY + " on stories260K held-out text (dijiang eval); for a training-free"
+                + " conversion use mode: hybrid (README \"Fidelity\")");
+    }
+
+    /** The warnings each model got (the evaluator installs candidates into one model several times). */
+    private static final Map<AbstractModel, Set<String>> WARNED = new WeakHashMap<>();
+
+    /** Logs {@code warning} (WARNING, this class's logger) unless this Jlama model already got it. */
+    private static void warnOnce(AbstractModel model, String warning) {
+        synchronized (WARNED) {
+            if (!WARNED.computeIfAbsent(model, m -> new HashSet<>()).add(warning)) return;
+        }
+        System.getLogger(Installation.class.getName()).log(System.Logger.Level.WARNING, warning);
     }
 
     /** The profile's spec (one for every layer) when no calibration is used. */

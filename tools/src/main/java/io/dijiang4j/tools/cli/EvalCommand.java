@@ -19,7 +19,8 @@ import picocli.CommandLine.Option;
         name = "eval",
         mixinStandardHelpOptions = true,
         description = "Compare the profile's attention with vanilla softmax, teacher-forced over texts: perplexity,"
-                + " next-token KL, top-1 agreement, also beyond the exact window.")
+                + " next-token KL, top-1 agreement, also beyond the exact window and on long-range positions;"
+                + " --ablate: what the window, the exact cache and the memory each contribute.")
 public final class EvalCommand implements Callable<Integer> {
     /** --config, --model, --mode; its sampling options do not apply to a teacher-forced run and are refused. */
     @Mixin
@@ -42,6 +43,20 @@ public final class EvalCommand implements Callable<Integer> {
                     "First position of the beyond-window metrics (default: where every layer's exact tokens end: the largest sinks + window + exact cache; 0 for dijiang).")
     Integer beyondFrom;
 
+    @Option(
+            names = "--ablate",
+            description = "Mode hybrid: also evaluate the same plan with parts switched off, in one run: window only"
+                    + " (sinks + window), + exact cache, + memory (the full profile); one row each.")
+    boolean ablate;
+
+    @Option(
+            names = "--long-range-span",
+            paramLabel = "E",
+            description =
+                    "Span of the long-range slice: positions whose next token appeared before only more than E"
+                            + " positions back and not among the sinks (default: the plan's widest sinks + window + exact cache).")
+    Integer longRangeSpan;
+
     @Override
     public Integer call() {
         if (options.maxTokens != null
@@ -57,9 +72,13 @@ public final class EvalCommand implements Callable<Integer> {
         if (beyondFrom != null && beyondFrom < 0) {
             throw new IllegalArgumentException("--beyond-from must be >= 0, got " + beyondFrom);
         }
+        if (longRangeSpan != null && longRangeSpan < 0) {
+            throw new IllegalArgumentException("--long-range-span must be >= 0, got " + longRangeSpan);
+        }
         int from = beyondFrom != null ? beyondFrom : Evaluator.AUTO_BEYOND;
         System.err.println("dijiang: " + texts.size() + " texts from " + textFile);
-        EvalResult result = Evaluator.evaluate(profile, from, texts, line -> System.err.println("dijiang: " + line));
+        EvalResult result = Evaluator.evaluate(
+                profile, from, longRangeSpan, ablate, texts, line -> System.err.println("dijiang: " + line));
         System.out.print(result.table());
         System.out.flush();
         if (json != null) {

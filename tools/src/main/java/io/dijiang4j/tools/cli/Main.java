@@ -5,6 +5,11 @@ import java.io.InputStream;
 import java.io.PrintWriter;
 import java.util.Properties;
 import java.util.ServiceLoader;
+import java.util.logging.Handler;
+import java.util.logging.Level;
+import java.util.logging.LogRecord;
+import java.util.logging.Logger;
+import java.util.logging.SimpleFormatter;
 import picocli.CommandLine;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
@@ -49,6 +54,7 @@ public final class Main implements Runnable {
 
     /** Runs the CLI and returns its exit code (used by tests without exiting the JVM). */
     public static int run(String... args) {
+        PluginLog.install();
         CommandLine cli = commandLine();
         return cli.execute(args);
     }
@@ -87,6 +93,48 @@ public final class Main implements Runnable {
         while (t.getCause() != null && (t.getMessage() == null || t.getMessage().isBlank())) t = t.getCause();
         String msg = t.getMessage() == null ? t.getClass().getSimpleName() : t.getMessage();
         return msg.replace('\n', ' ').strip();
+    }
+
+    /**
+     * The plugin's log records (System.Logger, i.e. java.util.logging here: INFO and up, e.g. the backend fallback or
+     * the warning of mode dijiang on a softmax-trained model) on stderr as {@code dijiang: ...} lines, one per record,
+     * written to the stderr of the moment (in-process runs capture it).
+     */
+    static final class PluginLog extends Handler {
+        /** Held here: java.util.logging keeps loggers weakly, and would forget the handler with the logger. */
+        private static final Logger LOGGER = Logger.getLogger("io.dijiang4j");
+
+        private static boolean installed;
+
+        static synchronized void install() {
+            if (installed) return;
+            installed = true;
+            LOGGER.setUseParentHandlers(false);
+            LOGGER.addHandler(new PluginLog());
+        }
+
+        private PluginLog() {
+            setLevel(Level.INFO);
+            setFormatter(new SimpleFormatter());
+        }
+
+        @Override
+        public void publish(LogRecord record) {
+            if (!isLoggable(record)) return;
+            String prefix =
+                    record.getLevel().intValue() >= Level.WARNING.intValue() ? "dijiang: warning: " : "dijiang: ";
+            String message = getFormatter().formatMessage(record).replace('\n', ' ');
+            System.err.println(prefix + message);
+            System.err.flush();
+        }
+
+        @Override
+        public void flush() {
+            System.err.flush();
+        }
+
+        @Override
+        public void close() {}
     }
 
     static final class Version implements CommandLine.IVersionProvider {

@@ -11,6 +11,7 @@ import io.dijiang4j.plugin.profile.Mode;
 import io.dijiang4j.plugin.profile.Profile;
 import java.util.ArrayList;
 import java.util.Arrays;
+import java.util.Collections;
 import java.util.List;
 import java.util.Locale;
 import java.util.function.Consumer;
@@ -26,6 +27,11 @@ import java.util.function.Function;
  * context length) is evaluated in consecutive windows of that many positions, each in fresh sessions; consecutive
  * windows share one token so that every token after BOS is predicted exactly once. Positions, also for the
  * beyond-window metrics, count from the start of the window.
+ *
+ * <p>Besides every position and the positions beyond the exact budget, it measures the {@link LongRangeSlice}:
+ * positions whose next token appeared earlier only outside the plan's exact span. With several {@link Variant}s (the
+ * {@link #ablation} of a hybrid plan: window only, + exact cache, + memory) every variant runs on the same reference
+ * logits and the same positions; the last one is the configuration the result's top-level metrics describe.
  */
 public final class Evaluator {
     /** Reference logits kept in memory at once, in floats (the candidate pass runs once per batch of windows). */
@@ -34,7 +40,18 @@ public final class Evaluator {
     private final DiJiangModel reference;
     private final Profile profile;
     private int beyondFrom; // AUTO_BEYOND until the first candidate is installed
-    private final Function<AbstractModel, DiJiangModel> candidate;
+    private final List<Variant> variants;
+    private Integer longRangeSpan; // null: the plan's exact span
+    private LongRangeSlice slice; // null until the primary variant is installed
+
+    /**
+     * One attention to evaluate: {@code install} puts it into the reference's Jlama model (the returned handle is
+     * closed, uninstalling it, after each candidate pass).
+     *
+     * @param name the variant's key in the JSON and the table
+     * @param description one line for people
+     */
+    public record Variant(String name, String description, Function<AbstractModel, DiJiangModel> install) {}
 
     /**
      * Beyond-window metrics from where every installed layer's exact tokens end ({@link #exactSpan}); resolved when
@@ -63,16 +80,74 @@ public final class Evaluator {
      */
     public Evaluator(
             DiJiangModel reference, Profile profile, int beyondFrom, Function<AbstractModel, DiJiangModel> candidate) {
+        this(reference, profile, beyondFrom, List.of(new Variant("full", "the profile as configured", candidate)));
+    }
+
+    /**
+     * Evaluates several attentions on the same positions (one reference pass); the last of {@code variants} is the
+     * primary one: the result's top-level metrics, the exact span (beyond-window and long-range positions) and, with
+     * more than one variant, {@link EvalResult#ablation()} lists them all, in order.
+     */
+    public Evaluator(DiJiangModel reference, Profile profile, int beyondFrom, List<Variant> variants) {
         if (!reference.installation().kernelizedLayers().isEmpty()) {
             throw new IllegalArgumentException("the reference model must run Jlama's softmax attention on every layer");
         }
         if (beyondFrom < 0 && beyondFrom != AUTO_BEYOND) {
             throw new IllegalArgumentException("beyond-from must be >= 0, got " + beyondFrom);
         }
+        if (variants.isEmpty()) throw new IllegalArgumentException("nothing to evaluate: no variant");
         this.reference = reference;
         this.profile = profile;
         this.beyondFrom = beyondFrom;
-        this.candidate = candidate;
+        this.variants = List.copyOf(variants);
+    }
+
+    /**
+     * The ablation of a hybrid plan (eval --ablate), each variant the profile's per-layer plan (sidecar or keys) with
+     * parts switched off: {@code window} = sinks + window only (exact cache 0, memory gain 0), {@code window+cache} =
+     * + the exact cache (memory gain 0), {@code full} = + the memory, the profile as configured. The full plan runs
+     * first; a variant whose layers equal one run before it (no cache in the plan, or no memory) is not run again:
+     * it gets that one's metrics and names it in {@code same_as}.
+     */
+    public static List<Variant> ablation(Profile profile) {
+        if (profile.mode() != Mode.HYBRID) {
+            throw new IllegalArgumentException("the ablation switches off parts of a hybrid plan (window, exact cache,"
+                    + " memory); mode " + profile.mode().key() + " has none of them");
+        }
+        return List.of(
+                new Variant(
+                        "window",
+                        "sinks + window (exact cache and memory off)",
+                        jlama -> DiJiang.install(
+                                jlama, profile, spec -> windowOnly(spec, jlama.getConfig().numberOfHeads))),
+                new Variant(
+                        "window+cache",
+                        "+ exact cache (memory off)",
+                        jlama -> DiJiang.install(
+                                jlama, profile, spec -> withoutMemory(spec, jlama.getConfig().numberOfHeads))),
+                new Variant("full", "+ memory (the profile as configured)", jlama -> DiJiang.install(jlama, profile)));
+    }
+
+    /** A hybrid layer's spec with every head's memory off (gain 0): what the memory evicts is dropped. */
+    static AttentionSpec withoutMemory(AttentionSpec spec, int heads) {
+        if (spec.method() != AttentionSpec.Method.HYBRID) return spec;
+        return spec.withMemoryGain(new double[heads]);
+    }
+
+    /** A hybrid layer's spec with its exact cache and its memory off: sinks and window alone. */
+    static AttentionSpec windowOnly(AttentionSpec spec, int heads) {
+        if (spec.method() != AttentionSpec.Method.HYBRID) return spec;
+        return withoutMemory(spec.withExactCache(0, spec.cachePolicy()), heads);
+    }
+
+    /**
+     * Sets the long-range slice's span E instead of the plan's exact span (to compare plans on the same positions);
+     * its sinks stay the plan's.
+     */
+    public Evaluator longRangeSpan(int span) {
+        if (span < 0) throw new IllegalArgumentException("long-range span must be >= 0, got " + span);
+        this.longRangeSpan = span;
+        return this;
     }
 
     /**
@@ -103,8 +178,27 @@ public final class Evaluator {
 
     /** Loads the profile's model once, evaluates {@code texts} and closes the model. */
     public static EvalResult evaluate(Profile profile, int beyondFrom, List<String> texts, Consumer<String> progress) {
+        return evaluate(profile, beyondFrom, null, false, texts, progress);
+    }
+
+    /**
+     * As {@link #evaluate(Profile, int, List, Consumer)}; {@code longRangeSpan} overrides the long-range slice's span
+     * (null: the plan's), {@code ablate} evaluates the {@link #ablation} variants too.
+     */
+    public static EvalResult evaluate(
+            Profile profile,
+            int beyondFrom,
+            Integer longRangeSpan,
+            boolean ablate,
+            List<String> texts,
+            Consumer<String> progress) {
+        List<Variant> variants = ablate ? ablation(profile) : null; // refused before the model loads
         try (DiJiangModel vanilla = DiJiang.load(profile.withMode(Mode.SOFTMAX), progress)) {
-            return new Evaluator(vanilla, profile, beyondFrom).evaluateTexts(texts, progress);
+            Evaluator evaluator = variants != null
+                    ? new Evaluator(vanilla, profile, beyondFrom, variants)
+                    : new Evaluator(vanilla, profile, beyondFrom);
+            if (longRangeSpan != null) evaluator.longRangeSpan(longRangeSpan);
+            return evaluator.evaluateTexts(texts, progress);
         }
     }
 
@@ -128,12 +222,23 @@ public final class Evaluator {
     /** Evaluates token sequences as given (no BOS added). */
     public EvalResult evaluateTokens(List<int[]> sequences, Consumer<String> progress) {
         List<int[]> windows = windows(sequences, windowLength());
-        Accumulator all = new Accumulator();
-        Accumulator beyond = new Accumulator();
+        int n = variants.size(), primary = n - 1;
+        Accumulator[] all = new Accumulator[n], beyond = new Accumulator[n], longRange = new Accumulator[n];
+        for (int v = 0; v < n; v++) {
+            all[v] = new Accumulator();
+            beyond[v] = new Accumulator();
+            longRange[v] = new Accumulator();
+        }
+        // the primary variant first: its installation resolves the exact span the others are measured on
+        List<Integer> order = new ArrayList<>();
+        order.add(primary);
+        for (int v = 0; v < primary; v++) order.add(v);
+        List<List<AttentionSpec>> layerSpecs = new ArrayList<>(Collections.nCopies(n, null));
+        int[] sameAs = new int[n];
+        Arrays.fill(sameAs, -1);
         int vocabulary = reference.vocabularySize();
         long start = System.nanoTime();
         long fed = 0;
-        int done = 0;
         for (int first = 0; first < windows.size(); ) {
             int end = first;
             long floats = 0;
@@ -149,29 +254,55 @@ public final class Evaluator {
                 }
                 fed += windows.get(w).length;
             }
-            try (DiJiangModel mode = candidate.apply(reference.jlama())) {
-                if (beyondFrom == AUTO_BEYOND) beyondFrom = exactSpan(mode.installation(), profile);
-                for (int w = first; w < end; w++) {
-                    int[] tokens = windows.get(w);
-                    float[][] modeLogits;
-                    try (Session s = mode.newSession()) {
-                        modeLogits = s.appendAll(tokens);
+            List<boolean[]> selected = null;
+            for (int v : order) {
+                if (sameAs[v] >= 0) continue;
+                try (DiJiangModel mode = variants.get(v).install().apply(reference.jlama())) {
+                    if (v == primary && slice == null) {
+                        if (beyondFrom == AUTO_BEYOND) beyondFrom = exactSpan(mode.installation(), profile);
+                        LongRangeSlice plan = longRangeSlice(mode.installation(), profile);
+                        slice = longRangeSpan == null ? plan : new LongRangeSlice(plan.sinks(), longRangeSpan);
                     }
-                    fed += tokens.length;
-                    float[][] ref = referenceLogits.get(w - first);
-                    referenceLogits.set(w - first, null);
-                    for (int t = 0; t + 1 < tokens.length; t++) {
-                        compare(ref[t], modeLogits[t], tokens[t + 1], all, t >= beyondFrom ? beyond : null);
+                    if (layerSpecs.get(v) == null) {
+                        layerSpecs.set(v, specs(mode.installation()));
+                        for (int u : order) {
+                            if (u == v) break;
+                            if (sameAs[u] < 0 && layerSpecs.get(v).equals(layerSpecs.get(u))) sameAs[v] = u;
+                        }
+                        if (sameAs[v] >= 0) continue;
                     }
-                    done++;
-                    double seconds = (System.nanoTime() - start) / 1e9;
-                    progress.accept(String.format(
-                            Locale.ROOT,
-                            "evaluated %d/%d windows, %d positions, %.0f tokens/s (both modes)",
-                            done,
-                            windows.size(),
-                            all.count,
-                            fed / Math.max(seconds, 1e-9)));
+                    if (selected == null) {
+                        selected = new ArrayList<>(end - first);
+                        for (int w = first; w < end; w++) selected.add(slice.select(windows.get(w)));
+                    }
+                    for (int w = first; w < end; w++) {
+                        int[] tokens = windows.get(w);
+                        float[][] modeLogits;
+                        try (Session s = mode.newSession()) {
+                            modeLogits = s.appendAll(tokens);
+                        }
+                        fed += tokens.length;
+                        float[][] ref = referenceLogits.get(w - first);
+                        boolean[] inSlice = selected.get(w - first);
+                        for (int t = 0; t + 1 < tokens.length; t++) {
+                            compare(
+                                    ref[t],
+                                    modeLogits[t],
+                                    tokens[t + 1],
+                                    all[v],
+                                    t >= beyondFrom ? beyond[v] : null,
+                                    inSlice[t] ? longRange[v] : null);
+                        }
+                        double seconds = (System.nanoTime() - start) / 1e9;
+                        progress.accept(String.format(
+                                Locale.ROOT,
+                                "evaluated %d/%d windows%s, %d positions, %.0f tokens/s (both modes)",
+                                w + 1,
+                                windows.size(),
+                                n > 1 ? " (" + variants.get(v).name() + ")" : "",
+                                all[v].count,
+                                fed / Math.max(seconds, 1e-9)));
+                    }
                 }
             }
             first = end;
@@ -179,8 +310,58 @@ public final class Evaluator {
         String file =
                 profile.source().file() == null ? null : profile.source().file().toString();
         if (beyondFrom == AUTO_BEYOND) beyondFrom = defaultBeyondFrom(profile); // nothing was evaluated
+        if (slice == null) {
+            int span = longRangeSpan != null ? longRangeSpan : defaultBeyondFrom(profile);
+            slice = new LongRangeSlice(profile.mode() == Mode.DIJIANG ? 0 : Math.min(profile.sinks(), span), span);
+        }
+        List<EvalResult.VariantResult> ablation = new ArrayList<>();
+        if (n > 1) {
+            for (int v = 0; v < n; v++) {
+                int source = sameAs[v] >= 0 ? sameAs[v] : v;
+                ablation.add(new EvalResult.VariantResult(
+                        variants.get(v).name(),
+                        variants.get(v).description(),
+                        sameAs[v] >= 0 ? variants.get(sameAs[v]).name() : null,
+                        all[source].metrics(),
+                        beyond[source].metrics(),
+                        longRange[source].metrics()));
+            }
+        }
         return new EvalResult(
-                profile.mode().key(), file, sequences.size(), beyondFrom, all.metrics(), beyond.metrics());
+                profile.mode().key(),
+                file,
+                sequences.size(),
+                beyondFrom,
+                slice,
+                all[primary].metrics(),
+                beyond[primary].metrics(),
+                longRange[primary].metrics(),
+                ablation);
+    }
+
+    /** The spec of every layer, null where Jlama's softmax attention runs. */
+    private static List<AttentionSpec> specs(Installation installation) {
+        List<AttentionSpec> specs = new ArrayList<>();
+        for (int l = 0; l < installation.numberOfLayers(); l++) {
+            specs.add(installation.spec(l).orElse(null));
+        }
+        return specs;
+    }
+
+    /**
+     * The long-range slice of an installed plan: span = {@link #exactSpan}, sinks = the largest sinks over the hybrid
+     * layers (0 when every layer is pure dijiang; the profile's sinks in mode softmax).
+     */
+    public static LongRangeSlice longRangeSlice(Installation installation, Profile profile) {
+        int span = exactSpan(installation, profile);
+        List<KernelizedAttention> layers = installation.kernelizedLayers();
+        if (layers.isEmpty()) return new LongRangeSlice(Math.min(profile.sinks(), span), span);
+        int sinks = 0;
+        for (KernelizedAttention layer : layers) {
+            AttentionSpec spec = layer.kernel().spec();
+            if (spec.method() == AttentionSpec.Method.HYBRID) sinks = Math.max(sinks, spec.sinks());
+        }
+        return new LongRangeSlice(sinks, span);
     }
 
     /**
@@ -202,13 +383,15 @@ public final class Evaluator {
         return windows;
     }
 
-    private static void compare(float[] reference, float[] mode, int next, Accumulator all, Accumulator beyond) {
+    private static void compare(
+            float[] reference, float[] mode, int next, Accumulator all, Accumulator beyond, Accumulator longRange) {
         double[] logP = logSoftmax(reference);
         double[] logQ = logSoftmax(mode);
         double kl = klDivergence(logP, logQ);
         boolean agree = argmax(reference) == argmax(mode);
         all.add(-logP[next], -logQ[next], kl, agree);
         if (beyond != null) beyond.add(-logP[next], -logQ[next], kl, agree);
+        if (longRange != null) longRange.add(-logP[next], -logQ[next], kl, agree);
     }
 
     /** log softmax in double, stabilized by the maximum; non-finite logits are refused. */

@@ -97,6 +97,43 @@ class EvalAndSampleCommandTest {
     }
 
     @Test
+    void evalAblatePrintsOneRowPerVariantAndTheLongRangeSlice() throws Exception {
+        Path config = profile("exact_cache: 4\n");
+        StringBuilder story = new StringBuilder();
+        for (int i = 0; i < 6; i++) {
+            story.append("Lily and Tom went to the park. They saw a big dog and a red ball. The dog was happy. ");
+        }
+        Path texts = Files.writeString(temp.resolve("texts.txt"), story.toString());
+        Path json = temp.resolve("ablate.json");
+        CliRun r = run(
+                "eval",
+                "--config",
+                config.toString(),
+                "--text-file",
+                texts.toString(),
+                "--ablate",
+                "--json",
+                json.toString());
+        assertEquals(0, r.exitCode(), r.err());
+        assertTrue(r.out().contains("long range (next token seen before only more than 14 positions back"), r.out());
+        for (String variant : List.of("window ", "window+cache ", "full ")) {
+            assertEquals(1, r.out().lines().filter(l -> l.startsWith(variant)).count(), variant + " in\n" + r.out());
+        }
+        JsonNode j = new ObjectMapper().readTree(json.toFile());
+        assertEquals(14, j.get("long_range_span").asInt());
+        assertEquals(2, j.get("long_range_sinks").asInt());
+        JsonNode rows = j.get("ablation");
+        assertEquals(3, rows.size());
+        assertEquals("window+cache", rows.get(1).get("variant").asText());
+        // a repeated story: most next tokens were seen more than 14 positions back and nowhere nearer
+        assertTrue(j.get("tokens_long_range").asLong() > 50, j.toString());
+        assertEquals(
+                j.get("kl_mean_long_range").asDouble(),
+                rows.get(2).get("kl_mean_long_range").asDouble());
+        assertTrue(rows.get(0).get("kl_mean_long_range").asDouble() > 0);
+    }
+
+    @Test
     void badInputExitsWithCodeTwoAndOneLine() throws Exception {
         Path config = profile("");
         Path texts = Files.writeString(temp.resolve("t.txt"), "One day.\n");
@@ -119,6 +156,19 @@ class EvalAndSampleCommandTest {
                     "eval", "--config", config.toString(), "--text-file", texts.toString(), "--beyond-from", "-1"
                 },
                 new String[] {"eval", "--config", config.toString()},
+                new String[] {
+                    "eval",
+                    "--config",
+                    config.toString(),
+                    "--text-file",
+                    texts.toString(),
+                    "--mode",
+                    "dijiang",
+                    "--ablate"
+                },
+                new String[] {
+                    "eval", "--config", config.toString(), "--text-file", texts.toString(), "--long-range-span", "-2"
+                },
                 new String[] {"eval", "--config", config.toString(), "--text-file", texts.toString(), "--seed", "3"},
                 new String[] {"sample", "--config", config.toString(), "--count", "0", "--out", "x.txt"},
                 new String[] {

@@ -6,11 +6,14 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
+import io.dijiang4j.attention.ExactCachePolicy;
 import io.dijiang4j.plugin.DiJiang;
 import io.dijiang4j.plugin.DiJiangModel;
 import io.dijiang4j.plugin.Stories260K;
+import io.dijiang4j.plugin.profile.Backend;
 import io.dijiang4j.plugin.profile.Mode;
 import io.dijiang4j.plugin.profile.Profile;
+import io.dijiang4j.plugin.profile.ProfileLoader;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.Arrays;
@@ -113,6 +116,150 @@ class EvaluatorTest {
         assertEquals(r.all().klMean(), fromZero.all().klMean(), 1e-6 * r.all().klMean());
         assertEquals(fromZero.all(), fromZero.beyondWindow());
         assertEquals(0, fromZero.beyondFrom());
+
+        // the long-range slice: the plan's sinks and span, exactly the positions the selector picks
+        assertEquals(new LongRangeSlice(2, 10), r.slice());
+        assertEquals(
+                longRangePositions(new LongRangeSlice(2, 10)), r.longRange().tokens());
+        assertTrue(r.longRange().tokens() > 0);
+        assertTrue(r.longRange().klMean() > 0);
+    }
+
+    /** Positions of the sampled texts (BOS + tokens) in {@code slice}. */
+    static long longRangePositions(LongRangeSlice slice) {
+        return longRangePositions(texts, slice);
+    }
+
+    static long longRangePositions(List<String> texts, LongRangeSlice slice) {
+        long n = 0;
+        for (String text : texts) {
+            for (boolean in : slice.select(vanilla.encode(text, true))) if (in) n++;
+        }
+        return n;
+    }
+
+    /** Three texts of 400 tokens (seed 22) for the ablations: enough long-range positions beyond 72. */
+    static synchronized List<String> longTexts() {
+        if (longTexts == null) {
+            longTexts = new TextSampler(vanilla)
+                    .sample(TextSampler.Options.unbiased(3, 400, 22), line -> {}).stream()
+                            .map(TextSampler.SampledText::text)
+                            .toList();
+        }
+        return longTexts;
+    }
+
+    static List<String> longTexts;
+
+    static Profile configsHybrid() {
+        Path yaml = Stories260K.dir().getParent().getParent().resolve("configs/hybrid.yaml");
+        return ProfileLoader.load(yaml).withBackend(Backend.CPU);
+    }
+
+    @Test
+    void ablationOfTheCalibratedPlanHasOneRowPerVariantOnTheSamePositions() {
+        Profile hybrid = configsHybrid();
+        EvalResult r = new Evaluator(vanilla, hybrid, Evaluator.AUTO_BEYOND, Evaluator.ablation(hybrid))
+                .evaluateTexts(longTexts(), line -> {});
+        System.out.println(r.table());
+        // the shipped plan: 4 sinks everywhere, the widest layer 4 + 64 + 4
+        assertEquals(72, r.beyondFrom());
+        assertEquals(new LongRangeSlice(4, 72), r.slice());
+        assertEquals(
+                List.of("window", "window+cache", "full"),
+                r.ablation().stream().map(EvalResult.VariantResult::name).toList());
+        EvalResult.VariantResult window = r.ablation().get(0),
+                cache = r.ablation().get(1),
+                full = r.ablation().get(2);
+        for (EvalResult.VariantResult v : r.ablation()) {
+            assertEquals(null, v.sameAs(), v.name() + ": the plan has caches and memories, every variant differs");
+            assertEquals(r.all().tokens(), v.all().tokens());
+            assertEquals(r.beyondWindow().tokens(), v.beyondWindow().tokens());
+            assertEquals(r.longRange().tokens(), v.longRange().tokens());
+        }
+        assertEquals(longRangePositions(longTexts(), r.slice()), r.longRange().tokens());
+        assertTrue(
+                r.longRange().tokens() > 100,
+                "long-range positions " + r.longRange().tokens());
+        // the primary variant is the top-level result
+        assertEquals(r.all(), full.all());
+        assertEquals(r.beyondWindow(), full.beyondWindow());
+        assertEquals(r.longRange(), full.longRange());
+        // each part changes the result; the calibrated memory is what lowers the KL most (README "Evaluation")
+        assertTrue(window.all().klMean() > 0);
+        assertTrue(cache.all().klMean() != window.all().klMean(), "the exact cache changes the plan");
+        assertTrue(
+                full.beyondWindow().klMean() < window.beyondWindow().klMean(),
+                "memory " + full.beyondWindow().klMean() + " vs window "
+                        + window.beyondWindow().klMean());
+        assertTrue(
+                full.longRange().klMean() < window.longRange().klMean(),
+                "long range: memory " + full.longRange().klMean() + " vs window "
+                        + window.longRange().klMean());
+    }
+
+    @Test
+    void aHybridWhoseMemoryFadesAwayShowsThatItReliesOnItsWindow() throws Exception {
+        // decay 1e-6 per position since eviction (lambda^(n-w-j)): only the token evicted at this very step weighs
+        // more than 1e-6 in the memory, which thus recalls nothing from far back
+        Path yaml = java.nio.file.Files.writeString(
+                temp.resolve("fading.yaml"),
+                "model: " + Stories260K.dir() + "\nmode: hybrid\nsinks: 4\nwindow: 36\nfeature_map: performer\n"
+                        + "decay: 0.000001\nbackend: cpu\ncalibration: none\n");
+        Profile fading = ProfileLoader.load(yaml);
+        EvalResult r = new Evaluator(vanilla, fading, Evaluator.AUTO_BEYOND, Evaluator.ablation(fading))
+                .evaluateTexts(longTexts(), line -> {});
+        System.out.println(r.table());
+        EvalResult.VariantResult window = r.ablation().get(0),
+                cache = r.ablation().get(1),
+                full = r.ablation().get(2);
+        assertEquals("window", cache.sameAs(), "no exact cache in this plan: the same layers as the window");
+        assertEquals(window.all(), cache.all());
+        assertEquals(new LongRangeSlice(4, 40), r.slice());
+        assertTrue(
+                r.longRange().tokens() > 100,
+                "long-range positions " + r.longRange().tokens());
+        // the memory is there (another spec, run again) but recalls nothing: no better than the window alone
+        assertTrue(full.all().klMean() != window.all().klMean());
+        assertTrue(
+                full.longRange().klMean() >= 0.99 * window.longRange().klMean(),
+                "long range: fading memory " + full.longRange().klMean() + " vs window "
+                        + window.longRange().klMean());
+        assertTrue(full.longRange().top1Agreement() <= window.longRange().top1Agreement() + 0.01);
+    }
+
+    @Test
+    void aHybridWithoutMemoryIsItsOwnWindowRow() {
+        // feature_map none: the plain window; its full plan is the window variant, and the ablation says so
+        Profile none = Stories260K.profile(Mode.HYBRID)
+                .withHybrid(4, 36)
+                .withFeatures(io.dijiang4j.plugin.profile.FeatureMapKind.NONE, 64);
+        EvalResult r = new Evaluator(vanilla, none, Evaluator.AUTO_BEYOND, Evaluator.ablation(none))
+                .evaluateTexts(texts, line -> {});
+        // the full plan runs first; the window-only variants are its very layers, so they are not run again
+        assertEquals("full", r.ablation().get(0).sameAs());
+        assertEquals("full", r.ablation().get(1).sameAs());
+        assertEquals(r.ablation().get(0).longRange(), r.longRange());
+        assertEquals(r.ablation().get(0).all(), r.all());
+        assertTrue(r.longRange().tokens() > 0);
+    }
+
+    @Test
+    void theAblationIsForHybridPlansOnly() {
+        IllegalArgumentException e = assertThrows(
+                IllegalArgumentException.class, () -> Evaluator.ablation(Stories260K.profile(Mode.DIJIANG)));
+        assertTrue(e.getMessage().contains("mode dijiang"), e.getMessage());
+        assertThrows(IllegalArgumentException.class, () -> Evaluator.ablation(Stories260K.profile(Mode.SOFTMAX)));
+    }
+
+    @Test
+    void theLongRangeSpanCanBeSet() {
+        Profile hybrid = Stories260K.profile(Mode.HYBRID).withHybrid(2, 8);
+        EvalResult r = new Evaluator(vanilla, hybrid, 10).longRangeSpan(30).evaluateTexts(texts, line -> {});
+        assertEquals(new LongRangeSlice(2, 30), r.slice());
+        assertEquals(
+                longRangePositions(new LongRangeSlice(2, 30)), r.longRange().tokens());
+        assertThrows(IllegalArgumentException.class, () -> new Evaluator(vanilla, hybrid, 10).longRangeSpan(-1));
     }
 
     @Test
@@ -213,12 +360,17 @@ class EvaluatorTest {
         JsonNode json = new ObjectMapper().readTree(file.toFile());
         Set<String> keys = new HashSet<>();
         json.fieldNames().forEachRemaining(keys::add);
-        Set<String> expected = new HashSet<>(List.of("mode", "profile", "texts", "beyond_from"));
+        Set<String> expected = new HashSet<>(
+                List.of("mode", "profile", "texts", "beyond_from", "long_range_sinks", "long_range_span"));
         for (String k : EvalResult.METRIC_KEYS) {
             expected.add(k);
             expected.add(k + "_beyond_window");
+            expected.add(k + "_long_range");
         }
         assertEquals(expected, keys);
+        assertEquals(2, json.get("long_range_sinks").asInt());
+        assertEquals(10, json.get("long_range_span").asInt());
+        assertEquals(r.longRange().tokens(), json.get("tokens_long_range").asLong());
         assertEquals("hybrid", json.get("mode").asText());
         assertEquals(3, json.get("texts").asInt());
         assertEquals(10, json.get("beyond_from").asInt());
@@ -227,6 +379,33 @@ class EvaluatorTest {
         try (var left = java.nio.file.Files.list(file.getParent())) {
             assertEquals(1, left.count(), "no temporary file left beside the output");
         }
+    }
+
+    @Test
+    void ablationJsonHasOneObjectPerVariant() {
+        Profile hybrid =
+                Stories260K.profile(Mode.HYBRID).withHybrid(2, 8).withExactCache(4, ExactCachePolicy.HEAVY_HITTER);
+        EvalResult r = new Evaluator(vanilla, hybrid, 10, Evaluator.ablation(hybrid)).evaluateTexts(texts, line -> {});
+        JsonNode rows = r.toJson().get("ablation");
+        assertEquals(3, rows.size());
+        Set<String> expected = new HashSet<>(List.of("variant", "description"));
+        for (String k : EvalResult.METRIC_KEYS) {
+            expected.add(k);
+            expected.add(k + "_beyond_window");
+            expected.add(k + "_long_range");
+        }
+        for (int i = 0; i < 3; i++) {
+            Set<String> keys = new HashSet<>();
+            rows.get(i).fieldNames().forEachRemaining(keys::add);
+            assertEquals(expected, keys);
+            assertEquals(
+                    r.ablation().get(i).longRange().klMean(),
+                    rows.get(i).get("kl_mean_long_range").asDouble());
+        }
+        assertEquals("window", rows.get(0).get("variant").asText());
+        assertEquals("full", rows.get(2).get("variant").asText());
+        // without --ablate there is no ablation key (the other JSON test)
+        assertTrue(r.table().contains("window+cache"), r.table());
     }
 
     @Test
