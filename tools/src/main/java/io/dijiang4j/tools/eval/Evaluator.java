@@ -127,9 +127,29 @@ public final class Evaluator {
 
     /** Evaluates token sequences as given (no BOS added). */
     public EvalResult evaluateTokens(List<int[]> sequences, Consumer<String> progress) {
-        List<int[]> windows = windows(sequences, windowLength());
-        Accumulator all = new Accumulator();
-        Accumulator beyond = new Accumulator();
+        return evaluateAll(List.of(this), sequences, progress).get(0);
+    }
+
+    /**
+     * Evaluates several candidates on the same token sequences with one reference pass per window (the reference
+     * logits of a batch of windows are compared with each candidate in turn). Every evaluator must have the same
+     * reference model.
+     */
+    public static List<EvalResult> evaluateAll(
+            List<Evaluator> evaluators, List<int[]> sequences, Consumer<String> progress) {
+        if (evaluators.isEmpty()) return List.of();
+        DiJiangModel reference = evaluators.get(0).reference;
+        for (Evaluator e : evaluators) {
+            if (e.reference != reference) throw new IllegalArgumentException("evaluators of different references");
+        }
+        List<int[]> windows = windows(sequences, evaluators.get(0).windowLength());
+        int n = evaluators.size();
+        Accumulator[] all = new Accumulator[n];
+        Accumulator[] beyond = new Accumulator[n];
+        for (int i = 0; i < n; i++) {
+            all[i] = new Accumulator();
+            beyond[i] = new Accumulator();
+        }
         int vocabulary = reference.vocabularySize();
         long start = System.nanoTime();
         long fed = 0;
@@ -149,38 +169,51 @@ public final class Evaluator {
                 }
                 fed += windows.get(w).length;
             }
-            try (DiJiangModel mode = candidate.apply(reference.jlama())) {
-                if (beyondFrom == AUTO_BEYOND) beyondFrom = exactSpan(mode.installation(), profile);
-                for (int w = first; w < end; w++) {
-                    int[] tokens = windows.get(w);
-                    float[][] modeLogits;
-                    try (Session s = mode.newSession()) {
-                        modeLogits = s.appendAll(tokens);
+            for (int i = 0; i < n; i++) {
+                Evaluator e = evaluators.get(i);
+                try (DiJiangModel mode = e.candidate.apply(reference.jlama())) {
+                    if (e.beyondFrom == AUTO_BEYOND) e.beyondFrom = exactSpan(mode.installation(), e.profile);
+                    for (int w = first; w < end; w++) {
+                        int[] tokens = windows.get(w);
+                        float[][] modeLogits;
+                        try (Session s = mode.newSession()) {
+                            modeLogits = s.appendAll(tokens);
+                        }
+                        fed += tokens.length;
+                        float[][] ref = referenceLogits.get(w - first);
+                        for (int t = 0; t + 1 < tokens.length; t++) {
+                            compare(ref[t], modeLogits[t], tokens[t + 1], all[i], t >= e.beyondFrom ? beyond[i] : null);
+                        }
+                        done++;
+                        double seconds = (System.nanoTime() - start) / 1e9;
+                        progress.accept(String.format(
+                                Locale.ROOT,
+                                "evaluated %d/%d windows, %d positions, %.0f tokens/s (both modes)",
+                                done,
+                                windows.size() * n,
+                                all[i].count,
+                                fed / Math.max(seconds, 1e-9)));
                     }
-                    fed += tokens.length;
-                    float[][] ref = referenceLogits.get(w - first);
-                    referenceLogits.set(w - first, null);
-                    for (int t = 0; t + 1 < tokens.length; t++) {
-                        compare(ref[t], modeLogits[t], tokens[t + 1], all, t >= beyondFrom ? beyond : null);
-                    }
-                    done++;
-                    double seconds = (System.nanoTime() - start) / 1e9;
-                    progress.accept(String.format(
-                            Locale.ROOT,
-                            "evaluated %d/%d windows, %d positions, %.0f tokens/s (both modes)",
-                            done,
-                            windows.size(),
-                            all.count,
-                            fed / Math.max(seconds, 1e-9)));
                 }
             }
             first = end;
         }
-        String file =
-                profile.source().file() == null ? null : profile.source().file().toString();
-        if (beyondFrom == AUTO_BEYOND) beyondFrom = defaultBeyondFrom(profile); // nothing was evaluated
-        return new EvalResult(
-                profile.mode().key(), file, sequences.size(), beyondFrom, all.metrics(), beyond.metrics());
+        List<EvalResult> results = new ArrayList<>(n);
+        for (int i = 0; i < n; i++) {
+            Evaluator e = evaluators.get(i);
+            String file = e.profile.source().file() == null
+                    ? null
+                    : e.profile.source().file().toString();
+            if (e.beyondFrom == AUTO_BEYOND) e.beyondFrom = defaultBeyondFrom(e.profile); // nothing was evaluated
+            results.add(new EvalResult(
+                    e.profile.mode().key(),
+                    file,
+                    sequences.size(),
+                    e.beyondFrom,
+                    all[i].metrics(),
+                    beyond[i].metrics()));
+        }
+        return results;
     }
 
     /**
