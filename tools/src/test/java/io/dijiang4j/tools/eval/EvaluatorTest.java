@@ -74,6 +74,23 @@ class EvaluatorTest {
     }
 
     @Test
+    void severalCandidatesOnOneReferencePassEqualSeparateEvaluations() {
+        Profile narrow = Stories260K.profile(Mode.HYBRID).withHybrid(4, 16);
+        Profile wide = Stories260K.profile(Mode.HYBRID).withHybrid(4, 48);
+        List<int[]> sequences = texts.stream().map(t -> vanilla.encode(t, true)).toList();
+        List<EvalResult> both = Evaluator.evaluateAll(
+                List.of(new Evaluator(vanilla, narrow), new Evaluator(vanilla, wide)), sequences, line -> {});
+        EvalResult alone = new Evaluator(vanilla, wide).evaluateTokens(sequences, line -> {});
+        assertEquals(2, both.size());
+        assertEquals(20, both.get(0).beyondFrom());
+        assertEquals(52, both.get(1).beyondFrom());
+        assertEquals(alone.all().tokens(), both.get(1).all().tokens());
+        assertEquals(alone.all().klMean(), both.get(1).all().klMean(), 1e-6);
+        assertEquals(alone.beyondWindow().perplexity(), both.get(1).beyondWindow().perplexity(), 1e-6);
+        assertTrue(both.get(0).all().klMean() > both.get(1).all().klMean(), "a narrower window is further off");
+    }
+
+    @Test
     void hybridWithAWindowLongerThanTheTextsEqualsSoftmax() {
         EvalResult r = evaluate(Stories260K.profile(Mode.HYBRID).withHybrid(4, 4096), 4100);
         System.out.println(r.table());
