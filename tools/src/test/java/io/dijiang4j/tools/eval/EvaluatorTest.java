@@ -86,7 +86,8 @@ class EvaluatorTest {
         assertEquals(52, both.get(1).beyondFrom());
         assertEquals(alone.all().tokens(), both.get(1).all().tokens());
         assertEquals(alone.all().klMean(), both.get(1).all().klMean(), 1e-6);
-        assertEquals(alone.beyondWindow().perplexity(), both.get(1).beyondWindow().perplexity(), 1e-6);
+        assertEquals(
+                alone.beyondWindow().perplexity(), both.get(1).beyondWindow().perplexity(), 1e-6);
         assertTrue(both.get(0).all().klMean() > both.get(1).all().klMean(), "a narrower window is further off");
     }
 
