@@ -61,12 +61,15 @@ public final class CudaKernelProvider implements AttentionKernelProvider {
         return availability.get().reason();
     }
 
-    /** The cuda kernels implement neither the hybrid's exact cache nor per-KV-head feature maps. */
+    /** The cuda kernels implement neither the hybrid's exact cache, per-KV-head feature maps nor the online memory. */
     @Override
     public Optional<String> unsupportedReason(AttentionSpec spec) {
         List<String> missing = new ArrayList<>();
         if (spec.exactCache() > 0) missing.add("an exact cache (exactCache " + spec.exactCache() + ")");
         if (spec.kvHeadMaps() != null) missing.add("per-KV-head feature maps");
+        if (spec.featureMap() instanceof io.dijiang4j.attention.features.OnlineCentroidMap) {
+            missing.add("the online centroid memory");
+        }
         if (missing.isEmpty()) return Optional.empty();
         return Optional.of("the cuda kernels do not implement " + String.join(" or ", missing));
     }

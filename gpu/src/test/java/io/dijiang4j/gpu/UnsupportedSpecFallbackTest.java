@@ -14,10 +14,11 @@ import io.dijiang4j.attention.FeatureMap;
 import io.dijiang4j.attention.cpu.CpuHybridKernel;
 import io.dijiang4j.attention.cpu.CpuLinearKernel;
 import io.dijiang4j.attention.features.FeatureMaps;
+import io.dijiang4j.attention.features.OnlineCentroidMap;
 import org.junit.jupiter.api.Test;
 
 /**
- * The cuda kernels implement neither the exact cache nor per-KV-head maps: such specs get the CPU kernel from the
+ * The cuda kernels implement neither the exact cache, per-KV-head maps nor the online memory: such specs get the CPU kernel from the
  * cuda provider (never a failure, never a kernel that silently ignores them), whether or not a device is there.
  */
 class UnsupportedSpecFallbackTest {
@@ -25,6 +26,7 @@ class UnsupportedSpecFallbackTest {
     private static final FeatureMap MAP = FeatureMaps.create("performer", 16, 24, 3);
     private static final AttentionSpec PLAIN = AttentionSpec.hybrid(MAP, 16, 2, 8);
     private static final AttentionSpec CACHED = PLAIN.withExactCache(4, ExactCachePolicy.SELF_RECALL);
+    private static final AttentionSpec ONLINE = AttentionSpec.hybrid(new OnlineCentroidMap(16, 8), 16, 2, 8);
     private static final AttentionSpec PER_HEAD_MAPS = AttentionSpec.linear(MAP, 16)
             .withKvHeadMaps(new FeatureMap[] {MAP, FeatureMaps.create("performer", 16, 24, 4)});
 
@@ -38,6 +40,8 @@ class UnsupportedSpecFallbackTest {
         assertFalse(provider.supports(PER_HEAD_MAPS));
         assertTrue(provider.unsupportedReason(CACHED).orElseThrow().contains("exact cache"));
         assertTrue(provider.unsupportedReason(PER_HEAD_MAPS).orElseThrow().contains("per-KV-head feature maps"));
+        assertTrue(provider.unsupportedReason(ONLINE).orElseThrow().contains("online centroid memory"));
+        assertInstanceOf(CpuHybridKernel.class, provider.create(SHAPE, ONLINE));
         try (AttentionKernel kernel = provider.create(SHAPE, PLAIN)) {
             assertInstanceOf(CudaAttentionKernel.class, kernel);
         }

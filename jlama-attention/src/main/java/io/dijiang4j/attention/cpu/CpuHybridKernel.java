@@ -5,11 +5,12 @@ import io.dijiang4j.attention.AttentionShape;
 import io.dijiang4j.attention.AttentionSpec;
 import io.dijiang4j.attention.AttentionState;
 import io.dijiang4j.attention.ExactCachePolicy;
+import io.dijiang4j.attention.features.OnlineCentroidMap;
 import io.dijiang4j.attention.ops.hybrid.ChunkHybridAttention;
+import io.dijiang4j.attention.ops.hybrid.EvictedMemory;
 import io.dijiang4j.attention.ops.hybrid.ExactCache;
 import io.dijiang4j.attention.ops.hybrid.ExactTokens;
 import io.dijiang4j.attention.ops.hybrid.FusedRecurrentHybridAttention;
-import io.dijiang4j.attention.ops.linear.FusedRecurrentLinearAttention;
 import io.dijiang4j.attention.ops.linear.KernelMemory;
 
 /**
@@ -17,7 +18,8 @@ import io.dijiang4j.attention.ops.linear.KernelMemory;
  * included: {@link io.dijiang4j.attention.ops.hybrid.NaiveHybridAttention}). This class schedules: a call of several
  * tokens runs {@link ChunkHybridAttention} block by block, memory heads in parallel; one token runs {@link
  * FusedRecurrentHybridAttention}; with an exact cache ({@code spec.exactCache() > 0}) every decision depends on
- * earlier queries, so every token runs the recurrent form in turn. It keeps the state layout ({@link CpuState}: sinks
+ * earlier queries, and the online centroid memory ({@link OnlineCentroidMap}) clusters the evicted tokens in order,
+ * so then every token runs the recurrent form in turn. It keeps the state layout ({@link CpuState}: sinks
  * and a ring buffer of the window per KV head, read through {@link Tokens}) and rejects what the ops cannot run (decay
  * together with a cache: a token folded late would need the lambda^(n-w-j) it missed). Each KV head's memory uses
  * that head's feature map ({@link AttentionSpec#featureMapOf}).
@@ -28,6 +30,7 @@ public final class CpuHybridKernel implements AttentionKernel {
     private final StateLayout layout;
     private final double[] logGains;
     private final boolean heavyHitter;
+    private final boolean online;
 
     public CpuHybridKernel(AttentionShape shape, AttentionSpec spec) {
         if (spec.method() != AttentionSpec.Method.HYBRID) {
@@ -56,6 +59,11 @@ public final class CpuHybridKernel implements AttentionKernel {
                     + " after its time in the cache would need the decay it missed (use decay 1 or no cache)");
         }
         this.heavyHitter = spec.cachePolicy() == ExactCachePolicy.HEAVY_HITTER;
+        this.online = spec.featureMap() instanceof OnlineCentroidMap;
+        if (online && (spec.decay() != null || spec.kvHeadMaps() != null)) {
+            throw new IllegalArgumentException("the online centroid memory takes neither decay nor per-KV-head maps"
+                    + " (it fits itself to each KV head's evicted tokens)");
+        }
     }
 
     @Override
@@ -83,8 +91,8 @@ public final class CpuHybridKernel implements AttentionKernel {
         CpuState s = CpuKernels.ownState(state, shape, spec);
         Inputs.check(shape, q, k, v, out, length);
         if (length == 0) return;
-        if (spec.exactCache() > 0) {
-            cachedForward(s, q, k, v, out, length);
+        if (spec.exactCache() > 0 || online) {
+            tokenByToken(s, q, k, v, out, length);
             return;
         }
         Tokens tokens = s.tokens(k, v);
@@ -100,14 +108,13 @@ public final class CpuHybridKernel implements AttentionKernel {
     private void recurrent(CpuState s, Tokens tokens, int memory, float[] q, float[] out) {
         int d = shape.headDim();
         long n = s.position;
-        FusedRecurrentLinearAttention step = s.stepper(memory);
-        KernelMemory mem = s.memories[memory];
+        EvictedMemory mem = s.evicted(memory);
         ExactTokens exact = tokens.head(layout.kvHeadOf(memory));
         long evicted = n - spec.window();
-        if (evicted >= spec.sinks()) s.hybridStep.fold(step, mem, exact, evicted);
+        if (evicted >= spec.sinks()) s.hybridStep.fold(mem, exact, evicted);
         int h0 = layout.firstQueryHead(memory);
         for (int h = h0; h < h0 + layout.queryHeadCount(); h++) {
-            s.hybridStep.attend(step, mem, exact, null, n, q, h * d, logGains[h], out);
+            s.hybridStep.attend(mem, exact, null, n, q, h * d, logGains[h], out);
         }
     }
 
@@ -129,10 +136,13 @@ public final class CpuHybridKernel implements AttentionKernel {
         }
     }
 
-    /** With an exact cache: the recurrent form one token at a time (no memory layout other than one per KV head). */
-    private void cachedForward(CpuState s, float[] q, float[] k, float[] v, float[] out, int length) {
+    /**
+     * With an exact cache or the online memory: the recurrent form one token at a time (one memory per KV head: both
+     * reject decay).
+     */
+    private void tokenByToken(CpuState s, float[] q, float[] k, float[] v, float[] out, int length) {
         if (length == 1) { // decode: no copies, no allocation
-            cachedToken(s, q, k, v, out);
+            sequentialToken(s, q, k, v, out);
             return;
         }
         int qw = shape.queryWidth(), kw = shape.kvWidth();
@@ -140,34 +150,37 @@ public final class CpuHybridKernel implements AttentionKernel {
             System.arraycopy(q, t * qw, s.queryRow, 0, qw);
             System.arraycopy(k, t * kw, s.keyRowIn, 0, kw);
             System.arraycopy(v, t * kw, s.valueRowIn, 0, kw);
-            cachedToken(s, s.queryRow, s.keyRowIn, s.valueRowIn, s.outRow);
+            sequentialToken(s, s.queryRow, s.keyRowIn, s.valueRowIn, s.outRow);
             System.arraycopy(s.outRow, 0, out, t * qw, qw);
         }
     }
 
-    private void cachedToken(CpuState s, float[] q, float[] k, float[] v, float[] out) {
+    private void sequentialToken(CpuState s, float[] q, float[] k, float[] v, float[] out) {
         Tokens tokens = s.tokens(k, v);
-        for (int kvh = 0; kvh < shape.numKvHeads(); kvh++) cachedStep(s, tokens, kvh, q, out);
+        for (int kvh = 0; kvh < shape.numKvHeads(); kvh++) sequentialStep(s, tokens, kvh, q, out);
         storeTokens(s, k, v, 1);
         s.position++;
     }
 
     /** Query n = s.position of the heads of one KV group (memory kvh: no decay, so one memory per KV head). */
-    private void cachedStep(CpuState s, Tokens tokens, int kvh, float[] q, float[] out) {
+    private void sequentialStep(CpuState s, Tokens tokens, int kvh, float[] q, float[] out) {
         int d = shape.headDim();
         long n = s.position;
-        FusedRecurrentLinearAttention step = s.stepper(kvh);
-        KernelMemory mem = s.memories[kvh];
+        EvictedMemory mem = s.evicted(kvh);
         ExactTokens exact = tokens.head(kvh);
-        ExactCache cache = s.caches[kvh];
+        ExactCache cache = s.caches.length == 0 ? null : s.caches[kvh];
+        boolean track = cache != null && heavyHitter;
         FusedRecurrentHybridAttention op = s.hybridStep;
         long leaving = n - spec.window();
-        if (leaving >= spec.sinks()) op.admit(step, mem, exact, cache, leaving, heavyHitter);
-        if (heavyHitter) op.enterWindow(cache, n);
+        if (leaving >= spec.sinks()) {
+            if (cache != null) op.admit(mem, exact, cache, leaving, heavyHitter);
+            else op.fold(mem, exact, leaving);
+        }
+        if (track) op.enterWindow(cache, n);
         int h0 = kvh * shape.groupSize();
         for (int h = h0; h < h0 + shape.groupSize(); h++) {
-            double inv = op.attend(step, mem, exact, cache, n, q, h * d, logGains[h], out);
-            if (heavyHitter) op.accumulatePriorities(cache, n, inv);
+            double inv = op.attend(mem, exact, cache, n, q, h * d, logGains[h], out);
+            if (track) op.accumulatePriorities(cache, n, inv);
         }
     }
 

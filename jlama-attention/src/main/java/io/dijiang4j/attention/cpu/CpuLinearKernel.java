@@ -28,6 +28,9 @@ public final class CpuLinearKernel implements AttentionKernel {
             throw new IllegalArgumentException("CpuLinearKernel runs LINEAR specs, got " + spec.method());
         }
         CpuKernels.checkMap(shape, spec);
+        if (spec.featureMap() instanceof io.dijiang4j.attention.features.OnlineCentroidMap) {
+            throw new IllegalArgumentException("the online centroid memory runs in the hybrid layer only");
+        }
         if (!spec.causal() && spec.decay() != null) {
             throw new IllegalArgumentException("decay needs causal attention (non-causal with decay is undefined)");
         }

@@ -4,8 +4,12 @@ import io.dijiang4j.attention.AttentionShape;
 import io.dijiang4j.attention.AttentionSpec;
 import io.dijiang4j.attention.AttentionState;
 import io.dijiang4j.attention.FeatureMap;
+import io.dijiang4j.attention.features.OnlineCentroidMap;
+import io.dijiang4j.attention.ops.hybrid.EvictedMemory;
 import io.dijiang4j.attention.ops.hybrid.ExactCache;
+import io.dijiang4j.attention.ops.hybrid.FeatureMemory;
 import io.dijiang4j.attention.ops.hybrid.FusedRecurrentHybridAttention;
+import io.dijiang4j.attention.ops.hybrid.OnlineCentroidMemory;
 import io.dijiang4j.attention.ops.linear.FusedRecurrentLinearAttention;
 import io.dijiang4j.attention.ops.linear.KernelMemory;
 import java.nio.ByteBuffer;
@@ -15,7 +19,8 @@ import java.nio.ByteBuffer;
  * StateLayout}) and, for the hybrid, the exact sink and window keys/values per KV head (raw, before scaling; the
  * window is a ring buffer of positions >= sinks, its keys stored transposed [headDim][window]). With an exact cache
  * ({@code spec.exactCache() = C > 0}) also an {@link ExactCache} per KV head (C evicted tokens kept exact, the
- * window tokens' accumulated attention). Constant size in the position. Scratch for the kernels lives beside it (not
+ * window tokens' accumulated attention). With the online centroid memory ({@link OnlineCentroidMap}) an {@link
+ * OnlineCentroidMemory} per KV head takes the place of the kernel memories. Constant size in the position. Scratch for the kernels lives beside it (not
  * serialized) so decoding allocates nothing.
  */
 public final class CpuState implements AttentionState {
@@ -23,16 +28,18 @@ public final class CpuState implements AttentionState {
     final AttentionSpec spec;
     final StateLayout layout;
     long position;
-    final KernelMemory[] memories;
+    final KernelMemory[] memories; // none with the online centroid memory
+    final OnlineCentroidMemory[] onlineMemories; // per KV head with the online centroid memory, else none
     final float[][] sinkKeys;
     final float[][] sinkValues;
     final float[][] windowKeys;
     final float[][] windowValues;
     private final FusedRecurrentLinearAttention[] steppers; // decode scratch per memory, made on first use
+    private final FeatureMemory[] featureMemories; // the steppers bound to their memories, made with them
     final FusedRecurrentHybridAttention hybridStep; // decode scratch (hybrid), shared by the memories in turn
     final float[] windowLogits; // decode (hybrid): q . k of every ring slot
     final ExactCache[] caches; // exact cache (hybrid, C > 0), per KV head
-    final float[] queryRow; // prefill with a cache (token by token): one token's rows
+    final float[] queryRow; // prefill with a cache or the online memory (token by token): one token's rows
     final float[] keyRowIn;
     final float[] valueRowIn;
     final float[] outRow;
@@ -43,25 +50,32 @@ public final class CpuState implements AttentionState {
         this.spec = spec;
         this.layout = layout;
         int m = spec.featureMap().numFeatures(), d = shape.headDim();
-        memories = new KernelMemory[layout.numMemories()];
-        for (int i = 0; i < memories.length; i++) memories[i] = new KernelMemory(m, d);
         boolean hybrid = spec.method() == AttentionSpec.Method.HYBRID;
+        boolean online = spec.featureMap() instanceof OnlineCentroidMap;
         int kvh = shape.numKvHeads();
+        memories = new KernelMemory[online ? 0 : layout.numMemories()];
+        for (int i = 0; i < memories.length; i++) memories[i] = new KernelMemory(m, d);
+        onlineMemories = new OnlineCentroidMemory[online ? kvh : 0];
+        for (int i = 0; i < onlineMemories.length; i++) {
+            onlineMemories[i] = new OnlineCentroidMemory(m, d, spec.scale());
+        }
         sinkKeys = new float[hybrid ? kvh : 0][spec.sinks() * d];
         sinkValues = new float[hybrid ? kvh : 0][spec.sinks() * d];
         windowKeys = new float[hybrid ? kvh : 0][spec.window() * d];
         windowValues = new float[hybrid ? kvh : 0][spec.window() * d];
         steppers = new FusedRecurrentLinearAttention[memories.length];
+        featureMemories = new FeatureMemory[memories.length];
         int cache = spec.exactCache(), cacheHeads = cache > 0 ? kvh : 0;
         hybridStep =
                 hybrid ? new FusedRecurrentHybridAttention(d, spec.scale(), spec.sinks(), spec.window(), cache) : null;
         windowLogits = new float[hybrid ? spec.window() : 0];
         caches = new ExactCache[cacheHeads];
         for (int h = 0; h < cacheHeads; h++) caches[h] = new ExactCache(cache, d, spec.sinks(), spec.window());
-        queryRow = new float[cache > 0 ? shape.queryWidth() : 0];
-        keyRowIn = new float[cache > 0 ? shape.kvWidth() : 0];
-        valueRowIn = new float[cache > 0 ? shape.kvWidth() : 0];
-        outRow = new float[cache > 0 ? shape.queryWidth() : 0];
+        boolean tokenByToken = cache > 0 || online;
+        queryRow = new float[tokenByToken ? shape.queryWidth() : 0];
+        keyRowIn = new float[tokenByToken ? shape.kvWidth() : 0];
+        valueRowIn = new float[tokenByToken ? shape.kvWidth() : 0];
+        outRow = new float[tokenByToken ? shape.queryWidth() : 0];
     }
 
     /** How many evicted tokens the exact cache of KV head {@code kvHead} holds now (0 without a cache). */
@@ -81,8 +95,16 @@ public final class CpuState implements AttentionState {
             FeatureMap map = spec.featureMapOf(layout.kvHeadOf(memory));
             r = new FusedRecurrentLinearAttention(map, shape.headDim(), spec.scale(), decay);
             steppers[memory] = r;
+            featureMemories[memory] = new FeatureMemory(r, memories[memory]);
         }
         return r;
+    }
+
+    /** The hybrid's memory term of memory head {@code memory}: the online centroid memory or the kernel memory. */
+    EvictedMemory evicted(int memory) {
+        if (onlineMemories.length > 0) return onlineMemories[memory];
+        stepper(memory);
+        return featureMemories[memory];
     }
 
     @Override
@@ -93,6 +115,7 @@ public final class CpuState implements AttentionState {
     private int payloadBytes() {
         int m = spec.featureMap().numFeatures(), d = shape.headDim();
         long bytes = (long) memories.length * KernelMemory.serializedBytes(m, d);
+        bytes += onlineMemories.length * OnlineCentroidMemory.serializedBytes(m, d);
         bytes += 4L * 2 * sinkKeys.length * (spec.sinks() + spec.window()) * d;
         int c = spec.exactCache();
         bytes += caches.length * ExactCache.serializedBytes(c, d, spec.window());
@@ -110,6 +133,7 @@ public final class CpuState implements AttentionState {
         ByteBuffer out = StateHeader.allocate(payloadBytes());
         StateHeader.write(out, shape, spec, position);
         for (KernelMemory memory : memories) memory.write(out);
+        for (OnlineCentroidMemory memory : onlineMemories) memory.write(out);
         for (float[][] buffers : new float[][][] {sinkKeys, sinkValues, windowKeys, windowValues}) {
             for (float[] buffer : buffers) {
                 out.asFloatBuffer().put(buffer);
@@ -126,6 +150,7 @@ public final class CpuState implements AttentionState {
         ByteBuffer in = ByteBuffer.wrap(bytes).order(java.nio.ByteOrder.LITTLE_ENDIAN);
         state.position = StateHeader.read(in, shape, spec, state.payloadBytes());
         for (KernelMemory memory : state.memories) memory.read(in);
+        for (int h = 0; h < state.onlineMemories.length; h++) state.onlineMemories[h].read(in, h);
         for (float[][] buffers :
                 new float[][][] {state.sinkKeys, state.sinkValues, state.windowKeys, state.windowValues}) {
             for (float[] buffer : buffers) {
@@ -142,6 +167,7 @@ public final class CpuState implements AttentionState {
         CpuState c = new CpuState(shape, spec, layout);
         c.position = position;
         for (int i = 0; i < memories.length; i++) c.memories[i].copyFrom(memories[i]);
+        for (int i = 0; i < onlineMemories.length; i++) c.onlineMemories[i].copyFrom(onlineMemories[i]);
         for (int i = 0; i < sinkKeys.length; i++) {
             System.arraycopy(sinkKeys[i], 0, c.sinkKeys[i], 0, sinkKeys[i].length);
             System.arraycopy(sinkValues[i], 0, c.sinkValues[i], 0, sinkValues[i].length);

@@ -56,6 +56,9 @@ public final class FeatureMaps {
      * The kind of the data-fitted map ({@link CentroidFeatureMap}); not in {@link #KINDS}, since it is built from
      * calibration keys ({@code io.dijiang4j.attention.fit.MemoryFit#fitCentroids}), not from a seed.
      */
+    /** The kind of the memory that fits itself at run time ({@link OnlineCentroidMap}); hybrid only. */
+    public static final String ONLINE = OnlineCentroidMap.NAME;
+
     public static final String CENTROIDS = CentroidFeatureMap.NAME;
 
     /**

@@ -167,7 +167,8 @@ class ExactCacheTest {
         assertTrue(errMixed < TOLERANCE, "mixed splits vs naive: " + errMixed);
     }
 
-    private static void forward(
+    /** Runs positions [from, from + len) of q, k, v through {@code state} in one call, into {@code out}. */
+    static void forward(
             AttentionKernel kernel,
             CpuState state,
             float[] q,

@@ -1,5 +1,11 @@
 package io.dijiang4j.nativemodels.dijiang;
 
+import io.dijiang4j.attention.FeatureMap;
+import io.dijiang4j.attention.FeatureMap.Normalization;
+import io.dijiang4j.attention.features.ProjectionFeatureMap;
+import io.dijiang4j.attention.ops.linear.ChunkLinearAttention;
+import io.dijiang4j.attention.ops.linear.FusedRecurrentLinearAttention;
+import io.dijiang4j.attention.ops.linear.KernelMemory;
 import io.dijiang4j.nativemodels.JsonConfig;
 import io.dijiang4j.nativemodels.Linear;
 import io.dijiang4j.nativemodels.NativeModel;
@@ -10,6 +16,7 @@ import io.dijiang4j.plugin.generation.TokenCodec;
 import io.dijiang4j.plugin.io.SafeTensors;
 import io.dijiang4j.plugin.io.SafeTensors.Tensor;
 import java.nio.file.Path;
+import java.util.Arrays;
 import java.util.Optional;
 import java.util.function.DoubleUnaryOperator;
 import java.util.logging.Logger;
@@ -23,13 +30,18 @@ import java.util.logging.Logger;
  * stored {@code proj_matrix} P (no 1/sqrt d, no denominator), score {@code D1[n] D2[j] phi(q_n).phi(k_j)} for
  * {@code j <= n}, then {@code dense(SiLU(x W_G) o GroupNorm(o))} with head_size groups.
  *
- * <p>The decay is never formed as {@code D1[n] D2[j]} products of huge and tiny numbers: both forms run on the
- * stable per-position coefficients {@code a_n = D1[n]/D1[n-1]}, {@code b_n = D1[n] D2[n]}, state update {@code
- * S_n = a_n S_(n-1) + b_n phi(k_n) v_n^T}, output {@code phi(q_n)^T S_n}. Past the stored positions (or from the
- * first stored position whose value is zero or not finite) they extrapolate {@code a_n = gamma_h, b_n = 1} with
- * the initialisation's {@code gamma_h = 1 - exp(linspace(ln 1/32, ln 1/512, H))_h}. Positions are absolute in
- * both RoPE and the decay, so cached decoding matches a full forward pass (the released code's cached path uses
- * position 0's decay and masks all keys but the first).
+ * <p>The attention runs on the kernel library's linear forms with a per-position decay ({@link
+ * ChunkLinearAttention} for prefill, {@link FusedRecurrentLinearAttention} for decode, one {@link KernelMemory} per
+ * layer and head): phi is the {@link Normalization#SOFTMAX} {@link ProjectionFeatureMap} of P, and the decay is
+ * never formed as {@code D1[n] D2[j]} products of huge and tiny numbers but as the per-position coefficients
+ * {@code a_n = D1[n]/D1[n-1]}, {@code b_n = D1[n] D2[n]} ({@code S_n = a_n S_(n-1) + b_n phi(k_n) v_n^T}, output
+ * {@code phi(q_n)^T S_n}), split by {@link DiJiangDecay} into the kernel's decay, a scale on the value and a scale
+ * on the output. The kernel normalizes; DiJiang does not, so the model takes the kernel's numerator (its {@code
+ * accumulate}, times {@code exp(c)}) and leaves the denominator. Past the stored positions (or from the first
+ * stored position whose value is zero or not finite) the decay extrapolates {@code a_n = gamma_h, b_n = 1} with the
+ * initialisation's {@code gamma_h = 1 - exp(linspace(ln 1/32, ln 1/512, H))_h}. Positions are absolute in both RoPE
+ * and the decay, so cached decoding matches a full forward pass (the released code's cached path uses position 0's
+ * decay and masks all keys but the first). The output gate and GroupNorm are not attention: they stay here.
  */
 public final class DiJiangNeoXModel implements NativeModel {
 
@@ -68,14 +80,13 @@ public final class DiJiangNeoXModel implements NativeModel {
             float[] ln2b,
             Linear qkv,
             Linear dense,
-            float[] proj,
+            FeatureMap featureMap,
             Linear gate,
             float[] gnW,
             float[] gnB,
             Linear up,
             Linear down,
-            double[][] a,
-            double[][] b) {}
+            DiJiangDecay[] decay) {}
 
     private final DiJiangConfig cfg;
     private final float[] embed;
@@ -83,7 +94,6 @@ public final class DiJiangNeoXModel implements NativeModel {
     private final float[] finalB;
     private final Linear lmHead;
     private final Layer[] layers;
-    private final double[] gamma;
     private final double[] invFreq;
     private final DoubleUnaryOperator act;
     private final Optional<TokenCodec> tokenizer;
@@ -107,7 +117,7 @@ public final class DiJiangNeoXModel implements NativeModel {
                 null,
                 cfg.vocabSize(),
                 h);
-        gamma = initialDecay(nh);
+        double[] gamma = initialDecay(nh);
         int rd = cfg.rotaryDims();
         invFreq = new double[rd / 2];
         for (int i = 0; i < rd / 2; i++) invFreq[i] = 1.0 / Math.pow(cfg.rotaryBase(), (2.0 * i) / rd);
@@ -118,11 +128,8 @@ public final class DiJiangNeoXModel implements NativeModel {
             if (d1.length != d2.length)
                 throw new IllegalArgumentException("D1 and D2 of layer " + l + " differ in size");
             int stored = d1.length / nh;
-            double[][] a = new double[nh][];
-            double[][] b = new double[nh][];
-            for (int head = 0; head < nh; head++) {
-                coefficients(d1, d2, head, stored, l, a, b);
-            }
+            DiJiangDecay[] decay = new DiJiangDecay[nh];
+            for (int head = 0; head < nh; head++) decay[head] = decay(d1, d2, head, stored, l, gamma[head]);
             layers[l] = new Layer(
                     vec(st, l, Names.LN1 + ".weight", h),
                     vec(st, l, Names.LN1 + ".bias", h),
@@ -140,7 +147,13 @@ public final class DiJiangNeoXModel implements NativeModel {
                             optional(st, Names.layer(l, Names.DENSE + ".bias"), h),
                             h,
                             h),
-                    st.get(Names.layer(l, Names.PROJ), hs, hs).data(),
+                    ProjectionFeatureMap.symmetric(
+                            "dijiang-checkpoint",
+                            hs,
+                            hs,
+                            Normalization.SOFTMAX,
+                            st.get(Names.layer(l, Names.PROJ), hs, hs).data(),
+                            new float[hs]),
                     Linear.fromInOut(st.get(Names.layer(l, Names.GATE), h, h).data(), h, h),
                     vec(st, l, Names.GROUP_NORM + ".weight", h),
                     vec(st, l, Names.GROUP_NORM + ".bias", h),
@@ -156,8 +169,7 @@ public final class DiJiangNeoXModel implements NativeModel {
                             optional(st, Names.layer(l, Names.MLP_DOWN + ".bias"), h),
                             h,
                             inter),
-                    a,
-                    b);
+                    decay);
         }
     }
 
@@ -195,25 +207,24 @@ public final class DiJiangNeoXModel implements NativeModel {
         return t.data();
     }
 
-    private void coefficients(float[] d1, float[] d2, int head, int stored, int layer, double[][] a, double[][] b) {
+    private static DiJiangDecay decay(float[] d1, float[] d2, int head, int stored, int layer, double gamma) {
         int usable = 0;
-        double[] ah = new double[stored];
-        double[] bh = new double[stored];
+        double[] a = new double[stored];
+        double[] b = new double[stored];
         for (int n = 0; n < stored; n++) {
             double cur = d1[head * stored + n];
             double bn = cur * d2[head * stored + n];
-            double an = n == 0 ? 1.0 : cur / d1[head * stored + n - 1];
-            if (!Double.isFinite(an) || !Double.isFinite(bn) || (n > 0 && d1[head * stored + n - 1] == 0)) break;
-            ah[n] = an;
-            bh[n] = bn;
+            // a zero D1 would make a_n = 0 (log -infinity) and the next a_n a division by zero
+            if (cur == 0 || !Double.isFinite(cur) || !Double.isFinite(bn)) break;
+            a[n] = n == 0 ? 1.0 : cur / d1[head * stored + n - 1];
+            b[n] = bn;
             usable = n + 1;
         }
         if (usable < stored) {
             LOG.warning("DiJiang layer " + layer + " head " + head + ": D1/D2 unusable from position " + usable
                     + " (zero or not finite); extrapolating with gamma from there");
         }
-        a[head] = java.util.Arrays.copyOf(ah, usable);
-        b[head] = java.util.Arrays.copyOf(bh, usable);
+        return new DiJiangDecay(Arrays.copyOf(a, usable), Arrays.copyOf(b, usable), gamma);
     }
 
     private static float[] vec(SafeTensors.Reader st, int l, String suffix, int n) {
@@ -255,16 +266,6 @@ public final class DiJiangNeoXModel implements NativeModel {
         return new Session();
     }
 
-    private double decayA(Layer layer, int head, int pos) {
-        double[] a = layer.a[head];
-        return pos < a.length ? a[pos] : gamma[head];
-    }
-
-    private double decayB(Layer layer, int head, int pos) {
-        double[] b = layer.b[head];
-        return pos < b.length ? b[pos] : 1.0;
-    }
-
     /** GPT-NeoX rotate-half RoPE on x[off .. off+rotaryDims) at absolute position pos, in place. */
     private void rope(double[] x, int pos) {
         int half = cfg.rotaryDims() / 2;
@@ -279,24 +280,24 @@ public final class DiJiangNeoXModel implements NativeModel {
         }
     }
 
-    /** phi(x) = softmax over the features of x P (P: [head_size][head_size], used as x @ P). */
-    private double[] featureMap(double[] x, float[] proj) {
-        int d = x.length;
-        double[] f = new double[d];
-        for (int i = 0; i < d; i++) {
-            for (int l = 0; l < d; l++) f[l] += x[i] * proj[i * d + l];
-        }
-        NativeOps.softmax(f, 0, d);
-        return f;
-    }
-
     private final class Session implements NativeSession {
-        private final double[][][] state; // [layer][head][m * hs]
+        private final KernelMemory[][] memory; // [layer][head]
+        private final FusedRecurrentLinearAttention[][] decode; // [layer][head]: the layer's map, a head's scratch
+        private final ChunkLinearAttention[] prefillBlocks; // [head]: scratch, pointed at each layer's map in turn
         private int position;
 
         Session() {
             int hs = cfg.headSize();
-            state = new double[cfg.numLayers()][cfg.numHeads()][hs * hs];
+            int nh = cfg.numHeads();
+            memory = new KernelMemory[layers.length][nh];
+            decode = new FusedRecurrentLinearAttention[layers.length][nh];
+            for (int l = 0; l < layers.length; l++) {
+                for (int head = 0; head < nh; head++) {
+                    memory[l][head] = new KernelMemory(hs, hs);
+                    decode[l][head] = new FusedRecurrentLinearAttention(layers[l].featureMap, hs, 1.0, 1.0);
+                }
+            }
+            prefillBlocks = new ChunkLinearAttention[nh];
         }
 
         @Override
@@ -306,7 +307,8 @@ public final class DiJiangNeoXModel implements NativeModel {
 
         @Override
         public long stateSize() {
-            return (long) cfg.numLayers() * cfg.numHeads() * cfg.headSize() * cfg.headSize();
+            int hs = cfg.headSize();
+            return (long) cfg.numLayers() * cfg.numHeads() * (hs * hs + 2L * hs); // sums, normalizer, offsets
         }
 
         @Override
@@ -350,9 +352,9 @@ public final class DiJiangNeoXModel implements NativeModel {
             int t = x.length;
             double eps = cfg.layerNormEps();
             float[][] normed = new float[t][];
-            double[][][] fq = new double[nh][t][];
-            double[][][] fk = new double[nh][t][];
-            double[][][] v = new double[nh][t][hs];
+            float[][] q = new float[nh][t * hs]; // [head][position][hs], rows as the kernel reads them
+            float[][] k = new float[nh][t * hs];
+            float[][] v = new float[nh][t * hs]; // times DiJiangDecay.valueScale
             final int base0 = position;
             NativeOps.forEachIndex(t, i -> normed[i] = NativeOps.layerNorm(x[i], w.ln1w, w.ln1b, eps));
             float[][] qkvAll = w.qkv.apply(normed);
@@ -360,25 +362,27 @@ public final class DiJiangNeoXModel implements NativeModel {
                 float[] qkv = qkvAll[i];
                 for (int head = 0; head < nh; head++) {
                     int base = head * 3 * hs; // [heads][3][head_size]
-                    double[] q = new double[hs];
-                    double[] k = new double[hs];
+                    double valueScale = w.decay[head].valueScale(base0 + i);
+                    double[] qi = new double[hs];
+                    double[] ki = new double[hs];
                     for (int j = 0; j < hs; j++) {
-                        q[j] = qkv[base + j];
-                        k[j] = qkv[base + hs + j];
-                        v[head][i][j] = qkv[base + 2 * hs + j];
+                        qi[j] = qkv[base + j];
+                        ki[j] = qkv[base + hs + j];
+                        v[head][i * hs + j] = (float) (valueScale * qkv[base + 2 * hs + j]);
                     }
-                    rope(q, base0 + i);
-                    rope(k, base0 + i);
-                    fq[head][i] = featureMap(q, w.proj);
-                    fk[head][i] = featureMap(k, w.proj);
+                    rope(qi, base0 + i);
+                    rope(ki, base0 + i);
+                    for (int j = 0; j < hs; j++) {
+                        q[head][i * hs + j] = (float) qi[j];
+                        k[head][i * hs + j] = (float) ki[j];
+                    }
                 }
             });
             double[][] o = new double[t][h];
             // heads write disjoint columns of o and own their state
             NativeOps.forEachIndex(nh, head -> {
-                double[] s = state[l][head];
-                if (recurrent) recurrent(w, head, fq[head], fk[head], v[head], s, o);
-                else chunked(w, head, fq[head], fk[head], v[head], s, o);
+                if (recurrent) recurrent(l, head, q[head], k[head], v[head], o);
+                else chunked(l, head, q[head], k[head], v[head], o);
             });
             float[][] gates = w.gate.apply(normed);
             float[][] gated = new float[t][];
@@ -409,75 +413,50 @@ public final class DiJiangNeoXModel implements NativeModel {
             return out;
         }
 
-        /** One token at a time: S = a_n S + b_n phi(k_n) v_n^T, o_n = phi(q_n)^T S. */
-        private void recurrent(
-                Layer w, int head, double[][] fq, double[][] fk, double[][] v, double[] s, double[][] o) {
+        /** One token at a time: S = lambda_n S + phi(k_n) v_n^T, then o_n = outputScale_n phi(q_n)^T S. */
+        private void recurrent(int l, int head, float[] q, float[] k, float[] v, double[][] o) {
             int hs = cfg.headSize();
-            for (int i = 0; i < fq.length; i++) {
+            DiJiangDecay decay = layers[l].decay[head];
+            KernelMemory s = memory[l][head];
+            FusedRecurrentLinearAttention form = decode[l][head];
+            double[] numerator = new double[hs];
+            for (int i = 0; i < o.length; i++) {
                 int pos = position + i;
-                double a = decayA(w, head, pos);
-                double b = decayB(w, head, pos);
-                for (int f = 0; f < hs; f++) {
-                    double kb = b * fk[i][f];
-                    for (int j = 0; j < hs; j++) s[f * hs + j] = a * s[f * hs + j] + kb * v[i][j];
-                }
-                for (int f = 0; f < hs; f++) {
-                    double qf = fq[i][f];
-                    for (int j = 0; j < hs; j++) o[i][head * hs + j] += qf * s[f * hs + j];
-                }
+                form.addKey(s, k, i * hs, v, i * hs, decay.logStep(pos));
+                double c = form.loadQuery(s, q, i * hs, 0);
+                Arrays.fill(numerator, 0);
+                form.accumulate(s, c, 0, numerator); // numerator / exp(c)
+                double scale = Math.exp(c) * decay.outputScale(pos);
+                for (int j = 0; j < hs; j++) o[i][head * hs + j] = scale * numerator[j];
             }
         }
 
-        /**
-         * Lightning-style blocks: inside a block the masked product with weights prod_{c<i<=r} a_i * b_c, across
-         * blocks the state decayed by the block's running product of a (products only, no division).
-         */
-        private void chunked(Layer w, int head, double[][] fq, double[][] fk, double[][] v, double[] s, double[][] o) {
+        /** Blocks of the chunked form; each row's output is its numerator, times outputScale_n. */
+        private void chunked(int l, int head, float[] q, float[] k, float[] v, double[][] o) {
             int hs = cfg.headSize();
-            int t = fq.length;
+            int t = o.length;
+            DiJiangDecay decay = layers[l].decay[head];
+            KernelMemory s = memory[l][head];
+            ChunkLinearAttention block = prefillBlocks[head];
+            if (block == null || block.capacity() != blockSize) {
+                block = prefillBlocks[head] = new ChunkLinearAttention(layers[l].featureMap, hs, blockSize, 1.0);
+            }
+            block.setMap(layers[l].featureMap, 1.0);
+            double[] logDecay = new double[t];
+            for (int i = 0; i < t; i++) logDecay[i] = decay.logStep(position + i);
+            float[] numerator = new float[blockSize * hs];
+            float[] denominator = new float[blockSize];
             for (int start = 0; start < t; start += blockSize) {
                 int len = Math.min(blockSize, t - start);
-                double[] aa = new double[len];
-                double[] bb = new double[len];
+                block.loadKeys(k, start * hs, hs, v, start * hs, hs, len, logDecay, start, 1);
+                block.loadState(s);
+                double[] rowMax = block.loadQueries(q, start * hs, hs, len, 0, true);
+                Arrays.fill(numerator, 0f);
+                block.accumulate(rowMax, 0, true, numerator, denominator); // numerator / exp(rowMax)
+                block.commitKeys(s);
                 for (int r = 0; r < len; r++) {
-                    aa[r] = decayA(w, head, position + start + r);
-                    bb[r] = decayB(w, head, position + start + r);
-                }
-                double cum = 1;
-                for (int r = 0; r < len; r++) {
-                    cum *= aa[r];
-                    double[] orow = o[start + r];
-                    double[] q = fq[start + r];
-                    // inter-block: decayed state
-                    for (int f = 0; f < hs; f++) {
-                        double qf = q[f] * cum;
-                        if (qf == 0) continue;
-                        for (int j = 0; j < hs; j++) orow[head * hs + j] += qf * s[f * hs + j];
-                    }
-                    // intra-block: columns c <= r with weight prod_{c<i<=r} a_i * b_c
-                    double wgt = 1;
-                    for (int c = r; c >= 0; c--) {
-                        double[] k = fk[start + c];
-                        double dot = 0;
-                        for (int f = 0; f < hs; f++) dot += q[f] * k[f];
-                        double coef = wgt * bb[c] * dot;
-                        double[] vc = v[start + c];
-                        for (int j = 0; j < hs; j++) orow[head * hs + j] += coef * vc[j];
-                        wgt *= aa[c];
-                    }
-                }
-                // state: S = (prod a) S + sum_c prod_{c<i<len} a_i b_c phi(k_c) v_c^T
-                for (int idx = 0; idx < s.length; idx++) s[idx] *= cum;
-                double wgt = 1;
-                for (int c = len - 1; c >= 0; c--) {
-                    double[] k = fk[start + c];
-                    double[] vc = v[start + c];
-                    double coef = wgt * bb[c];
-                    for (int f = 0; f < hs; f++) {
-                        double kf = coef * k[f];
-                        for (int j = 0; j < hs; j++) s[f * hs + j] += kf * vc[j];
-                    }
-                    wgt *= aa[c];
+                    double scale = Math.exp(rowMax[r]) * decay.outputScale(position + start + r);
+                    for (int j = 0; j < hs; j++) o[start + r][head * hs + j] = scale * numerator[r * hs + j];
                 }
             }
         }

@@ -30,7 +30,10 @@ import java.util.function.DoubleUnaryOperator;
  * Recurrent state per layer (constant in the sequence length): {@code A_n = 1 + e^-beta A_(n-1)}, {@code S_slope =
  * (1 - 1/A_n) S_slope + V_n / A_n}, {@code R = alpha (R + E_n)}; V'_n reads S_slope and E'_n reads R before they
  * take token n. Both sections are element-wise recurrences, so prefill runs the batched projections and the same
- * linear-time scan (there is no quadratic product to block); the quadratic forms are the tests' reference.
+ * linear-time scan (there is no quadratic product to block); the quadratic forms are the tests' reference. Not on
+ * {@code io.dijiang4j.attention.ops.linear}: there is no query-key product, each hidden element is its own scalar
+ * recurrence (the decay section is {@code S = lambda S + phi(k) v^T} only with phi = 1 and a read that leaves out
+ * the current token), so the kernel would add feature maps and blocks to a scan of two values per element.
  */
 public final class McsdModel implements NativeModel {
 

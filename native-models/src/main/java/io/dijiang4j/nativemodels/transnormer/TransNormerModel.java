@@ -26,7 +26,10 @@ import java.util.function.DoubleUnaryOperator;
  * 1e-5))}; powers are formed as {@code exp(-s d)} for d >= 0 only.
  *
  * <p>Prefill: Lightning blocks (intra-block masked product + inter-block state). Decode: {@code kv = lambda kv +
- * k v^T, o = q^T kv}, state in float64.
+ * k v^T, o = q^T kv}, state in float64. Not on {@code io.dijiang4j.attention.ops.linear}: its memory keeps
+ * non-negative features as logarithms (that is how it never overflows), and q, k here are signed (SiLU's negative
+ * lobe, LRPE's cos and sin); this is flash-linear-attention's other method, identity features without a denominator
+ * (lightning attention).
  */
 public final class TransNormerModel implements NativeModel {
 

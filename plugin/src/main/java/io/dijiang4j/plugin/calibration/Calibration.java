@@ -65,7 +65,7 @@ public record Calibration(
         }
 
         public boolean centroids() {
-            return !kind.seeded();
+            return kind == FeatureMapKind.CENTROIDS;
         }
     }
 

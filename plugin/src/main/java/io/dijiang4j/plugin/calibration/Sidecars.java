@@ -15,8 +15,8 @@ import java.util.Optional;
  */
 public final class Sidecars {
     /** The profile keys a sidecar sets per layer (its memory map and exact budget). */
-    public static final List<String> HELD_KEYS =
-            List.of("feature_map", "features", "feature_seed", "sinks", "window", "exact_cache", "cache_policy");
+    public static final List<String> HELD_KEYS = List.of(
+            "feature_map", "features", "feature_seed", "sinks", "window", "exact_cache", "cache_policy", "budget");
 
     private Sidecars() {}
 

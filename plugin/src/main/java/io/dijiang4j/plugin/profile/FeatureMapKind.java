@@ -3,8 +3,10 @@ package io.dijiang4j.plugin.profile;
 import io.dijiang4j.attention.features.FeatureMaps;
 
 /**
- * The profile's {@code feature_map}: a seeded map of {@link FeatureMaps#KINDS} (same key) or {@link #CENTROIDS}, the
- * map fitted by {@code dijiang calibrate}, which exists only in a calibration sidecar.
+ * The profile's {@code feature_map}: a seeded map of {@link FeatureMaps#KINDS} (same key), {@link #CENTROIDS}, the
+ * map fitted by {@code dijiang calibrate}, which exists only in a calibration sidecar, or {@link #ONLINE}, the hybrid
+ * memory that fits itself to each sequence's evicted tokens (no sidecar, no seed), or {@link #NONE}: no memory, the
+ * hybrid's sinks and window alone (StreamingLLM, the baseline every memory is measured against).
  */
 public enum FeatureMapKind {
     WDCF("wdcf"),
@@ -13,7 +15,9 @@ public enum FeatureMapKind {
     PERFORMER("performer"),
     PERFORMER_ORTHOGONAL("performer-orthogonal"),
     PFF("pff"),
-    CENTROIDS(FeatureMaps.CENTROIDS);
+    CENTROIDS(FeatureMaps.CENTROIDS),
+    ONLINE(FeatureMaps.ONLINE),
+    NONE("none");
 
     private final String key;
 
@@ -26,9 +30,9 @@ public enum FeatureMapKind {
         return key;
     }
 
-    /** Whether the map is built from a seed (every kind but the fitted centroids). */
+    /** Whether the map is built from a seed (every kind but the fitted centroids, the online memory and none). */
     public boolean seeded() {
-        return this != CENTROIDS;
+        return this != CENTROIDS && this != ONLINE && this != NONE;
     }
 
     /** @throws IllegalArgumentException naming the known kinds */

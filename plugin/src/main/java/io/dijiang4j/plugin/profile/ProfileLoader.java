@@ -39,6 +39,7 @@ public final class ProfileLoader {
             "sinks",
             "window",
             "exact_cache",
+            "budget",
             "cache_policy",
             "calibration",
             "block_size",
@@ -115,8 +116,9 @@ public final class ProfileLoader {
         } else if (values.containsKey("except_layers")) {
             layers = LayerSelection.allBut(r.intList("except_layers"));
         }
-        FeatureMapKind featureMap =
-                values.containsKey("feature_map") ? r.choice("feature_map", FeatureMapKind::parse) : d.featureMap();
+        FeatureMapKind featureMap = values.containsKey("feature_map")
+                ? r.choice("feature_map", FeatureMapKind::parse)
+                : Profile.defaultFeatureMap(mode);
         int features = values.containsKey("features") ? r.integer("features") : d.features();
         if (features < 1) throw r.error("features", "must be a positive number of features, got " + features);
         int sinks = values.containsKey("sinks") ? r.integer("sinks") : d.sinks();
@@ -126,6 +128,21 @@ public final class ProfileLoader {
         int exactCache = values.containsKey("exact_cache") ? r.integer("exact_cache") : d.exactCache();
         if (exactCache < 0)
             throw r.error("exact_cache", "must be >= 0 (evicted tokens per KV head), got " + exactCache);
+        if (values.containsKey("budget")) {
+            int budget = r.integer("budget");
+            try {
+                ExactBudget split = ExactBudget.split(
+                        budget,
+                        values.containsKey("sinks") ? sinks : null,
+                        values.containsKey("window") ? window : null,
+                        values.containsKey("exact_cache") ? exactCache : null);
+                sinks = split.sinks();
+                window = split.window();
+                exactCache = split.exactCache();
+            } catch (IllegalArgumentException e) {
+                throw r.error("budget", e.getMessage());
+            }
+        }
         ExactCachePolicy cachePolicy = values.containsKey("cache_policy")
                 ? r.choice("cache_policy", SettingKeys::cachePolicy)
                 : d.cachePolicy();

@@ -111,7 +111,7 @@ class ProfileLoaderTest {
                 .contains("key 'backend': must be one of auto, cpu, cuda, got 'tpu'"));
         assertTrue(error("model: /x\nfeature_map: fourier\n")
                 .contains("key 'feature_map': must be one of wdcf, wdcf-mc, dijiang-code, performer,"
-                        + " performer-orthogonal, pff, centroids, got 'fourier'"));
+                        + " performer-orthogonal, pff, centroids, online, none, got 'fourier'"));
         assertTrue(error("model: hf:no-owner\n")
                 .contains(
                         "line 1: key 'model': a Hugging Face model is written" + " hf:owner/name, got 'hf:no-owner'"));

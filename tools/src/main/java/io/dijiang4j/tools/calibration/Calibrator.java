@@ -103,6 +103,10 @@ public final class Calibrator {
             for (int c : caches) if (c < 0) throw new IllegalArgumentException("caches must be >= 0, got " + c);
             if (maxPairs < 1) throw new IllegalArgumentException("maxPairs must be >= 1");
             Objects.requireNonNull(featureMap, "featureMap");
+            if (featureMap == FeatureMapKind.ONLINE || featureMap == FeatureMapKind.NONE) {
+                throw new IllegalArgumentException("--feature-map " + featureMap + " has nothing to calibrate (online"
+                        + " fits itself at run time, none is no memory); calibrate fits centroids or a seeded map");
+            }
             Objects.requireNonNull(cachePolicy, "cachePolicy");
             if (features < 1) throw new IllegalArgumentException("--features must be >= 1, got " + features);
             if (sinks < 0) throw new IllegalArgumentException("--sinks must be >= 0, got " + sinks);

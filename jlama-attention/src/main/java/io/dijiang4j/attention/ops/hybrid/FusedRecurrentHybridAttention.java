@@ -1,7 +1,5 @@
 package io.dijiang4j.attention.ops.hybrid;
 
-import io.dijiang4j.attention.ops.linear.FusedRecurrentLinearAttention;
-import io.dijiang4j.attention.ops.linear.KernelMemory;
 import io.dijiang4j.attention.simd.Vec;
 import io.dijiang4j.attention.simd.VectorOps;
 import java.util.Arrays;
@@ -16,7 +14,8 @@ import java.util.Arrays;
  *   num = sum_E exp(tau q.k_j - c) v_j + g_h exp(-c) phi(q)^T S,   den likewise,   o = num / den
  * </pre>
  *
- * The memory is the linear ops' recurrent form ({@link FusedRecurrentLinearAttention} over a {@link KernelMemory}).
+ * The memory is an {@link EvictedMemory}: the linear ops' recurrent form over a kernel memory ({@link
+ * FeatureMemory}) or the online centroid memory ({@link OnlineCentroidMemory}).
  * With an exact cache every decision depends on earlier queries, so the backend runs this form token by token. Holds
  * scratch only (one per state is enough: decode visits the heads in turn); allocates nothing per token.
  */
@@ -52,9 +51,9 @@ public final class FusedRecurrentHybridAttention {
     }
 
     /** Folds the token at {@code pos} (it left the window) into the memory, decaying it first. */
-    public void fold(FusedRecurrentLinearAttention step, KernelMemory memory, ExactTokens tokens, long pos) {
+    public void fold(EvictedMemory memory, ExactTokens tokens, long pos) {
         tokens.copyKey(pos, keyRow, 0, 1);
-        step.addKey(memory, keyRow, 0, tokens.values(pos), tokens.valueOffset(pos));
+        memory.fold(keyRow, 0, tokens.values(pos), tokens.valueOffset(pos));
     }
 
     /**
@@ -63,8 +62,7 @@ public final class FusedRecurrentHybridAttention {
      * {@code weights[j] * 1/den} is token j's probability.
      */
     public double attend(
-            FusedRecurrentLinearAttention step,
-            KernelMemory memory,
+            EvictedMemory memory,
             ExactTokens tokens,
             ExactCache cache,
             long n,
@@ -72,7 +70,7 @@ public final class FusedRecurrentHybridAttention {
             int qOff,
             double logGain,
             float[] out) {
-        double memoryMax = step.loadQuery(memory, q, qOff, logGain);
+        double memoryMax = memory.loadQuery(q, qOff, logGain);
         long sinkEnd = Math.min(sinks, n + 1), first = windowStart(n);
         float exactMax = tokens.logits(0, sinkEnd, q, qOff, scale, weights, 0);
         exactMax = Math.max(exactMax, tokens.logits(first, n + 1, q, qOff, scale, weights, (int) sinkEnd));
@@ -93,7 +91,7 @@ public final class FusedRecurrentHybridAttention {
         double den = Vec.sum(weights, 0, total);
         double[] num = numerator;
         for (int i = 0; i < d; i++) num[i] = exactRow[i];
-        if (memoryMax > Double.NEGATIVE_INFINITY) den += step.accumulate(memory, c, logGain, num);
+        if (memoryMax > Double.NEGATIVE_INFINITY) den += memory.accumulate(c, logGain, num);
         double inv = 1.0 / Math.max(den, Double.MIN_NORMAL);
         for (int i = 0; i < d; i++) out[qOff + i] = (float) (num[i] * inv);
         return inv;
@@ -129,13 +127,7 @@ public final class FusedRecurrentHybridAttention {
      * (ties: the older); the loser of the two (ties: the entry) is folded into the memory. Its priority is the
      * attention it accumulated (heavy hitters) or the memory's recall error of it (self-recall).
      */
-    public void admit(
-            FusedRecurrentLinearAttention step,
-            KernelMemory memory,
-            ExactTokens tokens,
-            ExactCache cache,
-            long leaving,
-            boolean heavyHitter) {
+    public void admit(EvictedMemory memory, ExactTokens tokens, ExactCache cache, long leaving, boolean heavyHitter) {
         float[] key = keyRow;
         tokens.copyKey(leaving, key, 0, 1);
         float[] value = tokens.values(leaving);
@@ -144,7 +136,7 @@ public final class FusedRecurrentHybridAttention {
         if (heavyHitter) {
             priority = window > 0 ? cache.windowPriorities[cache.windowSlot(leaving)] : 0;
         } else {
-            priority = recallError(step, memory, key, value, valueOff);
+            priority = recallError(memory, key, value, valueOff);
         }
         int count = cache.count;
         long[] positions = cache.positions;
@@ -162,10 +154,10 @@ public final class FusedRecurrentHybridAttention {
                 }
             }
             if (priority < priorities[slot]) { // the candidate is the newest: on a tie the entry goes
-                step.addKey(memory, key, 0, value, valueOff);
+                memory.fold(key, 0, value, valueOff);
                 return;
             }
-            step.addKey(memory, cache.keys, slot * d, cache.values, slot * d);
+            memory.fold(cache.keys, slot * d, cache.values, slot * d);
         }
         System.arraycopy(key, 0, cache.keys, slot * d, d);
         System.arraycopy(value, valueOff, cache.values, slot * d, d);
@@ -174,12 +166,11 @@ public final class FusedRecurrentHybridAttention {
     }
 
     /** |v - m(k)|^2 of the memory queried with the token's own key through the query-side map; |v|^2 if empty. */
-    private double recallError(
-            FusedRecurrentLinearAttention step, KernelMemory memory, float[] key, float[] value, int valueOff) {
-        double max = step.loadQuery(memory, key, 0, 0);
+    private double recallError(EvictedMemory memory, float[] key, float[] value, int valueOff) {
+        double max = memory.loadQuery(key, 0, 0);
         double[] recalled = numerator;
         Arrays.fill(recalled, 0);
-        double den = max > Double.NEGATIVE_INFINITY ? step.accumulate(memory, max, 0, recalled) : 0;
+        double den = max > Double.NEGATIVE_INFINITY ? memory.accumulate(max, 0, recalled) : 0;
         double error = 0;
         for (int i = 0; i < d; i++) {
             double diff = value[valueOff + i] - (den > 0 ? recalled[i] / den : 0);
