@@ -7,6 +7,6 @@ import java.util.List;
 public final class BenchCliExtension implements CliExtension {
     @Override
     public List<Object> commands() {
-        return List.of(new BenchCommand());
+        return List.of(new BenchCommand(), new io.dijiang4j.bench.longctx.LongContextCommand());
     }
 }

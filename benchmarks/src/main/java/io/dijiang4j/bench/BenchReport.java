@@ -138,17 +138,23 @@ public final class BenchReport {
                     rs.stream().mapToDouble(r -> r.memoryBytes() / 1048576.0).toArray());
             m.setMarker(SeriesMarkers.CIRCLE);
         }
-        BufferedImage left = BitmapEncoder.getBufferedImage(speed);
-        BufferedImage right = BitmapEncoder.getBufferedImage(memory);
-        BufferedImage both = new BufferedImage(
-                left.getWidth() + right.getWidth(),
-                Math.max(left.getHeight(), right.getHeight()),
-                BufferedImage.TYPE_INT_RGB);
-        Graphics2D g = both.createGraphics();
-        g.drawImage(left, 0, 0, null);
-        g.drawImage(right, left.getWidth(), 0, null);
+        return tile(List.of(BitmapEncoder.getBufferedImage(speed), BitmapEncoder.getBufferedImage(memory)), 2);
+    }
+
+    /** Panels in rows of {@code columns}, left to right, top to bottom, each cell as large as the largest panel. */
+    public static BufferedImage tile(List<BufferedImage> panels, int columns) {
+        if (panels.isEmpty()) throw new IllegalArgumentException("no panels");
+        int w = panels.stream().mapToInt(BufferedImage::getWidth).max().orElseThrow();
+        int h = panels.stream().mapToInt(BufferedImage::getHeight).max().orElseThrow();
+        int cols = Math.min(columns, panels.size());
+        int rows = (panels.size() + cols - 1) / cols;
+        BufferedImage all = new BufferedImage(cols * w, rows * h, BufferedImage.TYPE_INT_RGB);
+        Graphics2D g = all.createGraphics();
+        g.setColor(java.awt.Color.WHITE);
+        g.fillRect(0, 0, all.getWidth(), all.getHeight());
+        for (int i = 0; i < panels.size(); i++) g.drawImage(panels.get(i), (i % cols) * w, (i / cols) * h, null);
         g.dispose();
-        return both;
+        return all;
     }
 
     private static XYChart chart(String title, String yTitle, boolean logY) {

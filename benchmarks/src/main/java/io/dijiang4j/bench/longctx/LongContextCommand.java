@@ -1,0 +1,303 @@
+package io.dijiang4j.bench.longctx;
+
+import io.dijiang4j.bench.BenchReport;
+import io.dijiang4j.bench.longctx.LongContextReport.EvalRow;
+import io.dijiang4j.bench.longctx.LongContextReport.PasskeyTrial;
+import io.dijiang4j.plugin.DiJiang;
+import io.dijiang4j.plugin.DiJiangModel;
+import io.dijiang4j.plugin.Session;
+import io.dijiang4j.plugin.generation.ChatTemplate;
+import io.dijiang4j.plugin.generation.ChatTurn;
+import io.dijiang4j.plugin.generation.GenerationOptions;
+import io.dijiang4j.plugin.generation.GenerationResult;
+import io.dijiang4j.plugin.io.AtomicFiles;
+import io.dijiang4j.plugin.profile.Mode;
+import io.dijiang4j.plugin.profile.Profile;
+import io.dijiang4j.plugin.profile.ProfileLoader;
+import io.dijiang4j.tools.eval.EvalResult;
+import io.dijiang4j.tools.eval.Evaluator;
+import io.dijiang4j.tools.eval.StoryTexts;
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.HashSet;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Locale;
+import java.util.Map;
+import java.util.Set;
+import java.util.concurrent.Callable;
+import java.util.function.UnaryOperator;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Option;
+
+/**
+ * {@code dijiang long-context}: long-context fidelity of several profiles on one model against vanilla Jlama:
+ * teacher-forced comparisons ({@link Evaluator}) on the first N tokens of given texts, and passkey retrieval
+ * ({@link PasskeyPrompt}, greedy answer read by {@link PasskeyAnswer}). Results accumulate in {@code --out}
+ * ({@code passkey.csv}, {@code eval.csv}; cells already there are skipped, so a run can be resumed or extended with
+ * another grid), and every run rewrites {@code passkey.png} (heat maps) and {@code report.md} from all of them. The
+ * loop order (length, trial, depth, profile) keeps partial runs balanced across profiles; {@code --max-minutes} stops
+ * after the cell in progress.
+ */
+@Command(
+        name = "long-context",
+        mixinStandardHelpOptions = true,
+        description = "Long-context evaluation of profiles against vanilla: teacher-forced metrics at given lengths and"
+                + " passkey retrieval (accuracy per length and depth); CSV, Markdown and PNG heat maps in --out.")
+public final class LongContextCommand implements Callable<Integer> {
+    @Option(
+            names = "--profile",
+            required = true,
+            paramLabel = "NAME=FILE",
+            description = "A profile to evaluate under a name (repeatable; all on the same model; mode softmax is"
+                    + " vanilla itself).")
+    List<String> profiles;
+
+    @Option(names = "--out", required = true, paramLabel = "DIR", description = "Results directory.")
+    Path out;
+
+    @Option(
+            names = "--eval-text",
+            paramLabel = "NAME=FILE",
+            description = "Texts for the teacher-forced comparison (<<<STORY>>>-separated; each text with enough"
+                    + " tokens is cut to the length; repeatable).")
+    List<String> evalTexts = List.of();
+
+    @Option(
+            names = "--eval-lengths",
+            split = ",",
+            paramLabel = "N",
+            description = "Teacher-forced lengths in tokens, BOS included (default: none).")
+    List<Integer> evalLengths = List.of();
+
+    @Option(
+            names = "--passkey-lengths",
+            split = ",",
+            paramLabel = "N",
+            description = "Passkey prompt lengths in tokens (default: none).")
+    List<Integer> passkeyLengths = List.of();
+
+    @Option(
+            names = "--depths",
+            split = ",",
+            defaultValue = "10,50,90",
+            paramLabel = "PCT",
+            description = "Passkey depths, percent of the filler (default ${DEFAULT-VALUE}).")
+    List<Integer> depths;
+
+    @Option(
+            names = "--trials",
+            defaultValue = "5",
+            description = "Trials per length and depth (default ${DEFAULT-VALUE}).")
+    int trials;
+
+    @Option(names = "--seed", defaultValue = "7", description = "Seed of the passkeys (default ${DEFAULT-VALUE}).")
+    long seed;
+
+    @Option(
+            names = "--answer-tokens",
+            defaultValue = "12",
+            description = "Greedy tokens of the answer (default ${DEFAULT-VALUE}).")
+    int answerTokens;
+
+    @Option(
+            names = "--max-minutes",
+            defaultValue = "0",
+            description = "Stop starting new cells after this many minutes (0 = no limit).")
+    double maxMinutes;
+
+    private long started;
+
+    @Override
+    public Integer call() throws IOException {
+        started = System.nanoTime();
+        Map<String, Profile> named = new LinkedHashMap<>();
+        for (String spec : profiles) {
+            String[] nf = nameValue(spec, "--profile");
+            named.put(nf[0], ProfileLoader.load(Path.of(nf[1])));
+        }
+        Profile first = named.values().iterator().next();
+        Files.createDirectories(out);
+        Path passkeyFile = out.resolve("passkey.csv");
+        Path evalFile = out.resolve("eval.csv");
+        List<PasskeyTrial> passkey = new ArrayList<>(
+                Files.exists(passkeyFile)
+                        ? LongContextReport.readPasskeyCsv(Files.readString(passkeyFile))
+                        : List.of());
+        List<EvalRow> eval = new ArrayList<>(
+                Files.exists(evalFile) ? LongContextReport.readEvalCsv(Files.readString(evalFile)) : List.of());
+        try (DiJiangModel vanilla = DiJiang.load(first.withMode(Mode.SOFTMAX), LongContextCommand::log)) {
+            runEval(vanilla, named, eval, evalFile);
+            runPasskey(vanilla, named, passkey, passkeyFile);
+        } finally {
+            writeReport(passkey, eval);
+        }
+        return 0;
+    }
+
+    private void runEval(DiJiangModel vanilla, Map<String, Profile> named, List<EvalRow> rows, Path file)
+            throws IOException {
+        Set<String> done = new HashSet<>(rows.stream().map(EvalRow::key).toList());
+        for (String spec : evalTexts) {
+            String[] nf = nameValue(spec, "--eval-text");
+            List<int[]> encoded = new ArrayList<>();
+            for (String text : StoryTexts.read(Path.of(nf[1]))) encoded.add(vanilla.encode(text, true));
+            for (int length : evalLengths) {
+                List<int[]> cut = new ArrayList<>();
+                for (int[] t : encoded) if (t.length >= length) cut.add(Arrays.copyOf(t, length));
+                if (cut.isEmpty()) {
+                    log("no text of " + nf[0] + " has " + length + " tokens; skipped");
+                    continue;
+                }
+                List<String> pending = new ArrayList<>();
+                List<Evaluator> evaluators = new ArrayList<>();
+                for (var p : named.entrySet()) {
+                    EvalRow probe = new EvalRow(p.getKey(), nf[0], length, 0, null, null, 0);
+                    if (done.contains(probe.key()) || p.getValue().mode() == Mode.SOFTMAX) continue;
+                    pending.add(p.getKey());
+                    evaluators.add(new Evaluator(vanilla, p.getValue()));
+                }
+                if (pending.isEmpty()) continue;
+                if (outOfTime()) return;
+                log(String.format(
+                        Locale.ROOT,
+                        "teacher-forced %s, %d tokens x %d texts, profiles %s ...",
+                        nf[0],
+                        length,
+                        cut.size(),
+                        pending));
+                long t0 = System.nanoTime();
+                // one evaluation per profile (each runs its own reference pass: evaluation with ablation variants
+                // shares the reference within one profile)
+                List<EvalResult> results = new java.util.ArrayList<>();
+                for (Evaluator e : evaluators) results.add(e.evaluateTokens(cut, LongContextCommand::log));
+                double seconds = (System.nanoTime() - t0) / 1e9;
+                for (int i = 0; i < results.size(); i++) {
+                    EvalResult r = results.get(i);
+                    EvalRow row = new EvalRow(
+                            pending.get(i), nf[0], length, r.beyondFrom(), r.all(), r.beyondWindow(), seconds);
+                    rows.add(row);
+                    done.add(row.key());
+                    log(String.format(
+                            Locale.ROOT,
+                            "  %s: ppl %.3f vs vanilla %.3f (x%.3f), KL %.4f, top-1 %.3f",
+                            pending.get(i),
+                            r.all().perplexity(),
+                            r.all().perplexityReference(),
+                            r.all().perplexityRatio(),
+                            r.all().klMean(),
+                            r.all().top1Agreement()));
+                }
+                AtomicFiles.writeString(file, LongContextReport.evalCsv(rows));
+                log(String.format(Locale.ROOT, "  (%.0f s, elapsed %.1f min)", seconds, minutes()));
+            }
+        }
+    }
+
+    private void runPasskey(DiJiangModel vanilla, Map<String, Profile> named, List<PasskeyTrial> trialsDone, Path file)
+            throws IOException {
+        if (passkeyLengths.isEmpty()) return;
+        Set<String> done =
+                new HashSet<>(trialsDone.stream().map(PasskeyTrial::key).toList());
+        UnaryOperator<String> template = ChatTemplate.of(vanilla.jlama())
+                .<UnaryOperator<String>>map(t -> user -> t.render(List.of(ChatTurn.user(user))))
+                .orElse(UnaryOperator.identity());
+        for (int length : passkeyLengths) {
+            for (int trial = 0; trial < trials; trial++) {
+                for (int depth : depths) {
+                    int key = passkey(seed, length, depth, trial);
+                    PasskeyPrompt prompt = PasskeyPrompt.build(
+                            length - 1, depth / 100.0, key, s -> vanilla.encode(s, false).length, template);
+                    int[] tokens = vanilla.encode(prompt.prompt(), true);
+                    for (var p : named.entrySet()) {
+                        PasskeyTrial probe = new PasskeyTrial(p.getKey(), length, depth, trial, 0, 0, 0, false, 0);
+                        if (done.contains(probe.key())) continue;
+                        if (outOfTime()) return;
+                        long t0 = System.nanoTime();
+                        String reply;
+                        DiJiangModel model = p.getValue().mode() == Mode.SOFTMAX
+                                ? vanilla
+                                : DiJiang.install(vanilla.jlama(), p.getValue());
+                        try (Session s = model.newSession()) {
+                            GenerationResult g = s.generate(tokens, GenerationOptions.greedy(answerTokens), x -> {});
+                            reply = g.text();
+                        } finally {
+                            if (model != vanilla) model.close();
+                        }
+                        double seconds = (System.nanoTime() - t0) / 1e9;
+                        int answer = PasskeyAnswer.parse(reply).orElse(-1);
+                        PasskeyTrial t = new PasskeyTrial(
+                                p.getKey(), length, depth, trial, key, tokens.length, answer, answer == key, seconds);
+                        trialsDone.add(t);
+                        done.add(t.key());
+                        AtomicFiles.writeString(file, LongContextReport.passkeyCsv(trialsDone));
+                        log(String.format(
+                                Locale.ROOT,
+                                "passkey %d tokens (%d), depth %d%%, trial %d, %s: %s %s"
+                                        + " (%.0f s, elapsed %.1f min)",
+                                length,
+                                tokens.length,
+                                depth,
+                                trial,
+                                p.getKey(),
+                                answer == key ? "OK" : "MISS",
+                                reply.strip().replace('\n', ' '),
+                                seconds,
+                                minutes()));
+                    }
+                }
+            }
+        }
+    }
+
+    private void writeReport(List<PasskeyTrial> passkey, List<EvalRow> eval) {
+        StringBuilder md = new StringBuilder();
+        if (!eval.isEmpty()) md.append(LongContextReport.evalMarkdown(eval)).append('\n');
+        if (!passkey.isEmpty()) {
+            md.append(LongContextReport.passkeyMarkdown(passkey));
+            try {
+                BenchReport.writePng(out.resolve("passkey.png"), LongContextReport.heatMaps(passkey, 3));
+            } catch (IOException e) {
+                throw new IllegalStateException("cannot write the heat maps: " + e.getMessage(), e);
+            }
+        }
+        AtomicFiles.writeString(out.resolve("report.md"), md.toString());
+        log("wrote " + out.resolve("report.md") + (passkey.isEmpty() ? "" : " and passkey.png"));
+    }
+
+    /** The passkey of a cell: the same for every profile, 10000..99999. */
+    static int passkey(long seed, int length, int depth, int trial) {
+        long h = seed * 0x9E3779B97F4A7C15L + length * 0xBF58476D1CE4E5B9L + depth * 0x94D049BB133111EBL + trial;
+        h ^= h >>> 31;
+        h *= 0xD6E8FEB86659FD93L;
+        h ^= h >>> 29;
+        return 10000 + (int) Math.floorMod(h, 90000L);
+    }
+
+    private boolean outOfTime() {
+        if (maxMinutes > 0 && minutes() >= maxMinutes) {
+            log(String.format(Locale.ROOT, "time budget of %.1f minutes spent; stopping", maxMinutes));
+            return true;
+        }
+        return false;
+    }
+
+    private double minutes() {
+        return (System.nanoTime() - started) / 60e9;
+    }
+
+    private static String[] nameValue(String spec, String option) {
+        int eq = spec.indexOf('=');
+        if (eq <= 0 || eq == spec.length() - 1) {
+            throw new IllegalArgumentException(option + " wants NAME=FILE, got '" + spec + "'");
+        }
+        return new String[] {spec.substring(0, eq), spec.substring(eq + 1)};
+    }
+
+    private static void log(String line) {
+        System.err.println("long-context: " + line);
+    }
+}

@@ -1,0 +1,98 @@
+#!/usr/bin/env bash
+# Long-context evaluation of SmolLM2-135M-Instruct (issue 14 item 4): `dijiang long-context` over
+#   - teacher-forced comparisons with vanilla (perplexity, KL, top-1, beyond the exact tokens) on the first N tokens of
+#     public-domain prose generated at run time (the Book of Genesis, King James Version, from the Debian packages
+#     bible-kjv and bible-kjv-text; the KJV text is out of copyright, see /usr/share/doc/bible-kjv-text/copyright) and,
+#     with --samples N, on one text the model samples itself (N tokens, temperature 1, seed 1234);
+#   - passkey retrieval (a five-digit number at 10/50/90% depth of filler, the question in the chat template, greedy).
+# Profiles (budgets = exact tokens per head: sinks + window + exact cache): vanilla; the plain sinks + window of the
+# budget; the calibration-free hybrid of the budget; at budget 128 also a 32-token exact cache, heavy_hitter against
+# self_recall. Results accumulate in docs/longctx/ (passkey.csv, eval.csv; cells already measured are skipped, so the
+# script can be re-run with a larger grid), which also gets report.md and passkey.png; work files in local/longctx/.
+#
+#   scripts/long-context-eval.sh [--eval-lengths 1024,4096,8160] [--passkey-lengths 1024,2048,4096,8160]
+#       [--trials N] [--depths 10,50,90] [--budgets 40,64,128] [--samples N] [--max-minutes M] [--only-eval]
+#       [--only-passkey] [--profiles NAME,NAME]
+#
+# 8k is 8160 tokens: SmolLM2's softmax layers hold 8188 positions in Jlama (context 8192 less the RoPE offset of the
+# KV heads), and the passkey answer needs a few more. Each teacher-forced length runs one vanilla pass for all profiles.
+set -euo pipefail
+root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+work=$root/local/longctx
+out=${LONGCTX_OUT:-$root/docs/longctx}
+eval_lengths=1024,4096,8160 passkey_lengths=1024,2048,4096,8160 trials=5 depths=10,50,90 budgets=40,64,128
+samples=0 max_minutes=0 only="" profiles_wanted=""
+while [ $# -gt 0 ]; do
+  case "$1" in
+    --eval-lengths) eval_lengths=$2; shift 2 ;;
+    --passkey-lengths) passkey_lengths=$2; shift 2 ;;
+    --trials) trials=$2; shift 2 ;;
+    --depths) depths=$2; shift 2 ;;
+    --budgets) budgets=$2; shift 2 ;;
+    --samples) samples=$2; shift 2 ;;
+    --max-minutes) max_minutes=$2; shift 2 ;;
+    --only-eval) only=eval; shift ;;
+    --only-passkey) only=passkey; shift ;;
+    --profiles) profiles_wanted=$2; shift 2 ;;
+    *) sed -n '2,/^set -e/p' "$0" | sed '$d' >&2; exit 2 ;;
+  esac
+done
+mkdir -p "$work" "$out"
+model=$("$root/scripts/fetch-smollm2.sh")
+step() { echo "long-context-eval: $*" >&2; }
+
+# public-domain prose, generated from the Debian package (not committed): chapter headings and verse numbers dropped
+if [ ! -s "$work/genesis.txt" ]; then
+  command -v bible >/dev/null || { echo "long-context-eval: error: the 'bible' command is missing:" \
+    "apt-get install bible-kjv bible-kjv-text" >&2; exit 2; }
+  bible Gen1:1-50:26 | grep -v '^Genesis [0-9]*$' | sed -E 's/^ +[0-9]+ //' | tr -s '\n ' '  ' \
+    > "$work/genesis.tmp" && mv "$work/genesis.tmp" "$work/genesis.txt"
+fi
+
+# profiles: the calibration-free memory is the default of mode hybrid where the profile loader knows `budget`
+has_budget=false
+grep -q '"budget"' "$root/plugin/src/main/java/io/dijiang4j/plugin/profile/ProfileLoader.java" && has_budget=true
+profile() { # profile NAME LINES...
+  local name=$1; shift
+  { echo "model: $model"; echo "backend: cpu"; printf '%s\n' "$@"; } > "$work/$name.yaml"
+  if [ -z "$profiles_wanted" ] || [[ ",$profiles_wanted," == *",$name,"* ]]; then args+=(--profile "$name=$work/$name.yaml"); fi
+}
+args=()
+profile vanilla "mode: softmax"
+for b in ${budgets//,/ }; do
+  if $has_budget; then
+    profile "window$b" "mode: hybrid" "budget: $b" "feature_map: none" "calibration: none"
+    profile "hybrid$b" "mode: hybrid" "budget: $b" "calibration: none"
+    if [ "$b" = 128 ]; then
+      for policy in heavy_hitter self_recall; do
+        profile "hybrid$b-cache32-$policy" "mode: hybrid" "budget: $b" "exact_cache: 32" "cache_policy: $policy" \
+          "calibration: none"
+      done
+    fi
+  else # main before the online memory: the best uncalibrated map of the stories260K ablation (pff)
+    profile "hybrid$b-pff" "mode: hybrid" "sinks: 4" "window: $((b - 4))" "feature_map: pff" "calibration: none"
+    if [ "$b" = 128 ]; then
+      for policy in heavy_hitter self_recall; do
+        profile "hybrid$b-pff-cache32-$policy" "mode: hybrid" "sinks: 4" "window: 92" "exact_cache: 32" \
+          "cache_policy: $policy" "feature_map: pff" "calibration: none"
+      done
+    fi
+  fi
+done
+
+texts=(--eval-text "genesis=$work/genesis.txt")
+if [ "$samples" -gt 0 ]; then
+  if [ ! -s "$work/samples-$samples.txt" ]; then
+    step "sampling one text of $samples tokens from vanilla SmolLM2 (temperature 1, seed 1234)"
+    "$root/bin/dijiang" sample --config "$work/vanilla.yaml" --count 1 --max-tokens "$samples" --temperature 1 \
+      --seed 1234 --out "$work/samples-$samples.txt"
+  fi
+  texts+=(--eval-text "samples=$work/samples-$samples.txt")
+fi
+grid=()
+[ "$only" = passkey ] || grid+=("${texts[@]}" --eval-lengths "$eval_lengths")
+[ "$only" = eval ] || grid+=(--passkey-lengths "$passkey_lengths" --trials "$trials" --depths "$depths")
+step "$(uptime)"
+"$root/bin/dijiang" long-context "${args[@]}" "${grid[@]}" --out "$out" --max-minutes "$max_minutes"
+step "$(uptime)"
+step "wrote $out/report.md"
