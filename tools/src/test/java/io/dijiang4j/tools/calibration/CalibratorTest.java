@@ -53,7 +53,8 @@ class CalibratorTest {
                     .mapToDouble(Calibrator.Candidate::outputError)
                     .min()
                     .orElseThrow();
-            assertEquals(least, x.results().get("layer_" + l + "_output_error"));
+            // the results entry comes through another arithmetic path than the candidate: equal up to rounding
+            assertEquals(least, x.results().get("layer_" + l + "_output_error"), 1e-9 * least);
         }
     }
 
