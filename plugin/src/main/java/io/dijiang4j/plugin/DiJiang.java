@@ -13,6 +13,7 @@ import io.dijiang4j.plugin.gguf.ByteLevelBpeTokenizer;
 import io.dijiang4j.plugin.gguf.GgufConverter;
 import io.dijiang4j.plugin.gguf.GgufModels;
 import io.dijiang4j.plugin.io.AtomicFiles;
+import io.dijiang4j.plugin.io.ModelFileCheck;
 import io.dijiang4j.plugin.profile.ModelReference;
 import io.dijiang4j.plugin.profile.Profile;
 import io.dijiang4j.plugin.profile.ProfileLoader;
@@ -60,6 +61,15 @@ public final class DiJiang {
         Sidecars.fileOf(profile).ifPresent(sidecar -> Sidecars.checkPrecedence(profile, sidecar));
         File dir = resolveModelDirectory(profile, progress);
         String architecture = architecture(profile, dir);
+        // a damaged checkpoint is one line naming the file and tensor, not an error from inside Jlama's loader
+        long checkStart = System.nanoTime();
+        int tensors = ModelFileCheck.check(dir.toPath(), profile.checkWeights());
+        progress.accept(String.format(
+                Locale.ROOT,
+                "checked %d tensors%s in %.2f s",
+                tensors,
+                profile.checkWeights() ? " (sizes, shapes, no NaN/Inf)" : " (sizes, shapes)",
+                (System.nanoTime() - checkStart) / 1e9));
         Path workingDirectory;
         try {
             workingDirectory = Files.createTempDirectory("dijiang4j-jlama-");

@@ -193,7 +193,15 @@ public class KernelizedAttention extends CausalSelfAttention {
             rope.rotate(q, batch, c.numberOfHeads, startPosition);
             rope.rotate(k, batch, c.numberOfKeyValueHeads, startPosition);
             float[] out = new float[batch * queryWidth];
-            kernel.forward(state, q, k, v, out, batch);
+            try {
+                kernel.forward(state, q, k, v, out, batch);
+            } catch (IllegalArgumentException e) {
+                // a NaN or infinity reaching the kernel: say where (the kernel knows only its arrays)
+                throw new IllegalArgumentException(
+                        "layer " + layerIndex + " at positions " + startPosition + ".." + (startPosition + batch - 1)
+                                + ": " + e.getMessage(),
+                        e);
+            }
             AttentionObserver o = observer;
             if (o != null) o.onAttention(layerIndex, startPosition, batch, q, k, v, out);
             fromFloats(out, attended, batch, queryWidth);

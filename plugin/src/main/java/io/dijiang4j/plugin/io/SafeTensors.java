@@ -276,7 +276,8 @@ public final class SafeTensors {
             long end = offsets.get(1).canConvertToLong() ? offsets.get(1).asLong() : -1;
             if (begin < 0 || end < begin || end > dataLength) {
                 throw new IllegalArgumentException(tensor + "lies outside the file (offsets " + begin + ".." + end
-                        + ", data " + dataLength + " bytes; truncated?)");
+                        + ", data " + dataLength + " bytes; truncated? the file has " + source.size()
+                        + " bytes, this tensor needs at least " + (dataStart + Math.max(end, 0)) + ")");
             }
             DType dtype = DType.of(dtypeName);
             if (dtype != null && end - begin != dtype.bytes(count(shape))) {
@@ -353,6 +354,55 @@ public final class SafeTensors {
                         "cannot read tensor '" + name + "' of " + e.source.name() + ": " + oneLine(ex), ex);
             }
             return new Tensor(out, e.shape.clone());
+        }
+
+        /**
+         * The index of the first NaN or infinite value of a float tensor (F32, F16, BF16), or -1 when every value is
+         * finite or the dtype holds no floats (Q4 and I8 blocks: their F32 scales are tensors of their own). The
+         * stored bits are read in chunks and their exponent field tested with the Vector API (all ones: NaN or
+         * infinity), so a gigabyte of weights costs well under a second once it is in the page cache.
+         */
+        public long firstNonFinite(String name) {
+            Entry e = entry(name);
+            int width;
+            int exponent;
+            if (e.dtype == DType.F32) {
+                width = 4;
+                exponent = 0x7f800000;
+            } else if (e.dtype == DType.F16 || e.dtype == DType.BF16) {
+                width = 2;
+                exponent = e.dtype == DType.F16 ? 0x7c00 : 0x7f80;
+            } else {
+                return -1;
+            }
+            long count = (e.end - e.begin) / width;
+            ByteBuffer buf = ByteBuffer.allocate(1 << 20).order(ByteOrder.LITTLE_ENDIAN);
+            int[] ints = width == 4 ? new int[buf.capacity() / 4] : null;
+            short[] shorts = width == 2 ? new short[buf.capacity() / 2] : null;
+            try (Source.Open in = e.source.open()) {
+                long pos = e.dataStart + e.begin;
+                for (long done = 0; done < count; ) {
+                    int n = (int) Math.min((long) buf.capacity() / width, count - done);
+                    buf.clear().limit(n * width);
+                    in.read(buf, pos);
+                    pos += (long) n * width;
+                    buf.flip();
+                    int hit = width == 4
+                            ? NonFinite.firstIn(ints, buf.asIntBuffer(), n, exponent)
+                            : NonFinite.firstIn(shorts, buf.asShortBuffer(), n, (short) exponent);
+                    if (hit >= 0) return done + hit;
+                    done += n;
+                }
+            } catch (IOException ex) {
+                throw new UncheckedIOException(
+                        "cannot read tensor '" + name + "' of " + e.source.name() + ": " + oneLine(ex), ex);
+            }
+            return -1;
+        }
+
+        /** The file (or in-memory source) that holds {@code name}, as errors name it. */
+        public String fileOf(String name) {
+            return entry(name).source.name();
         }
 
         /** The tensor called {@code name}, checked to have exactly the expected shape. */

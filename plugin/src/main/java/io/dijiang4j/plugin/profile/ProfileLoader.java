@@ -46,6 +46,7 @@ public final class ProfileLoader {
             "decay",
             "backend",
             "feature_seed",
+            "check_weights",
             "seed",
             "max_tokens",
             "temperature",
@@ -159,6 +160,7 @@ public final class ProfileLoader {
         if (!(decay > 0 && decay <= 1)) throw r.error("decay", "must be in (0, 1], got " + decay);
         Backend backend = values.containsKey("backend") ? r.choice("backend", Backend::parse) : d.backend();
         long featureSeed = values.containsKey("feature_seed") ? r.longValue("feature_seed") : d.featureSeed();
+        boolean checkWeights = values.containsKey("check_weights") ? r.bool("check_weights") : d.checkWeights();
 
         GenerationOptions g = d.generation();
         int maxTokens = values.containsKey("max_tokens") ? r.integer("max_tokens") : g.maxTokens();
@@ -188,6 +190,7 @@ public final class ProfileLoader {
                 decay,
                 backend,
                 featureSeed,
+                checkWeights,
                 generation,
                 source);
     }
@@ -275,6 +278,13 @@ public final class ProfileLoader {
             long v = longValue(key);
             if (v != (int) v) throw error(key, "number too large: " + v);
             return (int) v;
+        }
+
+        boolean bool(String key) {
+            String v = scalar(key, "true or false").getValue().strip();
+            if (v.equalsIgnoreCase("true")) return true;
+            if (v.equalsIgnoreCase("false")) return false;
+            throw error(key, "expected true or false, got '" + v + "'");
         }
 
         double number(String key) {
