@@ -38,6 +38,14 @@ import java.util.TreeSet;
  */
 public final class SafeTensors {
     static final String METADATA = "__metadata__";
+    /**
+     * Metadata key of a file's CRC-32 (8 hex digits) over all its bytes with these digits read as zeros; written by
+     * {@link Writer#checksummed()} (sidecars), checked whenever present, so that one flipped bit anywhere in a
+     * small file is refused instead of read as other numbers.
+     */
+    static final String CHECKSUM = "crc32";
+
+    private static final String CHECKSUM_PLACEHOLDER = "00000000";
     /** Headers above this are not safetensors files (real ones are kilobytes to a few megabytes). */
     static final long MAX_HEADER_BYTES = 100_000_000;
 
@@ -254,7 +262,40 @@ public final class SafeTensors {
                 throw new IllegalArgumentException(where + "data size " + dataLength
                         + " bytes does not match the header's tensors (" + covered + " bytes)");
             }
+            if (metadata.containsKey(CHECKSUM)) verifyChecksum(where, source, headerBytes, metadata.get(CHECKSUM));
             headers.add(headerBytes);
+        }
+
+        private static void verifyChecksum(String where, Source source, byte[] header, String stored) {
+            byte[] field = ("\"" + CHECKSUM + "\":\"" + stored + "\"").getBytes(StandardCharsets.UTF_8);
+            int at = indexOf(header, field);
+            if (stored.length() != CHECKSUM_PLACEHOLDER.length() || at < 0 || source.size() > Integer.MAX_VALUE) {
+                throw new IllegalArgumentException(where + "corrupt safetensors header (bad " + CHECKSUM + ")");
+            }
+            byte[] all = new byte[(int) source.size()];
+            try {
+                source.read(ByteBuffer.wrap(all), 0);
+            } catch (IOException e) {
+                throw new IllegalArgumentException(where + "cannot read: " + oneLine(e));
+            }
+            int digits = 8 + at + field.length - 1 - stored.length();
+            for (int i = 0; i < stored.length(); i++) all[digits + i] = '0';
+            java.util.zip.CRC32 crc = new java.util.zip.CRC32();
+            crc.update(all);
+            String computed = String.format("%08x", crc.getValue());
+            if (!computed.equals(stored)) {
+                throw new IllegalArgumentException(where + "damaged file: checksum " + computed + ", the header says "
+                        + stored + " (truncated or changed since it was written)");
+            }
+        }
+
+        private static int indexOf(byte[] haystack, byte[] needle) {
+            outer:
+            for (int i = 0; i + needle.length <= haystack.length; i++) {
+                for (int j = 0; j < needle.length; j++) if (haystack[i + j] != needle[j]) continue outer;
+                return i;
+            }
+            return -1;
         }
 
         private static Entry entry(
@@ -427,6 +468,7 @@ public final class SafeTensors {
         private final ObjectNode tensors = JSON.createObjectNode();
         private final TreeMap<String, String> metadata = new TreeMap<>();
         private long offset;
+        private boolean checksummed;
 
         private Writer(Path spool) {
             this.spool = spool;
@@ -436,6 +478,13 @@ public final class SafeTensors {
                 throw new UncheckedIOException("cannot open " + spool + ": " + oneLine(e), e);
             }
             this.memory = spool == null ? new ByteArrayOutputStream() : null;
+        }
+
+        /** Adds the {@link #CHECKSUM} of the whole file to its metadata (in-memory writers only). */
+        public Writer checksummed() {
+            if (memory == null) throw new IllegalStateException("only an in-memory writer adds a checksum");
+            checksummed = true;
+            return this;
         }
 
         public Writer metadata(String key, String value) {
@@ -491,10 +540,21 @@ public final class SafeTensors {
         /** The file's bytes (in-memory writers only). */
         public byte[] toBytes() {
             if (memory == null) throw new IllegalStateException("a spooled writer writes to a file: use writeTo");
+            if (checksummed) metadata.put(CHECKSUM, CHECKSUM_PLACEHOLDER);
             byte[] header = header();
             byte[] data = memory.toByteArray();
             byte[] out = Arrays.copyOf(header, header.length + data.length);
             System.arraycopy(data, 0, out, header.length, data.length);
+            if (checksummed) {
+                java.util.zip.CRC32 crc = new java.util.zip.CRC32();
+                crc.update(out);
+                byte[] field =
+                        ("\"" + CHECKSUM + "\":\"" + CHECKSUM_PLACEHOLDER + "\"").getBytes(StandardCharsets.UTF_8);
+                int digits = Reader.indexOf(header, field) + field.length - 1 - CHECKSUM_PLACEHOLDER.length();
+                byte[] hex = String.format("%08x", crc.getValue()).getBytes(StandardCharsets.UTF_8);
+                System.arraycopy(hex, 0, out, digits, hex.length);
+                metadata.remove(CHECKSUM);
+            }
             return out;
         }
 
