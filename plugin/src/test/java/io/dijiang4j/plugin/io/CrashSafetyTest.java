@@ -29,7 +29,7 @@ import org.junit.jupiter.api.io.TempDir;
  * temporary file behind ({@link AtomicFiles}).
  */
 class CrashSafetyTest {
-    static final int KILLS = Integer.getInteger("crash.kills", 3);
+    static final int KILLS = Integer.getInteger("crash.kills", 2);
 
     @TempDir
     Path tmp;
