@@ -5,6 +5,8 @@
 # Rows also go to local/long-run/long-run.csv. About 3 minutes per run on 2 shared cores.
 #
 #   scripts/long-run.sh [TOKENS, default 100000] [TEST, default all four: e.g. 'LongRunIT#cliChatCalibrated']
+#
+# LONGRUN_TURN (default 10000): tokens per turn, which is also how often a row is printed.
 set -euo pipefail
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 . "$root/bin/lib/jdk.sh"
@@ -18,7 +20,7 @@ cd "$root"
 status=0
 mvn -B -ntp -q -pl integration-tests -am verify -Dspotless.check.skip=true -Dtest=none -Dsurefire.failIfNoSpecifiedTests=false \
   -Dit.test="$test" -Dfailsafe.failIfNoSpecifiedTests=false -Dsurefire.excludedGroups=gpu \
-  -Dlongrun.tokens="$tokens" -Dlongrun.csv="$root/local/long-run/long-run.csv" || status=$?
+  -Dlongrun.tokens="$tokens" -Dlongrun.turn="${LONGRUN_TURN:-10000}" -Dlongrun.csv="$root/local/long-run/long-run.csv" || status=$?
 grep -h "^long run" integration-tests/target/failsafe-reports/io.dijiang4j.it.LongRunIT-output.txt 2>/dev/null || true
 echo "long-run.sh: exit $status (load average after: $(cut -d' ' -f1-3 /proc/loadavg))" >&2
 exit "$status"
