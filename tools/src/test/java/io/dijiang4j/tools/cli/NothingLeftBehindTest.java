@@ -19,8 +19,9 @@ import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
 /**
- * Every CLI command, run as bin/dijiang runs it (a JVM of its own, here with a fresh {@code java.io.tmpdir}), leaves
- * the temporary directory and the model directory as it found them, whether it succeeds or fails.
+ * Every CLI command leaves the temporary directory and the model directory as it found them, whether it succeeds or
+ * fails: the commands run one after another in a child JVM whose {@code java.io.tmpdir} is a fresh directory (the
+ * JDK reads that property once), which is listed after each.
  */
 class NothingLeftBehindTest {
     @TempDir
@@ -42,22 +43,51 @@ class NothingLeftBehindTest {
         return out;
     }
 
-    private int cli(Path tmpdir, String input, String... args) throws Exception {
+    /**
+     * Runs the commands in one child JVM ({@link Runner}) whose {@code java.io.tmpdir} is {@code tmpdir}; returns
+     * its report: one line per command, "EXIT code LISTING of tmpdir after it".
+     */
+    private static List<String> runAll(Path tmpdir, Path script) throws Exception {
         String java = Path.of(System.getProperty("java.home"), "bin", "java").toString();
         List<String> cmd = new ArrayList<>(List.of(java));
         cmd.addAll(ManagementFactory.getRuntimeMXBean().getInputArguments().stream()
                 .filter(a -> !a.startsWith("-Djava.io.tmpdir"))
                 .toList());
         cmd.addAll(List.of(
-                "-Djava.io.tmpdir=" + tmpdir, "-cp", System.getProperty("java.class.path"), Main.class.getName()));
-        cmd.addAll(List.of(args));
-        Process p = new ProcessBuilder(cmd).redirectErrorStream(true).start();
-        p.getOutputStream().write(input.getBytes(StandardCharsets.UTF_8));
-        p.getOutputStream().close();
+                "-Djava.io.tmpdir=" + tmpdir,
+                "-cp",
+                System.getProperty("java.class.path"),
+                Runner.class.getName(),
+                script.toString()));
+        Process p = new ProcessBuilder(cmd)
+                .redirectError(ProcessBuilder.Redirect.DISCARD)
+                .start();
         String output = new String(p.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
         assertTrue(p.waitFor(300, TimeUnit.SECONDS), output);
-        System.err.println(String.join(" ", args) + " -> exit " + p.exitValue());
-        return p.exitValue();
+        assertEquals(0, p.exitValue(), output);
+        return output.lines().filter(l -> l.startsWith("EXIT ")).toList();
+    }
+
+    /**
+     * The child: each line of the script file is a command (arguments separated by TAB, then the stdin text after a
+     * TAB-TAB, with \\n for newlines); prints "EXIT code entries" after each, entries = what java.io.tmpdir holds.
+     */
+    public static final class Runner {
+        public static void main(String[] args) throws Exception {
+            Path tmpdir = Path.of(System.getProperty("java.io.tmpdir"));
+            java.io.PrintStream report = System.out;
+            for (String line : Files.readAllLines(Path.of(args[0]))) {
+                String[] parts = line.split("\t\t", -1);
+                String input = parts.length > 1 ? parts[1].replace("\\n", "\n") : "";
+                CliRun r = CliRun.withInput(input, parts[0].split("\t"));
+                List<String> left;
+                try (Stream<Path> s = Files.list(tmpdir)) {
+                    left = s.map(p -> p.getFileName().toString()).sorted().toList();
+                }
+                report.println("EXIT " + r.exitCode() + " " + left);
+            }
+            System.exit(0);
+        }
     }
 
     @Test
@@ -144,21 +174,34 @@ class NothingLeftBehindTest {
             {2, "", new String[] {"generate", "--config", p, "--prompt", "x", "--top-p", "7"}},
             {2, "/load " + out.resolve("missing") + "\n", new String[] {"chat", "--config", p}},
         };
-        Map<String, String> modelBefore = listing(model);
-        for (Object[] run : runs) {
-            Path tmpdir = Files.createDirectories(temp.resolve(
-                    "tmpdir-" + ((String[]) run[2])[0] + "-" + run[0] + "-" + Math.abs(run[1].hashCode())));
-            int code = cli(tmpdir, (String) run[1], (String[]) run[2]);
-            assertEquals((int) run[0], code, String.join(" ", (String[]) run[2]));
-            assertEquals(
-                    Map.of("", "dir"), listing(tmpdir), "java.io.tmpdir after " + String.join(" ", (String[]) run[2]));
-            assertEquals(
-                    modelBefore, listing(model), "the model directory after " + String.join(" ", (String[]) run[2]));
-        }
         // a damaged model is refused: nothing written either
-        Files.write(model.resolve("model.safetensors"), new byte[] {1, 2, 3});
-        Path tmpdir = Files.createDirectories(temp.resolve("tmpdir-damaged"));
-        assertEquals(2, cli(tmpdir, "", "generate", "--config", p, "--prompt", "x"));
-        assertEquals(Map.of("", "dir"), listing(tmpdir));
+        Path damaged = temp.resolve("damaged");
+        Files.createDirectories(damaged);
+        for (String f : List.of("config.json", "tokenizer.json", "tokenizer_config.json")) {
+            Files.copy(model.resolve(f), damaged.resolve(f));
+        }
+        Files.write(damaged.resolve("model.safetensors"), new byte[] {1, 2, 3});
+        Path script = temp.resolve("script.txt");
+        StringBuilder lines = new StringBuilder();
+        List<Object[]> all = new ArrayList<>(List.of(runs));
+        all.add(new Object[] {
+            2, "", new String[] {"generate", "--config", p, "--model", damaged.toString(), "--prompt", "x"}
+        });
+        for (Object[] run : all) {
+            lines.append(String.join("\t", (String[]) run[2]))
+                    .append("\t\t")
+                    .append(((String) run[1]).replace("\n", "\\n"))
+                    .append('\n');
+        }
+        Files.writeString(script, lines.toString());
+        Map<String, String> modelBefore = listing(model);
+        Path tmpdir = Files.createDirectories(temp.resolve("tmpdir"));
+        List<String> report = runAll(tmpdir, script);
+        assertEquals(all.size(), report.size(), report.toString());
+        for (int i = 0; i < all.size(); i++) {
+            String command = String.join(" ", (String[]) all.get(i)[2]);
+            assertEquals("EXIT " + all.get(i)[0] + " []", report.get(i), command);
+        }
+        assertEquals(modelBefore, listing(model), "the model directory after every command");
     }
 }
