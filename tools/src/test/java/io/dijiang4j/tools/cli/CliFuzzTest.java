@@ -345,24 +345,42 @@ class CliFuzzTest {
 
     // ---- model files, sidecars, snapshots ----
 
-    static byte[] damage(byte[] good, int headerEnd, Random random, StringBuilder how) {
+    static final int[] WORDS = {0x7fffffff, 0x80000000, 0xffffffff, 0x7fc00000, 0x7f800000, 0, 0x40000000};
+
+    /**
+     * A damaged copy of {@code good}: truncated anywhere or inside the header, one bit flipped in {@code
+     * [0, region)} (any bit, or a high bit: a float's sign or exponent in either byte order), or a 4-byte word there
+     * overwritten with an extreme value (lengths, counts, NaN, infinity).
+     */
+    static byte[] damage(byte[] good, int region, Random random, StringBuilder how) {
         byte[] bytes = good.clone();
-        switch (random.nextInt(4)) {
+        switch (random.nextInt(6)) {
             case 0 -> {
                 int n = random.nextInt(good.length);
                 how.append(" truncate ").append(n);
                 return Arrays.copyOf(bytes, n);
             }
             case 1 -> {
-                int n = random.nextInt(Math.min(good.length, headerEnd + 16));
-                how.append(" truncate-header ").append(n);
+                int n = random.nextInt(Math.min(good.length, Math.min(region, 256) + 16));
+                how.append(" truncate-early ").append(n);
                 return Arrays.copyOf(bytes, n);
             }
-            default -> {
-                int at = random.nextInt(headerEnd);
-                int bit = random.nextInt(8);
+            case 2, 3 -> {
+                int at = random.nextInt(region);
+                int bit = random.nextBoolean() ? random.nextInt(8) : 6 + random.nextInt(2);
                 how.append(" flip ").append(at).append('.').append(bit);
                 bytes[at] ^= (byte) (1 << bit);
+                return bytes;
+            }
+            default -> {
+                // words near the start hold the lengths and counts: pick there half of the time
+                int span = Math.max(1, (random.nextBoolean() ? Math.min(region, 64) : region) - 3);
+                int at = random.nextInt(span);
+                int word = WORDS[random.nextInt(WORDS.length)];
+                how.append(" word ").append(at).append('=').append(Integer.toHexString(word));
+                java.nio.ByteBuffer.wrap(bytes, at, 4)
+                        .order(random.nextBoolean() ? java.nio.ByteOrder.BIG_ENDIAN : java.nio.ByteOrder.LITTLE_ENDIAN)
+                        .putInt(word);
                 return bytes;
             }
         }
@@ -400,6 +418,15 @@ class CliFuzzTest {
         });
     }
 
+    /**
+     * A prompt long enough (about 90 tokens) that every layer's memory holds evicted tokens: a damaged number
+     * anywhere in a sidecar or a state then reaches the answer (with a short prompt the memory is never read).
+     */
+    static final String LONG_PROMPT = "Once upon a time, there was a little girl named Lily. She loved to play outside"
+            + " in the park with her friends. One day, she saw a big red ball under a tree. She ran to the ball and"
+            + " picked it up. Her mom said, \"Lily, be careful!\" Lily smiled and threw the ball to her dog, who"
+            + " caught it and ran";
+
     @Test
     void damagedSidecars() throws IOException {
         Random random = new Random(SEED + 2);
@@ -415,13 +442,13 @@ class CliFuzzTest {
                 profile,
                 "model: " + model + "\nmode: hybrid\ncalibration: side.safetensors\n"
                         + "temperature: 0\nmax_tokens: 3\n");
-        CliRun base = run("sidecar base", "generate", "--config", profile.toString(), "--prompt", "Once upon a time");
+        CliRun base = run("sidecar base", "generate", "--config", profile.toString(), "--prompt", LONG_PROMPT);
         assertEquals(0, base.exitCode(), base.err());
         budget("sidecars", random, (what, r) -> {
             StringBuilder how = new StringBuilder();
             // headers and data alike: the checksum covers the whole file
             Files.write(sidecar, damage(good, r.nextBoolean() ? safetensorsHeaderEnd(good) : good.length, r, how));
-            CliRun result = run(what + how, "generate", "--config", profile.toString(), "--prompt", "Once upon a time");
+            CliRun result = run(what + how, "generate", "--config", profile.toString(), "--prompt", LONG_PROMPT);
             assertClean(what + how, result, base.out());
         });
         // another model's sidecar
@@ -442,8 +469,14 @@ class CliFuzzTest {
     void damagedSnapshots() throws IOException {
         Random random = new Random(SEED + 3);
         Path snapshot = tmp.resolve("s.snapshot");
+        // a session long enough that sinks, window and memory all hold tokens
         CliRun saved = CliRun.withInput(
-                "Once upon a time\n/save " + snapshot + "\n/quit\n", "chat", "--config", baseProfile.toString());
+                LONG_PROMPT + "\n/save " + snapshot + "\n/quit\n",
+                "chat",
+                "--config",
+                baseProfile.toString(),
+                "--max-tokens",
+                "20");
         assertEquals(0, saved.exitCode(), saved.err());
         byte[] good = Files.readAllBytes(snapshot);
         String script = "/load " + snapshot + "\nand then\n/quit\n";
