@@ -48,6 +48,9 @@ class LongRunIT {
 
     static final List<Row> ROWS = new ArrayList<>();
 
+    /** The test's stdout: the CLI run swaps System.out for the chat's output while it runs. */
+    static final PrintStream REPORT = System.out;
+
     static long heapAfterGc() {
         for (int i = 0; i < 3; i++) System.gc();
         return ManagementFactory.getMemoryMXBean().getHeapMemoryUsage().getUsed();
@@ -55,7 +58,7 @@ class LongRunIT {
 
     static void record(Row row) {
         ROWS.add(row);
-        System.out.printf(
+        REPORT.printf(
                 Locale.ROOT,
                 "long run %-8s %-22s tokens %7d  heap after GC %7.2f MiB  state %9d bytes  %6.0f s%n",
                 row.path,
@@ -64,7 +67,7 @@ class LongRunIT {
                 row.heapBytes / 1048576.0,
                 row.stateBytes,
                 row.seconds);
-        System.out.flush();
+        REPORT.flush();
         StringBuilder csv = new StringBuilder("path,profile,tokens,heap_bytes,state_bytes,seconds\n");
         for (Row r : ROWS) {
             csv.append(String.format(
