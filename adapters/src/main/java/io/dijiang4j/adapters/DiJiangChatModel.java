@@ -1,5 +1,6 @@
 package io.dijiang4j.adapters;
 
+import dev.langchain4j.model.ModelProvider;
 import dev.langchain4j.model.chat.ChatModel;
 import dev.langchain4j.model.chat.listener.ChatModelListener;
 import dev.langchain4j.model.chat.request.ChatRequest;
@@ -51,6 +52,12 @@ public final class DiJiangChatModel implements ChatModel, AutoCloseable {
     @Override
     public List<ChatModelListener> listeners() {
         return listeners;
+    }
+
+    /** LangChain4j names no provider for local Jlama models (langchain4j-jlama's report OTHER too). */
+    @Override
+    public ModelProvider provider() {
+        return ModelProvider.OTHER;
     }
 
     public String modelName() {
