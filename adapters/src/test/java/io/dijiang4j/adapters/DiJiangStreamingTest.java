@@ -26,7 +26,7 @@ import org.junit.jupiter.api.Test;
 class DiJiangStreamingTest {
 
     /** Records every callback; completes when a terminal one arrives. */
-    static final class Recorder implements StreamingChatResponseHandler {
+    static class Recorder implements StreamingChatResponseHandler {
         final List<String> partials = new CopyOnWriteArrayList<>();
         final AtomicInteger terminals = new AtomicInteger();
         final CompletableFuture<ChatResponse> done = new CompletableFuture<>();

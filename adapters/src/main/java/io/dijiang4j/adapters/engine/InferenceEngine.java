@@ -1,5 +1,7 @@
 package io.dijiang4j.adapters.engine;
 
+import com.github.tjake.jlama.safetensors.prompt.Tool;
+import dev.langchain4j.exception.UnsupportedFeatureException;
 import io.dijiang4j.plugin.generation.ChatTurn;
 import io.dijiang4j.plugin.generation.Vocabulary;
 import java.util.List;
@@ -25,6 +27,18 @@ public interface InferenceEngine extends Vocabulary, AutoCloseable {
 
     /** The chat prompt for these messages with the model's template, ready to generate the assistant turn. */
     String renderChat(List<ChatTurn> turns);
+
+    /**
+     * As {@link #renderChat(List)}, with the tools' specifications rendered by the template (as langchain4j-jlama
+     * renders them); an engine whose template has no place for tools refuses them.
+     */
+    default String renderChat(List<ChatTurn> turns, List<Tool> tools) {
+        if (tools.isEmpty()) {
+            return renderChat(turns);
+        }
+        throw new UnsupportedFeatureException(
+                "tools need a chat template that renders them; " + modelName() + " has none that does");
+    }
 
     /** A fresh session at position 0. */
     InferenceSession openSession();

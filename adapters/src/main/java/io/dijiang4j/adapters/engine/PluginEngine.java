@@ -1,5 +1,6 @@
 package io.dijiang4j.adapters.engine;
 
+import com.github.tjake.jlama.safetensors.prompt.Tool;
 import dev.langchain4j.exception.UnsupportedFeatureException;
 import io.dijiang4j.plugin.DiJiangModel;
 import io.dijiang4j.plugin.Session;
@@ -61,10 +62,20 @@ public final class PluginEngine implements InferenceEngine {
     /** Renders as langchain4j-jlama's JlamaChatModel does, with the template of the model's tokenizer_config.json. */
     @Override
     public String renderChat(List<ChatTurn> turns) {
-        return template.orElseThrow(() -> new UnsupportedFeatureException(
-                        "chat needs a chat template and this model has none (tokenizer_config.json"
-                                + " chat_template); use DiJiangLanguageModel for plain completion"))
-                .render(turns);
+        return renderChat(turns, List.of());
+    }
+
+    @Override
+    public String renderChat(List<ChatTurn> turns, List<Tool> tools) {
+        ChatTemplate chat = template.orElseThrow(() -> new UnsupportedFeatureException(
+                "chat needs a chat template and this model has none (tokenizer_config.json"
+                        + " chat_template); use DiJiangLanguageModel for plain completion"));
+        if (!tools.isEmpty() && !chat.rendersTools()) {
+            // Jlama would only log a warning and render the prompt without them: the model could never call one
+            throw new UnsupportedFeatureException("tools need a chat template that renders them, and the"
+                    + " chat_template of " + name + " (tokenizer_config.json) has no tools");
+        }
+        return chat.render(turns, tools);
     }
 
     @Override
