@@ -205,7 +205,9 @@ class DiJiangChatModelTest {
         } finally {
             pool.shutdownNow();
         }
-        assertEquals(1, engine.maxConcurrentSessions, "generations overlapped");
+        // the requests ran together (continuous batching), each with its own session
+        assertTrue(engine.maxConcurrentSessions > 1, "the requests never overlapped");
+        assertTrue(engine.maxConcurrentSessions <= 4, "more sessions than requesting threads");
     }
 
     @Test

@@ -9,7 +9,7 @@ import java.util.List;
 /**
  * The narrow view of a loaded model that the LangChain4j adapters need: tokenization, prompt rendering and sessions
  * (the token text and end tokens of {@link Vocabulary} drive the plugin's decode loop). Implementations are not
- * required to be thread-safe; the adapters call one engine from one thread at a time.
+ * required to be thread-safe; the adapters call one engine from one thread at a time (the runtime's engine lock).
  */
 public interface InferenceEngine extends Vocabulary, AutoCloseable {
 
@@ -45,6 +45,22 @@ public interface InferenceEngine extends Vocabulary, AutoCloseable {
 
     /** A session in the state a snapshot of one of this engine's sessions saved. */
     InferenceSession restoreSession(InferenceSession.Snapshot snapshot);
+
+    /**
+     * Feeds {@code tokens.get(i)} to {@code sessions.get(i)} (sessions of this engine, each at most once) and returns
+     * each session's next-token logits after its last token. This default runs them one after another; an engine
+     * that can advance them in one forward pass overrides it (and {@link #batchesSessions()}).
+     */
+    default float[][] advance(List<InferenceSession> sessions, List<int[]> tokens) {
+        float[][] logits = new float[sessions.size()][];
+        for (int i = 0; i < logits.length; i++) logits[i] = sessions.get(i).prefill(tokens.get(i));
+        return logits;
+    }
+
+    /** Whether {@link #advance} runs its sessions in one forward pass. */
+    default boolean batchesSessions() {
+        return false;
+    }
 
     @Override
     void close();

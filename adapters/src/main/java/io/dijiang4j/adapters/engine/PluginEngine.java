@@ -7,6 +7,7 @@ import io.dijiang4j.plugin.Session;
 import io.dijiang4j.plugin.generation.ChatTemplate;
 import io.dijiang4j.plugin.generation.ChatTurn;
 import io.dijiang4j.plugin.profile.Profile;
+import java.util.ArrayList;
 import java.util.List;
 import java.util.Optional;
 
@@ -89,6 +90,23 @@ public final class PluginEngine implements InferenceEngine {
             throw new IllegalArgumentException("not a snapshot of this engine: " + snapshot);
         }
         return new PluginSession(model.restoreSession(bytes.bytes()));
+    }
+
+    /** One forward pass for all of them where every layer is kernelized ({@link DiJiangModel#advance}). */
+    @Override
+    public float[][] advance(List<InferenceSession> sessions, List<int[]> tokens) {
+        List<Session> plugin = new ArrayList<>(sessions.size());
+        for (InferenceSession s : sessions) {
+            if (!(s instanceof PluginSession p))
+                throw new IllegalArgumentException("not a session of this engine: " + s);
+            plugin.add(p.session());
+        }
+        return model.advance(plugin, tokens);
+    }
+
+    @Override
+    public boolean batchesSessions() {
+        return model.batchesSessions();
     }
 
     @Override
