@@ -2,6 +2,8 @@ package io.dijiang4j.adapters;
 
 import io.dijiang4j.adapters.engine.InferenceEngine;
 import io.dijiang4j.adapters.engine.InferenceSession;
+import io.dijiang4j.adapters.state.LocalPrefixStateStore;
+import io.dijiang4j.adapters.state.PrefixStateStore;
 import io.dijiang4j.plugin.generation.GenerationOptions;
 import io.dijiang4j.plugin.generation.GenerationResult;
 import io.dijiang4j.plugin.generation.Generator;
@@ -13,7 +15,8 @@ import java.util.concurrent.locks.ReentrantLock;
 /**
  * One loaded model shared by the adapters built on it: generations run one at a time (a fair lock, so concurrent
  * callers are served in arrival order and get the answers they would get alone), and the states at the ends of
- * recent turns are kept for prefix reuse.
+ * recent turns go to a {@link PrefixStateStore} for prefix reuse (in this process by default; shared by replicas
+ * with {@link io.dijiang4j.adapters.state.RedisPrefixStateStore}).
  *
  * <p>Requests are serialized rather than pooled because a Jlama model instance holds shared scratch buffers
  * (one forward pass at a time per instance), and because a second copy of the weights would double the memory.
@@ -23,7 +26,7 @@ public final class DiJiangRuntime implements AutoCloseable {
     public static final int DEFAULT_CHECKPOINTS = 4;
 
     private final InferenceEngine engine;
-    private final ConversationCache cache;
+    private final ConversationStates states;
     private final ReentrantLock lock = new ReentrantLock(true);
     private volatile GenerationResult lastResult;
     private boolean closed;
@@ -34,11 +37,22 @@ public final class DiJiangRuntime implements AutoCloseable {
 
     /** @param checkpoints saved states for prefix reuse (0 turns reuse off: every request prefills its whole prompt) */
     public DiJiangRuntime(InferenceEngine engine, int checkpoints) {
+        this(engine, new LocalPrefixStateStore(checkpoints));
+    }
+
+    /**
+     * @param states where the states at the ends of turns are saved and looked up (closed with the runtime); a store
+     *     shared by several runtimes on the same model lets a conversation continue on any of them
+     */
+    public DiJiangRuntime(InferenceEngine engine, PrefixStateStore states) {
         if (engine == null) {
             throw new IllegalArgumentException("engine must not be null");
         }
+        if (states == null) {
+            throw new IllegalArgumentException("state store must not be null");
+        }
         this.engine = engine;
-        this.cache = new ConversationCache(checkpoints);
+        this.states = new ConversationStates(states, engine);
     }
 
     public InferenceEngine engine() {
@@ -50,24 +64,14 @@ public final class DiJiangRuntime implements AutoCloseable {
         return lastResult;
     }
 
-    /** Bytes held by the saved states of earlier turns. */
+    /** Bytes held in this process by the saved states of earlier turns. */
     public long cachedStateBytes() {
-        lock.lock();
-        try {
-            return cache.bytes();
-        } finally {
-            lock.unlock();
-        }
+        return states.store().bytes();
     }
 
     /** Forgets the saved states: the next request prefills its whole prompt. */
     public void clearConversationCache() {
-        lock.lock();
-        try {
-            cache.clear();
-        } finally {
-            lock.unlock();
-        }
+        states.store().clear();
     }
 
     /** Generates the continuation of a prompt already rendered as text. */
@@ -111,12 +115,11 @@ public final class DiJiangRuntime implements AutoCloseable {
 
     private GenerationResult generateLocked(int[] promptTokens, GenerationOptions options, TextSink sink) {
         long start = System.nanoTime();
-        ConversationCache.Checkpoint reuse = cache.longestPrefixOf(promptTokens);
-        int reused = reuse == null ? 0 : reuse.tokens().length;
-        try (InferenceSession session =
-                reuse == null ? engine.openSession() : engine.restoreSession(reuse.snapshot())) {
+        ConversationStates.Opened opened = states.open(promptTokens);
+        int reused = opened.reusedTokens();
+        try (InferenceSession session = opened.session()) {
             float[] logits = session.prefill(Arrays.copyOfRange(promptTokens, reused, promptTokens.length));
-            cache.remember(promptTokens, session.snapshot());
+            states.remember(promptTokens, session);
             long prefillNanos = System.nanoTime() - start;
             // no seed: a fresh one per request, so that a request never depends on what a cached state saw
             long seed = options.seed() != null
@@ -136,7 +139,7 @@ public final class DiJiangRuntime implements AutoCloseable {
                 int[] conversation = Arrays.copyOf(promptTokens, promptTokens.length + consumed);
                 for (int i = 0; i < consumed; i++)
                     conversation[promptTokens.length + i] = result.tokens().get(i);
-                cache.remember(conversation, session.snapshot());
+                states.remember(conversation, session);
             }
             return result;
         }
@@ -148,7 +151,7 @@ public final class DiJiangRuntime implements AutoCloseable {
         try {
             if (!closed) {
                 closed = true;
-                cache.clear();
+                states.store().close();
                 engine.close();
             }
         } finally {
