@@ -44,7 +44,26 @@ public interface InferenceEngine extends Vocabulary, AutoCloseable {
     InferenceSession openSession();
 
     /** A session in the state a snapshot of one of this engine's sessions saved. */
-    InferenceSession restoreSession(InferenceSession.Snapshot snapshot);
+    default InferenceSession restoreSession(InferenceSession.Snapshot snapshot) {
+        return restoreSession(snapshot.bytes());
+    }
+
+    /**
+     * A session in the state of {@link InferenceSession.Snapshot#bytes()} of one of this engine's sessions, possibly
+     * saved by another process on the same model and profile.
+     *
+     * @throws IllegalArgumentException for bytes that are not such a state (another model or profile, damaged)
+     */
+    InferenceSession restoreSession(byte[] state);
+
+    /**
+     * What a saved state belongs to: states are shared (through a {@link io.dijiang4j.adapters.state.PrefixStateStore})
+     * only between engines with equal scopes, so it must identify the model's weights and everything in the profile
+     * that gives a state its meaning, and be the same in every process that loads them.
+     */
+    default String stateScope() {
+        return getClass().getName() + ":" + modelName();
+    }
 
     /**
      * Feeds {@code tokens.get(i)} to {@code sessions.get(i)} (sessions of this engine, each at most once) and returns
