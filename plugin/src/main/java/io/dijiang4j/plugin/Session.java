@@ -1,11 +1,9 @@
 package io.dijiang4j.plugin;
 
-import com.github.tjake.jlama.math.VectorMath;
 import com.github.tjake.jlama.model.AbstractModel;
 import com.github.tjake.jlama.safetensors.Config;
 import com.github.tjake.jlama.tensor.AbstractTensor;
 import com.github.tjake.jlama.tensor.KvBufferCache;
-import com.github.tjake.jlama.tensor.operations.TensorOperationsProvider;
 import io.dijiang4j.attention.AttentionState;
 import io.dijiang4j.attention.jlama.KernelizedAttention;
 import io.dijiang4j.plugin.generation.GenerationOptions;
@@ -143,7 +141,8 @@ public final class Session implements StepModel, AutoCloseable {
         return feed(tokens, true);
     }
 
-    private float[][] feed(int[] tokens, boolean everyPosition) {
+    /** Checks that {@code tokens} can be fed now (call under the model's lock): ids, an open session, room. */
+    void checkFeed(int[] tokens) {
         if (tokens.length == 0) throw new IllegalArgumentException("no tokens to feed");
         for (int t : tokens) {
             if (t < 0 || t >= c.vocabularySize) {
@@ -151,16 +150,31 @@ public final class Session implements StepModel, AutoCloseable {
                         "token id " + t + " outside the vocabulary (0.." + (c.vocabularySize - 1) + ")");
             }
         }
+        ensureOpen();
+        long limit = owner.maxPositions();
+        if (position + tokens.length > limit) {
+            throw new IllegalStateException("context limit reached: " + position + " + " + tokens.length
+                    + " tokens exceed the " + limit + " positions Jlama's softmax attention can hold in this model"
+                    + " (context length " + c.contextLength + "); use mode dijiang or hybrid on every layer to go"
+                    + " further");
+        }
+    }
+
+    /** The Jlama buffer this session's layers key its state on (see {@link KernelizedAttention}). */
+    KvBufferCache.KvBuffer kvBuffer() {
+        return kvBuffer;
+    }
+
+    /** Records a batched pass that fed this session {@code tokens} tokens (call under the model's lock). */
+    void advanced(int tokens, float[] logits) {
+        position += tokens;
+        lastLogits = logits;
+    }
+
+    private float[][] feed(int[] tokens, boolean everyPosition) {
         owner.lock.lock();
         try {
-            ensureOpen();
-            long limit = owner.maxPositions();
-            if (position + tokens.length > limit) {
-                throw new IllegalStateException("context limit reached: " + position + " + " + tokens.length
-                        + " tokens exceed the " + limit + " positions Jlama's softmax attention can hold in this model"
-                        + " (context length " + c.contextLength + "); use mode dijiang or hybrid on every layer to go"
-                        + " further");
-            }
+            checkFeed(tokens);
             float[][] out = new float[everyPosition ? tokens.length : 1][];
             for (int start = 0; start < tokens.length; start += PREFILL_CHUNK) {
                 int[] chunk = Arrays.copyOfRange(tokens, start, Math.min(tokens.length, start + PREFILL_CHUNK));
@@ -192,34 +206,8 @@ public final class Session implements StepModel, AutoCloseable {
         }
     }
 
-    /** Raw logits of row {@code row} of a forward output, computed as Jlama's sampler does. */
     private float[] logits(AbstractTensor output, int row) {
-        AbstractTensor hidden = output.shape().first() == 1 && row == 0 ? output : output.slice(row);
-        var ops = TensorOperationsProvider.get();
-        try (AbstractTensor embedding = owner.sampleOutput.getOutputLayerNorm().forward(hidden);
-                AbstractTensor logits = jlama.makeDenseTensor(1, c.vocabularySize)) {
-            VectorMath.pchunk(
-                    0,
-                    c.vocabularySize,
-                    (chunkStart, chunkSize) -> ops.dotProductChunk(
-                            logits,
-                            embedding,
-                            owner.sampleOutput.getOutputLogitsWeights(),
-                            0,
-                            c.embeddingLength,
-                            chunkStart,
-                            chunkSize));
-            if (c.logitMultiplier != null) ops.scale(1.0f / c.logitMultiplier, logits, 0, c.vocabularySize);
-            float[] out = new float[c.vocabularySize];
-            for (int i = 0; i < out.length; i++) {
-                float v = logits.get(0, i);
-                if (c.finalLogitSoftCapping != null) {
-                    v = (float) (Math.tanh(v / c.finalLogitSoftCapping) * c.finalLogitSoftCapping);
-                }
-                out[i] = v;
-            }
-            return out;
-        }
+        return owner.logits(output, row)[0];
     }
 
     /**
