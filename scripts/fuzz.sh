@@ -19,7 +19,7 @@ status=0
 mvn -B -ntp -q -pl tools -am verify -Dspotless.check.skip=true -Dtest=CliFuzzTest \
   -Dsurefire.failIfNoSpecifiedTests=false -Dfuzz.seconds="$seconds" -Dfuzz.seed="$seed" || status=$?
 report=tools/target/surefire-reports
-grep -ah "fuzz [a-z ]*: [0-9]* cases" "$report/io.dijiang4j.tools.cli.CliFuzzTest-output.txt" 2>/dev/null || true
+grep -ah "fuzz [a-z ]*: [0-9]* cases.*" "$report/io.dijiang4j.tools.cli.CliFuzzTest-output.txt" 2>/dev/null || true
 if [ "$status" -ne 0 ]; then
   echo "fuzz.sh: FAILED (seed $seed); details in $report/io.dijiang4j.tools.cli.CliFuzzTest.txt" >&2
   sed -n '1,40p' "$report/io.dijiang4j.tools.cli.CliFuzzTest.txt" >&2 || true

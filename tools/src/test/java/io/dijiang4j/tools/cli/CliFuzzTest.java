@@ -129,11 +129,15 @@ class CliFuzzTest {
     static int budget(String category, Random random, CaseMaker cases) throws IOException {
         long end = System.nanoTime() + (long) (SECONDS * 1e9);
         int n = 0;
+        double slowest = 0;
         do {
+            long start = System.nanoTime();
             cases.run(category + " case " + n, random);
+            slowest = Math.max(slowest, (System.nanoTime() - start) / 1e9);
             n++;
         } while (System.nanoTime() < end);
-        System.err.println("fuzz " + category + ": " + n + " cases, seed " + SEED);
+        System.err.printf(
+                java.util.Locale.ROOT, "fuzz %s: %d cases, seed %d, slowest case %.1f s%n", category, n, SEED, slowest);
         return n;
     }
 
