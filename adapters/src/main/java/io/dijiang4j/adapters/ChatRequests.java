@@ -10,24 +10,30 @@ import dev.langchain4j.data.message.TextContent;
 import dev.langchain4j.data.message.ToolExecutionResultMessage;
 import dev.langchain4j.data.message.UserMessage;
 import dev.langchain4j.exception.UnsupportedFeatureException;
+import dev.langchain4j.model.chat.Capability;
 import dev.langchain4j.model.chat.request.ChatRequest;
 import dev.langchain4j.model.chat.request.ChatRequestParameters;
-import dev.langchain4j.model.chat.request.ResponseFormat;
-import dev.langchain4j.model.chat.request.ResponseFormatType;
 import dev.langchain4j.model.chat.request.ToolChoice;
 import dev.langchain4j.model.chat.response.ChatResponse;
 import dev.langchain4j.model.chat.response.ChatResponseMetadata;
 import dev.langchain4j.model.output.FinishReason;
 import dev.langchain4j.model.output.TokenUsage;
+import io.dijiang4j.adapters.engine.InferenceEngine;
 import io.dijiang4j.plugin.generation.ChatTurn;
 import io.dijiang4j.plugin.generation.GenerationOptions;
 import io.dijiang4j.plugin.generation.GenerationResult;
 import io.dijiang4j.plugin.generation.GenerationResult.StopReason;
+import io.dijiang4j.plugin.generation.JsonConstraint;
+import io.dijiang4j.plugin.generation.TokenConstraint;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.Set;
 
 /** Turns LangChain4j requests into prompts and options, refusing what the engine cannot do instead of ignoring it. */
 final class ChatRequests {
+    /** What the chat models declare to LangChain4j (AiServices then asks for a record's JSON schema). */
+    static final Set<Capability> CAPABILITIES = Set.of(Capability.RESPONSE_FORMAT_JSON_SCHEMA);
+
     private ChatRequests() {}
 
     /**
@@ -49,11 +55,6 @@ final class ChatRequests {
             // a chat template only offers tools; the model may still answer in text
             throw unsupported("toolChoice REQUIRED (a chat template cannot force a call; use AUTO)");
         }
-        ResponseFormat format = parameters.responseFormat();
-        if (format != null && format.type() != ResponseFormatType.TEXT) {
-            throw unsupported("responseFormat " + format.type()
-                    + (format.jsonSchema() != null ? " with a JSON schema" : "") + " (only TEXT)");
-        }
         try {
             return new GenerationOptions(
                     parameters.maxOutputTokens() != null ? parameters.maxOutputTokens() : defaults.maxTokens(),
@@ -66,6 +67,16 @@ final class ChatRequests {
         } catch (IllegalArgumentException e) {
             throw new dev.langchain4j.exception.InvalidRequestException(e.getMessage());
         }
+    }
+
+    /**
+     * The constraint of a request's response format (JSON, with its schema where given), or null for text: the
+     * answer is decoded so that it always parses ({@link JsonConstraint}).
+     */
+    static TokenConstraint constraint(ChatRequestParameters parameters, InferenceEngine engine, int maxTokens) {
+        return JsonShapes.of(parameters.responseFormat())
+                .map(shape -> (TokenConstraint) new JsonConstraint(engine, shape, maxTokens))
+                .orElse(null);
     }
 
     /** STOP at an end token or a stop sequence, LENGTH at max tokens or the context limit. */

@@ -6,6 +6,7 @@ import io.dijiang4j.plugin.generation.GenerationOptions;
 import io.dijiang4j.plugin.generation.GenerationResult;
 import io.dijiang4j.plugin.generation.Generator;
 import io.dijiang4j.plugin.generation.Sampler;
+import io.dijiang4j.plugin.generation.TokenConstraint;
 import java.util.Arrays;
 import java.util.concurrent.ThreadLocalRandom;
 import java.util.concurrent.locks.ReentrantLock;
@@ -72,6 +73,12 @@ public final class DiJiangRuntime implements AutoCloseable {
 
     /** Generates the continuation of a prompt already rendered as text. */
     public GenerationResult generate(String prompt, GenerationOptions options, TextSink sink) {
+        return generate(prompt, options, null, sink);
+    }
+
+    /** As {@link #generate(String, GenerationOptions, TextSink)}, picking only tokens {@code constraint} allows. */
+    public GenerationResult generate(
+            String prompt, GenerationOptions options, TokenConstraint constraint, TextSink sink) {
         long start = System.nanoTime();
         int[] promptTokens;
         lock.lock(); // the engine's tokenizer is not thread-safe either
@@ -81,12 +88,19 @@ public final class DiJiangRuntime implements AutoCloseable {
             lock.unlock();
         }
         long encodeNanos = System.nanoTime() - start;
-        GenerationResult result = generate(promptTokens, options, sink).withEncodeNanos(encodeNanos);
+        GenerationResult result =
+                generate(promptTokens, options, constraint, sink).withEncodeNanos(encodeNanos);
         lastResult = result;
         return result;
     }
 
     public GenerationResult generate(int[] promptTokens, GenerationOptions options, TextSink sink) {
+        return generate(promptTokens, options, null, sink);
+    }
+
+    /** @param constraint restricts the tokens picked (constrained decoding), or null */
+    public GenerationResult generate(
+            int[] promptTokens, GenerationOptions options, TokenConstraint constraint, TextSink sink) {
         if (promptTokens.length == 0) {
             throw new IllegalArgumentException("the prompt has no tokens");
         }
@@ -101,7 +115,8 @@ public final class DiJiangRuntime implements AutoCloseable {
             if (closed) {
                 throw new IllegalStateException("the model was closed");
             }
-            GenerationResult result = generateLocked(promptTokens, options, sink == null ? TextSink.NONE : sink);
+            GenerationResult result =
+                    generateLocked(promptTokens, options, constraint, sink == null ? TextSink.NONE : sink);
             lastResult = result;
             return result;
         } finally {
@@ -109,7 +124,8 @@ public final class DiJiangRuntime implements AutoCloseable {
         }
     }
 
-    private GenerationResult generateLocked(int[] promptTokens, GenerationOptions options, TextSink sink) {
+    private GenerationResult generateLocked(
+            int[] promptTokens, GenerationOptions options, TokenConstraint constraint, TextSink sink) {
         long start = System.nanoTime();
         ConversationCache.Checkpoint reuse = cache.longestPrefixOf(promptTokens);
         int reused = reuse == null ? 0 : reuse.tokens().length;
@@ -127,7 +143,7 @@ public final class DiJiangRuntime implements AutoCloseable {
                             engine,
                             logits,
                             options,
-                            new Sampler(options, seed),
+                            new Sampler(options, seed).constrainedBy(constraint),
                             Generator.LastToken.NOT_FED,
                             sink::accept)
                     .withPrompt(promptTokens.length, reused, prefillNanos);
