@@ -19,13 +19,29 @@ import java.util.WeakHashMap;
  * (byte pieces Jlama buffers, {@link Vocabulary#stableText}) is never allowed.
  */
 public final class JsonConstraint implements TokenConstraint {
-    private static final Map<Vocabulary, String[]> TEXTS = Collections.synchronizedMap(new WeakHashMap<>());
+    private static final Map<Vocabulary, Pieces> PIECES = Collections.synchronizedMap(new WeakHashMap<>());
 
     private final Vocabulary vocabulary;
     private final int budget;
     private List<Frame> stack = new ArrayList<>();
     private int generated;
-    private String[] texts;
+    private Pieces pieces;
+
+    /** The stable texts of a vocabulary, and which may stand inside a string as they are (no quote, no escape). */
+    private record Pieces(String[] texts, boolean[] plain) {
+        static Pieces of(Vocabulary vocabulary, int size) {
+            String[] texts = new String[size];
+            boolean[] plain = new boolean[size];
+            for (int token = 0; token < size; token++) {
+                String text = vocabulary.stableText(token);
+                texts[token] = text;
+                plain[token] = text != null
+                        && !text.isEmpty()
+                        && text.chars().noneMatch(c -> c == '"' || c == '\\' || c < 0x20);
+            }
+            return new Pieces(texts, plain);
+        }
+    }
 
     /**
      * @param shape what the output must be ({@link JsonShape.AnyObject} for plain JSON mode)
@@ -44,19 +60,24 @@ public final class JsonConstraint implements TokenConstraint {
 
     @Override
     public void mask(float[] logits) {
-        String[] pieces = texts(logits.length);
+        Pieces pieces = pieces(logits.length);
         int left = budget - generated - 1; // tokens after this one
         boolean done = complete(stack);
-        // the first character of most tokens decides: try each distinct one once
-        byte[] firstChar = new byte[128]; // 0 unknown, 1 possible, 2 impossible (ASCII only)
+        // inside a string, a piece without quote or backslash stays inside it and leaves the rest as it is
+        boolean inString =
+                !stack.isEmpty() && stack.get(stack.size() - 1) instanceof StringFrame string && string.escape < 0;
+        boolean plainFits = inString && rest(stack) <= left;
+        byte[] rejected = new byte[128 + 128 * 128]; // by first character, then by first two
         boolean any = false;
         for (int token = 0; token < logits.length; token++) {
             boolean allowed;
             if (vocabulary.isEndToken(token)) {
                 allowed = done;
+            } else if (inString && pieces.plain[token]) {
+                allowed = plainFits;
             } else {
-                String text = pieces[token];
-                allowed = text != null && !text.isEmpty() && !done && admits(text, left, firstChar);
+                String text = pieces.texts[token];
+                allowed = text != null && !text.isEmpty() && !done && admits(text, left, rejected);
             }
             if (allowed) any = true;
             else logits[token] = Float.NEGATIVE_INFINITY;
@@ -67,16 +88,23 @@ public final class JsonConstraint implements TokenConstraint {
         }
     }
 
-    private boolean admits(String text, int left, byte[] firstChar) {
-        char c = text.charAt(0);
-        if (c < 128 && firstChar[c] == 2) return false;
+    /**
+     * Whether a piece may come next: fed to a copy of the automaton, its shortest completion within {@code left}
+     * tokens. Rejections by the first character, or the first two (ASCII), are remembered for the step: most of a
+     * large vocabulary shares them.
+     */
+    private boolean admits(String text, int left, byte[] rejected) {
+        char first = text.charAt(0);
+        int one = first < 128 ? first : -1;
+        int two = one >= 0 && text.length() > 1 && text.charAt(1) < 128 ? 128 + one * 128 + text.charAt(1) : -1;
+        if ((one >= 0 && rejected[one] != 0) || (two >= 0 && rejected[two] != 0)) return false;
         List<Frame> trial = copy(stack);
-        if (!feed(trial, c)) {
-            if (c < 128) firstChar[c] = 2;
-            return false;
-        }
-        for (int i = 1; i < text.length(); i++) {
-            if (!feed(trial, text.charAt(i))) return false;
+        for (int i = 0; i < text.length(); i++) {
+            if (!feed(trial, text.charAt(i))) {
+                if (i == 0 && one >= 0) rejected[one] = 1;
+                if (i == 1 && two >= 0) rejected[two] = 1;
+                return false;
+            }
         }
         return rest(trial) <= left;
     }
@@ -84,7 +112,7 @@ public final class JsonConstraint implements TokenConstraint {
     @Override
     public void accept(int token) {
         if (vocabulary.isEndToken(token)) return;
-        String text = texts[token];
+        String text = pieces != null ? pieces.texts[token] : vocabulary.stableText(token);
         for (int i = 0; i < text.length(); i++) {
             if (!feed(stack, text.charAt(i))) {
                 throw new IllegalStateException("token " + token + " does not continue the JSON output");
@@ -93,15 +121,12 @@ public final class JsonConstraint implements TokenConstraint {
         generated++;
     }
 
-    private String[] texts(int size) {
-        if (texts != null && texts.length == size) return texts;
-        texts = TEXTS.computeIfAbsent(vocabulary, v -> new String[0]);
-        if (texts.length != size) {
-            texts = new String[size];
-            for (int token = 0; token < size; token++) texts[token] = vocabulary.stableText(token);
-            TEXTS.put(vocabulary, texts);
+    private Pieces pieces(int size) {
+        if (pieces == null || pieces.texts.length != size) {
+            pieces = PIECES.compute(
+                    vocabulary, (v, known) -> known != null && known.texts.length == size ? known : Pieces.of(v, size));
         }
-        return texts;
+        return pieces;
     }
 
     private static boolean complete(List<Frame> stack) {
