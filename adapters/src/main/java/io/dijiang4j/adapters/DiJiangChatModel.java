@@ -7,6 +7,7 @@ import dev.langchain4j.model.chat.ChatModel;
 import dev.langchain4j.model.chat.listener.ChatModelListener;
 import dev.langchain4j.model.chat.request.ChatRequest;
 import dev.langchain4j.model.chat.request.ChatRequestParameters;
+import dev.langchain4j.model.chat.request.ToolChoice;
 import dev.langchain4j.model.chat.response.ChatResponse;
 import io.dijiang4j.plugin.generation.GenerationOptions;
 import io.dijiang4j.plugin.generation.TokenConstraint;
@@ -47,7 +48,11 @@ public final class DiJiangChatModel implements ChatModel, AutoCloseable {
         List<Tool> tools = ToolCalls.offered(request.parameters());
         String prompt = ChatRequests.prompt(runtime, request, tools);
         TokenConstraint json = ChatRequests.constraint(request.parameters(), runtime.engine(), options.maxTokens());
-        return ChatRequests.response(runtime.generate(prompt, options, json, TextSink.NONE), modelName(), tools);
+        return ChatRequests.response(
+                runtime.generate(prompt, options, json, TextSink.NONE),
+                modelName(),
+                tools,
+                request.parameters().toolChoice() == ToolChoice.REQUIRED);
     }
 
     @Override

@@ -8,6 +8,7 @@ import dev.langchain4j.model.chat.StreamingChatModel;
 import dev.langchain4j.model.chat.listener.ChatModelListener;
 import dev.langchain4j.model.chat.request.ChatRequest;
 import dev.langchain4j.model.chat.request.ChatRequestParameters;
+import dev.langchain4j.model.chat.request.ToolChoice;
 import dev.langchain4j.model.chat.response.ChatResponse;
 import dev.langchain4j.model.chat.response.CompleteToolCall;
 import dev.langchain4j.model.chat.response.StreamingChatResponseHandler;
@@ -68,7 +69,8 @@ public final class DiJiangStreamingChatModel implements StreamingChatModel, Auto
             try {
                 GenerationResult result = runtime.generate(
                         prompt, options, json, StreamingCallbacks.partials(handler::onPartialResponse));
-                response = ChatRequests.response(result, modelName(), tools);
+                response = ChatRequests.response(
+                        result, modelName(), tools, request.parameters().toolChoice() == ToolChoice.REQUIRED);
             } catch (Throwable e) {
                 Throwable cause = StreamingCallbacks.unwrap(e);
                 StreamingCallbacks.quietly("onError", () -> handler.onError(cause));
