@@ -15,8 +15,8 @@ import java.util.concurrent.locks.ReentrantLock;
 import java.util.function.Supplier;
 
 /**
- * One loaded model shared by the adapters built on it. Requests run together (continuous batching, docs/DESIGN.md
- * §8): up to {@link Scheduling#maxActive()} sessions are decoded in shared forward passes, each pass advancing every
+ * One loaded model shared by the adapters built on it. Requests run together (continuous batching,
+ * docs/DESIGN.md §8): up to {@link Scheduling#maxActive()} sessions are decoded in shared forward passes, each pass advancing every
  * one of them by one token, while newcomers' prompts are prefilled in chunks between them; further requests wait in
  * arrival order. Each request still gets the answer it would get alone: its own session, sampler and stop rules,
  * only the forward passes are shared. The states at the ends of recent turns are kept for prefix reuse.
