@@ -13,6 +13,7 @@ import io.dijiang4j.plugin.generation.Generator;
 import io.dijiang4j.plugin.generation.Sampler;
 import io.dijiang4j.plugin.profile.Profile;
 import java.io.PrintStream;
+import java.lang.management.ManagementFactory;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.List;
@@ -39,6 +40,8 @@ public final class BatchThroughputBench {
      *
      * @param serialized aggregate tokens/s of the serialized runtime, one value per repeat
      * @param batched aggregate tokens/s of the batching runtime, one value per repeat
+     * @param serializedCpu tokens per CPU-second of the whole process (every thread), serialized runtime
+     * @param batchedCpu tokens per CPU-second of the whole process, batching runtime
      * @param meanBatch session rows per forward pass of the batching runtime
      * @param stateBytes one session's attention state at the two depths of {@code stateDepths}
      */
@@ -48,6 +51,8 @@ public final class BatchThroughputBench {
             int clients,
             double[] serialized,
             double[] batched,
+            double[] serializedCpu,
+            double[] batchedCpu,
             double meanBatch,
             int[] stateDepths,
             long[] stateBytes) {
@@ -61,6 +66,11 @@ public final class BatchThroughputBench {
 
         public double speedup() {
             return batchedMedian() / serializedMedian();
+        }
+
+        /** Work saved: tokens per CPU-second batched over serialized (medians; less sensitive to a busy machine). */
+        public double cpuSpeedup() {
+            return median(batchedCpu) / median(serializedCpu);
         }
     }
 
@@ -93,20 +103,29 @@ public final class BatchThroughputBench {
             long[] state = stateBytes(model, depths, options.seed());
             List<double[]> serial = new ArrayList<>();
             List<double[]> batch = new ArrayList<>();
+            List<double[]> serialCpu = new ArrayList<>();
+            List<double[]> batchCpu = new ArrayList<>();
             long[] rows = new long[options.clients().size()];
             long[] passes = new long[options.clients().size()];
             for (int n = 0; n < options.clients().size(); n++) {
                 serial.add(new double[options.repeats()]);
                 batch.add(new double[options.repeats()]);
+                serialCpu.add(new double[options.repeats()]);
+                batchCpu.add(new double[options.repeats()]);
             }
             // repeats interleave the two runtimes and the client counts, so that drifts of the machine hit all alike
             for (int r = 0; r < options.repeats(); r++) {
                 for (int n = 0; n < options.clients().size(); n++) {
                     int clients = options.clients().get(n);
-                    serial.get(n)[r] = serialized(engine, prompts, clients, greedy);
+                    double tokens = clients * (double) options.newTokens();
+                    Timing s = serialized(engine, prompts, clients, greedy);
                     long[] before = runtime.passesAndRows();
-                    batch.get(n)[r] = batched(runtime, prompts, clients, greedy);
+                    Timing b = batched(runtime, prompts, clients, greedy);
                     long[] after = runtime.passesAndRows();
+                    serial.get(n)[r] = tokens / s.wallSeconds();
+                    batch.get(n)[r] = tokens / b.wallSeconds();
+                    serialCpu.get(n)[r] = tokens / s.cpuSeconds();
+                    batchCpu.get(n)[r] = tokens / b.cpuSeconds();
                     passes[n] += after[0] - before[0];
                     rows[n] += after[1] - before[1];
                     progress.printf(
@@ -130,6 +149,8 @@ public final class BatchThroughputBench {
                         options.clients().get(n),
                         serial.get(n),
                         batch.get(n),
+                        serialCpu.get(n),
+                        batchCpu.get(n),
                         passes[n] == 0 ? Double.NaN : rows[n] / (double) passes[n],
                         depths,
                         state));
@@ -151,8 +172,14 @@ public final class BatchThroughputBench {
         return prompts;
     }
 
-    /** Runs {@code work(i)} on {@code n} threads released together; returns the wall-clock seconds until all end. */
-    private static double together(int n, java.util.function.IntConsumer work) throws InterruptedException {
+    /** Wall-clock seconds of a run, and CPU seconds of the whole process (all threads) during it. */
+    record Timing(double wallSeconds, double cpuSeconds) {}
+
+    private static final com.sun.management.OperatingSystemMXBean OS =
+            (com.sun.management.OperatingSystemMXBean) ManagementFactory.getOperatingSystemMXBean();
+
+    /** Runs {@code work(i)} on {@code n} threads released together, until all end. */
+    private static Timing together(int n, java.util.function.IntConsumer work) throws InterruptedException {
         CountDownLatch go = new CountDownLatch(1);
         Thread[] threads = new Thread[n];
         RuntimeException[] failure = new RuntimeException[1];
@@ -171,22 +198,24 @@ public final class BatchThroughputBench {
                 }
             });
         }
+        long cpu = OS.getProcessCpuTime();
         long start = System.nanoTime();
         go.countDown();
         for (Thread t : threads) t.join();
         double seconds = (System.nanoTime() - start) / 1e9;
+        double cpuSeconds = (OS.getProcessCpuTime() - cpu) / 1e9;
         if (failure[0] != null) throw failure[0];
-        return seconds;
+        return new Timing(seconds, cpuSeconds);
     }
 
     /**
      * The serialized runtime as it was before batching: a fair lock, and under it one whole request (session,
      * prefill, the decode loop), so concurrent requests run one after another in arrival order.
      */
-    static double serialized(PluginEngine engine, int[][] prompts, int clients, GenerationOptions options)
+    static Timing serialized(PluginEngine engine, int[][] prompts, int clients, GenerationOptions options)
             throws InterruptedException {
         ReentrantLock lock = new ReentrantLock(true);
-        double seconds = together(clients, c -> {
+        return together(clients, c -> {
             lock.lock();
             try (InferenceSession session = engine.openSession()) {
                 float[] logits = session.prefill(prompts[c]);
@@ -202,14 +231,12 @@ public final class BatchThroughputBench {
                 lock.unlock();
             }
         });
-        return clients * options.maxTokens() / seconds;
     }
 
     /** The batching runtime: every client's request submitted at once. */
-    static double batched(DiJiangRuntime runtime, int[][] prompts, int clients, GenerationOptions options)
+    static Timing batched(DiJiangRuntime runtime, int[][] prompts, int clients, GenerationOptions options)
             throws InterruptedException {
-        double seconds = together(clients, c -> runtime.generate(prompts[c], options, TextSink.NONE));
-        return clients * options.maxTokens() / seconds;
+        return together(clients, c -> runtime.generate(prompts[c], options, TextSink.NONE));
     }
 
     /** One session's attention state bytes after {@code depths[i]} tokens. */

@@ -120,7 +120,9 @@ public final class BatchThroughputCommand implements Callable<Integer> {
         meta.put(
                 "figure",
                 "generated tokens of all clients per wall-clock second, prompts included; medians of"
-                        + " repeats that interleave the two runtimes");
+                        + " repeats that interleave the two runtimes; cpu_speedup: the same tokens per CPU-second"
+                        + " of the whole process, batched over serialized (the work saved, less sensitive to other"
+                        + " load)");
         meta.put("serialized", "a fair lock and one whole request at a time (the runtime before batching)");
         meta.put("batched", "DiJiangRuntime with Scheduling.maxActive = the most clients measured");
         meta.put("cpus", Runtime.getRuntime().availableProcessors());
@@ -154,25 +156,27 @@ public final class BatchThroughputCommand implements Callable<Integer> {
         StringBuilder sb = new StringBuilder();
         sb.append(String.format(
                 Locale.ROOT,
-                "%-22s %-8s %7s %14s %14s %8s %10s %22s%n",
+                "%-22s %-8s %7s %14s %14s %8s %10s %10s %22s%n",
                 "model",
                 "mode",
                 "clients",
                 "serial tok/s",
                 "batched tok/s",
                 "ratio",
+                "cpu ratio",
                 "rows/pass",
                 "state bytes (depths)"));
         for (BatchThroughputBench.Row r : rows) {
             sb.append(String.format(
                     Locale.ROOT,
-                    "%-22s %-8s %7d %14.1f %14.1f %7.2fx %10.2f %22s%n",
+                    "%-22s %-8s %7d %14.1f %14.1f %7.2fx %9.2fx %10.2f %22s%n",
                     r.model(),
                     r.mode(),
                     r.clients(),
                     r.serializedMedian(),
                     r.batchedMedian(),
                     r.speedup(),
+                    r.cpuSpeedup(),
                     r.meanBatch(),
                     r.stateBytes()[0] + " / " + r.stateBytes()[1] + " (" + r.stateDepths()[0] + "/" + r.stateDepths()[1]
                             + ")"));
@@ -190,8 +194,11 @@ public final class BatchThroughputCommand implements Callable<Integer> {
             m.put("serialized_tokens_per_s", r.serializedMedian());
             m.put("batched_tokens_per_s", r.batchedMedian());
             m.put("speedup", r.speedup());
+            m.put("cpu_speedup", r.cpuSpeedup());
             m.put("serialized_repeats", r.serialized());
             m.put("batched_repeats", r.batched());
+            m.put("serialized_tokens_per_cpu_s_repeats", r.serializedCpu());
+            m.put("batched_tokens_per_cpu_s_repeats", r.batchedCpu());
             m.put("mean_rows_per_pass", Double.isNaN(r.meanBatch()) ? null : r.meanBatch());
             m.put("state_depths", r.stateDepths());
             m.put("state_bytes", r.stateBytes());
