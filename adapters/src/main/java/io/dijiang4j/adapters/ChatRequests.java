@@ -1,10 +1,13 @@
 package io.dijiang4j.adapters;
 
+import com.github.tjake.jlama.safetensors.prompt.Tool;
+import dev.langchain4j.agent.tool.ToolExecutionRequest;
 import dev.langchain4j.data.message.AiMessage;
 import dev.langchain4j.data.message.ChatMessage;
 import dev.langchain4j.data.message.Content;
 import dev.langchain4j.data.message.SystemMessage;
 import dev.langchain4j.data.message.TextContent;
+import dev.langchain4j.data.message.ToolExecutionResultMessage;
 import dev.langchain4j.data.message.UserMessage;
 import dev.langchain4j.exception.UnsupportedFeatureException;
 import dev.langchain4j.model.chat.request.ChatRequest;
@@ -19,6 +22,7 @@ import dev.langchain4j.model.output.TokenUsage;
 import io.dijiang4j.plugin.generation.ChatTurn;
 import io.dijiang4j.plugin.generation.GenerationOptions;
 import io.dijiang4j.plugin.generation.GenerationResult;
+import io.dijiang4j.plugin.generation.GenerationResult.StopReason;
 import java.util.ArrayList;
 import java.util.List;
 
@@ -41,12 +45,9 @@ final class ChatRequests {
         if (parameters.presencePenalty() != null) {
             throw unsupported("presencePenalty");
         }
-        if (parameters.toolSpecifications() != null
-                && !parameters.toolSpecifications().isEmpty()) {
-            throw unsupported("tools (toolSpecifications)");
-        }
         if (parameters.toolChoice() == ToolChoice.REQUIRED) {
-            throw unsupported("toolChoice REQUIRED");
+            // a chat template only offers tools; the model may still answer in text
+            throw unsupported("toolChoice REQUIRED (a chat template cannot force a call; use AUTO)");
         }
         ResponseFormat format = parameters.responseFormat();
         if (format != null && format.type() != ResponseFormatType.TEXT) {
@@ -95,31 +96,41 @@ final class ChatRequests {
                     turns.add(new ChatTurn(ChatTurn.Role.USER, text.toString()));
                 }
                 case AiMessage ai -> {
-                    if (ai.hasToolExecutionRequests()) {
-                        throw unsupported("tool execution requests in AI messages");
-                    }
-                    // as langchain4j-jlama: an AI message without text adds nothing to the prompt
+                    // as langchain4j-jlama: the text (if any), then one tool-call message per request
                     if (ai.text() != null) {
                         turns.add(new ChatTurn(ChatTurn.Role.ASSISTANT, ai.text()));
                     }
+                    for (ToolExecutionRequest call : ai.toolExecutionRequests()) {
+                        turns.add(ChatTurn.toolCall(call.name(), call.id(), call.arguments()));
+                    }
                 }
+                case ToolExecutionResultMessage result ->
+                    turns.add(ChatTurn.toolResult(result.toolName(), result.id(), result.text()));
                 default -> throw unsupported("messages of type " + message.type());
             }
         }
         return turns;
     }
 
-    static String prompt(DiJiangRuntime runtime, ChatRequest request) {
-        return runtime.engine().renderChat(turns(request.messages()));
+    /** The prompt of a request with the tools it offers ({@link ToolCalls#offered}). */
+    static String prompt(DiJiangRuntime runtime, ChatRequest request, List<Tool> tools) {
+        return runtime.engine().renderChat(turns(request.messages()), tools);
     }
 
-    static ChatResponse response(GenerationResult result, String modelName) {
+    /**
+     * The answer: the tool calls the text holds when tools were offered and the model ended its turn (finish reason
+     * TOOL_EXECUTION, no text, as langchain4j-jlama answers), else the text.
+     */
+    static ChatResponse response(GenerationResult result, String modelName, List<Tool> tools) {
+        List<ToolExecutionRequest> calls = tools.isEmpty() || result.stopReason() != StopReason.END_TOKEN
+                ? List.of()
+                : ToolCalls.parse(result.text(), tools);
         return ChatResponse.builder()
-                .aiMessage(AiMessage.from(result.text()))
+                .aiMessage(calls.isEmpty() ? AiMessage.from(result.text()) : AiMessage.from(calls))
                 .metadata(ChatResponseMetadata.builder()
                         .modelName(modelName)
                         .tokenUsage(new TokenUsage(result.promptTokens(), result.generatedTokens()))
-                        .finishReason(finishReason(result))
+                        .finishReason(calls.isEmpty() ? finishReason(result) : FinishReason.TOOL_EXECUTION)
                         .build())
                 .build();
     }

@@ -1,5 +1,7 @@
 package io.dijiang4j.adapters;
 
+import com.github.tjake.jlama.safetensors.prompt.Tool;
+import dev.langchain4j.model.ModelProvider;
 import dev.langchain4j.model.chat.ChatModel;
 import dev.langchain4j.model.chat.listener.ChatModelListener;
 import dev.langchain4j.model.chat.request.ChatRequest;
@@ -39,8 +41,9 @@ public final class DiJiangChatModel implements ChatModel, AutoCloseable {
     @Override
     public ChatResponse doChat(ChatRequest request) {
         GenerationOptions options = ChatRequests.options(request.parameters(), modelName(), generation);
-        String prompt = ChatRequests.prompt(runtime, request);
-        return ChatRequests.response(runtime.generate(prompt, options, TextSink.NONE), modelName());
+        List<Tool> tools = ToolCalls.offered(request.parameters());
+        String prompt = ChatRequests.prompt(runtime, request, tools);
+        return ChatRequests.response(runtime.generate(prompt, options, TextSink.NONE), modelName(), tools);
     }
 
     @Override
@@ -51,6 +54,12 @@ public final class DiJiangChatModel implements ChatModel, AutoCloseable {
     @Override
     public List<ChatModelListener> listeners() {
         return listeners;
+    }
+
+    /** LangChain4j names no provider for local Jlama models (langchain4j-jlama's report OTHER too). */
+    @Override
+    public ModelProvider provider() {
+        return ModelProvider.OTHER;
     }
 
     public String modelName() {

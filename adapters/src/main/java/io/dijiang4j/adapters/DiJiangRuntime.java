@@ -2,6 +2,8 @@ package io.dijiang4j.adapters;
 
 import io.dijiang4j.adapters.engine.InferenceEngine;
 import io.dijiang4j.adapters.engine.InferenceSession;
+import io.dijiang4j.adapters.state.LocalPrefixStateStore;
+import io.dijiang4j.adapters.state.PrefixStateStore;
 import io.dijiang4j.plugin.generation.GenerationOptions;
 import io.dijiang4j.plugin.generation.GenerationResult;
 import io.dijiang4j.plugin.generation.Generator;
@@ -19,11 +21,13 @@ import java.util.function.Supplier;
  * docs/DESIGN.md §8): up to {@link Scheduling#maxActive()} sessions are decoded in shared forward passes, each pass advancing every
  * one of them by one token, while newcomers' prompts are prefilled in chunks between them; further requests wait in
  * arrival order. Each request still gets the answer it would get alone: its own session, sampler and stop rules,
- * only the forward passes are shared. The states at the ends of recent turns are kept for prefix reuse.
+ * only the forward passes are shared. The states at the ends of recent turns go to a {@link PrefixStateStore} for
+ * prefix reuse (in this process by default; shared by replicas with
+ * {@link io.dijiang4j.adapters.state.RedisPrefixStateStore}).
  *
  * <p>One copy of the weights serves every request: a Jlama model instance holds shared scratch buffers (one forward
- * pass at a time per instance), so the scheduler's one thread runs the passes, and every other engine call
- * (tokenizer, sessions, snapshots) takes the same engine lock.
+ * pass at a time per instance), so the passes (each run by one of the waiting requests' threads) and every other
+ * engine call (tokenizer, sessions, snapshots) take one engine lock.
  *
  * <p>{@link #generate} runs a request on the calling thread; {@link #submit} on a thread of its own and returns a
  * {@link Generation} that can be cancelled (a client that has gone).
@@ -33,7 +37,7 @@ public final class DiJiangRuntime implements AutoCloseable {
     public static final int DEFAULT_CHECKPOINTS = 4;
 
     private final InferenceEngine engine;
-    private final ConversationCache cache;
+    private final ConversationStates states;
     private final ReentrantLock engineLock = new ReentrantLock();
     private final Vocabulary vocabulary;
     private final StepScheduler scheduler;
@@ -55,14 +59,33 @@ public final class DiJiangRuntime implements AutoCloseable {
      * @param scheduling how many sessions run together, how many requests wait, how prompts are prefilled
      */
     public DiJiangRuntime(InferenceEngine engine, int checkpoints, Scheduling scheduling) {
+        this(engine, new LocalPrefixStateStore(checkpoints), scheduling);
+    }
+
+    /**
+     * @param states where the states at the ends of turns are saved and looked up (closed with the runtime); a store
+     *     shared by several runtimes on the same model lets a conversation continue on any of them
+     */
+    public DiJiangRuntime(InferenceEngine engine, PrefixStateStore states) {
+        this(engine, states, Scheduling.DEFAULT);
+    }
+
+    /**
+     * @param states where the states at the ends of turns are saved and looked up (closed with the runtime)
+     * @param scheduling how many sessions run together, how many requests wait, how prompts are prefilled
+     */
+    public DiJiangRuntime(InferenceEngine engine, PrefixStateStore states, Scheduling scheduling) {
         if (engine == null) {
             throw new IllegalArgumentException("engine must not be null");
+        }
+        if (states == null) {
+            throw new IllegalArgumentException("state store must not be null");
         }
         if (scheduling == null) {
             throw new IllegalArgumentException("scheduling must not be null");
         }
         this.engine = engine;
-        this.cache = new ConversationCache(checkpoints);
+        this.states = new ConversationStates(states, engine);
         this.scheduling = scheduling;
         this.vocabulary = new Vocabulary() {
             @Override
@@ -115,17 +138,14 @@ public final class DiJiangRuntime implements AutoCloseable {
         return scheduler.passesAndRows();
     }
 
-    /** Bytes held by the saved states of earlier turns. */
+    /** Bytes held in this process by the saved states of earlier turns. */
     public long cachedStateBytes() {
-        return locked(cache::bytes);
+        return states.store().bytes();
     }
 
     /** Forgets the saved states: the next request prefills its whole prompt. */
     public void clearConversationCache() {
-        locked(() -> {
-            cache.clear();
-            return null;
-        });
+        states.store().clear();
     }
 
     /** Generates the continuation of a prompt already rendered as text, on the calling thread. */
@@ -215,10 +235,9 @@ public final class DiJiangRuntime implements AutoCloseable {
         try (slot) {
             slot.awaitAdmission();
             long start = System.nanoTime();
-            ConversationCache.Checkpoint reuse = locked(() -> cache.longestPrefixOf(promptTokens));
-            int reused = reuse == null ? 0 : reuse.tokens().length;
-            InferenceSession session =
-                    locked(() -> reuse == null ? engine.openSession() : engine.restoreSession(reuse.snapshot()));
+            ConversationStates.Opened opened = states.open(promptTokens, this::locked);
+            int reused = opened.reusedTokens();
+            InferenceSession session = opened.session();
             try {
                 StepModel stepped = slot.stepModel(session);
                 float[] logits = stepped.prefill(Arrays.copyOfRange(promptTokens, reused, promptTokens.length));
@@ -261,10 +280,7 @@ public final class DiJiangRuntime implements AutoCloseable {
     }
 
     private void remember(int[] tokens, InferenceSession session) {
-        locked(() -> {
-            cache.remember(tokens, session.snapshot());
-            return null;
-        });
+        states.remember(tokens, locked(session::snapshot));
     }
 
     private <T> T locked(Supplier<T> call) {
@@ -289,7 +305,7 @@ public final class DiJiangRuntime implements AutoCloseable {
         try {
             if (!closed) {
                 closed = true;
-                cache.clear();
+                states.store().close();
                 engine.close();
             }
         } finally {

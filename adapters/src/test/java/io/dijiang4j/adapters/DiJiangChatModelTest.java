@@ -12,6 +12,8 @@ import dev.langchain4j.data.message.AiMessage;
 import dev.langchain4j.data.message.ChatMessage;
 import dev.langchain4j.data.message.UserMessage;
 import dev.langchain4j.exception.UnsupportedFeatureException;
+import dev.langchain4j.model.ModelProvider;
+import dev.langchain4j.model.chat.ChatRequestOptions;
 import dev.langchain4j.model.chat.listener.ChatModelErrorContext;
 import dev.langchain4j.model.chat.listener.ChatModelListener;
 import dev.langchain4j.model.chat.listener.ChatModelRequestContext;
@@ -248,6 +250,41 @@ class DiJiangChatModelTest {
                         "request temperature=0.0",
                         "error r1 UnsupportedFeatureException"),
                 events);
+    }
+
+    /** LangChain4j 1.13+: per-call options carry listener attributes; the listeners see them and the provider. */
+    @Test
+    void requestOptionsReachTheListenersAndTheAnswerIsTheSame() {
+        List<String> events = new ArrayList<>();
+        ChatModelListener listener = new ChatModelListener() {
+            @Override
+            public void onRequest(ChatModelRequestContext context) {
+                events.add("request " + context.attributes().get("tenant") + " " + context.modelProvider());
+            }
+
+            @Override
+            public void onResponse(ChatModelResponseContext context) {
+                events.add("response " + context.attributes().get("tenant") + " " + context.modelProvider());
+            }
+        };
+        DiJiangChatModel model = DiJiangChatModel.builder()
+                .engine(new FakeEngine())
+                .temperature(0.0)
+                .listeners(List.of(listener))
+                .build();
+        ChatRequest request = request(
+                List.of(UserMessage.from("hello")),
+                ChatRequestParameters.builder().build());
+        String plain = model.chat(request).aiMessage().text();
+        ChatResponse withOptions = model.chat(
+                request,
+                ChatRequestOptions.builder()
+                        .addListenerAttribute("tenant", "t7")
+                        .build());
+        assertEquals(plain, withOptions.aiMessage().text());
+        assertEquals(ModelProvider.OTHER, model.provider());
+        assertEquals(
+                List.of("request null OTHER", "response null OTHER", "request t7 OTHER", "response t7 OTHER"), events);
     }
 
     @Test

@@ -1,5 +1,7 @@
 package io.dijiang4j.adapters.engine;
 
+import com.github.tjake.jlama.safetensors.prompt.Tool;
+import dev.langchain4j.exception.UnsupportedFeatureException;
 import io.dijiang4j.plugin.generation.ChatTurn;
 import io.dijiang4j.plugin.generation.Vocabulary;
 import java.util.List;
@@ -26,11 +28,42 @@ public interface InferenceEngine extends Vocabulary, AutoCloseable {
     /** The chat prompt for these messages with the model's template, ready to generate the assistant turn. */
     String renderChat(List<ChatTurn> turns);
 
+    /**
+     * As {@link #renderChat(List)}, with the tools' specifications rendered by the template (as langchain4j-jlama
+     * renders them); an engine whose template has no place for tools refuses them.
+     */
+    default String renderChat(List<ChatTurn> turns, List<Tool> tools) {
+        if (tools.isEmpty()) {
+            return renderChat(turns);
+        }
+        throw new UnsupportedFeatureException(
+                "tools need a chat template that renders them; " + modelName() + " has none that does");
+    }
+
     /** A fresh session at position 0. */
     InferenceSession openSession();
 
     /** A session in the state a snapshot of one of this engine's sessions saved. */
-    InferenceSession restoreSession(InferenceSession.Snapshot snapshot);
+    default InferenceSession restoreSession(InferenceSession.Snapshot snapshot) {
+        return restoreSession(snapshot.bytes());
+    }
+
+    /**
+     * A session in the state of {@link InferenceSession.Snapshot#bytes()} of one of this engine's sessions, possibly
+     * saved by another process on the same model and profile.
+     *
+     * @throws IllegalArgumentException for bytes that are not such a state (another model or profile, damaged)
+     */
+    InferenceSession restoreSession(byte[] state);
+
+    /**
+     * What a saved state belongs to: states are shared (through a {@link io.dijiang4j.adapters.state.PrefixStateStore})
+     * only between engines with equal scopes, so it must identify the model's weights and everything in the profile
+     * that gives a state its meaning, and be the same in every process that loads them.
+     */
+    default String stateScope() {
+        return getClass().getName() + ":" + modelName();
+    }
 
     /**
      * Feeds {@code tokens.get(i)} to {@code sessions.get(i)} (sessions of this engine, each at most once) and returns

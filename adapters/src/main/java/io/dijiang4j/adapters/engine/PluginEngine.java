@@ -1,8 +1,12 @@
 package io.dijiang4j.adapters.engine;
 
+import com.github.tjake.jlama.safetensors.prompt.Tool;
 import dev.langchain4j.exception.UnsupportedFeatureException;
+import io.dijiang4j.attention.SpecFingerprint;
 import io.dijiang4j.plugin.DiJiangModel;
 import io.dijiang4j.plugin.Session;
+import io.dijiang4j.plugin.calibration.ModelFingerprint;
+import io.dijiang4j.plugin.calibration.Sidecars;
 import io.dijiang4j.plugin.generation.ChatTemplate;
 import io.dijiang4j.plugin.generation.ChatTurn;
 import io.dijiang4j.plugin.profile.Profile;
@@ -15,6 +19,7 @@ public final class PluginEngine implements InferenceEngine {
     private final DiJiangModel model;
     private final String name;
     private final Optional<ChatTemplate> template;
+    private String scope;
 
     public PluginEngine(DiJiangModel model) {
         this.model = model;
@@ -62,10 +67,20 @@ public final class PluginEngine implements InferenceEngine {
     /** Renders as langchain4j-jlama's JlamaChatModel does, with the template of the model's tokenizer_config.json. */
     @Override
     public String renderChat(List<ChatTurn> turns) {
-        return template.orElseThrow(() -> new UnsupportedFeatureException(
-                        "chat needs a chat template and this model has none (tokenizer_config.json"
-                                + " chat_template); use DiJiangLanguageModel for plain completion"))
-                .render(turns);
+        return renderChat(turns, List.of());
+    }
+
+    @Override
+    public String renderChat(List<ChatTurn> turns, List<Tool> tools) {
+        ChatTemplate chat = template.orElseThrow(() -> new UnsupportedFeatureException(
+                "chat needs a chat template and this model has none (tokenizer_config.json"
+                        + " chat_template); use DiJiangLanguageModel for plain completion"));
+        if (!tools.isEmpty() && !chat.rendersTools()) {
+            // Jlama would only log a warning and render the prompt without them: the model could never call one
+            throw new UnsupportedFeatureException("tools need a chat template that renders them, and the"
+                    + " chat_template of " + name + " (tokenizer_config.json) has no tools");
+        }
+        return chat.render(turns, tools);
     }
 
     @Override
@@ -74,11 +89,36 @@ public final class PluginEngine implements InferenceEngine {
     }
 
     @Override
-    public InferenceSession restoreSession(InferenceSession.Snapshot snapshot) {
-        if (!(snapshot instanceof SessionBytes bytes)) {
-            throw new IllegalArgumentException("not a snapshot of this engine: " + snapshot);
+    public InferenceSession restoreSession(byte[] state) {
+        return new PluginSession(model.restoreSession(state));
+    }
+
+    /**
+     * The model's fingerprint (SHA-256 of its config, tokenizer and safetensors headers: {@link ModelFingerprint}),
+     * the mode and the spec fingerprint of every kernelized layer ({@link SpecFingerprint}; softmax layers as 'S'):
+     * equal in every process that loads the same model with the same profile, wherever the files lie.
+     */
+    @Override
+    public synchronized String stateScope() {
+        if (scope == null) {
+            String weights = Sidecars.modelDirectory(model.profile())
+                    .map(ModelFingerprint::of)
+                    .orElse(String.valueOf(model.profile().model()));
+            StringBuilder s = new StringBuilder("dijiang4j model=")
+                    .append(weights)
+                    .append(" mode=")
+                    .append(model.profile().mode().key())
+                    .append(" layers=");
+            for (int layer = 0; layer < model.installation().numberOfLayers(); layer++) {
+                s.append(model.installation()
+                                .spec(layer)
+                                .map(spec -> Long.toHexString(SpecFingerprint.of(spec)))
+                                .orElse("S"))
+                        .append(',');
+            }
+            scope = s.toString();
         }
-        return new PluginSession(model.restoreSession(bytes.bytes()));
+        return scope;
     }
 
     /** One forward pass for all of them where every layer is kernelized ({@link DiJiangModel#advance}). */
@@ -104,12 +144,7 @@ public final class PluginEngine implements InferenceEngine {
     }
 
     /** A plugin session snapshot: its serialized state (kilobytes for kernelized layers, the KV rows for softmax). */
-    record SessionBytes(byte[] bytes) implements InferenceSession.Snapshot {
-        @Override
-        public long sizeInBytes() {
-            return bytes.length;
-        }
-    }
+    record SessionBytes(byte[] bytes) implements InferenceSession.Snapshot {}
 
     private record PluginSession(Session session) implements InferenceSession {
         @Override
