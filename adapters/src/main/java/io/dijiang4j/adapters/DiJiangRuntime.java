@@ -18,8 +18,8 @@ import java.util.concurrent.locks.ReentrantLock;
 import java.util.function.Supplier;
 
 /**
- * One loaded model shared by the adapters built on it. Requests run together (continuous batching, docs/DESIGN.md
- * §8): up to {@link Scheduling#maxActive()} sessions are decoded in shared forward passes, each pass advancing every
+ * One loaded model shared by the adapters built on it. Requests run together (continuous batching,
+ * docs/DESIGN.md §8): up to {@link Scheduling#maxActive()} sessions are decoded in shared forward passes, each pass advancing every
  * one of them by one token, while newcomers' prompts are prefilled in chunks between them; further requests wait in
  * arrival order. Each request still gets the answer it would get alone: its own session, sampler and stop rules,
  * only the forward passes are shared. The states at the ends of recent turns go to a {@link PrefixStateStore} for
@@ -27,8 +27,8 @@ import java.util.function.Supplier;
  * {@link io.dijiang4j.adapters.state.RedisPrefixStateStore}).
  *
  * <p>One copy of the weights serves every request: a Jlama model instance holds shared scratch buffers (one forward
- * pass at a time per instance), so the scheduler's one thread runs the passes, and every other engine call
- * (tokenizer, sessions, snapshots) takes the same engine lock.
+ * pass at a time per instance), so the passes (each run by one of the waiting requests' threads) and every other
+ * engine call (tokenizer, sessions, snapshots) take one engine lock.
  *
  * <p>{@link #generate} runs a request on the calling thread; {@link #submit} on a thread of its own and returns a
  * {@link Generation} that can be cancelled (a client that has gone).
