@@ -9,6 +9,7 @@ import io.dijiang4j.plugin.generation.GenerationResult;
 import io.dijiang4j.plugin.generation.Generator;
 import io.dijiang4j.plugin.generation.Sampler;
 import io.dijiang4j.plugin.generation.StepModel;
+import io.dijiang4j.plugin.generation.TokenConstraint;
 import io.dijiang4j.plugin.generation.Vocabulary;
 import java.nio.file.Path;
 import java.util.Arrays;
@@ -17,8 +18,8 @@ import java.util.concurrent.locks.ReentrantLock;
 import java.util.function.Supplier;
 
 /**
- * One loaded model shared by the adapters built on it. Requests run together (continuous batching, docs/DESIGN.md
- * §8): up to {@link Scheduling#maxActive()} sessions are decoded in shared forward passes, each pass advancing every
+ * One loaded model shared by the adapters built on it. Requests run together (continuous batching,
+ * docs/DESIGN.md §8): up to {@link Scheduling#maxActive()} sessions are decoded in shared forward passes, each pass advancing every
  * one of them by one token, while newcomers' prompts are prefilled in chunks between them; further requests wait in
  * arrival order. Each request still gets the answer it would get alone: its own session, sampler and stop rules,
  * only the forward passes are shared. The states at the ends of recent turns go to a {@link PrefixStateStore} for
@@ -26,8 +27,8 @@ import java.util.function.Supplier;
  * {@link io.dijiang4j.adapters.state.RedisPrefixStateStore}).
  *
  * <p>One copy of the weights serves every request: a Jlama model instance holds shared scratch buffers (one forward
- * pass at a time per instance), so the scheduler's one thread runs the passes, and every other engine call
- * (tokenizer, sessions, snapshots) takes the same engine lock.
+ * pass at a time per instance), so the passes (each run by one of the waiting requests' threads) and every other
+ * engine call (tokenizer, sessions, snapshots) take one engine lock.
  *
  * <p>{@link #generate} runs a request on the calling thread; {@link #submit} on a thread of its own and returns a
  * {@link Generation} that can be cancelled (a client that has gone).
@@ -150,10 +151,17 @@ public final class DiJiangRuntime implements AutoCloseable {
 
     /** Generates the continuation of a prompt already rendered as text, on the calling thread. */
     public GenerationResult generate(String prompt, GenerationOptions options, TextSink sink) {
+        return generate(prompt, options, null, sink);
+    }
+
+    /** As {@link #generate(String, GenerationOptions, TextSink)}, picking only tokens {@code constraint} allows. */
+    public GenerationResult generate(
+            String prompt, GenerationOptions options, TokenConstraint constraint, TextSink sink) {
         long start = System.nanoTime();
         int[] promptTokens = encode(prompt);
         long encodeNanos = System.nanoTime() - start;
-        GenerationResult result = generate(promptTokens, options, sink).withEncodeNanos(encodeNanos);
+        GenerationResult result =
+                generate(promptTokens, options, constraint, sink).withEncodeNanos(encodeNanos);
         lastResult = result;
         return result;
     }
@@ -166,11 +174,21 @@ public final class DiJiangRuntime implements AutoCloseable {
      * @throws java.util.concurrent.CancellationException when the thread was interrupted
      */
     public GenerationResult generate(int[] promptTokens, GenerationOptions options, TextSink sink) {
+        return generate(promptTokens, options, null, sink);
+    }
+
+    /**
+     * As {@link #generate(int[], GenerationOptions, TextSink)}, picking only tokens {@code constraint} allows.
+     *
+     * @param constraint restricts the tokens picked (constrained decoding), or null
+     */
+    public GenerationResult generate(
+            int[] promptTokens, GenerationOptions options, TokenConstraint constraint, TextSink sink) {
         checkPrompt(promptTokens);
         Generation generation = new Generation();
         StepScheduler.Slot slot = scheduler.reserve(generation::isCancelled);
         generation.attach(slot);
-        return run(slot, promptTokens, options, sink);
+        return run(slot, promptTokens, options, constraint, sink);
     }
 
     /** {@link #submit(int[], GenerationOptions, TextSink)} for a prompt rendered as text (encoded on this thread). */
@@ -199,7 +217,7 @@ public final class DiJiangRuntime implements AutoCloseable {
         generation.attach(slot);
         Thread.ofVirtual().name("dijiang-generation").start(() -> {
             try {
-                GenerationResult result = run(slot, promptTokens, options, sink);
+                GenerationResult result = run(slot, promptTokens, options, null, sink);
                 if (encodeNanos > 0) {
                     result = result.withEncodeNanos(encodeNanos);
                     lastResult = result;
@@ -230,7 +248,11 @@ public final class DiJiangRuntime implements AutoCloseable {
 
     /** One request from its slot (or place in the queue) to its result; the slot is freed however it ends. */
     private GenerationResult run(
-            StepScheduler.Slot slot, int[] promptTokens, GenerationOptions options, TextSink sink) {
+            StepScheduler.Slot slot,
+            int[] promptTokens,
+            GenerationOptions options,
+            TokenConstraint constraint,
+            TextSink sink) {
         TextSink out = sink == null ? TextSink.NONE : sink;
         try (slot) {
             slot.awaitAdmission();
@@ -252,7 +274,7 @@ public final class DiJiangRuntime implements AutoCloseable {
                                 vocabulary,
                                 logits,
                                 options,
-                                new Sampler(options, seed),
+                                new Sampler(options, seed).constrainedBy(constraint),
                                 Generator.LastToken.NOT_FED,
                                 text -> {
                                     slot.checkLive(); // no text after a cancellation

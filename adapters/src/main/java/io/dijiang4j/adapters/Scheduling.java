@@ -14,8 +14,11 @@ import java.time.Duration;
  *     (sampling and streaming run on each request's own thread), so that they share the pass
  */
 public record Scheduling(int maxActive, int maxQueued, int prefillChunk, Duration linger) {
-    /** 16 active sessions, 256 waiting, prompts prefilled 128 tokens per pass, 2 ms linger. */
-    public static final Scheduling DEFAULT = new Scheduling(16, 256, 128, Duration.ofMillis(2));
+    /**
+     * 16 active sessions, 256 waiting, prompts prefilled 128 tokens per pass, 5 ms linger (a thread woken on a busy
+     * machine can take milliseconds to run: a shorter linger splits the passes there).
+     */
+    public static final Scheduling DEFAULT = new Scheduling(16, 256, 128, Duration.ofMillis(5));
 
     /** One request at a time, in arrival order: what the runtime did before it batched sessions. */
     public static Scheduling serial() {

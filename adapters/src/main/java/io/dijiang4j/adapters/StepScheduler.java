@@ -16,22 +16,26 @@ import java.util.function.BooleanSupplier;
 /**
  * Continuous batching for a {@link DiJiangRuntime} (docs/DESIGN.md §8): up to {@link Scheduling#maxActive()}
  * requests hold a slot, the others wait in arrival order. Each request runs the plugin's decode loop on its own
- * thread over a {@link StepModel} whose prefill and steps are handed to this scheduler's one worker thread; the
- * worker runs one forward pass ({@link InferenceEngine#advance}) for every slot that asked, so each pass advances
- * every active session by one token, plus at most {@link Scheduling#prefillChunk()} prompt tokens of sessions that
- * are still prefilling. Requests join and leave between passes. A cancelled request leaves before the next pass.
+ * thread over a {@link StepModel} whose prefill and steps are handed to this scheduler, which runs one forward pass
+ * ({@link InferenceEngine#advance}) for every slot that asked: each pass advances every active session by one token,
+ * plus at most {@link Scheduling#prefillChunk()} prompt tokens of sessions that are still prefilling. Requests join
+ * and leave between passes; a cancelled request leaves before the next pass.
+ *
+ * <p>No scheduler thread: the request whose ask completes the pass (every active slot has asked), or the first to
+ * see the linger run out, runs the pass on its own thread while the others wait for their logits. A lone request
+ * thus runs its passes itself, without a hand-off.
  */
 final class StepScheduler implements AutoCloseable {
     private final InferenceEngine engine;
     private final ReentrantLock engineLock;
     private final Scheduling settings;
     private final ReentrantLock lock = new ReentrantLock();
-    private final Condition workArrived = lock.newCondition();
     private final Condition slotFreed = lock.newCondition();
     private final ArrayDeque<Slot> queue = new ArrayDeque<>();
     private final List<Slot> active = new ArrayList<>(); // in admission order
-    private final Thread worker;
     private boolean closed;
+    private boolean passRunning;
+    private long oldestAsk; // System.nanoTime() of the oldest ask not yet in a pass
     private long passes;
     private long rows;
 
@@ -39,7 +43,6 @@ final class StepScheduler implements AutoCloseable {
         this.engine = engine;
         this.engineLock = engineLock;
         this.settings = settings;
-        this.worker = Thread.ofPlatform().daemon().name("dijiang-scheduler").start(this::run);
     }
 
     /**
@@ -115,7 +118,7 @@ final class StepScheduler implements AutoCloseable {
             try {
                 while (!admitted) {
                     checkLive();
-                    await();
+                    await(Long.MAX_VALUE);
                 }
             } finally {
                 lock.unlock();
@@ -176,16 +179,24 @@ final class StepScheduler implements AutoCloseable {
             try {
                 checkLive();
                 Work work = new Work(session, tokens);
+                if (!hasWork()) oldestAsk = System.nanoTime();
                 pending = work;
-                workArrived.signal();
                 while (!work.done) {
                     // a pass that holds the session must finish before the request may leave and close it
                     if (!work.taken && (cancelled.getAsBoolean() || interrupted || closed)) {
                         pending = null;
                         checkLive();
                     }
-                    await();
+                    if (passRunning || !hasWork()) {
+                        await(Long.MAX_VALUE);
+                        continue;
+                    }
+                    // the sessions that have not asked yet are sampling or streaming: a moment, so that they share
+                    long linger = oldestAsk + settings.linger().toNanos() - System.nanoTime();
+                    if (linger > 0 && !everyActiveAsked()) await(linger);
+                    else lead();
                 }
+                pending = null;
                 if (work.error != null) throw work.error;
                 checkLive();
                 return work.logits;
@@ -195,9 +206,28 @@ final class StepScheduler implements AutoCloseable {
             }
         }
 
-        private void await() {
+        /** Runs one pass on this thread (called and returning with the lock held). */
+        private void lead() {
+            List<Work> batch = take();
+            passRunning = true;
+            lock.unlock();
             try {
-                ready.await();
+                execute(batch);
+            } finally {
+                lock.lock();
+                passRunning = false;
+                passes++;
+                rows += batch.size();
+                for (Work w : batch) w.done = true;
+                if (hasWork()) oldestAsk = System.nanoTime();
+                for (Slot s : active) s.ready.signalAll();
+            }
+        }
+
+        private void await(long nanos) {
+            try {
+                if (nanos == Long.MAX_VALUE) ready.await();
+                else ready.awaitNanos(nanos);
             } catch (InterruptedException e) {
                 interrupted = true; // an interrupted request is a cancelled one
             }
@@ -226,7 +256,8 @@ final class StepScheduler implements AutoCloseable {
                     active.add(next);
                     next.ready.signalAll();
                 }
-                workArrived.signal(); // the pass that waited for this slot's token may go
+                // the pass that waited for this slot's ask may go
+                for (Slot s : active) s.ready.signalAll();
                 slotFreed.signalAll();
             } finally {
                 lock.unlock();
@@ -249,48 +280,13 @@ final class StepScheduler implements AutoCloseable {
         }
     }
 
-    private void run() {
-        while (true) {
-            List<Work> batch;
-            lock.lock();
-            try {
-                while (!closed && !hasWork()) workArrived.awaitUninterruptibly();
-                if (closed) return;
-                // the sessions that have not asked yet are sampling or streaming: a moment, so that they share the pass
-                long wait = settings.linger().toNanos();
-                while (!closed && wait > 0 && !everyActiveAsked()) {
-                    try {
-                        wait = workArrived.awaitNanos(wait);
-                    } catch (InterruptedException e) {
-                        wait = 0;
-                    }
-                }
-                if (closed) return;
-                batch = take();
-            } finally {
-                lock.unlock();
-            }
-            if (batch.isEmpty()) continue; // the requests that asked left while the pass waited
-            execute(batch);
-            lock.lock();
-            try {
-                passes++;
-                rows += batch.size();
-                for (Work w : batch) w.done = true;
-                for (Slot s : active) s.ready.signalAll();
-            } finally {
-                lock.unlock();
-            }
-        }
-    }
-
     private boolean hasWork() {
         for (Slot s : active) if (s.pending != null && !s.pending.taken) return true;
         return false;
     }
 
     private boolean everyActiveAsked() {
-        for (Slot s : active) if (s.pending == null) return false;
+        for (Slot s : active) if (s.pending == null || s.pending.taken) return false;
         return true;
     }
 
@@ -348,7 +344,6 @@ final class StepScheduler implements AutoCloseable {
         try {
             if (closed) return;
             closed = true;
-            workArrived.signalAll();
             for (Slot s : queue) s.ready.signalAll();
             for (Slot s : active) s.ready.signalAll();
             long wait = unit.toNanos(timeout);
@@ -362,11 +357,6 @@ final class StepScheduler implements AutoCloseable {
             }
         } finally {
             lock.unlock();
-        }
-        try {
-            worker.join(unit.toMillis(timeout));
-        } catch (InterruptedException e) {
-            Thread.currentThread().interrupt();
         }
     }
 

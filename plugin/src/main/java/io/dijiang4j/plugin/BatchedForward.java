@@ -4,6 +4,8 @@ import com.github.tjake.jlama.model.AbstractModel;
 import com.github.tjake.jlama.model.functions.EmbedInput;
 import com.github.tjake.jlama.tensor.AbstractTensor;
 import com.github.tjake.jlama.tensor.KvBufferCache;
+import com.github.tjake.jlama.tensor.TensorCache;
+import com.github.tjake.jlama.tensor.TensorShape;
 import io.dijiang4j.attention.jlama.JlamaInternals;
 import io.dijiang4j.attention.jlama.KernelizedAttention;
 import io.dijiang4j.attention.jlama.SequenceBatch;
@@ -70,10 +72,13 @@ final class BatchedForward implements AutoCloseable {
         }
         batch.set(buffers, starts, lengths);
         int width = owner.config().embeddingLength;
-        AbstractTensor embeddings = jlama.makeDenseTensor(rows, width);
+        AbstractTensor embeddings = null;
         for (int i = 0, row = 0; i < n; i++) {
             for (int j = 0; j < lengths[i]; j++, row++) {
                 try (AbstractTensor e = embedInput.inputTokenToEmbedding(tokens.get(i)[j], starts[i] + j)) {
+                    // of the embedding's own type, as Jlama's batchInputsToEmbeddings allocates it
+                    if (embeddings == null)
+                        embeddings = TensorCache.instance.get(e.dType(), TensorShape.of(rows, width));
                     embeddings.copyFrom(e, 0, row * width, width);
                 }
             }

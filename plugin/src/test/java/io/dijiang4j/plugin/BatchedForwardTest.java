@@ -6,6 +6,7 @@ import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import io.dijiang4j.plugin.generation.Sampler;
 import io.dijiang4j.plugin.profile.Mode;
 import io.dijiang4j.plugin.profile.Profile;
 import java.util.ArrayList;
@@ -27,12 +28,6 @@ class BatchedForwardTest {
     /** Prompt lengths of the three sessions: odd, longer than the hybrid's window, one token. */
     private static final int[] PROMPTS = {7, 29, 1};
 
-    private static int argmax(float[] logits) {
-        int best = 0;
-        for (int i = 1; i < logits.length; i++) if (logits[i] > logits[best]) best = i;
-        return best;
-    }
-
     /** Greedy continuation of each prompt, every session alone: the logits of each step. */
     private static List<List<float[]>> alone(DiJiangModel model, int[][] prompts, int steps) {
         List<List<float[]>> all = new ArrayList<>();
@@ -41,7 +36,7 @@ class BatchedForwardTest {
             try (Session s = model.newSession()) {
                 float[] l = s.append(prompt);
                 logits.add(l);
-                for (int i = 0; i < steps; i++) logits.add(l = s.append(argmax(l)));
+                for (int i = 0; i < steps; i++) logits.add(l = s.append(Sampler.argmax(l)));
             }
             all.add(logits);
         }
@@ -69,7 +64,7 @@ class BatchedForwardTest {
                     List<float[]> mine = all.get(i);
                     if (mine.size() > steps) continue;
                     active.add(sessions.get(i));
-                    tokens.add(mine.isEmpty() ? prompts[i] : new int[] {argmax(mine.get(mine.size() - 1))});
+                    tokens.add(mine.isEmpty() ? prompts[i] : new int[] {Sampler.argmax(mine.get(mine.size() - 1))});
                     owners.add(i);
                 }
                 float[][] out = model.advance(active, tokens);
@@ -104,8 +99,8 @@ class BatchedForwardTest {
                     String where = "session " + i + " (prompt of " + prompts[i].length + ") at step " + step;
                     assertArrayEquals(alone.get(i).get(step), batched.get(i).get(step), JLAMA_NOISE, where);
                     assertEquals(
-                            argmax(alone.get(i).get(step)),
-                            argmax(batched.get(i).get(step)),
+                            Sampler.argmax(alone.get(i).get(step)),
+                            Sampler.argmax(batched.get(i).get(step)),
                             where);
                 }
             }
