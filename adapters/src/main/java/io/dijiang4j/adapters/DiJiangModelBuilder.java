@@ -5,6 +5,7 @@ import dev.langchain4j.model.chat.request.ChatRequestParameters;
 import dev.langchain4j.model.chat.request.DefaultChatRequestParameters;
 import io.dijiang4j.adapters.engine.InferenceEngine;
 import io.dijiang4j.adapters.engine.PluginEngine;
+import io.dijiang4j.adapters.state.PrefixStateStore;
 import io.dijiang4j.plugin.generation.GenerationOptions;
 import java.nio.file.Path;
 import java.util.ArrayList;
@@ -20,6 +21,7 @@ public abstract class DiJiangModelBuilder<B extends DiJiangModelBuilder<B>> {
     private InferenceEngine engine;
     private DiJiangRuntime runtime;
     private Integer conversationCheckpoints;
+    private PrefixStateStore stateStore;
     Double temperature;
     Double topP;
     Integer topK;
@@ -54,6 +56,16 @@ public abstract class DiJiangModelBuilder<B extends DiJiangModelBuilder<B>> {
     /** Saved states for prefix reuse of multi-turn conversations (default 4; 0 turns reuse off). */
     public B conversationCheckpoints(int checkpoints) {
         this.conversationCheckpoints = checkpoints;
+        return self();
+    }
+
+    /**
+     * Where the states at the ends of turns are kept for prefix reuse (default: this process, {@link
+     * #conversationCheckpoints} of them); a {@link io.dijiang4j.adapters.state.RedisPrefixStateStore} shares them
+     * with other processes on the same model and profile. Closed with the model.
+     */
+    public B stateStore(PrefixStateStore stateStore) {
+        this.stateStore = stateStore;
         return self();
     }
 
@@ -110,15 +122,20 @@ public abstract class DiJiangModelBuilder<B extends DiJiangModelBuilder<B>> {
                     "set exactly one of profile(...), engine(...) or runtime(...) on the builder, got " + sources);
         }
         if (runtime != null) {
-            if (conversationCheckpoints != null) {
-                throw new IllegalStateException("conversationCheckpoints is a setting of the runtime, not of a model"
-                        + " built on a shared runtime");
+            if (conversationCheckpoints != null || stateStore != null) {
+                throw new IllegalStateException("conversationCheckpoints and stateStore are settings of the runtime,"
+                        + " not of a model built on a shared runtime");
             }
             adoptProfile(runtime.engine());
             return runtime;
         }
+        if (conversationCheckpoints != null && stateStore != null) {
+            throw new IllegalStateException(
+                    "set conversationCheckpoints (the in-process store's size) or stateStore," + " not both");
+        }
         InferenceEngine source = engine != null ? engine : ProfileEngines.load(profile);
         adoptProfile(source);
+        if (stateStore != null) return new DiJiangRuntime(source, stateStore);
         return new DiJiangRuntime(
                 source, conversationCheckpoints == null ? DiJiangRuntime.DEFAULT_CHECKPOINTS : conversationCheckpoints);
     }

@@ -196,7 +196,8 @@ class DiJiangChatModelTest {
         } finally {
             pool.shutdownNow();
         }
-        assertEquals(1, engine.maxConcurrentSessions, "generations overlapped");
+        // each request has its own session (they may overlap: continuous batching), never more than the requests
+        assertTrue(engine.maxConcurrentSessions <= 4, "more sessions than requesting threads");
     }
 
     @Test

@@ -72,11 +72,12 @@ final class FakeEngine implements InferenceEngine {
     }
 
     @Override
-    public InferenceSession restoreSession(InferenceSession.Snapshot snapshot) {
+    public InferenceSession restoreSession(byte[] state) {
+        if (state.length != 12) throw new IllegalArgumentException("not a fake state: " + state.length + " bytes");
+        java.nio.ByteBuffer in = java.nio.ByteBuffer.wrap(state);
         Session session = new Session();
-        State state = (State) snapshot;
-        session.hash = state.hash;
-        session.position = state.position;
+        session.hash = in.getLong();
+        session.position = in.getInt();
         return session;
     }
 
@@ -85,8 +86,11 @@ final class FakeEngine implements InferenceEngine {
 
     private record State(long hash, int position) implements InferenceSession.Snapshot {
         @Override
-        public long sizeInBytes() {
-            return 12;
+        public byte[] bytes() {
+            return java.nio.ByteBuffer.allocate(12)
+                    .putLong(hash)
+                    .putInt(position)
+                    .array();
         }
     }
 

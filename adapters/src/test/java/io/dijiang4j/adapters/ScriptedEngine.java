@@ -84,8 +84,8 @@ final class ScriptedEngine implements InferenceEngine {
     }
 
     @Override
-    public InferenceSession restoreSession(InferenceSession.Snapshot snapshot) {
-        return new Session(new StringBuilder(((Text) snapshot).text()));
+    public InferenceSession restoreSession(byte[] state) {
+        return new Session(new StringBuilder(new String(state, java.nio.charset.StandardCharsets.UTF_8)));
     }
 
     @Override
@@ -95,6 +95,11 @@ final class ScriptedEngine implements InferenceEngine {
         @Override
         public long sizeInBytes() {
             return text.length();
+        }
+
+        @Override
+        public byte[] bytes() {
+            return text.getBytes(java.nio.charset.StandardCharsets.UTF_8);
         }
     }
 

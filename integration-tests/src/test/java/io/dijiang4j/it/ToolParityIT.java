@@ -268,8 +268,8 @@ class ToolParityIT {
         }
 
         @Override
-        public InferenceSession restoreSession(InferenceSession.Snapshot snapshot) {
-            InferenceSession session = engine.restoreSession(snapshot);
+        public InferenceSession restoreSession(byte[] state) {
+            InferenceSession session = engine.restoreSession(state);
             return script == null ? session : new Scripted(session, scriptTokens());
         }
 

@@ -9,7 +9,7 @@ import java.util.List;
 /**
  * The narrow view of a loaded model that the LangChain4j adapters need: tokenization, prompt rendering and sessions
  * (the token text and end tokens of {@link Vocabulary} drive the plugin's decode loop). Implementations are not
- * required to be thread-safe; the adapters call one engine from one thread at a time.
+ * required to be thread-safe; the adapters call one engine from one thread at a time (the runtime's engine lock).
  */
 public interface InferenceEngine extends Vocabulary, AutoCloseable {
 
@@ -44,7 +44,42 @@ public interface InferenceEngine extends Vocabulary, AutoCloseable {
     InferenceSession openSession();
 
     /** A session in the state a snapshot of one of this engine's sessions saved. */
-    InferenceSession restoreSession(InferenceSession.Snapshot snapshot);
+    default InferenceSession restoreSession(InferenceSession.Snapshot snapshot) {
+        return restoreSession(snapshot.bytes());
+    }
+
+    /**
+     * A session in the state of {@link InferenceSession.Snapshot#bytes()} of one of this engine's sessions, possibly
+     * saved by another process on the same model and profile.
+     *
+     * @throws IllegalArgumentException for bytes that are not such a state (another model or profile, damaged)
+     */
+    InferenceSession restoreSession(byte[] state);
+
+    /**
+     * What a saved state belongs to: states are shared (through a {@link io.dijiang4j.adapters.state.PrefixStateStore})
+     * only between engines with equal scopes, so it must identify the model's weights and everything in the profile
+     * that gives a state its meaning, and be the same in every process that loads them.
+     */
+    default String stateScope() {
+        return getClass().getName() + ":" + modelName();
+    }
+
+    /**
+     * Feeds {@code tokens.get(i)} to {@code sessions.get(i)} (sessions of this engine, each at most once) and returns
+     * each session's next-token logits after its last token. This default runs them one after another; an engine
+     * that can advance them in one forward pass overrides it (and {@link #batchesSessions()}).
+     */
+    default float[][] advance(List<InferenceSession> sessions, List<int[]> tokens) {
+        float[][] logits = new float[sessions.size()][];
+        for (int i = 0; i < logits.length; i++) logits[i] = sessions.get(i).prefill(tokens.get(i));
+        return logits;
+    }
+
+    /** Whether {@link #advance} runs its sessions in one forward pass. */
+    default boolean batchesSessions() {
+        return false;
+    }
 
     @Override
     void close();

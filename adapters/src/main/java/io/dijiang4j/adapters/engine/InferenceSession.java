@@ -18,8 +18,13 @@ public interface InferenceSession extends StepModel, AutoCloseable {
     @Override
     void close();
 
-    /** An opaque saved state; {@link #sizeInBytes()} says what keeping it costs. */
+    /** A saved state; {@link #sizeInBytes()} says what keeping it costs. */
     interface Snapshot {
-        long sizeInBytes();
+        /** The serialized state, as {@link InferenceEngine#restoreSession(byte[])} takes it. */
+        byte[] bytes();
+
+        default long sizeInBytes() {
+            return bytes().length;
+        }
     }
 }

@@ -2,11 +2,15 @@ package io.dijiang4j.adapters.engine;
 
 import com.github.tjake.jlama.safetensors.prompt.Tool;
 import dev.langchain4j.exception.UnsupportedFeatureException;
+import io.dijiang4j.attention.SpecFingerprint;
 import io.dijiang4j.plugin.DiJiangModel;
 import io.dijiang4j.plugin.Session;
+import io.dijiang4j.plugin.calibration.ModelFingerprint;
+import io.dijiang4j.plugin.calibration.Sidecars;
 import io.dijiang4j.plugin.generation.ChatTemplate;
 import io.dijiang4j.plugin.generation.ChatTurn;
 import io.dijiang4j.plugin.profile.Profile;
+import java.util.ArrayList;
 import java.util.List;
 import java.util.Optional;
 
@@ -15,6 +19,7 @@ public final class PluginEngine implements InferenceEngine {
     private final DiJiangModel model;
     private final String name;
     private final Optional<ChatTemplate> template;
+    private String scope;
 
     public PluginEngine(DiJiangModel model) {
         this.model = model;
@@ -89,11 +94,53 @@ public final class PluginEngine implements InferenceEngine {
     }
 
     @Override
-    public InferenceSession restoreSession(InferenceSession.Snapshot snapshot) {
-        if (!(snapshot instanceof SessionBytes bytes)) {
-            throw new IllegalArgumentException("not a snapshot of this engine: " + snapshot);
+    public InferenceSession restoreSession(byte[] state) {
+        return new PluginSession(model.restoreSession(state));
+    }
+
+    /**
+     * The model's fingerprint (SHA-256 of its config, tokenizer and safetensors headers: {@link ModelFingerprint}),
+     * the mode and the spec fingerprint of every kernelized layer ({@link SpecFingerprint}; softmax layers as 'S'):
+     * equal in every process that loads the same model with the same profile, wherever the files lie.
+     */
+    @Override
+    public synchronized String stateScope() {
+        if (scope == null) {
+            String weights = Sidecars.modelDirectory(model.profile())
+                    .map(ModelFingerprint::of)
+                    .orElse(String.valueOf(model.profile().model()));
+            StringBuilder s = new StringBuilder("dijiang4j model=")
+                    .append(weights)
+                    .append(" mode=")
+                    .append(model.profile().mode().key())
+                    .append(" layers=");
+            for (int layer = 0; layer < model.installation().numberOfLayers(); layer++) {
+                s.append(model.installation()
+                                .spec(layer)
+                                .map(spec -> Long.toHexString(SpecFingerprint.of(spec)))
+                                .orElse("S"))
+                        .append(',');
+            }
+            scope = s.toString();
         }
-        return new PluginSession(model.restoreSession(bytes.bytes()));
+        return scope;
+    }
+
+    /** One forward pass for all of them where every layer is kernelized ({@link DiJiangModel#advance}). */
+    @Override
+    public float[][] advance(List<InferenceSession> sessions, List<int[]> tokens) {
+        List<Session> plugin = new ArrayList<>(sessions.size());
+        for (InferenceSession s : sessions) {
+            if (!(s instanceof PluginSession p))
+                throw new IllegalArgumentException("not a session of this engine: " + s);
+            plugin.add(p.session());
+        }
+        return model.advance(plugin, tokens);
+    }
+
+    @Override
+    public boolean batchesSessions() {
+        return model.batchesSessions();
     }
 
     @Override
@@ -102,12 +149,7 @@ public final class PluginEngine implements InferenceEngine {
     }
 
     /** A plugin session snapshot: its serialized state (kilobytes for kernelized layers, the KV rows for softmax). */
-    record SessionBytes(byte[] bytes) implements InferenceSession.Snapshot {
-        @Override
-        public long sizeInBytes() {
-            return bytes.length;
-        }
-    }
+    record SessionBytes(byte[] bytes) implements InferenceSession.Snapshot {}
 
     private record PluginSession(Session session) implements InferenceSession {
         @Override

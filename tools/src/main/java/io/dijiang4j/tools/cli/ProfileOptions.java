@@ -14,7 +14,7 @@ import picocli.CommandLine.Option;
  * The options {@code generate} and {@code chat} share: a profile and its overrides. The model comes from
  * {@code --model}, else the environment variable {@code DIJIANG_MODEL}, else the profile.
  */
-final class ProfileOptions {
+public final class ProfileOptions {
     @Option(
             names = "--config",
             paramLabel = "FILE",
@@ -58,7 +58,7 @@ final class ProfileOptions {
                 .resolve("hybrid.yaml");
     }
 
-    Profile profile() {
+    public Profile profile() {
         Profile p = ProfileLoader.load(config != null ? config : defaultConfig());
         String override = model != null ? model : System.getenv("DIJIANG_MODEL");
         if (override != null && !override.isBlank()) {
