@@ -243,6 +243,7 @@ class ToolParityIT {
         final List<String> prompts = new CopyOnWriteArrayList<>();
         private final PluginEngine engine;
         private final Function<String, String> script;
+        private volatile int promptTokens; // of the request being answered
 
         Recording(PluginEngine engine, Function<String, String> script) {
             this.engine = engine;
@@ -264,13 +265,13 @@ class ToolParityIT {
         @Override
         public InferenceSession openSession() {
             InferenceSession session = engine.openSession();
-            return script == null ? session : new Scripted(session, scriptTokens());
+            return script == null ? session : new Scripted(session, scriptTokens(), promptTokens);
         }
 
         @Override
         public InferenceSession restoreSession(byte[] state) {
             InferenceSession session = engine.restoreSession(state);
-            return script == null ? session : new Scripted(session, scriptTokens());
+            return script == null ? session : new Scripted(session, scriptTokens(), promptTokens);
         }
 
         private int[] scriptTokens() {
@@ -290,7 +291,9 @@ class ToolParityIT {
 
         @Override
         public int[] encodePrompt(String prompt) {
-            return engine.encodePrompt(prompt);
+            int[] tokens = engine.encodePrompt(prompt);
+            promptTokens = tokens.length;
+            return tokens;
         }
 
         @Override
@@ -309,12 +312,11 @@ class ToolParityIT {
         }
     }
 
-    /** A session whose logits after the prompt spell {@code script}, then the end token (id 2 of the byte vocabulary). */
-    private record Scripted(InferenceSession session, int[] script, int[] generated) implements InferenceSession {
-        Scripted(InferenceSession session, int[] script) {
-            this(session, script, new int[1]);
-        }
-
+    /**
+     * A session whose logits after the prompt spell {@code script}, then the end token (id 2 of the byte vocabulary);
+     * the token due is read off the position, however the runtime feeds the session (prefill or step).
+     */
+    private record Scripted(InferenceSession session, int[] script, int promptTokens) implements InferenceSession {
         @Override
         public float[] prefill(int[] tokens) {
             return forced(session.prefill(tokens));
@@ -322,13 +324,13 @@ class ToolParityIT {
 
         @Override
         public float[] step(int token) {
-            generated[0]++;
             return forced(session.step(token));
         }
 
         private float[] forced(float[] logits) {
             float[] out = new float[logits.length];
-            out[generated[0] < script.length ? script[generated[0]] : 2] = 1f;
+            long generated = session.position() - promptTokens;
+            out[generated >= 0 && generated < script.length ? script[(int) generated] : 2] = 1f;
             return out;
         }
 
