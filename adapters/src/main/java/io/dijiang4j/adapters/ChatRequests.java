@@ -10,24 +10,32 @@ import dev.langchain4j.data.message.TextContent;
 import dev.langchain4j.data.message.ToolExecutionResultMessage;
 import dev.langchain4j.data.message.UserMessage;
 import dev.langchain4j.exception.UnsupportedFeatureException;
+import dev.langchain4j.model.chat.Capability;
 import dev.langchain4j.model.chat.request.ChatRequest;
 import dev.langchain4j.model.chat.request.ChatRequestParameters;
-import dev.langchain4j.model.chat.request.ResponseFormat;
-import dev.langchain4j.model.chat.request.ResponseFormatType;
 import dev.langchain4j.model.chat.request.ToolChoice;
 import dev.langchain4j.model.chat.response.ChatResponse;
 import dev.langchain4j.model.chat.response.ChatResponseMetadata;
 import dev.langchain4j.model.output.FinishReason;
 import dev.langchain4j.model.output.TokenUsage;
+import io.dijiang4j.adapters.engine.InferenceEngine;
 import io.dijiang4j.plugin.generation.ChatTurn;
 import io.dijiang4j.plugin.generation.GenerationOptions;
 import io.dijiang4j.plugin.generation.GenerationResult;
 import io.dijiang4j.plugin.generation.GenerationResult.StopReason;
+import io.dijiang4j.plugin.generation.JsonConstraint;
+import io.dijiang4j.plugin.generation.JsonShape;
+import io.dijiang4j.plugin.generation.TokenConstraint;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.Optional;
+import java.util.Set;
 
 /** Turns LangChain4j requests into prompts and options, refusing what the engine cannot do instead of ignoring it. */
 final class ChatRequests {
+    /** What the chat models declare to LangChain4j (AiServices then asks for a record's JSON schema). */
+    static final Set<Capability> CAPABILITIES = Set.of(Capability.RESPONSE_FORMAT_JSON_SCHEMA);
+
     private ChatRequests() {}
 
     /**
@@ -46,13 +54,14 @@ final class ChatRequests {
             throw unsupported("presencePenalty");
         }
         if (parameters.toolChoice() == ToolChoice.REQUIRED) {
-            // a chat template only offers tools; the model may still answer in text
-            throw unsupported("toolChoice REQUIRED (a chat template cannot force a call; use AUTO)");
-        }
-        ResponseFormat format = parameters.responseFormat();
-        if (format != null && format.type() != ResponseFormatType.TEXT) {
-            throw unsupported("responseFormat " + format.type()
-                    + (format.jsonSchema() != null ? " with a JSON schema" : "") + " (only TEXT)");
+            if (parameters.toolSpecifications() == null
+                    || parameters.toolSpecifications().isEmpty()) {
+                throw new dev.langchain4j.exception.InvalidRequestException(
+                        "toolChoice REQUIRED needs at least one tool specification");
+            }
+            if (JsonShapes.of(parameters.responseFormat()).isPresent()) {
+                throw unsupported("toolChoice REQUIRED with a JSON response format (the answer is a tool call)");
+            }
         }
         try {
             return new GenerationOptions(
@@ -66,6 +75,19 @@ final class ChatRequests {
         } catch (IllegalArgumentException e) {
             throw new dev.langchain4j.exception.InvalidRequestException(e.getMessage());
         }
+    }
+
+    /**
+     * The constraint of a request's response format (JSON, with its schema where given), or of toolChoice REQUIRED
+     * (one call of an offered tool), or null for free text: the answer is decoded so that it always parses ({@link
+     * JsonConstraint}).
+     */
+    static TokenConstraint constraint(ChatRequestParameters parameters, InferenceEngine engine, int maxTokens) {
+        Optional<JsonShape> shape = parameters.toolChoice() == ToolChoice.REQUIRED
+                ? Optional.of(ToolCalls.requiredCall(parameters.toolSpecifications()))
+                : JsonShapes.of(parameters.responseFormat());
+        return shape.map(s -> (TokenConstraint) new JsonConstraint(engine, s, maxTokens))
+                .orElse(null);
     }
 
     /** STOP at an end token or a stop sequence, LENGTH at max tokens or the context limit. */
@@ -118,13 +140,15 @@ final class ChatRequests {
     }
 
     /**
-     * The answer: the tool calls the text holds when tools were offered and the model ended its turn (finish reason
-     * TOOL_EXECUTION, no text, as langchain4j-jlama answers), else the text.
+     * The answer: the tool calls the text holds when tools were offered and the model ended its turn, or when a call
+     * was required (then the constraint finished it) (finish reason TOOL_EXECUTION, no text, as langchain4j-jlama
+     * answers), else the text.
      */
-    static ChatResponse response(GenerationResult result, String modelName, List<Tool> tools) {
-        List<ToolExecutionRequest> calls = tools.isEmpty() || result.stopReason() != StopReason.END_TOKEN
-                ? List.of()
-                : ToolCalls.parse(result.text(), tools);
+    static ChatResponse response(GenerationResult result, String modelName, List<Tool> tools, boolean callRequired) {
+        List<ToolExecutionRequest> calls =
+                tools.isEmpty() || !(callRequired || result.stopReason() == StopReason.END_TOKEN)
+                        ? List.of()
+                        : ToolCalls.parse(result.text(), tools);
         return ChatResponse.builder()
                 .aiMessage(calls.isEmpty() ? AiMessage.from(result.text()) : AiMessage.from(calls))
                 .metadata(ChatResponseMetadata.builder()

@@ -9,6 +9,7 @@ import io.dijiang4j.plugin.generation.GenerationResult;
 import io.dijiang4j.plugin.generation.Generator;
 import io.dijiang4j.plugin.generation.Sampler;
 import io.dijiang4j.plugin.generation.StepModel;
+import io.dijiang4j.plugin.generation.TokenConstraint;
 import io.dijiang4j.plugin.generation.Vocabulary;
 import java.nio.file.Path;
 import java.util.Arrays;
@@ -150,10 +151,17 @@ public final class DiJiangRuntime implements AutoCloseable {
 
     /** Generates the continuation of a prompt already rendered as text, on the calling thread. */
     public GenerationResult generate(String prompt, GenerationOptions options, TextSink sink) {
+        return generate(prompt, options, null, sink);
+    }
+
+    /** As {@link #generate(String, GenerationOptions, TextSink)}, picking only tokens {@code constraint} allows. */
+    public GenerationResult generate(
+            String prompt, GenerationOptions options, TokenConstraint constraint, TextSink sink) {
         long start = System.nanoTime();
         int[] promptTokens = encode(prompt);
         long encodeNanos = System.nanoTime() - start;
-        GenerationResult result = generate(promptTokens, options, sink).withEncodeNanos(encodeNanos);
+        GenerationResult result =
+                generate(promptTokens, options, constraint, sink).withEncodeNanos(encodeNanos);
         lastResult = result;
         return result;
     }
@@ -166,11 +174,21 @@ public final class DiJiangRuntime implements AutoCloseable {
      * @throws java.util.concurrent.CancellationException when the thread was interrupted
      */
     public GenerationResult generate(int[] promptTokens, GenerationOptions options, TextSink sink) {
+        return generate(promptTokens, options, null, sink);
+    }
+
+    /**
+     * As {@link #generate(int[], GenerationOptions, TextSink)}, picking only tokens {@code constraint} allows.
+     *
+     * @param constraint restricts the tokens picked (constrained decoding), or null
+     */
+    public GenerationResult generate(
+            int[] promptTokens, GenerationOptions options, TokenConstraint constraint, TextSink sink) {
         checkPrompt(promptTokens);
         Generation generation = new Generation();
         StepScheduler.Slot slot = scheduler.reserve(generation::isCancelled);
         generation.attach(slot);
-        return run(slot, promptTokens, options, sink);
+        return run(slot, promptTokens, options, constraint, sink);
     }
 
     /** {@link #submit(int[], GenerationOptions, TextSink)} for a prompt rendered as text (encoded on this thread). */
@@ -199,7 +217,7 @@ public final class DiJiangRuntime implements AutoCloseable {
         generation.attach(slot);
         Thread.ofVirtual().name("dijiang-generation").start(() -> {
             try {
-                GenerationResult result = run(slot, promptTokens, options, sink);
+                GenerationResult result = run(slot, promptTokens, options, null, sink);
                 if (encodeNanos > 0) {
                     result = result.withEncodeNanos(encodeNanos);
                     lastResult = result;
@@ -230,7 +248,11 @@ public final class DiJiangRuntime implements AutoCloseable {
 
     /** One request from its slot (or place in the queue) to its result; the slot is freed however it ends. */
     private GenerationResult run(
-            StepScheduler.Slot slot, int[] promptTokens, GenerationOptions options, TextSink sink) {
+            StepScheduler.Slot slot,
+            int[] promptTokens,
+            GenerationOptions options,
+            TokenConstraint constraint,
+            TextSink sink) {
         TextSink out = sink == null ? TextSink.NONE : sink;
         try (slot) {
             slot.awaitAdmission();
@@ -252,7 +274,7 @@ public final class DiJiangRuntime implements AutoCloseable {
                                 vocabulary,
                                 logits,
                                 options,
-                                new Sampler(options, seed),
+                                new Sampler(options, seed).constrainedBy(constraint),
                                 Generator.LastToken.NOT_FED,
                                 text -> {
                                     slot.checkLive(); // no text after a cancellation

@@ -13,8 +13,10 @@ import dev.langchain4j.model.chat.request.ChatRequestParameters;
 import dev.langchain4j.model.chat.request.ToolChoice;
 import dev.langchain4j.model.chat.request.json.JsonObjectSchema;
 import dev.langchain4j.model.chat.request.json.JsonSchemaElement;
+import io.dijiang4j.plugin.generation.JsonShape;
 import java.util.ArrayList;
 import java.util.Comparator;
+import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 
@@ -52,6 +54,20 @@ final class ToolCalls {
             }
         }
         return Tool.from(builder.build());
+    }
+
+    /**
+     * What toolChoice REQUIRED decodes to: one call as the templates ask for it and Jlama reads it, {@code {"name":
+     * one of the tools, "parameters": an object}} (the arguments are not checked against the tool's schema).
+     */
+    static JsonShape requiredCall(List<ToolSpecification> specifications) {
+        Map<String, JsonShape> call = new LinkedHashMap<>();
+        call.put(
+                "name",
+                new JsonShape.OneOf(
+                        specifications.stream().map(ToolSpecification::name).toList()));
+        call.put("parameters", new JsonShape.AnyObject());
+        return new JsonShape.ObjectOf(call);
     }
 
     /** The calls in a generated text; empty when it holds none (then the text is the answer). */

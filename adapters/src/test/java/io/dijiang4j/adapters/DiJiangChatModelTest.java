@@ -20,7 +20,6 @@ import dev.langchain4j.model.chat.listener.ChatModelRequestContext;
 import dev.langchain4j.model.chat.listener.ChatModelResponseContext;
 import dev.langchain4j.model.chat.request.ChatRequest;
 import dev.langchain4j.model.chat.request.ChatRequestParameters;
-import dev.langchain4j.model.chat.request.ResponseFormat;
 import dev.langchain4j.model.chat.response.ChatResponse;
 import dev.langchain4j.model.output.FinishReason;
 import io.dijiang4j.plugin.generation.GenerationResult;
@@ -113,14 +112,6 @@ class DiJiangChatModelTest {
                                         .build())
                                 .build())));
         assertTrue(tools.getMessage().contains("tools"), tools.getMessage());
-        var json = assertThrows(
-                UnsupportedFeatureException.class,
-                () -> model.chat(request(
-                        messages,
-                        ChatRequestParameters.builder()
-                                .responseFormat(ResponseFormat.JSON)
-                                .build())));
-        assertTrue(json.getMessage().contains("responseFormat JSON"), json.getMessage());
         var frequency = assertThrows(
                 UnsupportedFeatureException.class,
                 () -> model.chat(request(

@@ -153,12 +153,26 @@ class ToolCallingTest {
     }
 
     @Test
-    void toolChoiceRequiredIsRefusedClearly() {
+    void toolChoiceRequiredMakesAModelThatWouldAnswerInTextCallATool() {
         DiJiangChatModel model = DiJiangChatModel.builder()
-                .engine(new ScriptedEngine(true, prompt -> ADD_CALL))
+                .engine(new ScriptedEngine(true, prompt -> "Five, I think."))
+                .temperature(0.0)
+                .maxOutputTokens(40)
                 .build();
-        var error = assertThrows(UnsupportedFeatureException.class, () -> model.chat(addRequest(ToolChoice.REQUIRED)));
-        assertTrue(error.getMessage().contains("toolChoice REQUIRED"), error.getMessage());
+        ChatResponse response = model.chat(addRequest(ToolChoice.REQUIRED));
+        assertEquals(FinishReason.TOOL_EXECUTION, response.finishReason());
+        ToolExecutionRequest call = response.aiMessage().toolExecutionRequests().get(0);
+        assertEquals("add", call.name());
+        assertTrue(call.arguments().startsWith("{"), call.arguments());
+        var none = assertThrows(
+                dev.langchain4j.exception.InvalidRequestException.class,
+                () -> model.chat(ChatRequest.builder()
+                        .messages(UserMessage.from("hi"))
+                        .parameters(ChatRequestParameters.builder()
+                                .toolChoice(ToolChoice.REQUIRED)
+                                .build())
+                        .build()));
+        assertTrue(none.getMessage().contains("at least one tool"), none.getMessage());
     }
 
     @Test

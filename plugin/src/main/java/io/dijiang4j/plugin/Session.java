@@ -36,7 +36,9 @@ import java.util.function.Consumer;
  */
 public final class Session implements StepModel, AutoCloseable {
     private static final int MAGIC = 0x444a5353; // "DJSS"
-    private static final int VERSION = 1;
+    /** 2: a CRC-32 of everything before it ends the snapshot, so a damaged file is refused before it is parsed. */
+    private static final int VERSION = 2;
+
     private static final int PREFILL_CHUNK = 256;
 
     private final DiJiangModel owner;
@@ -270,7 +272,7 @@ public final class Session implements StepModel, AutoCloseable {
                     }
                 }
             }
-            return bytes.toByteArray();
+            return withChecksum(bytes.toByteArray());
         } catch (IOException e) {
             throw new UncheckedIOException(e);
         } finally {
@@ -284,8 +286,9 @@ public final class Session implements StepModel, AutoCloseable {
     }
 
     void restore(byte[] snapshot) {
+        int body = checkedLength(snapshot);
         owner.lock.lock();
-        try (DataInputStream in = new DataInputStream(new java.io.ByteArrayInputStream(snapshot))) {
+        try (DataInputStream in = new DataInputStream(new java.io.ByteArrayInputStream(snapshot, 0, body))) {
             if (in.readInt() != MAGIC) throw new IllegalArgumentException("not a dijiang4j session snapshot");
             int version = in.readInt();
             if (version != VERSION) throw new IllegalArgumentException("unsupported snapshot version " + version);
@@ -304,7 +307,12 @@ public final class Session implements StepModel, AutoCloseable {
             for (int layer = 0; layer < owner.installation().numberOfLayers(); layer++) {
                 Optional<KernelizedAttention> k = owner.installation().kernelizedLayer(layer);
                 if (k.isPresent()) {
-                    byte[] state = new byte[in.readInt()];
+                    int length = in.readInt();
+                    if (length < 0 || length > in.available()) {
+                        throw new IllegalArgumentException("corrupt snapshot: layer " + layer + " state of " + length
+                                + " bytes, " + in.available() + " left");
+                    }
+                    byte[] state = new byte[length];
                     in.readFully(state);
                     AttentionState restored = k.get().kernel().restore(state);
                     if (restored.position() != pos) {
@@ -328,6 +336,40 @@ public final class Session implements StepModel, AutoCloseable {
         } finally {
             owner.lock.unlock();
         }
+    }
+
+    /** {@code bytes} followed by their CRC-32 (4 bytes, big-endian). */
+    private static byte[] withChecksum(byte[] bytes) {
+        java.util.zip.CRC32 crc = new java.util.zip.CRC32();
+        crc.update(bytes);
+        byte[] out = java.util.Arrays.copyOf(bytes, bytes.length + 4);
+        java.nio.ByteBuffer.wrap(out, bytes.length, 4).putInt((int) crc.getValue());
+        return out;
+    }
+
+    /**
+     * The length of a snapshot without its checksum, after checking the checksum: a truncated or bit-flipped file
+     * is refused here, before anything is parsed or changed (a damaged length field could otherwise ask for
+     * gigabytes, or restore different numbers silently).
+     */
+    private static int checkedLength(byte[] snapshot) {
+        if (snapshot.length < 12) {
+            throw new IllegalArgumentException("not a dijiang4j session snapshot (" + snapshot.length + " bytes)");
+        }
+        java.nio.ByteBuffer head = java.nio.ByteBuffer.wrap(snapshot);
+        if (head.getInt(0) != MAGIC) throw new IllegalArgumentException("not a dijiang4j session snapshot");
+        if (head.getInt(4) != VERSION) {
+            throw new IllegalArgumentException(
+                    "unsupported snapshot version " + head.getInt(4) + " (this build reads " + VERSION + ")");
+        }
+        int body = snapshot.length - 4;
+        java.util.zip.CRC32 crc = new java.util.zip.CRC32();
+        crc.update(snapshot, 0, body);
+        if ((int) crc.getValue() != head.getInt(body)) {
+            throw new IllegalArgumentException(
+                    "corrupt or truncated session snapshot (checksum mismatch over " + body + " bytes)");
+        }
+        return body;
     }
 
     private void writeRow(DataOutputStream out, AbstractTensor row) throws IOException {

@@ -60,6 +60,11 @@ public final class PluginEngine implements InferenceEngine {
     }
 
     @Override
+    public String stableText(int token) {
+        return model.tokens().stableText(token);
+    }
+
+    @Override
     public boolean isEndToken(int token) {
         return model.tokens().isEndToken(token);
     }

@@ -168,6 +168,19 @@ public class KernelizedAttention extends CausalSelfAttention {
         return state;
     }
 
+    /** The kernel's forward; a NaN or infinity reaching it is named with this layer and the positions. */
+    private void forward(
+            AttentionState state, float[] q, float[] k, float[] v, float[] out, int length, int startPosition) {
+        try {
+            kernel.forward(state, q, k, v, out, length);
+        } catch (IllegalArgumentException e) {
+            throw new IllegalArgumentException(
+                    "layer " + layerIndex + " at positions " + startPosition + ".." + (startPosition + length - 1)
+                            + ": " + e.getMessage(),
+                    e);
+        }
+    }
+
     @Override
     public AbstractTensor forward(
             AbstractTensor input,
@@ -225,7 +238,7 @@ public class KernelizedAttention extends CausalSelfAttention {
                 rope.rotate(q, row, lengths[s], c.numberOfHeads, starts[s]);
                 rope.rotate(k, row, lengths[s], c.numberOfKeyValueHeads, starts[s]);
                 if (segments == 1) {
-                    kernel.forward(states[s], q, k, v, out, batch);
+                    forward(states[s], q, k, v, out, batch, starts[s]);
                     if (o != null) o.onAttention(layerIndex, starts[s], batch, q, k, v, out);
                     continue;
                 }
@@ -234,7 +247,7 @@ public class KernelizedAttention extends CausalSelfAttention {
                 float[] ks = Arrays.copyOfRange(k, row * kvWidth, (row + lengths[s]) * kvWidth);
                 float[] vs = Arrays.copyOfRange(v, row * kvWidth, (row + lengths[s]) * kvWidth);
                 float[] os = new float[qs.length];
-                kernel.forward(states[s], qs, ks, vs, os, lengths[s]);
+                forward(states[s], qs, ks, vs, os, lengths[s], starts[s]);
                 System.arraycopy(os, 0, out, row * queryWidth, os.length);
                 if (o != null) o.onAttention(layerIndex, starts[s], lengths[s], qs, ks, vs, os);
             }
