@@ -98,6 +98,11 @@ public final class DiJiangRuntime implements AutoCloseable {
             public boolean isEndToken(int token) {
                 return locked(() -> engine.isEndToken(token));
             }
+
+            @Override
+            public String stableText(int token) {
+                return locked(() -> engine.stableText(token));
+            }
         };
         this.scheduler = new StepScheduler(engine, engineLock, scheduling);
     }

@@ -11,7 +11,8 @@ import java.time.Duration;
  * @param prefillChunk prompt tokens prefilled per forward pass, beside the active sessions' decode rows, so that
  *     running streams do not stall behind a long prompt
  * @param linger how long a forward pass waits for the active sessions that have not yet asked for their next token
- *     (sampling and streaming run on each request's own thread), so that they share the pass
+ *     (sampling and streaming run on each request's own thread), so that they share the pass; a quarter of the
+ *     last pass's time when that is longer (on a slow model or a busy machine, waking threads takes longer too)
  */
 public record Scheduling(int maxActive, int maxQueued, int prefillChunk, Duration linger) {
     /**

@@ -36,6 +36,7 @@ final class StepScheduler implements AutoCloseable {
     private boolean closed;
     private boolean passRunning;
     private long oldestAsk; // System.nanoTime() of the oldest ask not yet in a pass
+    private long lastPassNanos;
     private long passes;
     private long rows;
 
@@ -192,7 +193,10 @@ final class StepScheduler implements AutoCloseable {
                         continue;
                     }
                     // the sessions that have not asked yet are sampling or streaming: a moment, so that they share
-                    long linger = oldestAsk + settings.linger().toNanos() - System.nanoTime();
+                    // at least the configured linger, at most a quarter of the last pass: a straggler costs the
+                    // others little beside the pass it could share
+                    long wait = Math.max(settings.linger().toNanos(), lastPassNanos / 4);
+                    long linger = oldestAsk + wait - System.nanoTime();
                     if (linger > 0 && !everyActiveAsked()) await(linger);
                     else lead();
                 }
@@ -211,10 +215,12 @@ final class StepScheduler implements AutoCloseable {
             List<Work> batch = take();
             passRunning = true;
             lock.unlock();
+            long start = System.nanoTime();
             try {
                 execute(batch);
             } finally {
                 lock.lock();
+                lastPassNanos = System.nanoTime() - start;
                 passRunning = false;
                 passes++;
                 rows += batch.size();
