@@ -24,6 +24,8 @@ public final class TensorOpsRouter implements TensorOperations {
     private final TensorOperations jlama;
     /** Copy on write: looked up on every product, changed when a model loads or closes. */
     private volatile Map<AbstractTensor, MatrixProducts> routes = new IdentityHashMap<>();
+    /** How many registrations hold each weight (a model may be installed into more than once at a time). */
+    private final Map<AbstractTensor, Integer> holds = new IdentityHashMap<>();
 
     private TensorOpsRouter(TensorOperations jlama) {
         this.jlama = jlama;
@@ -43,17 +45,29 @@ public final class TensorOpsRouter implements TensorOperations {
         return installed;
     }
 
-    /** Sends the products of {@code weights} to {@code products}. */
+    /** Sends the products of {@code weights} to {@code products} (the latest registration wins). */
     public synchronized void route(Collection<? extends AbstractTensor> weights, MatrixProducts products) {
         Map<AbstractTensor, MatrixProducts> next = new IdentityHashMap<>(routes);
-        for (AbstractTensor w : weights) next.put(w, products);
+        for (AbstractTensor w : weights) {
+            next.put(w, products);
+            holds.merge(w, 1, Integer::sum);
+        }
         routes = next;
     }
 
-    /** Gives the products of {@code weights} back to Jlama's operations. */
+    /** Drops one registration of {@code weights}; a weight nobody holds goes back to Jlama's operations. */
     public synchronized void unroute(Collection<? extends AbstractTensor> weights) {
         Map<AbstractTensor, MatrixProducts> next = new IdentityHashMap<>(routes);
-        for (AbstractTensor w : weights) next.remove(w);
+        for (AbstractTensor w : weights) {
+            Integer n = holds.get(w);
+            if (n == null) continue;
+            if (n > 1) {
+                holds.put(w, n - 1);
+            } else {
+                holds.remove(w);
+                next.remove(w);
+            }
+        }
         routes = next;
     }
 

@@ -24,6 +24,7 @@ import java.util.Objects;
  * @param blockSize chunked-prefill block size
  * @param decay per-position decay lambda in (0, 1] of the kernelized memory (1 = none)
  * @param backend auto, cpu or cuda
+ * @param tensorOps whose matrix products Jlama runs for this model's weights: fast (the project's) or jlama
  * @param featureSeed seed of the random feature maps (key {@code feature_seed})
  * @param generation default generation parameters (keys {@code max_tokens}, {@code temperature} (default {@link
  *     GenerationOptions#DEFAULT_TEMPERATURE}), {@code top_p}, {@code top_k}; {@code seed}, the sampling seed, null
@@ -46,6 +47,7 @@ public record Profile(
         int blockSize,
         double decay,
         Backend backend,
+        TensorOps tensorOps,
         long featureSeed,
         GenerationOptions generation,
         Source source) {
@@ -90,6 +92,7 @@ public record Profile(
         Objects.requireNonNull(calibration, "calibration");
         Objects.requireNonNull(featureMap, "featureMap");
         Objects.requireNonNull(backend, "backend");
+        Objects.requireNonNull(tensorOps, "tensorOps");
         if (exactCache < 0) throw new IllegalArgumentException("exactCache must be >= 0: " + exactCache);
         if (source == null) source = Source.NONE;
     }
@@ -114,6 +117,7 @@ public record Profile(
                 64,
                 1.0,
                 Backend.AUTO,
+                TensorOps.FAST,
                 DEFAULT_SEED,
                 GenerationOptions.defaults(),
                 Source.NONE);
@@ -197,6 +201,12 @@ public record Profile(
         return c.build();
     }
 
+    public Profile withTensorOps(TensorOps newTensorOps) {
+        Copy c = new Copy(this, "tensor_ops");
+        c.tensorOps = newTensorOps;
+        return c.build();
+    }
+
     public Profile withGeneration(GenerationOptions newGeneration) {
         Copy c = new Copy(this);
         c.generation = newGeneration;
@@ -234,6 +244,7 @@ public record Profile(
         int blockSize;
         double decay;
         Backend backend;
+        TensorOps tensorOps;
         long featureSeed;
         GenerationOptions generation;
         Source source;
@@ -253,6 +264,7 @@ public record Profile(
             blockSize = p.blockSize;
             decay = p.decay;
             backend = p.backend;
+            tensorOps = p.tensorOps;
             featureSeed = p.featureSeed;
             generation = p.generation;
             source = setKeys.length == 0 ? p.source : p.source.withSet(setKeys);
@@ -274,6 +286,7 @@ public record Profile(
                     blockSize,
                     decay,
                     backend,
+                    tensorOps,
                     featureSeed,
                     generation,
                     source);

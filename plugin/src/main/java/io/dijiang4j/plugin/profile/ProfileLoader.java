@@ -45,6 +45,7 @@ public final class ProfileLoader {
             "block_size",
             "decay",
             "backend",
+            "tensor_ops",
             "feature_seed",
             "seed",
             "max_tokens",
@@ -158,6 +159,8 @@ public final class ProfileLoader {
         double decay = values.containsKey("decay") ? r.number("decay") : d.decay();
         if (!(decay > 0 && decay <= 1)) throw r.error("decay", "must be in (0, 1], got " + decay);
         Backend backend = values.containsKey("backend") ? r.choice("backend", Backend::parse) : d.backend();
+        TensorOps tensorOps =
+                values.containsKey("tensor_ops") ? r.choice("tensor_ops", TensorOps::parse) : d.tensorOps();
         long featureSeed = values.containsKey("feature_seed") ? r.longValue("feature_seed") : d.featureSeed();
 
         GenerationOptions g = d.generation();
@@ -187,6 +190,7 @@ public final class ProfileLoader {
                 blockSize,
                 decay,
                 backend,
+                tensorOps,
                 featureSeed,
                 generation,
                 source);
