@@ -3,6 +3,7 @@ package io.dijiang4j.attention.tensorops;
 import com.github.tjake.jlama.safetensors.DType;
 import com.github.tjake.jlama.tensor.AbstractTensor;
 import com.github.tjake.jlama.tensor.FloatBufferTensor;
+import com.github.tjake.jlama.tensor.Q4ByteBufferTensor;
 import io.dijiang4j.attention.simd.VectorOps;
 import java.util.Arrays;
 
@@ -14,8 +15,9 @@ import java.util.Arrays;
  * call here is single-threaded over its chunk. Batches: the activations are read once into a transposed float copy
  * X^T [K x M]; the chunk's weights are decoded tile by tile (64 rows x 256 columns, Q4 and I8 blocks decoded in
  * registers, never a whole matrix) and multiplied by {@link VectorOps#gemm} (four weight rows by two vectors of
- * batch rows in registers), C^T += W_tile X^T_tile. Decode: each weight row is decoded once and dotted with every
- * activation row while it is in L1, so the weights stream through memory once. Scratch is per thread and grows to
+ * batch rows in registers), C^T += W_tile X^T_tile. Decode: each weight row is read once and dotted with every
+ * activation row (Q4 decoded in registers and never stored; other types through one row of L1 scratch), so the
+ * weights stream through memory once. Scratch is per thread and grows to
  * the largest call, so a call allocates nothing once warm.
  */
 public final class CpuMatrixProducts implements MatrixProducts {
@@ -89,13 +91,19 @@ public final class CpuMatrixProducts implements MatrixProducts {
         float[] x = s.x = grow(s.x, m * k);
         for (int i = 0; i < m; i++) TensorRows.read(a, i, aCol, k, x, i * k);
         float[] w = s.weights = grow(s.weights, k);
+        float[] dots = s.dots;
         FloatBufferTensor f32 = result instanceof FloatBufferTensor t ? t : null;
+        Q4ByteBufferTensor q4 = b instanceof Q4ByteBufferTensor q ? q : null;
         for (int j = bRow; j < bRow + rows; j++) {
-            TensorRows.read(b, j, bCol, k, w, 0);
+            if (q4 != null) {
+                TensorRows.dotQ4(q4, j, bCol, k, x, k, m, dots);
+            } else {
+                TensorRows.read(b, j, bCol, k, w, 0);
+                for (int i = 0; i < m; i++) dots[i] = VectorOps.dot(w, 0, x, i * k, k);
+            }
             for (int i = 0; i < m; i++) {
-                float v = VectorOps.dot(w, 0, x, i * k, k);
-                if (f32 != null) f32.set(v, i, j + rOffset);
-                else result.set(v, i, j + rOffset);
+                if (f32 != null) f32.set(dots[i], i, j + rOffset);
+                else result.set(dots[i], i, j + rOffset);
             }
         }
     }
@@ -153,5 +161,6 @@ public final class CpuMatrixProducts implements MatrixProducts {
         float[] x = new float[0];
         float[] weights = new float[0];
         float[] out = new float[0];
+        final float[] dots = new float[MATVEC_ROWS];
     }
 }

@@ -67,8 +67,22 @@ final class TensorRows {
     /** Jlama's Q4 block: 16 bytes, value i in the low nibble of byte i, value i + 16 in its high nibble, minus 8. */
     private static void readQ4(Q4ByteBufferTensor t, int row, int col, int n, float[] dst, int off) {
         checkBlocks(col, n);
-        for (int k = 0; k < n; k += BLOCK) {
-            float scale = t.getFactorForIndex(row, col + k);
+        FloatBufferTensor scales = t.getBlockF();
+        int blocks = n / BLOCK,
+                first = col / BLOCK,
+                scaleColumns = scales.shape().last();
+        FloatVector group = null;
+        for (int b = 0; b < blocks; b++) {
+            // the scales of 8 blocks in one load where the row has them, as Jlama's kernels read them
+            int g = b % 8;
+            float scale;
+            if (first + b - g + 8 <= scaleColumns) {
+                if (g == 0 || group == null) group = scales.getVector(F8, row, first + b - g);
+                scale = group.lane(g);
+            } else {
+                scale = scales.get(row, first + b);
+            }
+            int k = b * BLOCK;
             ByteVector packed = t.getVector(B16, row, col + k);
             ByteVector lo = packed.and((byte) 0xF).sub((byte) 8);
             ByteVector hi = packed.lanewise(VectorOperators.LSHR, 4).sub((byte) 8);
@@ -78,6 +92,54 @@ final class TensorRows {
             ((FloatVector) hi.castShape(F8, 0)).mul(scale).intoArray(dst, d + 16);
             ((FloatVector) hi.castShape(F8, 1)).mul(scale).intoArray(dst, d + 24);
         }
+    }
+
+    /**
+     * Dot products of Q4 row {@code row} (columns col .. col + n) with {@code rows} float rows of x (row i at i *
+     * stride), decoded in registers and never stored: the decode path, where each weight is used once.
+     */
+    static void dotQ4(Q4ByteBufferTensor t, int row, int col, int n, float[] x, int stride, int rows, float[] out) {
+        checkBlocks(col, n);
+        FloatBufferTensor scales = t.getBlockF();
+        int blocks = n / BLOCK,
+                first = col / BLOCK,
+                scaleColumns = scales.shape().last();
+        FloatVector acc0 = FloatVector.zero(F8), acc1 = acc0, acc2 = acc0;
+        FloatVector group = null;
+        for (int b = 0; b < blocks; b++) {
+            int g = b % 8;
+            float scale;
+            if (first + b - g + 8 <= scaleColumns) {
+                if (g == 0 || group == null) group = scales.getVector(F8, row, first + b - g);
+                scale = group.lane(g);
+            } else {
+                scale = scales.get(row, first + b);
+            }
+            int k = b * BLOCK;
+            ByteVector packed = t.getVector(B16, row, col + k);
+            ByteVector lo = packed.and((byte) 0xF).sub((byte) 8);
+            ByteVector hi = packed.lanewise(VectorOperators.LSHR, 4).sub((byte) 8);
+            FloatVector w0 = (FloatVector) lo.castShape(F8, 0);
+            FloatVector w1 = (FloatVector) lo.castShape(F8, 1);
+            FloatVector w2 = (FloatVector) hi.castShape(F8, 0);
+            FloatVector w3 = (FloatVector) hi.castShape(F8, 1);
+            FloatVector sv = FloatVector.broadcast(F8, scale);
+            acc0 = blockDot(x, k, w0, w1, w2, w3).fma(sv, acc0);
+            if (rows > 1) acc1 = blockDot(x, stride + k, w0, w1, w2, w3).fma(sv, acc1);
+            if (rows > 2) acc2 = blockDot(x, 2 * stride + k, w0, w1, w2, w3).fma(sv, acc2);
+        }
+        out[0] = acc0.reduceLanes(VectorOperators.ADD);
+        if (rows > 1) out[1] = acc1.reduceLanes(VectorOperators.ADD);
+        if (rows > 2) out[2] = acc2.reduceLanes(VectorOperators.ADD);
+    }
+
+    private static FloatVector blockDot(
+            float[] x, int at, FloatVector w0, FloatVector w1, FloatVector w2, FloatVector w3) {
+        return FloatVector.fromArray(F8, x, at)
+                .mul(w0)
+                .add(FloatVector.fromArray(F8, x, at + 8).mul(w1))
+                .add(FloatVector.fromArray(F8, x, at + 16).mul(w2))
+                .add(FloatVector.fromArray(F8, x, at + 24).mul(w3));
     }
 
     /** Jlama's I8 block: 32 signed bytes and one float scale. */
