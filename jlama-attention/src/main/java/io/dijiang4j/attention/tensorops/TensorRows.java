@@ -68,20 +68,11 @@ final class TensorRows {
     private static void readQ4(Q4ByteBufferTensor t, int row, int col, int n, float[] dst, int off) {
         checkBlocks(col, n);
         FloatBufferTensor scales = t.getBlockF();
-        int blocks = n / BLOCK,
-                first = col / BLOCK,
-                scaleColumns = scales.shape().last();
-        FloatVector group = null;
+        int blocks = n / BLOCK, first = col / BLOCK;
         for (int b = 0; b < blocks; b++) {
-            // the scales of 8 blocks in one load where the row has them, as Jlama's kernels read them
-            int g = b % 8;
-            float scale;
-            if (first + b - g + 8 <= scaleColumns) {
-                if (g == 0 || group == null) group = scales.getVector(F8, row, first + b - g);
-                scale = group.lane(g);
-            } else {
-                scale = scales.get(row, first + b);
-            }
+            // one scalar read per block: picking a lane of a vector of scales (lane(g), g not constant) is not
+            // compiled to SIMD and made decode 7x slower
+            float scale = scales.get(row, first + b);
             int k = b * BLOCK;
             ByteVector packed = t.getVector(B16, row, col + k);
             ByteVector lo = packed.and((byte) 0xF).sub((byte) 8);
@@ -101,20 +92,10 @@ final class TensorRows {
     static void dotQ4(Q4ByteBufferTensor t, int row, int col, int n, float[] x, int stride, int rows, float[] out) {
         checkBlocks(col, n);
         FloatBufferTensor scales = t.getBlockF();
-        int blocks = n / BLOCK,
-                first = col / BLOCK,
-                scaleColumns = scales.shape().last();
+        int blocks = n / BLOCK, first = col / BLOCK;
         FloatVector acc0 = FloatVector.zero(F8), acc1 = acc0, acc2 = acc0;
-        FloatVector group = null;
         for (int b = 0; b < blocks; b++) {
-            int g = b % 8;
-            float scale;
-            if (first + b - g + 8 <= scaleColumns) {
-                if (g == 0 || group == null) group = scales.getVector(F8, row, first + b - g);
-                scale = group.lane(g);
-            } else {
-                scale = scales.get(row, first + b);
-            }
+            float scale = scales.get(row, first + b);
             int k = b * BLOCK;
             ByteVector packed = t.getVector(B16, row, col + k);
             ByteVector lo = packed.and((byte) 0xF).sub((byte) 8);
