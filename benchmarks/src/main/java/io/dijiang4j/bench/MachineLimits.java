@@ -29,6 +29,11 @@ public record MachineLimits(double sgemmGflops, double readGbPerSecond, int thre
         float[] big = new float[READ_FLOATS];
         SplittableRandom rnd = new SplittableRandom(1);
         for (int i = 0; i < big.length; i += 1024) big[i] = (float) rnd.nextDouble();
+        // compile the read loop first: timed in the interpreter, the Vector API runs lane by lane (JFR showed it)
+        float[] small = new float[1 << 16];
+        double warm = 0;
+        for (int i = 0; i < 2000; i++) warm += read(small, 0, 1);
+        if (warm == 42.4242) System.out.print("");
         double gbs = best(5, () -> {
             long t0 = System.nanoTime();
             double sink = parallel(threads, t -> read(big, t, threads));
