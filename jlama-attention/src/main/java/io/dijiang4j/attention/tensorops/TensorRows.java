@@ -7,8 +7,6 @@ import com.github.tjake.jlama.tensor.Q4ByteBufferTensor;
 import com.github.tjake.jlama.tensor.Q8ByteBufferTensor;
 import jdk.incubator.vector.ByteVector;
 import jdk.incubator.vector.FloatVector;
-import jdk.incubator.vector.IntVector;
-import jdk.incubator.vector.ShortVector;
 import jdk.incubator.vector.VectorOperators;
 import jdk.incubator.vector.VectorSpecies;
 
@@ -46,19 +44,13 @@ final class TensorRows {
         for (; k < n; k++) dst[off + k] = t.get(row, col + k);
     }
 
-    private static final VectorSpecies<Short> S8 = ShortVector.SPECIES_128;
-
+    /**
+     * Element by element: the vector form (S2I, shift left 16, reinterpret) crashed C2 of JDK 25 ("fatal error:
+     * LSHIFT: double" compiling {@code CpuMatrixProducts.matvec}); BF16 weights are not the format the kernels are
+     * tuned for.
+     */
     private static void readBF16(BFloat16BufferTensor t, int row, int col, int n, float[] dst, int off) {
-        int k = 0;
-        for (int bound = F8.loopBound(n); k < bound; k += F8.length()) {
-            // a bfloat16 is the high half of a float32
-            t.getVector(S8, row, col + k)
-                    .convertShape(VectorOperators.S2I, IntVector.SPECIES_256, 0)
-                    .lanewise(VectorOperators.LSHL, 16)
-                    .reinterpretAsFloats()
-                    .intoArray(dst, off + k);
-        }
-        for (; k < n; k++) dst[off + k] = t.get(row, col + k);
+        for (int k = 0; k < n; k++) dst[off + k] = t.get(row, col + k);
     }
 
     private static final VectorSpecies<Byte> B16 = ByteVector.SPECIES_128;
