@@ -6,6 +6,7 @@ import io.dijiang4j.plugin.profile.Mode;
 import io.dijiang4j.plugin.profile.ModelReference;
 import io.dijiang4j.plugin.profile.Profile;
 import io.dijiang4j.plugin.profile.ProfileLoader;
+import io.dijiang4j.plugin.profile.TensorOps;
 import io.dijiang4j.tools.synth.SyntheticModels;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -54,6 +55,13 @@ public final class BenchCommand implements Callable<Integer> {
     @Option(names = "--modes", defaultValue = "softmax,dijiang,hybrid", split = ",", description = "Modes to compare.")
     List<String> modes;
 
+    @Option(
+            names = "--tensor-ops",
+            defaultValue = "fast",
+            split = ",",
+            description = "Matrix products to run each mode under: fast, jlama or both (jlama,fast).")
+    List<String> tensorOps;
+
     @Option(names = "--decode-tokens", defaultValue = "32", description = "Timed decode tokens per run.")
     int decodeTokens;
 
@@ -82,6 +90,8 @@ public final class BenchCommand implements Callable<Integer> {
     public Integer call() throws Exception {
         List<Mode> modeList = new ArrayList<>();
         for (String m : modes) modeList.add(Mode.parse(m));
+        List<TensorOps> opsList = new ArrayList<>();
+        for (String t : tensorOps) opsList.add(TensorOps.parse(t));
         Path dir;
         Path synthetic = null;
         String modelName;
@@ -109,8 +119,10 @@ public final class BenchCommand implements Callable<Integer> {
         try {
             Profile base = profile != null ? ProfileLoader.load(profile) : Profile.defaults(ModelReference.local(dir));
             base = base.withModel(ModelReference.local(dir));
+            System.err.println("bench: measuring the SGEMM ceiling and the read bandwidth ...");
+            MachineLimits limits = MachineLimits.measure();
             var options = new LongContextBench.Options(
-                    contexts, modeList, decodeTokens, warmupTokens, prefillLimit, seed, base);
+                    contexts, modeList, decodeTokens, warmupTokens, prefillLimit, seed, base, opsList, limits);
             List<BenchResult> results = LongContextBench.run(dir, options, System.err);
             System.out.print(BenchReport.table(results));
             Map<String, Object> meta = new LinkedHashMap<>();
@@ -126,6 +138,14 @@ public final class BenchCommand implements Callable<Integer> {
                             "sinks", base.sinks(),
                             "window", base.window(),
                             "block_size", base.blockSize()));
+            meta.put("sgemm_gflops", limits.sgemmGflops());
+            meta.put("read_gb_per_s", limits.readGbPerSecond());
+            meta.put(
+                    "limits",
+                    "sgemm_gflops: VectorOps.gemm 256x256x256 on every thread at once, best of 3; read_gb_per_s: every"
+                            + " thread summing its part of a 192 MiB array, best of 5; floor_tokens_per_s = read"
+                            + " bandwidth / weight bytes per token; prefill_gflops counts the weight products only");
+            meta.put("tensor_ops", tensorOps);
             meta.put("cpus", Runtime.getRuntime().availableProcessors());
             meta.put("java", Runtime.version().toString());
             meta.put("os_arch", System.getProperty("os.arch"));

@@ -30,25 +30,33 @@ public final class BenchReport {
         StringBuilder sb = new StringBuilder();
         sb.append(String.format(
                 Locale.ROOT,
-                "%-8s %8s %-9s %12s %11s %10s %12s %12s%n",
+                "%-8s %-5s %8s %-9s %12s %7s %11s %10s %8s %9s %12s %12s%n",
                 "mode",
+                "ops",
                 "context",
                 "fill",
                 "decode tok/s",
+                "%floor",
                 "ms/token",
                 "prefill s",
+                "ttft s",
+                "prefill GF",
                 "memory MiB",
                 "state MiB"));
         for (BenchResult r : results) {
             sb.append(String.format(
                     Locale.ROOT,
-                    "%-8s %8d %-9s %12s %11s %10s %12s %12s%s%n",
+                    "%-8s %-5s %8d %-9s %12s %7s %11s %10s %8s %9s %12s %12s%s%n",
                     r.mode(),
+                    r.tensorOps(),
                     r.context(),
                     r.depthFill(),
                     num(r.decodeTokensPerSecond(), "%.2f"),
+                    num(100 * r.decodeTokensPerSecond() / r.floorTokensPerSecond(), "%.0f%%"),
                     num(r.decodeMedianMs(), "%.2f"),
                     num(r.prefillSeconds(), "%.2f"),
+                    num(r.ttftSeconds(), "%.2f"),
+                    num(r.prefillGflops(), "%.1f"),
                     r.memoryBytes() == 0 ? "-" : String.format(Locale.ROOT, "%.1f", r.memoryBytes() / 1048576.0),
                     r.memoryBytes() == 0 ? "-" : String.format(Locale.ROOT, "%.2f", r.stateBytes() / 1048576.0),
                     r.note().isEmpty() ? "" : "  (" + r.note() + ")"));
@@ -66,11 +74,15 @@ public final class BenchReport {
         for (BenchResult r : results) {
             Map<String, Object> m = new LinkedHashMap<>();
             m.put("mode", r.mode());
+            m.put("tensor_ops", r.tensorOps());
             m.put("context", r.context());
             m.put("depth_fill", r.depthFill());
             m.put("decode_tokens_per_s", nullIfNaN(r.decodeTokensPerSecond()));
             m.put("decode_median_ms", nullIfNaN(r.decodeMedianMs()));
             m.put("prefill_s", nullIfNaN(r.prefillSeconds()));
+            m.put("ttft_s", nullIfNaN(r.ttftSeconds()));
+            m.put("prefill_gflops", nullIfNaN(r.prefillGflops()));
+            m.put("floor_tokens_per_s", nullIfNaN(r.floorTokensPerSecond()));
             m.put("memory_bytes", r.memoryBytes());
             m.put("heap_bytes", r.heapBytes());
             m.put("direct_bytes", r.directBytes());
@@ -91,17 +103,21 @@ public final class BenchReport {
 
     public static String csv(List<BenchResult> results) {
         StringBuilder sb = new StringBuilder(
-                "mode,context,depth_fill,decode_tokens_per_s,decode_median_ms,prefill_s,memory_bytes,heap_bytes,"
-                        + "direct_bytes,mapped_bytes,state_bytes,note\n");
+                "mode,tensor_ops,context,depth_fill,decode_tokens_per_s,decode_median_ms,prefill_s,ttft_s,prefill_gflops,"
+                        + "floor_tokens_per_s,memory_bytes,heap_bytes,direct_bytes,mapped_bytes,state_bytes,note\n");
         for (BenchResult r : results) {
             sb.append(String.join(
                             ",",
                             r.mode(),
+                            r.tensorOps(),
                             Integer.toString(r.context()),
                             r.depthFill(),
                             csvNum(r.decodeTokensPerSecond()),
                             csvNum(r.decodeMedianMs()),
                             csvNum(r.prefillSeconds()),
+                            csvNum(r.ttftSeconds()),
+                            csvNum(r.prefillGflops()),
+                            csvNum(r.floorTokensPerSecond()),
                             Long.toString(r.memoryBytes()),
                             Long.toString(r.heapBytes()),
                             Long.toString(r.directBytes()),
@@ -117,15 +133,40 @@ public final class BenchReport {
         return Double.isNaN(v) ? "" : String.format(Locale.ROOT, "%.6g", v);
     }
 
-    /** Two panels side by side: decode tokens/s vs context and memory vs context, log x axes. */
+    /**
+     * Panels side by side: decode tokens/s vs context and memory vs context (log x axes), and time to first token vs
+     * prompt length when some depth was prefilled. One series per mode, and per backend of matrix products when the
+     * run compared several ({@code hybrid/fast}).
+     */
     public static BufferedImage plot(List<BenchResult> results, String title) {
         XYChart speed = chart(title + ": decode speed", "decode tokens/s", true);
         XYChart memory = chart(title + ": memory", "memory (MiB)", false);
-        for (String mode : results.stream().map(BenchResult::mode).distinct().toList()) {
+        XYChart ttft = chart(title + ": time to first token", "seconds", true);
+        boolean severalOps =
+                results.stream().map(BenchResult::tensorOps).distinct().count() > 1;
+        boolean prefilled = false;
+        for (String series :
+                results.stream().map(r -> label(r, severalOps)).distinct().toList()) {
+            List<BenchResult> prompts = results.stream()
+                    .filter(r -> label(r, severalOps).equals(series) && !Double.isNaN(r.ttftSeconds()))
+                    .toList();
+            if (!prompts.isEmpty()) {
+                prefilled = true;
+                ttft.addSeries(
+                                series,
+                                prompts.stream()
+                                        .mapToDouble(BenchResult::context)
+                                        .toArray(),
+                                prompts.stream()
+                                        .mapToDouble(BenchResult::ttftSeconds)
+                                        .toArray())
+                        .setMarker(SeriesMarkers.CIRCLE);
+            }
             List<BenchResult> rs = results.stream()
-                    .filter(r -> r.mode().equals(mode) && !Double.isNaN(r.decodeTokensPerSecond()))
+                    .filter(r -> label(r, severalOps).equals(series) && !Double.isNaN(r.decodeTokensPerSecond()))
                     .toList();
             if (rs.isEmpty()) continue;
+            String mode = series;
             double[] x = rs.stream().mapToDouble(BenchResult::context).toArray();
             XYSeries s = speed.addSeries(
                     mode,
@@ -138,7 +179,14 @@ public final class BenchReport {
                     rs.stream().mapToDouble(r -> r.memoryBytes() / 1048576.0).toArray());
             m.setMarker(SeriesMarkers.CIRCLE);
         }
-        return tile(List.of(BitmapEncoder.getBufferedImage(speed), BitmapEncoder.getBufferedImage(memory)), 2);
+        List<BufferedImage> panels =
+                new ArrayList<>(List.of(BitmapEncoder.getBufferedImage(speed), BitmapEncoder.getBufferedImage(memory)));
+        if (prefilled) panels.add(BitmapEncoder.getBufferedImage(ttft));
+        return tile(panels, panels.size());
+    }
+
+    private static String label(BenchResult r, boolean withOps) {
+        return withOps ? r.mode() + "/" + r.tensorOps() : r.mode();
     }
 
     /** Panels in rows of {@code columns}, left to right, top to bottom, each cell as large as the largest panel. */

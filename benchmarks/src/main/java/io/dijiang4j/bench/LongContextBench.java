@@ -18,6 +18,7 @@ import io.dijiang4j.plugin.generation.Sampler;
 import io.dijiang4j.plugin.io.AtomicFiles;
 import io.dijiang4j.plugin.profile.Mode;
 import io.dijiang4j.plugin.profile.Profile;
+import io.dijiang4j.plugin.profile.TensorOps;
 import java.io.IOException;
 import java.io.PrintStream;
 import java.lang.management.BufferPoolMXBean;
@@ -67,9 +68,13 @@ public final class LongContextBench {
             int warmupTokens,
             int prefillLimit,
             long seed,
-            Profile baseProfile) {
+            Profile baseProfile,
+            List<TensorOps> tensorOps,
+            MachineLimits limits) {
         public Options {
             if (contexts.isEmpty()) throw new IllegalArgumentException("no contexts given");
+            if (tensorOps.isEmpty()) throw new IllegalArgumentException("no tensor ops given");
+            tensorOps = List.copyOf(tensorOps);
             if (modes.isEmpty()) throw new IllegalArgumentException("no modes given");
             for (int c : contexts) if (c < 1) throw new IllegalArgumentException("contexts must be >= 1: " + c);
             if (decodeTokens < 1) throw new IllegalArgumentException("decode tokens must be >= 1");
@@ -98,27 +103,51 @@ public final class LongContextBench {
                 SafeTensorSupport::loadWeights);
         try {
             int limit = jlama.getConfig().contextLength;
+            WeightStats weights = WeightStats.of(jlama);
+            double floor = o.limits().readGbPerSecond() * 1e9 / weights.bytes();
+            progress.printf(
+                    Locale.ROOT,
+                    "bench: weights %.1f M parameters, %.1f MB read per token: floor %.1f tok/s at %.1f GB/s;"
+                            + " SGEMM ceiling %.1f GFLOP/s (%d threads)%n",
+                    weights.parameters() / 1e6,
+                    weights.bytes() / 1e6,
+                    floor,
+                    o.limits().readGbPerSecond(),
+                    o.limits().sgemmGflops(),
+                    o.limits().threads());
             List<BenchResult> results = new ArrayList<>();
+            List<Run> runs = new ArrayList<>();
+            for (Mode mode : o.modes()) for (TensorOps ops : o.tensorOps()) runs.add(new Run(mode, ops));
             int round = 0;
             for (int context : o.contexts()) {
-                List<Mode> order = rotated(o.modes(), round++);
-                for (Mode mode : order) {
-                    progress.printf(Locale.ROOT, "bench: %s at context %d ...%n", mode.key(), context);
+                List<Run> order = rotated(runs, round++);
+                for (Run run : order) {
+                    Mode mode = run.mode();
+                    progress.printf(
+                            Locale.ROOT,
+                            "bench: %s (%s) at context %d ...%n",
+                            mode.key(),
+                            run.ops().key(),
+                            context);
                     BenchResult r;
                     if (mode == Mode.SOFTMAX && context + o.warmupTokens() + o.decodeTokens() > limit) {
                         r = missing(
-                                mode, context, "vanilla Jlama's KV cache ends at the model's context length " + limit);
+                                run,
+                                context,
+                                floor,
+                                "vanilla Jlama's KV cache ends at the model's context length " + limit);
                     } else {
                         try {
-                            r = runOne(jlama, o, mode, context, progress);
+                            r = runOne(jlama, o, run, context, weights, floor, progress);
                         } catch (OutOfMemoryError | RuntimeException e) {
-                            r = missing(mode, context, e.getClass().getSimpleName() + ": " + e.getMessage());
+                            r = missing(run, context, floor, e.getClass().getSimpleName() + ": " + e.getMessage());
                         }
                     }
                     progress.printf(
                             Locale.ROOT,
-                            "bench: %s at %d: decode %.2f tok/s, prefill %s, memory %.1f MiB%s%n",
+                            "bench: %s (%s) at %d: decode %.2f tok/s, prefill %s, memory %.1f MiB%s%n",
                             mode.key(),
+                            run.ops().key(),
                             context,
                             r.decodeTokensPerSecond(),
                             Double.isNaN(r.prefillSeconds())
@@ -136,12 +165,52 @@ public final class LongContextBench {
         }
     }
 
-    private static BenchResult missing(Mode mode, int context, String why) {
-        return new BenchResult(mode.key(), context, "-", Double.NaN, Double.NaN, Double.NaN, 0, 0, 0, 0, 0, why);
+    /** One mode under one backend of matrix products. */
+    private record Run(Mode mode, TensorOps ops) {}
+
+    /**
+     * The weight matrices of the model's products: parameters (for the prefill's GFLOP/s) and the bytes a decode step
+     * reads (Q4: half a byte per value and a float scale per 32; I8: a byte and a scale per 32; BF16: 2; F32: 4).
+     */
+    record WeightStats(long parameters, long bytes) {
+        static WeightStats of(AbstractModel jlama) {
+            long params = 0, bytes = 0;
+            for (AbstractTensor w : JlamaInternals.matmulWeights(jlama)) {
+                long n = w.shape().first() * (long) w.shape().last();
+                params += n;
+                bytes += switch (w.dType()) {
+                    case Q4 -> n / 2 + n / 32 * 4;
+                    case I8 -> n + n / 32 * 4;
+                    case BF16, F16 -> 2 * n;
+                    default -> 4 * n;
+                };
+            }
+            return new WeightStats(params, bytes);
+        }
     }
 
-    private static List<Mode> rotated(List<Mode> modes, int by) {
-        List<Mode> r = new ArrayList<>(modes.size());
+    private static BenchResult missing(Run run, int context, double floor, String why) {
+        return new BenchResult(
+                run.mode().key(),
+                run.ops().key(),
+                context,
+                "-",
+                Double.NaN,
+                Double.NaN,
+                Double.NaN,
+                0,
+                0,
+                0,
+                0,
+                0,
+                Double.NaN,
+                Double.NaN,
+                floor,
+                why);
+    }
+
+    private static <T> List<T> rotated(List<T> modes, int by) {
+        List<T> r = new ArrayList<>(modes.size());
         for (int i = 0; i < modes.size(); i++) r.add(modes.get((i + by) % modes.size()));
         return r;
     }
@@ -150,26 +219,49 @@ public final class LongContextBench {
         List<BenchResult> r = new ArrayList<>(results);
         r.sort((a, b) -> a.context() != b.context()
                 ? Integer.compare(a.context(), b.context())
-                : Integer.compare(
-                        o.modes().indexOf(Mode.parse(a.mode())), o.modes().indexOf(Mode.parse(b.mode()))));
+                : a.mode().equals(b.mode())
+                        ? Integer.compare(
+                                o.tensorOps().indexOf(TensorOps.parse(a.tensorOps())),
+                                o.tensorOps().indexOf(TensorOps.parse(b.tensorOps())))
+                        : Integer.compare(
+                                o.modes().indexOf(Mode.parse(a.mode())),
+                                o.modes().indexOf(Mode.parse(b.mode()))));
         return r;
     }
 
-    private static BenchResult runOne(AbstractModel jlama, Options o, Mode mode, int context, PrintStream progress) {
+    private static BenchResult runOne(
+            AbstractModel jlama,
+            Options o,
+            Run run,
+            int context,
+            WeightStats weights,
+            double floor,
+            PrintStream progress) {
+        Mode mode = run.mode();
         SplittableRandom rnd = new SplittableRandom(o.seed() ^ context);
         int vocab = jlama.getConfig().vocabularySize;
-        Profile profile = o.baseProfile().withMode(mode);
+        Profile profile = o.baseProfile().withMode(mode).withTensorOps(run.ops());
         try (DiJiangModel model = DiJiang.install(jlama, profile);
                 Session session = model.newSession()) {
-            double prefillSeconds = Double.NaN;
+            double prefillSeconds = Double.NaN, ttft = Double.NaN, gflops = Double.NaN;
             String fill;
+            int firstToken = -1;
             if (context <= o.prefillLimit()) {
                 int[] tokens = randomTokens(rnd, context, vocab);
                 long t0 = System.nanoTime();
-                session.append(tokens);
+                float[] last = session.append(tokens);
                 prefillSeconds = (System.nanoTime() - t0) / 1e9;
+                firstToken = Sampler.argmax(last);
+                ttft = (System.nanoTime() - t0) / 1e9;
+                gflops = 2.0 * weights.parameters() * context / prefillSeconds / 1e9;
                 fill = "prefill";
-                progress.printf(Locale.ROOT, "bench:   prefill of %d tokens: %.2f s%n", context, prefillSeconds);
+                progress.printf(
+                        Locale.ROOT,
+                        "bench:   prefill of %d tokens: %.2f s, %.1f GFLOP/s of weight products (%.0f%% of SGEMM)%n",
+                        context,
+                        prefillSeconds,
+                        gflops,
+                        100 * gflops / o.limits().sgemmGflops());
             } else {
                 long t0 = System.nanoTime();
                 session.writeSyntheticState(context, kv -> fillSynthetic(model, kv, context, rnd));
@@ -180,7 +272,7 @@ public final class LongContextBench {
                         context,
                         (System.nanoTime() - t0) / 1e9);
             }
-            int token = 3 + rnd.nextInt(256);
+            int token = firstToken >= 0 ? firstToken : 3 + rnd.nextInt(256);
             double[] times = new double[o.decodeTokens()];
             for (int i = 0; i < o.warmupTokens() + o.decodeTokens(); i++) {
                 long t0 = System.nanoTime();
@@ -193,6 +285,7 @@ public final class LongContextBench {
             long[] mem = memory();
             return new BenchResult(
                     mode.key(),
+                    run.ops().key(),
                     context,
                     fill,
                     1 / median,
@@ -203,6 +296,9 @@ public final class LongContextBench {
                     mem[1],
                     mem[2],
                     session.stateBytes(),
+                    ttft,
+                    gflops,
+                    floor,
                     "");
         }
     }

@@ -34,7 +34,9 @@ class LongContextBenchSmokeTest {
                 "--contexts",
                 "24,80",
                 "--modes",
-                "softmax,dijiang,hybrid",
+                "softmax,hybrid",
+                "--tensor-ops",
+                "jlama,fast",
                 "--decode-tokens",
                 "3",
                 "--warmup-tokens",
@@ -49,23 +51,38 @@ class LongContextBenchSmokeTest {
                 png.toString());
         assertEquals(0, rc);
 
-        JsonNode results = new ObjectMapper().readTree(json.toFile()).get("results");
-        assertEquals(6, results.size());
+        JsonNode doc = new ObjectMapper().readTree(json.toFile());
+        JsonNode results = doc.get("results");
+        assertEquals(8, results.size());
+        assertTrue(
+                doc.get("meta").get("sgemm_gflops").asDouble() > 0,
+                doc.get("meta").toString());
+        assertTrue(
+                doc.get("meta").get("read_gb_per_s").asDouble() > 0,
+                doc.get("meta").toString());
         Set<String> seen = new HashSet<>();
         for (JsonNode r : results) {
             for (String key : new String[] {"mode", "context", "decode_tokens_per_s", "prefill_s", "memory_bytes"})
                 assertTrue(r.has(key), "missing key " + key + " in " + r);
-            seen.add(r.get("mode").asText() + "@" + r.get("context").asInt());
+            seen.add(r.get("mode").asText() + "/" + r.get("tensor_ops").asText() + "@"
+                    + r.get("context").asInt());
+            assertTrue(r.get("floor_tokens_per_s").asDouble() > 0, r.toString());
             assertTrue(r.get("decode_tokens_per_s").asDouble() > 0, r.toString());
             assertTrue(r.get("memory_bytes").asLong() > 0, r.toString());
             boolean prefilled = r.get("context").asInt() <= 32;
             assertEquals(
                     prefilled ? "prefill" : "synthetic", r.get("depth_fill").asText());
             assertEquals(prefilled, r.get("prefill_s").isNumber(), r.toString());
+            assertEquals(prefilled, r.get("ttft_s").isNumber(), r.toString());
+            assertEquals(prefilled, r.get("prefill_gflops").isNumber(), r.toString());
         }
-        assertEquals(Set.of("softmax@24", "dijiang@24", "hybrid@24", "softmax@80", "dijiang@80", "hybrid@80"), seen);
+        Set<String> want = new HashSet<>();
+        for (String mode : new String[] {"softmax", "hybrid"})
+            for (String ops : new String[] {"jlama", "fast"})
+                for (int c : new int[] {24, 80}) want.add(mode + "/" + ops + "@" + c);
+        assertEquals(want, seen);
 
-        assertEquals(7, Files.readAllLines(csv).size());
+        assertEquals(9, Files.readAllLines(csv).size());
         BufferedImage image = ImageIO.read(png.toFile());
         assertTrue(image.getWidth() > image.getHeight(), "two panels side by side");
         try (var files = Files.list(tmp.resolve("out"))) {

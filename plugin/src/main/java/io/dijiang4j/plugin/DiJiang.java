@@ -109,7 +109,7 @@ public final class DiJiang {
         var c = jlama.getConfig();
         progress.accept(String.format(
                 Locale.ROOT,
-                "loaded in %.1f s: %d layers, %d heads (%d KV) of size %d, context %d; mode %s on %d of %d layers, backend %s",
+                "loaded in %.1f s: %d layers, %d heads (%d KV) of size %d, context %d; mode %s on %d of %d layers, backend %s, tensor ops %s",
                 (System.nanoTime() - start) / 1e9,
                 c.numberOfLayers,
                 c.numberOfHeads,
@@ -119,7 +119,8 @@ public final class DiJiang {
                 profile.mode().key(),
                 model.installation().kernelizedLayers().size(),
                 c.numberOfLayers,
-                model.installation().backend()));
+                model.installation().backend(),
+                model.installation().tensorOps()));
         return model;
     }
 

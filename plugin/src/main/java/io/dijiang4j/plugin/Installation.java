@@ -3,6 +3,7 @@ package io.dijiang4j.plugin;
 import com.github.tjake.jlama.model.AbstractModel;
 import com.github.tjake.jlama.model.TransformerBlock;
 import com.github.tjake.jlama.safetensors.Config;
+import com.github.tjake.jlama.tensor.AbstractTensor;
 import io.dijiang4j.attention.AttentionBackends;
 import io.dijiang4j.attention.AttentionKernel;
 import io.dijiang4j.attention.AttentionKernelProvider;
@@ -15,11 +16,14 @@ import io.dijiang4j.attention.jlama.AttentionObserver;
 import io.dijiang4j.attention.jlama.JlamaInternals;
 import io.dijiang4j.attention.jlama.KernelizedAttention;
 import io.dijiang4j.attention.jlama.RotaryTable;
+import io.dijiang4j.attention.tensorops.CpuMatrixProducts;
+import io.dijiang4j.attention.tensorops.TensorOpsRouter;
 import io.dijiang4j.plugin.calibration.Calibration;
 import io.dijiang4j.plugin.calibration.Sidecars;
 import io.dijiang4j.plugin.profile.FeatureMapKind;
 import io.dijiang4j.plugin.profile.Mode;
 import io.dijiang4j.plugin.profile.Profile;
+import io.dijiang4j.plugin.profile.TensorOps;
 import java.util.Arrays;
 import java.util.HashSet;
 import java.util.List;
@@ -43,6 +47,7 @@ public final class Installation {
     private final KernelizedAttention[] layers;
     private final AttentionKernelProvider provider;
     private final Calibration calibration;
+    private final MatrixProductsChoice products;
     private boolean installed;
 
     private Installation(
@@ -51,13 +56,15 @@ public final class Installation {
             TransformerBlock[] originalBlocks,
             KernelizedAttention[] layers,
             AttentionKernelProvider provider,
-            Calibration calibration) {
+            Calibration calibration,
+            MatrixProductsChoice products) {
         this.model = model;
         this.profile = profile;
         this.originalBlocks = originalBlocks;
         this.layers = layers;
         this.provider = provider;
         this.calibration = calibration;
+        this.products = products;
         this.installed = true;
     }
 
@@ -73,7 +80,10 @@ public final class Installation {
         TransformerBlock[] blocks = JlamaInternals.blocks(model);
         TransformerBlock[] original = blocks.clone();
         KernelizedAttention[] layers = new KernelizedAttention[blocks.length];
-        if (profile.mode() == Mode.SOFTMAX) return new Installation(model, profile, original, layers, null, null);
+        if (profile.mode() == Mode.SOFTMAX) {
+            return new Installation(
+                    model, profile, original, layers, null, null, MatrixProductsChoice.apply(model, profile));
+        }
         if (c.dctx().layerStart != 0 || blocks.length != c.numberOfLayers) {
             throw new IllegalArgumentException("kernelized attention does not support distributed (sharded) models");
         }
@@ -101,7 +111,8 @@ public final class Installation {
             patched[layer] = JlamaInternals.withAttention(blocks[layer], layers[layer]);
         }
         JlamaInternals.setBlocks(model, patched);
-        return new Installation(model, profile, original, layers, provider, calibration);
+        return new Installation(
+                model, profile, original, layers, provider, calibration, MatrixProductsChoice.apply(model, profile));
     }
 
     /** One spec per layer: the calibration's when there is one (checked against the model's shape), else the profile's. */
@@ -241,6 +252,11 @@ public final class Installation {
         return "jlama";
     }
 
+    /** Whose matrix products run this model's weights: "fast" (the project's kernels) or "jlama". */
+    public String tensorOps() {
+        return products.name();
+    }
+
     public int numberOfLayers() {
         return layers.length;
     }
@@ -280,5 +296,31 @@ public final class Installation {
         installed = false;
         JlamaInternals.setBlocks(model, originalBlocks);
         for (KernelizedAttention a : layers) if (a != null) a.kernel().close();
+        products.release();
+    }
+
+    /**
+     * The profile's {@code tensor_ops} applied to one model: with {@code fast} the model's weight matrices are
+     * registered with the router in Jlama's operations provider (docs/DESIGN.md §4), so its products, and only its,
+     * run on the project's kernels; {@link #release} gives them back. If the router cannot be put in place (another
+     * Jlama), the model keeps Jlama's products and says why once.
+     */
+    private record MatrixProductsChoice(String name, TensorOpsRouter router, Set<AbstractTensor> weights) {
+        static MatrixProductsChoice apply(AbstractModel model, Profile profile) {
+            if (profile.tensorOps() == TensorOps.JLAMA) return new MatrixProductsChoice("jlama", null, Set.of());
+            try {
+                TensorOpsRouter router = TensorOpsRouter.install();
+                Set<AbstractTensor> weights = JlamaInternals.matmulWeights(model);
+                router.route(weights, CpuMatrixProducts.INSTANCE);
+                return new MatrixProductsChoice(CpuMatrixProducts.INSTANCE.name(), router, weights);
+            } catch (RuntimeException e) {
+                warnOnce(model, "tensor_ops fast unavailable, Jlama's matrix products run instead: " + e.getMessage());
+                return new MatrixProductsChoice("jlama", null, Set.of());
+            }
+        }
+
+        void release() {
+            if (router != null) router.unroute(weights);
+        }
     }
 }

@@ -10,6 +10,8 @@ import com.github.tjake.jlama.model.functions.SampleOutput;
 import com.github.tjake.jlama.tensor.AbstractTensor;
 import com.github.tjake.jlama.tensor.KvBufferCache;
 import com.github.tjake.jlama.tensor.TensorCache;
+import com.github.tjake.jlama.tensor.operations.TensorOperations;
+import com.github.tjake.jlama.tensor.operations.TensorOperationsProvider;
 import io.dijiang4j.attention.AttentionKernel;
 import java.io.InputStream;
 import java.lang.reflect.Field;
@@ -17,11 +19,15 @@ import java.lang.reflect.InvocationTargetException;
 import java.lang.reflect.Method;
 import java.lang.reflect.Modifier;
 import java.util.ArrayList;
+import java.util.Collections;
+import java.util.IdentityHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Optional;
 import java.util.Properties;
 import java.util.Queue;
+import java.util.Set;
+import java.util.function.UnaryOperator;
 
 /**
  * Every Jlama internal the project reaches reflectively, in one place: Jlama 0.8.4 has no attention SPI, so the
@@ -39,6 +45,7 @@ public final class JlamaInternals {
     private static final Field PRE_FF_NORM, FF_BLOCK, POST_FF_NORM, PRE_RESPONSE_NORM;
     private static final Field Q_BIAS, K_BIAS, V_BIAS, O_BIAS, Q_WEIGHTS, K_WEIGHTS, V_WEIGHTS, O_WEIGHTS;
     private static final Field ATTENTION_LAYER;
+    private static final Field OPS_INSTANCE, OPS_PROVIDER;
     private static final Method MAYBE_QUANTIZE;
 
     static {
@@ -66,6 +73,8 @@ public final class JlamaInternals {
             V_WEIGHTS = field(CausalSelfAttention.class, "valueAttnWeights");
             O_WEIGHTS = field(CausalSelfAttention.class, "outputProjectionWeights");
             ATTENTION_LAYER = field(CausalSelfAttention.class, "layerIndex");
+            OPS_INSTANCE = field(TensorOperationsProvider.class, "instance");
+            OPS_PROVIDER = field(TensorOperationsProvider.class, "provider");
             MAYBE_QUANTIZE = method(AbstractModel.class, "maybeQuantize", AbstractTensor.class);
         } catch (ReflectiveOperationException | RuntimeException e) {
             throw new IllegalStateException("dijiang4j needs the internals of Jlama " + SUPPORTED + " but found Jlama "
@@ -165,6 +174,63 @@ public final class JlamaInternals {
             throw new IllegalStateException(e.getCause());
         } catch (IllegalAccessException e) {
             throw new IllegalStateException(e);
+        }
+    }
+
+    /** The {@code TensorOperations} Jlama runs now (its provider's choice, or what replaced it). */
+    public static TensorOperations tensorOperations() {
+        return TensorOperationsProvider.get();
+    }
+
+    /**
+     * Replaces the process-wide {@code TensorOperations} of Jlama's provider (a private final field of its singleton:
+     * Jlama has no setter) with {@code replace} applied to the current one, and returns the one replaced.
+     */
+    public static synchronized TensorOperations replaceTensorOperations(UnaryOperator<TensorOperations> replace) {
+        TensorOperations current = TensorOperationsProvider.get(); // creates the singleton
+        Object provider = get(OPS_INSTANCE, null);
+        set(OPS_PROVIDER, provider, replace.apply(current));
+        return current;
+    }
+
+    /**
+     * The weight matrices of a model's matrix products: every 2-D tensor (or array of them) held by the attention and
+     * feed-forward objects of its blocks, and the output logits weights. Read generically, field by field, so that
+     * every architecture's layer classes (MLP, MoE experts, fused QKV arrays) are covered.
+     */
+    public static Set<AbstractTensor> matmulWeights(AbstractModel model) {
+        Set<AbstractTensor> weights = Collections.newSetFromMap(new IdentityHashMap<>());
+        for (TransformerBlock block : blocks(model)) {
+            collectTensors(attention(block), weights);
+            collectTensors(get(FF_BLOCK, block), weights);
+        }
+        AbstractTensor logits = sampleOutput(model).getOutputLogitsWeights();
+        if (logits != null && logits.dims() == 2) weights.add(logits);
+        return weights;
+    }
+
+    private static void collectTensors(Object holder, Set<AbstractTensor> into) {
+        if (holder == null) return;
+        for (Class<?> c = holder.getClass(); c != null && c != Object.class; c = c.getSuperclass()) {
+            for (Field f : c.getDeclaredFields()) {
+                if (Modifier.isStatic(f.getModifiers())) continue;
+                boolean one = AbstractTensor.class.isAssignableFrom(f.getType());
+                boolean many = f.getType().isArray()
+                        && AbstractTensor.class.isAssignableFrom(f.getType().getComponentType());
+                if (!one && !many) continue;
+                Object v;
+                try {
+                    f.setAccessible(true);
+                    v = f.get(holder);
+                } catch (ReflectiveOperationException | RuntimeException e) {
+                    throw new IllegalStateException(
+                            "cannot read Jlama field " + c.getSimpleName() + "." + f.getName() + ": " + e.getMessage());
+                }
+                if (v instanceof AbstractTensor t && t.dims() == 2) into.add(t);
+                if (v instanceof AbstractTensor[] ts) {
+                    for (AbstractTensor t : ts) if (t != null && t.dims() == 2) into.add(t);
+                }
+            }
         }
     }
 

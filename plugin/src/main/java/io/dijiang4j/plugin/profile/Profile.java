@@ -24,6 +24,7 @@ import java.util.Objects;
  * @param blockSize chunked-prefill block size
  * @param decay per-position decay lambda in (0, 1] of the kernelized memory (1 = none)
  * @param backend auto, cpu or cuda
+ * @param tensorOps whose matrix products Jlama runs for this model's weights: fast (the project's) or jlama
  * @param featureSeed seed of the random feature maps (key {@code feature_seed})
  * @param checkWeights scan the weights for NaN and infinity when the model loads (key {@code check_weights}, default
  *     true; the cheap checks of file sizes, shapes and dtypes always run)
@@ -48,6 +49,7 @@ public record Profile(
         int blockSize,
         double decay,
         Backend backend,
+        TensorOps tensorOps,
         long featureSeed,
         boolean checkWeights,
         GenerationOptions generation,
@@ -93,6 +95,7 @@ public record Profile(
         Objects.requireNonNull(calibration, "calibration");
         Objects.requireNonNull(featureMap, "featureMap");
         Objects.requireNonNull(backend, "backend");
+        Objects.requireNonNull(tensorOps, "tensorOps");
         if (exactCache < 0) throw new IllegalArgumentException("exactCache must be >= 0: " + exactCache);
         if (source == null) source = Source.NONE;
     }
@@ -117,6 +120,7 @@ public record Profile(
                 64,
                 1.0,
                 Backend.AUTO,
+                TensorOps.FAST,
                 DEFAULT_SEED,
                 true,
                 GenerationOptions.defaults(),
@@ -201,6 +205,12 @@ public record Profile(
         return c.build();
     }
 
+    public Profile withTensorOps(TensorOps newTensorOps) {
+        Copy c = new Copy(this, "tensor_ops");
+        c.tensorOps = newTensorOps;
+        return c.build();
+    }
+
     public Profile withGeneration(GenerationOptions newGeneration) {
         Copy c = new Copy(this);
         c.generation = newGeneration;
@@ -245,6 +255,7 @@ public record Profile(
         int blockSize;
         double decay;
         Backend backend;
+        TensorOps tensorOps;
         long featureSeed;
         boolean checkWeights;
         GenerationOptions generation;
@@ -265,6 +276,7 @@ public record Profile(
             blockSize = p.blockSize;
             decay = p.decay;
             backend = p.backend;
+            tensorOps = p.tensorOps;
             featureSeed = p.featureSeed;
             checkWeights = p.checkWeights;
             generation = p.generation;
@@ -287,6 +299,7 @@ public record Profile(
                     blockSize,
                     decay,
                     backend,
+                    tensorOps,
                     featureSeed,
                     checkWeights,
                     generation,

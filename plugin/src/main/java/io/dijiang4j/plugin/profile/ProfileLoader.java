@@ -45,6 +45,7 @@ public final class ProfileLoader {
             "block_size",
             "decay",
             "backend",
+            "tensor_ops",
             "feature_seed",
             "check_weights",
             "seed",
@@ -175,6 +176,8 @@ public final class ProfileLoader {
         double decay = values.containsKey("decay") ? r.number("decay") : d.decay();
         if (!(decay > 0 && decay <= 1)) throw r.error("decay", "must be in (0, 1], got " + decay);
         Backend backend = values.containsKey("backend") ? r.choice("backend", Backend::parse) : d.backend();
+        TensorOps tensorOps =
+                values.containsKey("tensor_ops") ? r.choice("tensor_ops", TensorOps::parse) : d.tensorOps();
         long featureSeed = values.containsKey("feature_seed") ? r.longValue("feature_seed") : d.featureSeed();
         boolean checkWeights = values.containsKey("check_weights") ? r.bool("check_weights") : d.checkWeights();
 
@@ -205,6 +208,7 @@ public final class ProfileLoader {
                 blockSize,
                 decay,
                 backend,
+                tensorOps,
                 featureSeed,
                 checkWeights,
                 generation,

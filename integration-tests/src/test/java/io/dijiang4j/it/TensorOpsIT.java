@@ -1,0 +1,83 @@
+package io.dijiang4j.it;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertNull;
+import static org.junit.jupiter.api.Assertions.assertSame;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import com.github.tjake.jlama.model.AbstractModel;
+import com.github.tjake.jlama.model.ModelSupport;
+import com.github.tjake.jlama.safetensors.DType;
+import com.github.tjake.jlama.tensor.AbstractTensor;
+import io.dijiang4j.attention.jlama.JlamaInternals;
+import io.dijiang4j.attention.tensorops.CpuMatrixProducts;
+import io.dijiang4j.attention.tensorops.TensorOpsRouter;
+import io.dijiang4j.plugin.DiJiang;
+import io.dijiang4j.plugin.DiJiangModel;
+import io.dijiang4j.plugin.Session;
+import io.dijiang4j.plugin.profile.Backend;
+import io.dijiang4j.plugin.profile.Mode;
+import io.dijiang4j.plugin.profile.ModelReference;
+import io.dijiang4j.plugin.profile.Profile;
+import io.dijiang4j.plugin.profile.TensorOps;
+import java.util.Set;
+import org.junit.jupiter.api.Test;
+
+/**
+ * The profile's {@code tensor_ops} on stories260K: the choice is per model (a vanilla Jlama model in the same JVM
+ * keeps Jlama's products), and the fast products give Jlama's logits to 1e-4 relative. Greedy text identical to
+ * vanilla Jlama with the fast products is JlamaIntegrationIT's softmax test (fast is the default).
+ */
+class TensorOpsIT {
+
+    @Test
+    void fastProductsRunOnlyForThePluginsModelAndGiveJlamasLogits() {
+        Profile base = Profile.defaults(ModelReference.local(Stories260K.dir()))
+                .withMode(Mode.SOFTMAX)
+                .withBackend(Backend.CPU);
+        AbstractModel vanilla = ModelSupport.loadModel(Stories260K.dir().toFile(), DType.F32, DType.F32);
+        try (DiJiangModel fast = DiJiang.load(base);
+                DiJiangModel jlama = DiJiang.load(base.withTensorOps(TensorOps.JLAMA))) {
+            assertEquals("fast", fast.installation().tensorOps());
+            assertEquals("jlama", jlama.installation().tensorOps());
+            TensorOpsRouter router = TensorOpsRouter.install();
+            Set<AbstractTensor> fastWeights =
+                    JlamaInternals.matmulWeights(fast.installation().model());
+            // per layer: q, k, v, o, gate, up, down; plus the logits
+            assertTrue(fastWeights.size() >= 7 * fast.config().numberOfLayers + 1, "weights: " + fastWeights.size());
+            for (AbstractTensor w : fastWeights) assertSame(CpuMatrixProducts.INSTANCE, router.routeOf(w));
+            for (AbstractTensor w :
+                    JlamaInternals.matmulWeights(jlama.installation().model())) {
+                assertNull(router.routeOf(w), "tensor_ops jlama keeps Jlama's products");
+            }
+            for (AbstractTensor w : JlamaInternals.matmulWeights(vanilla)) {
+                assertNull(router.routeOf(w), "a model without the plugin keeps Jlama's products");
+            }
+
+            int[] tokens = fast.encode("Once upon a time, there was a little girl named Lily. She loved", true);
+            try (Session a = fast.newSession();
+                    Session b = jlama.newSession()) {
+                float[][] mine = a.appendAll(tokens);
+                float[][] theirs = b.appendAll(tokens);
+                double worst = 0;
+                boolean differ = false;
+                for (int p = 0; p < tokens.length; p++) {
+                    double scale = 0;
+                    for (float v : theirs[p]) scale = Math.max(scale, Math.abs(v));
+                    for (int v = 0; v < theirs[p].length; v++) {
+                        worst = Math.max(worst, Math.abs(mine[p][v] - theirs[p][v]) / scale);
+                        differ |= mine[p][v] != theirs[p][v];
+                    }
+                }
+                System.out.printf(
+                        "tensor_ops fast vs jlama, stories260K softmax: %d positions, max relative logit difference"
+                                + " %.3g%n",
+                        tokens.length, worst);
+                assertTrue(worst < 1e-4, "max relative logit difference " + worst);
+                assertTrue(differ, "the fast products should have run (bit-identical logits mean they did not)");
+            }
+        } finally {
+            vanilla.close();
+        }
+    }
+}

@@ -1,0 +1,166 @@
+package io.dijiang4j.attention.tensorops;
+
+import com.github.tjake.jlama.safetensors.DType;
+import com.github.tjake.jlama.tensor.AbstractTensor;
+import com.github.tjake.jlama.tensor.FloatBufferTensor;
+import com.github.tjake.jlama.tensor.Q4ByteBufferTensor;
+import io.dijiang4j.attention.simd.VectorOps;
+import java.util.Arrays;
+
+/**
+ * The CPU matrix products: a register-blocked GEMM for batches (prefill) and a weight-streaming matrix-vector
+ * product for one to three rows (decode), for F32, BF16, Q4 and I8 weights times F32 or I8 activations.
+ *
+ * <p>Jlama's call sites already split the output rows over its core pool (one call per chunk of weight rows), so a
+ * call here is single-threaded over its chunk. Batches: the activations are read once into a transposed float copy
+ * X^T [K x M]; the chunk's weights are decoded tile by tile (64 rows x 256 columns, Q4 and I8 blocks decoded in
+ * registers, never a whole matrix) and multiplied by {@link VectorOps#gemm} (four weight rows by two vectors of
+ * batch rows in registers), C^T += W_tile X^T_tile. Decode: each weight row is read once and dotted with every
+ * activation row (Q4 decoded in registers and never stored; other types through one row of L1 scratch), so the
+ * weights stream through memory once. Scratch is per thread and grows to
+ * the largest call, so a call allocates nothing once warm.
+ */
+public final class CpuMatrixProducts implements MatrixProducts {
+    /** Batches below this many rows take the matrix-vector path (no reuse to block for). */
+    static final int MATVEC_ROWS = 4;
+
+    private static final int TILE_ROWS = 64;
+    /** A multiple of the Q4 / I8 block (32). */
+    private static final int TILE_COLUMNS = 256;
+    /** Batch rows per GEMM call: X^T's tile (256 x 64 floats, 64 KiB) stays in L2. */
+    private static final int TILE_BATCH = 64;
+
+    public static final CpuMatrixProducts INSTANCE = new CpuMatrixProducts();
+
+    private static final ThreadLocal<Scratch> SCRATCH = ThreadLocal.withInitial(Scratch::new);
+
+    private CpuMatrixProducts() {}
+
+    @Override
+    public String name() {
+        return "fast";
+    }
+
+    @Override
+    public boolean supports(DType a, DType b) {
+        boolean activations = a == DType.F32 || a == DType.I8 || a == DType.BF16;
+        boolean weights = b == DType.F32 || b == DType.BF16 || b == DType.Q4 || b == DType.I8;
+        return activations && weights;
+    }
+
+    @Override
+    public void product(
+            AbstractTensor result,
+            AbstractTensor a,
+            AbstractTensor b,
+            int aColumnOffset,
+            int bColumnOffset,
+            int columnLength,
+            int rOffset,
+            int bRowOffset,
+            int rowChunkSize) {
+        if (a.dims() != 2
+                || b.dims() != 2
+                || result.dims() != 2
+                || a.shape().first() != result.shape().first()) {
+            throw new IllegalArgumentException(
+                    "product of " + a.shape() + " by " + b.shape() + " into " + result.shape());
+        }
+        if (rowChunkSize <= 0 || columnLength <= 0) return;
+        int m = a.shape().first();
+        Scratch s = SCRATCH.get();
+        if (m < MATVEC_ROWS) {
+            matvec(s, result, a, b, aColumnOffset, bColumnOffset, columnLength, rOffset, bRowOffset, rowChunkSize);
+        } else {
+            gemm(s, result, a, b, aColumnOffset, bColumnOffset, columnLength, rOffset, bRowOffset, rowChunkSize);
+        }
+    }
+
+    private static void matvec(
+            Scratch s,
+            AbstractTensor result,
+            AbstractTensor a,
+            AbstractTensor b,
+            int aCol,
+            int bCol,
+            int k,
+            int rOffset,
+            int bRow,
+            int rows) {
+        int m = a.shape().first();
+        float[] x = s.x = grow(s.x, m * k);
+        for (int i = 0; i < m; i++) TensorRows.read(a, i, aCol, k, x, i * k);
+        float[] w = s.weights = grow(s.weights, k);
+        float[] dots = s.dots;
+        FloatBufferTensor f32 = result instanceof FloatBufferTensor t ? t : null;
+        Q4ByteBufferTensor q4 = b instanceof Q4ByteBufferTensor q ? q : null;
+        for (int j = bRow; j < bRow + rows; j++) {
+            if (q4 != null) {
+                TensorRows.dotQ4(q4, j, bCol, k, x, k, m, dots);
+            } else {
+                TensorRows.read(b, j, bCol, k, w, 0);
+                for (int i = 0; i < m; i++) dots[i] = VectorOps.dot(w, 0, x, i * k, k);
+            }
+            for (int i = 0; i < m; i++) {
+                if (f32 != null) f32.set(dots[i], i, j + rOffset);
+                else result.set(dots[i], i, j + rOffset);
+            }
+        }
+    }
+
+    private static void gemm(
+            Scratch s,
+            AbstractTensor result,
+            AbstractTensor a,
+            AbstractTensor b,
+            int aCol,
+            int bCol,
+            int k,
+            int rOffset,
+            int bRow,
+            int rows) {
+        int m = a.shape().first();
+        // X^T [k x m]: the GEMM's right operand, batch rows along the vectors
+        float[] row = s.weights = grow(s.weights, Math.max(k, TILE_ROWS * TILE_COLUMNS));
+        float[] xt = s.x = grow(s.x, k * m);
+        for (int i = 0; i < m; i++) {
+            TensorRows.read(a, i, aCol, k, row, 0);
+            for (int c = 0; c < k; c++) xt[c * m + i] = row[c];
+        }
+        float[] ct = s.out = grow(s.out, TILE_ROWS * m);
+        float[] tile = row;
+        int end = bRow + rows;
+        for (int j0 = bRow; j0 < end; j0 += TILE_ROWS) {
+            int nj = Math.min(TILE_ROWS, end - j0);
+            Arrays.fill(ct, 0, nj * m, 0f);
+            for (int c0 = 0; c0 < k; c0 += TILE_COLUMNS) {
+                int nc = Math.min(TILE_COLUMNS, k - c0);
+                for (int r = 0; r < nj; r++) TensorRows.read(b, j0 + r, bCol + c0, nc, tile, r * nc);
+                for (int i0 = 0; i0 < m; i0 += TILE_BATCH) {
+                    int ni = Math.min(TILE_BATCH, m - i0);
+                    VectorOps.gemm(tile, 0, nc, xt, c0 * m + i0, m, ct, i0, m, nj, nc, ni);
+                }
+            }
+            FloatBufferTensor f32 = result instanceof FloatBufferTensor t ? t : null;
+            for (int r = 0; r < nj; r++) {
+                int col = j0 + r + rOffset;
+                for (int i = 0; i < m; i++) {
+                    if (f32 != null) f32.set(ct[r * m + i], i, col);
+                    else result.set(ct[r * m + i], i, col);
+                }
+            }
+        }
+    }
+
+    private static float[] grow(float[] a, int n) {
+        return a.length >= n ? a : new float[Math.max(n, a.length + a.length / 2)];
+    }
+
+    /** One thread's scratch: activations (or X^T), a weight tile, the output tile. */
+    private static final class Scratch {
+        float[] x = new float[0];
+        float[] weights = new float[0];
+        float[] out = new float[0];
+        final float[] dots = new float[MATVEC_ROWS];
+    }
+}

@@ -1,0 +1,138 @@
+package io.dijiang4j.attention.tensorops;
+
+import com.github.tjake.jlama.tensor.AbstractTensor;
+import com.github.tjake.jlama.tensor.BFloat16BufferTensor;
+import com.github.tjake.jlama.tensor.FloatBufferTensor;
+import com.github.tjake.jlama.tensor.Q4ByteBufferTensor;
+import com.github.tjake.jlama.tensor.Q8ByteBufferTensor;
+import jdk.incubator.vector.ByteVector;
+import jdk.incubator.vector.FloatVector;
+import jdk.incubator.vector.VectorOperators;
+import jdk.incubator.vector.VectorSpecies;
+
+/**
+ * Reads a stretch of one row of a Jlama tensor (F32, BF16, Q4, I8) into floats: the tile unpacker of {@link
+ * CpuMatrixProducts}. Quantized rows are decoded block by block (32 values, one scale) in registers; the stretch
+ * must start and end on block boundaries, as Jlama's own products require.
+ */
+final class TensorRows {
+    /** 8 floats: Q4 and I8 blocks decode into four of these; -XX:MaxVectorSize=32 makes it the preferred size. */
+    private static final VectorSpecies<Float> F8 = FloatVector.SPECIES_256;
+
+    private static final int BLOCK = Q4ByteBufferTensor.BLOCK_SIZE;
+
+    private TensorRows() {}
+
+    /** dst[off .. off + n) = t[row, col .. col + n) as floats. */
+    static void read(AbstractTensor t, int row, int col, int n, float[] dst, int off) {
+        switch (t.dType()) {
+            case F32 -> readF32((FloatBufferTensor) t, row, col, n, dst, off);
+            case BF16 -> readBF16((BFloat16BufferTensor) t, row, col, n, dst, off);
+            case Q4 -> readQ4((Q4ByteBufferTensor) t, row, col, n, dst, off);
+            case I8 -> readQ8((Q8ByteBufferTensor) t, row, col, n, dst, off);
+            default -> {
+                for (int k = 0; k < n; k++) dst[off + k] = t.get(row, col + k);
+            }
+        }
+    }
+
+    private static void readF32(FloatBufferTensor t, int row, int col, int n, float[] dst, int off) {
+        int k = 0;
+        for (int bound = F8.loopBound(n); k < bound; k += F8.length()) {
+            t.getVector(F8, row, col + k).intoArray(dst, off + k);
+        }
+        for (; k < n; k++) dst[off + k] = t.get(row, col + k);
+    }
+
+    /**
+     * Element by element: the vector form (S2I, shift left 16, reinterpret) crashed C2 of JDK 25 ("fatal error:
+     * LSHIFT: double" compiling {@code CpuMatrixProducts.matvec}); BF16 weights are not the format the kernels are
+     * tuned for.
+     */
+    private static void readBF16(BFloat16BufferTensor t, int row, int col, int n, float[] dst, int off) {
+        for (int k = 0; k < n; k++) dst[off + k] = t.get(row, col + k);
+    }
+
+    private static final VectorSpecies<Byte> B16 = ByteVector.SPECIES_128;
+    private static final VectorSpecies<Byte> B8 = ByteVector.SPECIES_64;
+
+    /** Jlama's Q4 block: 16 bytes, value i in the low nibble of byte i, value i + 16 in its high nibble, minus 8. */
+    private static void readQ4(Q4ByteBufferTensor t, int row, int col, int n, float[] dst, int off) {
+        checkBlocks(col, n);
+        FloatBufferTensor scales = t.getBlockF();
+        int blocks = n / BLOCK, first = col / BLOCK;
+        for (int b = 0; b < blocks; b++) {
+            // one scalar read per block: picking a lane of a vector of scales (lane(g), g not constant) is not
+            // compiled to SIMD and made decode 7x slower
+            float scale = scales.get(row, first + b);
+            int k = b * BLOCK;
+            ByteVector packed = t.getVector(B16, row, col + k);
+            ByteVector lo = packed.and((byte) 0xF).sub((byte) 8);
+            ByteVector hi = packed.lanewise(VectorOperators.LSHR, 4).sub((byte) 8);
+            int d = off + k;
+            ((FloatVector) lo.castShape(F8, 0)).mul(scale).intoArray(dst, d);
+            ((FloatVector) lo.castShape(F8, 1)).mul(scale).intoArray(dst, d + 8);
+            ((FloatVector) hi.castShape(F8, 0)).mul(scale).intoArray(dst, d + 16);
+            ((FloatVector) hi.castShape(F8, 1)).mul(scale).intoArray(dst, d + 24);
+        }
+    }
+
+    /**
+     * Dot products of Q4 row {@code row} (columns col .. col + n) with {@code rows} float rows of x (row i at i *
+     * stride), decoded in registers and never stored: the decode path, where each weight is used once.
+     */
+    static void dotQ4(Q4ByteBufferTensor t, int row, int col, int n, float[] x, int stride, int rows, float[] out) {
+        checkBlocks(col, n);
+        FloatBufferTensor scales = t.getBlockF();
+        int blocks = n / BLOCK, first = col / BLOCK;
+        FloatVector acc0 = FloatVector.zero(F8), acc1 = acc0, acc2 = acc0;
+        for (int b = 0; b < blocks; b++) {
+            float scale = scales.get(row, first + b);
+            int k = b * BLOCK;
+            ByteVector packed = t.getVector(B16, row, col + k);
+            ByteVector lo = packed.and((byte) 0xF).sub((byte) 8);
+            ByteVector hi = packed.lanewise(VectorOperators.LSHR, 4).sub((byte) 8);
+            FloatVector w0 = (FloatVector) lo.castShape(F8, 0);
+            FloatVector w1 = (FloatVector) lo.castShape(F8, 1);
+            FloatVector w2 = (FloatVector) hi.castShape(F8, 0);
+            FloatVector w3 = (FloatVector) hi.castShape(F8, 1);
+            FloatVector sv = FloatVector.broadcast(F8, scale);
+            acc0 = blockDot(x, k, w0, w1, w2, w3).fma(sv, acc0);
+            if (rows > 1) acc1 = blockDot(x, stride + k, w0, w1, w2, w3).fma(sv, acc1);
+            if (rows > 2) acc2 = blockDot(x, 2 * stride + k, w0, w1, w2, w3).fma(sv, acc2);
+        }
+        out[0] = acc0.reduceLanes(VectorOperators.ADD);
+        if (rows > 1) out[1] = acc1.reduceLanes(VectorOperators.ADD);
+        if (rows > 2) out[2] = acc2.reduceLanes(VectorOperators.ADD);
+    }
+
+    private static FloatVector blockDot(
+            float[] x, int at, FloatVector w0, FloatVector w1, FloatVector w2, FloatVector w3) {
+        return FloatVector.fromArray(F8, x, at)
+                .mul(w0)
+                .add(FloatVector.fromArray(F8, x, at + 8).mul(w1))
+                .add(FloatVector.fromArray(F8, x, at + 16).mul(w2))
+                .add(FloatVector.fromArray(F8, x, at + 24).mul(w3));
+    }
+
+    /** Jlama's I8 block: 32 signed bytes and one float scale. */
+    private static void readQ8(Q8ByteBufferTensor t, int row, int col, int n, float[] dst, int off) {
+        checkBlocks(col, n);
+        FloatBufferTensor scales = t.getBlockF();
+        for (int k = 0; k < n; k += BLOCK) {
+            float scale = scales.get(row, (col + k) / BLOCK);
+            for (int part = 0; part < BLOCK; part += 8) {
+                ((FloatVector) t.getVector(B8, row, col + k + part).castShape(F8, 0))
+                        .mul(scale)
+                        .intoArray(dst, off + k + part);
+            }
+        }
+    }
+
+    private static void checkBlocks(int col, int n) {
+        if (col % BLOCK != 0 || n % BLOCK != 0) {
+            throw new IllegalArgumentException(
+                    "quantized columns " + col + ".." + (col + n) + " are not on " + BLOCK + "-value block boundaries");
+        }
+    }
+}

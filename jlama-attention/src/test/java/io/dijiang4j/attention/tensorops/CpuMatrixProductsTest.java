@@ -1,0 +1,97 @@
+package io.dijiang4j.attention.tensorops;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import com.github.tjake.jlama.safetensors.DType;
+import com.github.tjake.jlama.tensor.AbstractTensor;
+import com.github.tjake.jlama.tensor.BFloat16BufferTensor;
+import com.github.tjake.jlama.tensor.FloatBufferTensor;
+import com.github.tjake.jlama.tensor.Q4ByteBufferTensor;
+import com.github.tjake.jlama.tensor.Q8ByteBufferTensor;
+import java.util.SplittableRandom;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.CsvSource;
+
+/**
+ * {@link CpuMatrixProducts} against its float64 twin {@link NaiveMatrixProducts} on fresh random tensors of odd
+ * shapes: batch, rows and columns not multiples of the vector width or the tiles (64 rows, 256 columns, 64 batch
+ * rows), quantized columns spanning a partial last tile, chunks and offsets that start inside the matrix.
+ */
+class CpuMatrixProductsTest {
+
+    @ParameterizedTest(name = "{0} x {1}: batch {2}, rows {3}, columns {4}")
+    @CsvSource({
+        // activations, weights, batch, weight rows, columns (F32/BF16 any; Q4/I8 whole 32-value blocks)
+        "F32, F32, 1, 7, 37",
+        "F32, F32, 3, 67, 5",
+        "F32, F32, 5, 131, 300",
+        "F32, F32, 70, 67, 263",
+        "F32, F32, 13, 1, 1",
+        "F32, BF16, 2, 19, 45",
+        "F32, BF16, 9, 70, 291",
+        "BF16, BF16, 6, 11, 77",
+        "F32, Q4, 1, 13, 96",
+        "F32, Q4, 3, 70, 288",
+        "F32, Q4, 17, 131, 544",
+        "I8, Q4, 1, 9, 64",
+        "I8, Q4, 2, 65, 320",
+        "I8, Q4, 67, 73, 288",
+        "I8, Q4, 4, 129, 32",
+        "F32, I8, 1, 7, 64",
+        "F32, I8, 7, 66, 288",
+        "I8, I8, 5, 5, 96",
+    })
+    void matchesTheFloat64Twin(DType at, DType bt, int batch, int rows, int columns) {
+        SplittableRandom rnd = new SplittableRandom(31L * batch + 7L * rows + columns);
+        AbstractTensor a = tensor(at, batch, columns, rnd);
+        AbstractTensor b = tensor(bt, rows, columns, rnd);
+        // the whole matrix, then a chunk that starts inside it, written at an offset (as Jlama's chunked calls do)
+        check(a, b, 0, columns, 0, 0, rows);
+        if (rows > 2) check(a, b, 0, columns, 1, rows / 3, rows - rows / 3);
+        boolean quantized = at == DType.I8 || bt == DType.I8 || bt == DType.Q4;
+        int skip = quantized ? 32 : 3;
+        if (columns > skip) check(a, b, skip, columns - skip, 0, 0, rows);
+    }
+
+    private static void check(
+            AbstractTensor a, AbstractTensor b, int colOffset, int columns, int rOffset, int bRow, int chunk) {
+        int batch = a.shape().first();
+        int rows = b.shape().first();
+        try (FloatBufferTensor result = new FloatBufferTensor(batch, rows + rOffset)) {
+            for (int i = 0; i < batch; i++) for (int j = 0; j < rows + rOffset; j++) result.set(-99f, i, j);
+            CpuMatrixProducts.INSTANCE.product(result, a, b, colOffset, colOffset, columns, rOffset, bRow, chunk);
+            double[][] want = NaiveMatrixProducts.product(a, b, colOffset, colOffset, columns, bRow, chunk);
+            for (int i = 0; i < batch; i++) {
+                for (int j = 0; j < rows + rOffset; j++) {
+                    float got = result.get(i, j);
+                    int w = j - rOffset - bRow;
+                    if (w < 0 || w >= chunk) {
+                        assertEquals(-99f, got, "outside the chunk: row " + i + " column " + j);
+                        continue;
+                    }
+                    double scale = 0;
+                    for (int k = 0; k < columns; k++) {
+                        scale += Math.abs((double) a.get(i, colOffset + k) * b.get(bRow + w, colOffset + k));
+                    }
+                    double err = Math.abs(got - want[i][w]);
+                    assertTrue(
+                            err <= 1e-5 * scale + 1e-6,
+                            "row " + i + " column " + j + ": " + got + " vs " + want[i][w] + " (|a||b| " + scale + ")");
+                }
+            }
+        }
+    }
+
+    static AbstractTensor tensor(DType type, int rows, int columns, SplittableRandom rnd) {
+        FloatBufferTensor f = new FloatBufferTensor(rows, columns);
+        for (int i = 0; i < rows; i++) for (int j = 0; j < columns; j++) f.set((float) rnd.nextGaussian(), i, j);
+        return switch (type) {
+            case F32 -> f;
+            case BF16 -> new BFloat16BufferTensor(f);
+            case Q4 -> new Q4ByteBufferTensor(f);
+            case I8 -> new Q8ByteBufferTensor(f);
+            default -> throw new IllegalArgumentException(type.name());
+        };
+    }
+}

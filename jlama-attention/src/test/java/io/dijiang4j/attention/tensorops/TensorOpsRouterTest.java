@@ -1,0 +1,77 @@
+package io.dijiang4j.attention.tensorops;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertNull;
+import static org.junit.jupiter.api.Assertions.assertSame;
+
+import com.github.tjake.jlama.safetensors.DType;
+import com.github.tjake.jlama.tensor.AbstractTensor;
+import com.github.tjake.jlama.tensor.FloatBufferTensor;
+import com.github.tjake.jlama.tensor.operations.TensorOperationsProvider;
+import java.util.List;
+import java.util.SplittableRandom;
+import java.util.concurrent.atomic.AtomicInteger;
+import org.junit.jupiter.api.Test;
+
+class TensorOpsRouterTest {
+
+    /** Counts its calls and then computes as the CPU kernels do. */
+    private static final class Counting implements MatrixProducts {
+        final AtomicInteger calls = new AtomicInteger();
+
+        @Override
+        public String name() {
+            return "counting";
+        }
+
+        @Override
+        public boolean supports(DType a, DType b) {
+            return true;
+        }
+
+        @Override
+        public void product(
+                AbstractTensor result,
+                AbstractTensor a,
+                AbstractTensor b,
+                int ac,
+                int bc,
+                int k,
+                int r,
+                int br,
+                int n) {
+            calls.incrementAndGet();
+            CpuMatrixProducts.INSTANCE.product(result, a, b, ac, bc, k, r, br, n);
+        }
+    }
+
+    @Test
+    void productsOfRegisteredWeightsGoToTheirBackendAndAllOthersStayJlamas() {
+        TensorOpsRouter router = TensorOpsRouter.install();
+        assertSame(router, TensorOperationsProvider.get());
+        assertSame(router, TensorOpsRouter.install());
+
+        SplittableRandom rnd = new SplittableRandom(5);
+        AbstractTensor x = CpuMatrixProductsTest.tensor(DType.F32, 6, 40, rnd);
+        AbstractTensor routed = CpuMatrixProductsTest.tensor(DType.F32, 24, 40, rnd);
+        AbstractTensor vanilla = CpuMatrixProductsTest.tensor(DType.F32, 24, 40, rnd);
+        Counting counting = new Counting();
+        router.route(List.of(routed), counting);
+        try (FloatBufferTensor out = new FloatBufferTensor(6, 24);
+                FloatBufferTensor viaRouter = new FloatBufferTensor(6, 24);
+                FloatBufferTensor viaJlama = new FloatBufferTensor(6, 24)) {
+            TensorOperationsProvider.get().dotProductChunk(out, x, routed, 0, 40, 0, 24);
+            assertEquals(1, counting.calls.get());
+
+            TensorOperationsProvider.get().dotProductChunk(viaRouter, x, vanilla, 0, 40, 0, 24);
+            router.jlama().dotProductChunk(viaJlama, x, vanilla, 0, 40, 0, 24);
+            assertEquals(1, counting.calls.get(), "an unregistered weight never reaches the backend");
+            for (int i = 0; i < 6; i++) {
+                for (int j = 0; j < 24; j++) assertEquals(viaJlama.get(i, j), viaRouter.get(i, j), "bit-identical");
+            }
+        } finally {
+            router.unroute(List.of(routed));
+        }
+        assertNull(router.routeOf(routed));
+    }
+}
