@@ -82,16 +82,18 @@ done
 calibrate centroids-w20-c16 20 16 "feature_map: centroids" "window: 20" "cache_policy: heavy_hitter"
 row centroids-w20-c16 "split: cache 16 (heavy_hitter), centroids" "4+20+16" "centroids"
 
+# the searched split's sidecar holds sinks, features, map and cache policy per layer: its profile sets none of them
+searched() { { echo "model: $model"; echo "mode: hybrid"; echo "backend: cpu"; echo "calibration: $1"; } \
+  > "$work/searched.yaml"; }
 if $recalibrate; then
-  profile searched "mode: hybrid" "feature_map: centroids" "cache_policy: heavy_hitter" \
-    "calibration: searched.safetensors"
-  step "calibrating the searched split (16 texts, default candidates)"
+  searched searched.safetensors
+  step "calibrating the searched split (16 texts, default candidates: memory off, fitted centroids, online)"
   dj calibrate --config "$work/searched.yaml" --seed 1 --texts 16 > "$work/searched.calibrate.txt"
 else
-  profile searched "mode: hybrid" "feature_map: centroids" "cache_policy: heavy_hitter" \
-    "calibration: $root/configs/hybrid.calibration.safetensors"
+  searched "$root/configs/hybrid.calibration.safetensors"
 fi
-row searched "split searched per layer (configs/hybrid.yaml)" "40 avg" "centroids"
+row searched "split searched per layer (configs/hybrid.yaml: each layer's memory chosen, online in all 5)" "40 avg" \
+  "online (chosen per layer)"
 
 profile dijiang-wdcf "mode: dijiang" "feature_map: wdcf" "calibration: none"
 row dijiang-wdcf "pure dijiang (no exact tokens), wdcf" "0" "wdcf"

@@ -48,8 +48,8 @@ class EvalIT {
 
         JsonNode hybrid = eval("hybrid.yaml", model, texts);
         assertEquals("hybrid", hybrid.get("mode").asText());
-        // the calibrated plan's widest layer (configs/hybrid.calibration.safetensors): 4 sinks + window 64 + cache 16
-        assertEquals(84, hybrid.get("beyond_from").asInt());
+        // the calibrated plan's widest layer (configs/hybrid.calibration.safetensors): 4 sinks + window 64 + cache 4
+        assertEquals(72, hybrid.get("beyond_from").asInt());
         assertEquals(vanilla.get("tokens").asLong(), hybrid.get("tokens").asLong());
         assertEquals(ppl, hybrid.get("perplexity_reference").asDouble(), 1e-6 * ppl);
         for (String key : EvalResult.METRIC_KEYS) {

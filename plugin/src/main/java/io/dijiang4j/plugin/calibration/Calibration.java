@@ -5,6 +5,7 @@ import io.dijiang4j.attention.ExactCachePolicy;
 import io.dijiang4j.attention.FeatureMap;
 import io.dijiang4j.attention.features.CentroidFeatureMap;
 import io.dijiang4j.attention.features.FeatureMaps;
+import io.dijiang4j.attention.features.OnlineCentroidMap;
 import io.dijiang4j.plugin.profile.FeatureMapKind;
 import java.util.Arrays;
 import java.util.List;
@@ -29,7 +30,8 @@ import java.util.Objects;
 public record Calibration(
         ModelInfo model, MapInfo map, Settings settings, List<Layer> layers, Map<String, Double> results) {
 
-    public static final int FORMAT_VERSION = 1;
+    /** Version 2 added a layer's online memory ({@link Layer#onlineClusters()}); version 1 files still load. */
+    public static final int FORMAT_VERSION = 2;
 
     /**
      * The model a calibration belongs to.
@@ -97,6 +99,9 @@ public record Calibration(
      * @param windowError attention-output error (mean squared, over calibration rows) with the memory off
      * @param memoryError the same with the fitted memory (both without exact cache)
      * @param kl next-token KL(vanilla || this layer alone converted) on the calibration texts; NaN if not measured
+     * @param onlineClusters 0: the memory is the fitted map above; L > 0: the online centroid memory of L clusters per
+     *     KV head, which fits itself at run time (the calibration-free memory, chosen per layer where it scored
+     *     better; the fitted map is then kept in the file but not used), the gains switching it on or off per head
      */
     public record Layer(
             int sinks,
@@ -108,7 +113,23 @@ public record Calibration(
             float[][] weights,
             double windowError,
             double memoryError,
-            double kl) {
+            double kl,
+            int onlineClusters) {
+        /** A layer whose memory is the fitted map. */
+        public Layer(
+                int sinks,
+                int window,
+                int exactCache,
+                ExactCachePolicy cachePolicy,
+                float[] gains,
+                float[][] centroids,
+                float[][] weights,
+                double windowError,
+                double memoryError,
+                double kl) {
+            this(sinks, window, exactCache, cachePolicy, gains, centroids, weights, windowError, memoryError, kl, 0);
+        }
+
         public Layer {
             Objects.requireNonNull(cachePolicy, "cachePolicy");
             Objects.requireNonNull(gains, "gains");
@@ -123,6 +144,12 @@ public record Calibration(
             if (centroids != null && centroids.length != weights.length) {
                 throw new IllegalArgumentException("centroids and weights differ in KV heads");
             }
+            if (onlineClusters < 0) throw new IllegalArgumentException("online clusters must be >= 0");
+        }
+
+        /** Whether the memory is the online centroid memory (not the fitted map). */
+        public boolean online() {
+            return onlineClusters > 0;
         }
 
         /** Exact tokens per head: sinks + window + cache. */
@@ -139,7 +166,17 @@ public record Calibration(
         /** The same layer with another exact budget. */
         public Layer withBudget(int newWindow, int newCache, ExactCachePolicy policy) {
             return new Layer(
-                    sinks, newWindow, newCache, policy, gains, centroids, weights, windowError, memoryError, kl);
+                    sinks,
+                    newWindow,
+                    newCache,
+                    policy,
+                    gains,
+                    centroids,
+                    weights,
+                    windowError,
+                    memoryError,
+                    kl,
+                    onlineClusters);
         }
 
         /** The same layer with every head's memory off. */
@@ -154,12 +191,55 @@ public record Calibration(
                     weights,
                     windowError,
                     memoryError,
-                    kl);
+                    kl,
+                    onlineClusters);
+        }
+
+        /** The same layer with other memory gains (per query head; 0 = off). */
+        public Layer withGains(float[] newGains) {
+            return new Layer(
+                    sinks,
+                    window,
+                    exactCache,
+                    cachePolicy,
+                    newGains,
+                    centroids,
+                    weights,
+                    windowError,
+                    memoryError,
+                    kl,
+                    onlineClusters);
+        }
+
+        /** The same layer with the online centroid memory of {@code clusters} per KV head (0: the fitted map). */
+        public Layer withOnlineMemory(int clusters) {
+            return new Layer(
+                    sinks,
+                    window,
+                    exactCache,
+                    cachePolicy,
+                    gains,
+                    centroids,
+                    weights,
+                    windowError,
+                    memoryError,
+                    kl,
+                    clusters);
         }
 
         public Layer withKl(double newKl) {
             return new Layer(
-                    sinks, window, exactCache, cachePolicy, gains, centroids, weights, windowError, memoryError, newKl);
+                    sinks,
+                    window,
+                    exactCache,
+                    cachePolicy,
+                    gains,
+                    centroids,
+                    weights,
+                    windowError,
+                    memoryError,
+                    newKl,
+                    onlineClusters);
         }
 
         @Override
@@ -174,7 +254,8 @@ public record Calibration(
                     && Arrays.deepEquals(weights, l.weights)
                     && Double.compare(windowError, l.windowError) == 0
                     && Double.compare(memoryError, l.memoryError) == 0
-                    && Double.compare(kl, l.kl) == 0;
+                    && Double.compare(kl, l.kl) == 0
+                    && onlineClusters == l.onlineClusters;
         }
 
         @Override
@@ -189,19 +270,21 @@ public record Calibration(
                     Arrays.deepHashCode(weights),
                     windowError,
                     memoryError,
-                    kl);
+                    kl,
+                    onlineClusters);
         }
 
         @Override
         public String toString() {
             return String.format(
                     Locale.ROOT,
-                    "Layer[sinks %d, window %d, cache %d %s, memory %s, kl %.4g]",
+                    "Layer[sinks %d, window %d, cache %d %s, memory %s%s, kl %.4g]",
                     sinks,
                     window,
                     exactCache,
                     cachePolicy,
                     memory(),
+                    online() ? " (online, " + onlineClusters + " clusters)" : "",
                     kl);
         }
     }
@@ -261,6 +344,21 @@ public record Calibration(
      */
     public AttentionSpec spec(int layer, boolean hybrid, int blockSize) {
         Layer l = layers.get(layer);
+        if (l.online()) {
+            if (!hybrid) {
+                throw new IllegalArgumentException("layer " + layer + " of the calibration uses the online memory,"
+                        + " which only the hybrid has (mode hybrid)");
+            }
+            AttentionSpec spec = AttentionSpec.hybrid(
+                            new OnlineCentroidMap(model.headSize(), l.onlineClusters()),
+                            model.headSize(),
+                            l.sinks(),
+                            l.window())
+                    .withScale(model.scale())
+                    .withBlockSize(blockSize)
+                    .withMemoryGain(gainsOf(l));
+            return l.exactCache() > 0 ? spec.withExactCache(l.exactCache(), l.cachePolicy()) : spec;
+        }
         FeatureMap[] maps = new FeatureMap[model.kvHeads()];
         for (int h = 0; h < maps.length; h++) maps[h] = featureMap(layer, h);
         AttentionSpec spec = hybrid
@@ -268,10 +366,14 @@ public record Calibration(
                 : AttentionSpec.linear(maps[0], model.headSize());
         spec = spec.withScale(model.scale()).withBlockSize(blockSize).withKvHeadMaps(maps);
         if (!hybrid) return spec;
+        spec = spec.withMemoryGain(gainsOf(l));
+        return l.exactCache() > 0 ? spec.withExactCache(l.exactCache(), l.cachePolicy()) : spec;
+    }
+
+    private static double[] gainsOf(Layer l) {
         double[] gains = new double[l.gains().length];
         for (int h = 0; h < gains.length; h++) gains[h] = l.gains()[h];
-        spec = spec.withMemoryGain(gains);
-        return l.exactCache() > 0 ? spec.withExactCache(l.exactCache(), l.cachePolicy()) : spec;
+        return gains;
     }
 
     /** The same calibration with other layers. */

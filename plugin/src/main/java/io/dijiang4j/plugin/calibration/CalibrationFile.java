@@ -26,7 +26,8 @@ import java.util.TreeMap;
  * layers.i.gain} [heads]. The header's {@code __metadata__} holds one key, {@value #METADATA_KEY}, whose value is a
  * JSON object: format and version, the model (name, fingerprint, shape, scale), the memory map (kind, features,
  * seed), the calibration settings (source, texts, tokens, seed, budget), per layer the settings (mode, sinks,
- * window, exact_cache, cache_policy, memory_map, features, memory on/off per head) and fitted errors (attention
+ * window, exact_cache, cache_policy, memory_map, features, memory on/off per head; version 2: a layer's memory_map
+ * {@code online} with its clusters in features is the online centroid memory, the layer's fitted map then unused) and fitted errors (attention
  * output error with the memory off and on, layer-alone calibration KL), and measured results. Same calibration, same
  * bytes.
  */
@@ -136,8 +137,10 @@ public final class CalibrationFile {
             n.put("window", l.window());
             n.put("exact_cache", l.exactCache());
             n.put("cache_policy", SettingKeys.key(l.cachePolicy()));
-            n.put("memory_map", c.map().kind().key());
-            n.put("features", c.map().features());
+            n.put(
+                    "memory_map",
+                    l.online() ? FeatureMapKind.ONLINE.key() : c.map().kind().key());
+            n.put("features", l.online() ? l.onlineClusters() : c.map().features());
             ArrayNode memory = n.putArray("memory");
             for (float g : l.gains()) memory.add(g > 0);
             putNumber(n, "attention_error_window", l.windowError());
@@ -167,9 +170,9 @@ public final class CalibrationFile {
         }
         if (!FORMAT.equals(root.path("format").asText())) throw new IllegalArgumentException("not a calibration file");
         int version = root.path("version").asInt(-1);
-        if (version != Calibration.FORMAT_VERSION) {
+        if (version < 1 || version > Calibration.FORMAT_VERSION) {
             throw new IllegalArgumentException(
-                    "format version " + version + ", this build reads version " + Calibration.FORMAT_VERSION);
+                    "format version " + version + ", this build reads versions 1 to " + Calibration.FORMAT_VERSION);
         }
         JsonNode model = root.path("model");
         Calibration.ModelInfo info = new Calibration.ModelInfo(
@@ -221,11 +224,20 @@ public final class CalibrationFile {
                     weights,
                     optionalNumber(n, "attention_error_window"),
                     optionalNumber(n, "attention_error_memory"),
-                    optionalNumber(n, "calibration_kl")));
+                    optionalNumber(n, "calibration_kl"),
+                    version >= 2 ? onlineClusters(n) : 0));
         }
         Map<String, Double> results = new LinkedHashMap<>();
         root.path("results").fields().forEachRemaining(e -> results.put(e.getKey(), optionalNumber(e.getValue())));
         return new Calibration(info, map, settings, layers, results);
+    }
+
+    /** Version 2: a layer whose memory_map is online holds its clusters in features; 0 for the fitted map. */
+    private static int onlineClusters(JsonNode layer) {
+        if (!FeatureMapKind.ONLINE.key().equals(text(layer, "memory_map"))) return 0;
+        int clusters = integer(layer, "features");
+        if (clusters < 1) throw new IllegalArgumentException("an online memory needs features >= 1");
+        return clusters;
     }
 
     private static FeatureMapKind mapKind(String value) {

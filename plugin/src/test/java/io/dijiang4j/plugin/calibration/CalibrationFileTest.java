@@ -47,6 +47,51 @@ class CalibrationFileTest {
         }
     }
 
+    /** Format 2: a layer may use the online centroid memory (no fitted map read, gains per head, hybrid only). */
+    @Test
+    void onlineMemoryLayersRoundTripAndGiveTheOnlineSpec() throws Exception {
+        Calibration fitted = Fixtures.random(MODEL, "centroids", 12, 4);
+        List<Calibration.Layer> layers = new java.util.ArrayList<>(fitted.layers());
+        layers.set(1, layers.get(1).withOnlineMemory(24));
+        Calibration c = fitted.withLayers(layers);
+        Path file = temp.resolve("online.safetensors");
+        CalibrationFile.write(file, c);
+        Calibration back = CalibrationFile.read(file);
+        assertEquals(c, back);
+        assertEquals(24, back.layers().get(1).onlineClusters());
+        assertEquals(0, back.layers().get(0).onlineClusters());
+        AttentionSpec online = back.spec(1, true, 32);
+        assertEquals("online", online.featureMap().name());
+        assertEquals(24, online.featureMap().numFeatures());
+        assertEquals(null, online.kvHeadMaps(), "the online memory fits itself per KV head");
+        assertEquals(layers.get(1).window(), online.window());
+        assertEquals(layers.get(1).exactCache(), online.exactCache());
+        for (int h = 0; h < MODEL.heads(); h++) {
+            assertEquals(layers.get(1).gains()[h], online.memoryGainOf(h), 0.0, "gain " + h);
+        }
+        assertEquals("centroids", back.spec(0, true, 32).featureMapOf(0).name());
+        String message = assertThrows(IllegalArgumentException.class, () -> back.spec(1, false, 32))
+                .getMessage();
+        assertTrue(message.contains("online") && message.contains("hybrid"), message);
+    }
+
+    /** Sidecars of format 1 (before the online memory) still load, every layer on its fitted map. */
+    @Test
+    void formatOneStillLoads() {
+        Calibration c = Fixtures.random(MODEL, "centroids", 8, 6);
+        byte[] bytes = CalibrationFile.encode(c);
+        String text = new String(bytes, StandardCharsets.ISO_8859_1);
+        // the metadata JSON sits as a string in the safetensors header: its quotes are escaped
+        String v2 = "\\\"version\\\":" + Calibration.FORMAT_VERSION;
+        assertTrue(text.contains(v2), "the header names its version");
+        byte[] v1 = text.replace(v2, "\\\"version\\\":1").getBytes(StandardCharsets.ISO_8859_1);
+        assertEquals(c, CalibrationFile.decode(v1));
+        byte[] v9 = text.replace(v2, "\\\"version\\\":9").getBytes(StandardCharsets.ISO_8859_1);
+        String message = assertThrows(IllegalArgumentException.class, () -> CalibrationFile.decode(v9))
+                .getMessage();
+        assertTrue(message.contains("version 9"), message);
+    }
+
     @Test
     void sameCalibrationSameBytes() {
         Calibration c = Fixtures.random(MODEL, "centroids", 8, 5);

@@ -49,6 +49,13 @@ final class AttentionRecorder {
             return n;
         }
 
+        /** The first {@code count} texts (all of them when {@code count} is 0 or at least their number). */
+        LayerRows first(int count) {
+            if (count <= 0 || count >= texts()) return this;
+            return new LayerRows(
+                    shape, q.subList(0, count), k.subList(0, count), v.subList(0, count), out.subList(0, count));
+        }
+
         /** One {@link KvHeadSequence} per text for KV head {@code kvHead} (values and softmax outputs included). */
         List<KvHeadSequence> kvHead(int kvHead) {
             List<KvHeadSequence> out = new ArrayList<>();
@@ -110,7 +117,7 @@ final class AttentionRecorder {
                 .withLayers(LayerSelection.all())
                 .withHybrid(0, longest)
                 .withExactCache(0, profile.cachePolicy())
-                .withFeatures(FeatureMapKind.WDCF, 1) // never used: no token leaves the window
+                .withFeatures(FeatureMapKind.NONE, 1) // no token leaves the window: no memory
                 .withCalibration(CalibrationChoice.NONE);
         AttentionShape shape = new AttentionShape(c.numberOfHeads, c.numberOfKeyValueHeads, c.headSize);
         int layers = c.numberOfLayers;

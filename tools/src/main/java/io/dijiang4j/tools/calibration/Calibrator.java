@@ -58,15 +58,22 @@ import java.util.function.IntFunction;
  *       ({@link MemoryFit#fitWeights(FeatureMap, List, FitSettings, int[])}) and a gain per query head by 1-D
  *       search on the attention-output error ({@link GainSearch}, reading the recorded output; 0 switches a
  *       head's memory off).
- *   <li>Per layer and candidate (window, exact cache, memory on/off): its output error through o_proj on the
- *       recording ({@link OutputErrorScore}; the model never runs per candidate), times the layer's sensitivity
- *       (the layer-alone model KL of one reference candidate over its output error, one model pass per layer on
- *       {@link Options#sensitivityTexts()} texts). {@link Score#MODEL_KL} keeps the former score, the model-level
- *       KL with that layer alone converted (one pass per candidate), for validation.
+ *   <li>Per layer and setting (window, exact cache) three memories: off, the fitted map, and the online centroid
+ *       memory (the calibration-free memory, which fits itself at run time): each KV head's output error through
+ *       o_proj on the recording ({@link OutputErrorScore}, the first {@link Options#scoreTexts()} texts; the model
+ *       never runs per candidate), every (setting, memory, KV head) run an independent task on one pool sized to
+ *       the cores. A memory stays on only in the KV heads where it lowered the error (the score is a sum over KV
+ *       heads), so a plan is never scored worse than the same split with the online memory, the calibration-free
+ *       hybrid. A setting with a larger cache runs, per KV head, only the memory that won at the window's smallest
+ *       cache. The layer's scale: its sensitivity (the layer-alone model KL of one reference candidate over its
+ *       output error, one model pass per layer on {@link Options#sensitivityTexts()} texts). {@link
+ *       Score#MODEL_KL} keeps the former score, the model-level KL with that layer alone converted (one pass per
+ *       candidate), for validation.
  *   <li>{@link BudgetPlanner}: one candidate per layer minimizing the summed loss with the average exact tokens
  *       per head (sinks + window + cache) at most the budget.
  *   <li>The chosen plan and, for comparison, the plain window of the same budget (sinks + window, no memory, no
- *       cache) evaluated with every layer converted; both go into the sidecar's results.
+ *       cache) evaluated with every layer converted on the first calibration texts (one shared vanilla pass); both
+ *       go into the sidecar's results.
  * </ol>
  *
  * Deterministic for a seed: sampling, k-means and the NNLS pair subsampling are seeded, and every step runs in a
@@ -101,7 +108,8 @@ public final class Calibrator {
             int sinks,
             ExactCachePolicy cachePolicy,
             Score score,
-            int sensitivityTexts) {
+            int sensitivityTexts,
+            int scoreTexts) {
         public Options {
             if (texts < 1) throw new IllegalArgumentException("--texts must be >= 1, got " + texts);
             if (tokensPerText < 2) throw new IllegalArgumentException("--tokens must be >= 2, got " + tokensPerText);
@@ -126,12 +134,14 @@ public final class Calibrator {
             if (sinks < 0) throw new IllegalArgumentException("--sinks must be >= 0, got " + sinks);
             Objects.requireNonNull(score, "score");
             if (sensitivityTexts < 0) throw new IllegalArgumentException("sensitivity texts must be >= 0");
+            if (scoreTexts < 0) throw new IllegalArgumentException("--score-texts must be >= 0, got " + scoreTexts);
         }
 
         /**
          * 16 texts of 500 tokens (on stories260K 16 gave a lower held-out KL than 8), budget 40, windows 8..96,
          * caches 0, 4, 8, 16; the centroid map of 64 features, 4 sinks, heavy-hitter caches; candidates scored by
-         * their output error from the recording, layers scaled by a sensitivity measured on 4 texts.
+         * their output error from the recording (the first 8 texts), layers scaled by a sensitivity measured on 2
+         * texts.
          */
         public static Options defaults(long seed) {
             return new Options(
@@ -147,7 +157,8 @@ public final class Calibrator {
                     4,
                     ExactCachePolicy.HEAVY_HITTER,
                     Score.OUTPUT_ERROR,
-                    4);
+                    2,
+                    8);
         }
 
         public Options withTexts(int count, int tokens) {
@@ -164,7 +175,8 @@ public final class Calibrator {
                     sinks,
                     cachePolicy,
                     score,
-                    sensitivityTexts);
+                    sensitivityTexts,
+                    scoreTexts);
         }
 
         public Options withBudget(double newBudget) {
@@ -181,7 +193,8 @@ public final class Calibrator {
                     sinks,
                     cachePolicy,
                     score,
-                    sensitivityTexts);
+                    sensitivityTexts,
+                    scoreTexts);
         }
 
         public Options withCandidates(List<Integer> newWindows, List<Integer> newCaches) {
@@ -198,7 +211,8 @@ public final class Calibrator {
                     sinks,
                     cachePolicy,
                     score,
-                    sensitivityTexts);
+                    sensitivityTexts,
+                    scoreTexts);
         }
 
         /** The memory map to fit and the exact tokens every layer keeps besides the searched window and cache. */
@@ -217,7 +231,8 @@ public final class Calibrator {
                     newSinks,
                     policy,
                     score,
-                    sensitivityTexts);
+                    sensitivityTexts,
+                    scoreTexts);
         }
 
         public Options withScore(Score newScore) {
@@ -234,7 +249,8 @@ public final class Calibrator {
                     sinks,
                     cachePolicy,
                     newScore,
-                    sensitivityTexts);
+                    sensitivityTexts,
+                    scoreTexts);
         }
 
         /** Texts of the per-layer sensitivity measurement (0: none, every layer's scale 1). */
@@ -252,6 +268,29 @@ public final class Calibrator {
                     sinks,
                     cachePolicy,
                     score,
+                    count,
+                    scoreTexts);
+        }
+
+        /**
+         * Texts the candidates are scored on (the first ones; 0 = all). The fit reads every text; the score only ranks
+         * candidates, and its cost (one kernel run per candidate and KV head) grows with the positions it reads.
+         */
+        public Options withScoreTexts(int count) {
+            return new Options(
+                    texts,
+                    tokensPerText,
+                    seed,
+                    budget,
+                    windows,
+                    caches,
+                    maxPairs,
+                    featureMap,
+                    features,
+                    sinks,
+                    cachePolicy,
+                    score,
+                    sensitivityTexts,
                     count);
         }
     }
@@ -280,18 +319,48 @@ public final class Calibrator {
         }
     }
 
+    /** A candidate layer's kernelized memory. */
+    public enum Memory {
+        /** No memory: the evicted tokens are dropped (sinks + window + cache only). */
+        OFF("off"),
+        /** The map fitted from the recording (centroids or a weighted seeded map), gains per query head. */
+        FITTED("fitted"),
+        /** The online centroid memory, fitted at run time to each sequence (the calibration-free memory). */
+        ONLINE("online");
+
+        private final String key;
+
+        Memory(String key) {
+            this.key = key;
+        }
+
+        public String key() {
+            return key;
+        }
+    }
+
     /**
-     * One evaluated candidate of one layer.
+     * One evaluated candidate of one layer. With the output-error score a memory candidate keeps its memory on only
+     * in the KV heads where that lowered the head's error (the score is a sum over KV heads, so the choice is exact).
      *
+     * @param memory which memory (OFF: none; otherwise on in at least one head)
      * @param kl mean next-token KL against vanilla over every calibration position, that layer alone converted (NaN
      *     when the score did not measure it)
      * @param outputError the {@link OutputErrorScore} (NaN when not measured)
+     * @param variant the layer as the sidecar would hold it
      */
     public record Candidate(
-            int layer, int window, int exactCache, boolean memory, double kl, double outputError, int cost) {
-        /** The loss of the given score ({@link Score#BOTH}: the output error). */
-        double loss(Score score) {
-            return score.outputError() ? outputError : kl;
+            int layer,
+            int window,
+            int exactCache,
+            Memory memory,
+            double kl,
+            double outputError,
+            int cost,
+            Calibration.Layer variant) {
+        /** The same candidate with its model KL measured. */
+        Candidate withKl(double newKl) {
+            return new Candidate(layer, window, exactCache, memory, newKl, outputError, cost, variant.withKl(newKl));
         }
     }
 
@@ -468,6 +537,12 @@ public final class Calibrator {
         private final Calibration.ModelInfo model;
         private final Calibration.MapInfo map;
         private final int layers;
+        /**
+         * The candidate windows: the options' and the calibration-free split's (budget - sinks), so the plan can
+         * always take the calibration-free hybrid of the same budget in a layer; ascending.
+         */
+        private final int[] windows;
+
         private int sidecars;
         /** Every layer exact (no sinks, a window longer than every text): softmax, computed by the kernels. */
         private Calibration fullWindow;
@@ -494,6 +569,14 @@ public final class Calibrator {
             this.progress = progress;
             var c = vanilla.config();
             this.layers = c.numberOfLayers;
+            int calibrationFree = (int) Math.floor(options.budget()) - options.sinks();
+            this.windows = java.util.stream.IntStream.concat(
+                            options.windows().stream().mapToInt(Integer::intValue),
+                            java.util.stream.IntStream.of(calibrationFree))
+                    .filter(w -> w >= 1)
+                    .distinct()
+                    .sorted()
+                    .toArray();
             this.model = new Calibration.ModelInfo(
                     modelDir.getFileName().toString(),
                     ModelFingerprint.of(modelDir),
@@ -523,18 +606,19 @@ public final class Calibrator {
                     AttentionRecorder.record(vanilla, profile, sequences, recordingDir, progress);
             progress.accept(String.format(
                     Locale.ROOT, "recorded %d layers in %.1f s", layers, (System.nanoTime() - recordStart) / 1e9));
-            List<Integer> windows = options.windows();
             int total = (int) Math.floor(options.budget() * layers + 1e-9);
             base = new Calibration(model, map, settings, placeholderLayers(), Map.of());
             // fits[layer][window index]: the layer with its memory fitted for that window, no cache
-            Calibration.Layer[][] fits = new Calibration.Layer[layers][windows.size()];
+            Calibration.Layer[][] fits = new Calibration.Layer[layers][windows.length];
             List<Candidate> candidates = new ArrayList<>();
-            int threads = Math.max(1, Math.min(Runtime.getRuntime().availableProcessors(), model.kvHeads()));
+            // one pool sized to the cores; a layer's work is many independent tasks (KV heads x candidates)
+            int threads = Math.max(1, Runtime.getRuntime().availableProcessors());
             ExecutorService pool = Executors.newFixedThreadPool(threads, r -> {
                 Thread t = new Thread(r, "dijiang-calibrate");
                 t.setDaemon(true);
                 return t;
             });
+            long scoringStart = System.nanoTime();
             try {
                 for (int l = 0; l < layers; l++) {
                     long start = System.nanoTime();
@@ -544,34 +628,24 @@ public final class Calibrator {
                             .toArray(new FeatureMap[0]);
                     fits[l] = fit(kvHeads, bases, pool);
                     double fitted = (System.nanoTime() - start) / 1e9;
-                    int scored = 0;
-                    if (options.score().outputError()) {
-                        OutputErrorScore scorer =
-                                new OutputErrorScore(recording.shape(), OutputErrorScore.outputProjection(vanilla, l));
-                        for (Calibration.Layer variant : variants(fits[l], total)) {
-                            double score = measured(scorer.score(rows, h -> kvHeadSpec(variant, h), pool));
-                            candidates.add(new Candidate(
-                                    l,
-                                    variant.window(),
-                                    variant.exactCache(),
-                                    variant.memory(),
-                                    Double.NaN,
-                                    score,
-                                    variant.exactTokens()));
-                            scored++;
-                        }
-                    }
+                    List<Candidate> ofLayer = options.score().outputError()
+                            ? scoreLayer(l, rows, fits[l], total, pool)
+                            : unscored(l, fits[l], total);
+                    candidates.addAll(ofLayer);
+                    double elapsed = (System.nanoTime() - scoringStart) / 1e9;
                     progress.accept(String.format(
                             Locale.ROOT,
-                            "layer %d/%d: fitted the %s memory for %d windows in %.1f s, scored %d candidates from"
-                                    + " the recording in %.1f s",
+                            "layer %d/%d: fitted the %s memory for %d windows in %.1f s, scored %d candidates (%s)"
+                                    + " from the recording in %.1f s; about %.0f s left for the layers",
                             l + 1,
                             layers,
                             map.kind().key(),
-                            windows.size(),
+                            windows.length,
                             fitted,
-                            scored,
-                            (System.nanoTime() - start) / 1e9 - fitted));
+                            options.score().outputError() ? ofLayer.size() : 0,
+                            "memory off, fitted, online",
+                            (System.nanoTime() - start) / 1e9 - fitted,
+                            elapsed / (l + 1) * (layers - l - 1)));
                 }
             } finally {
                 pool.shutdownNow();
@@ -581,7 +655,7 @@ public final class Calibrator {
             if (options.score().outputError() && options.sensitivityTexts() > 0) {
                 sensitivity = sensitivities(fits, candidates);
             }
-            if (options.score().modelKl()) candidates = measureModelKl(fits, total, candidates);
+            if (options.score().modelKl()) candidates = measureModelKl(fits, candidates);
 
             List<List<BudgetPlanner.Option>> planOptions = new ArrayList<>();
             List<List<Calibration.Layer>> planLayers = new ArrayList<>();
@@ -589,27 +663,24 @@ public final class Calibrator {
             for (int l = 0; l < layers; l++) {
                 List<BudgetPlanner.Option> optionsOfLayer = new ArrayList<>();
                 List<Calibration.Layer> layersOfLayer = new ArrayList<>();
-                List<Calibration.Layer> variants = variants(fits[l], total);
-                // the variants come in (window, cache) settings of one or two (memory off, on); the better one
-                // of each setting is that setting's option
-                for (int i = 0; i < variants.size(); ) {
-                    Calibration.Layer best = null;
-                    Candidate bestCandidate = null;
-                    int setting = variants.get(i).exactTokens();
-                    int window = variants.get(i).window();
+                int layer = l;
+                List<Candidate> ofLayer =
+                        candidates.stream().filter(c -> c.layer() == layer).toList();
+                // the candidates come in (window, cache) settings of one to three (memory off, fitted, online); the
+                // best one of each setting is that setting's option
+                for (int i = 0; i < ofLayer.size(); ) {
+                    Candidate best = null;
+                    int window = ofLayer.get(i).window(), cache = ofLayer.get(i).exactCache();
                     for (;
-                            i < variants.size()
-                                    && variants.get(i).window() == window
-                                    && variants.get(i).exactTokens() == setting;
+                            i < ofLayer.size()
+                                    && ofLayer.get(i).window() == window
+                                    && ofLayer.get(i).exactCache() == cache;
                             i++) {
-                        Candidate c = find(candidates, l, variants.get(i));
-                        if (bestCandidate == null || loss(c, sensitivity[l]) < loss(bestCandidate, sensitivity[l])) {
-                            bestCandidate = c;
-                            best = variants.get(i);
-                        }
+                        Candidate c = ofLayer.get(i);
+                        if (best == null || loss(c, sensitivity[l]) < loss(best, sensitivity[l])) best = c;
                     }
-                    optionsOfLayer.add(new BudgetPlanner.Option(setting, loss(bestCandidate, sensitivity[l])));
-                    layersOfLayer.add(best.withKl(bestCandidate.kl()));
+                    optionsOfLayer.add(new BudgetPlanner.Option(best.cost(), loss(best, sensitivity[l])));
+                    layersOfLayer.add(best.variant());
                 }
                 planOptions.add(optionsOfLayer);
                 planLayers.add(layersOfLayer);
@@ -628,8 +699,6 @@ public final class Calibrator {
             Calibration calibration = base.withLayers(chosen);
 
             int beyond = (int) Math.floor(options.budget());
-            progress.accept("evaluating the chosen plan with every layer converted");
-            EvalResult calibrated = evaluate(calibration, beyond);
             int plainWindow = Math.max(1, (int) Math.floor(options.budget()) - options.sinks());
             List<Calibration.Layer> plainLayers = new ArrayList<>();
             for (int l = 0; l < layers; l++) {
@@ -637,10 +706,12 @@ public final class Calibrator {
                         .withBudget(plainWindow, 0, options.cachePolicy())
                         .withoutMemory());
             }
-            progress.accept("evaluating the plain window of the same budget (sinks " + options.sinks() + ", window "
-                    + plainWindow + ", no memory) with every layer converted");
             Calibration baseline = base.withLayers(plainLayers);
-            EvalResult plain = evaluate(baseline, beyond);
+            progress.accept("evaluating the chosen plan and the plain window of the same budget (sinks "
+                    + options.sinks() + ", window " + plainWindow + ", no memory), every layer converted, on "
+                    + evalTexts() + " calibration texts");
+            EvalResult[] evaluated = evaluate(baseline, calibration, beyond);
+            EvalResult plain = evaluated[0], calibrated = evaluated[1];
             Map<String, Double> results = new LinkedHashMap<>();
             putMetrics(results, "calibrated", calibrated);
             putMetrics(results, "plain_window", plain);
@@ -676,8 +747,8 @@ public final class Calibrator {
 
         /**
          * Per layer, how much model-level KL one unit of output error costs: the layer-alone KL of one reference
-         * candidate (memory on, no cache, the window nearest the plain window of the budget) over its output
-         * error, on the first {@link Options#sensitivityTexts()} texts. One model pass per layer, not per
+         * candidate (the best-scored one with no cache and the window nearest the plain window of the budget) over
+         * its output error, on the first {@link Options#sensitivityTexts()} texts. One model pass per layer, not per
          * candidate: the output error ranks a layer's candidates, this puts the layers on one scale.
          */
         private double[] sensitivities(Calibration.Layer[][] fits, List<Candidate> scored) {
@@ -687,14 +758,27 @@ public final class Calibrator {
             double[] out = new double[layers];
             int plain = (int) Math.floor(options.budget()) - options.sinks();
             for (int l = 0; l < layers; l++) {
-                Calibration.Layer reference = fits[l][0];
-                for (Calibration.Layer f : fits[l]) {
-                    if (Math.abs(f.window() - plain) < Math.abs(reference.window() - plain)) reference = f;
+                Candidate reference = null;
+                for (Candidate c : scored) {
+                    if (c.layer() != l || c.exactCache() != 0) continue;
+                    if (reference == null
+                            || Math.abs(c.window() - plain) < Math.abs(reference.window() - plain)
+                            || (c.window() == reference.window() && c.outputError() < reference.outputError())) {
+                        reference = c;
+                    }
                 }
-                reference = reference.withBudget(reference.window(), 0, options.cachePolicy());
-                double kl = layerAloneKl(l, reference, texts);
-                double error = find(scored, l, reference).outputError();
+                double kl = layerAloneKl(l, reference.variant(), texts);
+                double error = reference.outputError();
                 out[l] = kl > 0 && error > 0 ? kl / error : 1;
+                progress.accept(String.format(
+                        Locale.ROOT,
+                        "sensitivity of layer %d/%d: %.4g (layer-alone KL %.4g of window %d, memory %s)",
+                        l + 1,
+                        layers,
+                        out[l],
+                        kl,
+                        reference.window(),
+                        reference.memory().key()));
             }
             progress.accept(String.format(
                     Locale.ROOT,
@@ -742,35 +826,152 @@ public final class Calibrator {
         }
 
         /**
-         * Every candidate of a layer within the total budget, in order: per window, per cache size, the memory off
-         * then (where some head's memory is on) on.
+         * Every (window, cache) setting of a layer within the total budget, in order (per window, per cache size):
+         * the fitted layer with that exact budget, its memory as fitted.
          */
-        private List<Calibration.Layer> variants(Calibration.Layer[] fitsOfLayer, int total) {
+        private List<Calibration.Layer> settings(Calibration.Layer[] fitsOfLayer, int total) {
             List<Calibration.Layer> out = new ArrayList<>();
             for (Calibration.Layer fitted : fitsOfLayer) {
                 for (int cache : options.caches()) {
-                    int cost = options.sinks() + fitted.window() + cache;
-                    if (cost > total) continue;
-                    Calibration.Layer withMemory = fitted.withBudget(fitted.window(), cache, options.cachePolicy());
-                    if (withMemory.memory()) {
-                        out.add(withMemory.withoutMemory());
-                        out.add(withMemory);
-                    } else {
-                        out.add(withMemory);
-                    }
+                    if (options.sinks() + fitted.window() + cache > total) continue;
+                    out.add(fitted.withBudget(fitted.window(), cache, options.cachePolicy()));
                 }
             }
             return out;
         }
 
-        private static Candidate find(List<Candidate> candidates, int layer, Calibration.Layer variant) {
-            for (Candidate c : candidates) {
-                if (c.layer() == layer
-                        && c.window() == variant.window()
-                        && c.exactCache() == variant.exactCache()
-                        && c.memory() == variant.memory()) return c;
+        /** The online-memory variant of a setting: every query head's gain 1 (the calibration-free memory). */
+        private Calibration.Layer online(Calibration.Layer setting) {
+            float[] ones = new float[model.heads()];
+            java.util.Arrays.fill(ones, 1f);
+            return setting.withGains(ones).withOnlineMemory(map.features());
+        }
+
+        /**
+         * The candidates of a layer scored from the recording: per setting and KV head, the head's output error
+         * with its memory off, with the fitted memory (where the fit switched some query head's memory on) and with
+         * the online memory; all those runs are independent tasks on the pool. A memory candidate keeps its memory
+         * on in the KV heads where it scored lower than off (exact: the score is a sum over KV heads, and a KV head's
+         * exact cache depends only on its own heads).
+         */
+        private List<Candidate> scoreLayer(
+                int l,
+                AttentionRecorder.LayerRows rows,
+                Calibration.Layer[] fitsOfLayer,
+                int total,
+                ExecutorService pool) {
+            OutputErrorScore scorer = new OutputErrorScore(rows.shape(), OutputErrorScore.outputProjection(vanilla, l));
+            AttentionRecorder.LayerRows scored = rows.first(options.scoreTexts());
+            List<Calibration.Layer> settings = settings(fitsOfLayer, total);
+            int kv = model.kvHeads(), group = model.heads() / kv;
+            Memory[] kinds = Memory.values();
+            // scores[setting][memory][kv head]; NaN where not run
+            double[][][] scores = new double[settings.size()][kinds.length][kv];
+            for (double[][] bySetting : scores)
+                for (double[] byKind : bySetting) java.util.Arrays.fill(byKind, Double.NaN);
+            // a window's lead setting: its smallest cache; the settings with a larger cache follow it
+            int[] lead = new int[settings.size()];
+            for (int s = 0; s < settings.size(); s++) {
+                lead[s] = s;
+                for (int t = 0; t < settings.size(); t++) {
+                    if (settings.get(t).window() == settings.get(s).window()
+                            && settings.get(t).exactCache()
+                                    < settings.get(lead[s]).exactCache()) lead[s] = t;
+                }
             }
-            throw new IllegalStateException("candidate not scored: layer " + layer + " " + variant);
+            for (boolean leads : new boolean[] {true, false}) {
+                List<Runnable> tasks = new ArrayList<>();
+                for (int s = 0; s < settings.size(); s++) {
+                    if ((lead[s] == s) != leads) continue;
+                    Calibration.Layer fitted = settings.get(s), online = online(fitted);
+                    for (int h = 0; h < kv; h++) {
+                        int si = s, kvHead = h;
+                        tasks.add(() -> scores[si][Memory.OFF.ordinal()][kvHead] = scorer.headScore(
+                                scored, kvHead, OutputErrorScore.withoutMemory(kvHeadSpec(fitted, kvHead), group)));
+                        // a larger cache runs only the memory that scored best in this head at the lead setting
+                        Memory best = leads ? null : bestMemory(scores[lead[s]], h);
+                        if (memoryOn(fitted, h, group) && (leads || best == Memory.FITTED)) {
+                            tasks.add(() -> scores[si][Memory.FITTED.ordinal()][kvHead] =
+                                    scorer.headScore(scored, kvHead, kvHeadSpec(fitted, kvHead)));
+                        }
+                        if (leads || best == Memory.ONLINE) {
+                            tasks.add(() -> scores[si][Memory.ONLINE.ordinal()][kvHead] =
+                                    scorer.headScore(scored, kvHead, kvHeadSpec(online, kvHead)));
+                        }
+                    }
+                }
+                runAll(pool, tasks);
+            }
+            long positions = scored.positions();
+            List<Candidate> out = new ArrayList<>();
+            for (int s = 0; s < settings.size(); s++) {
+                Calibration.Layer fitted = settings.get(s);
+                double[] off = scores[s][Memory.OFF.ordinal()];
+                for (Memory kind : kinds) {
+                    Calibration.Layer variant = switch (kind) {
+                        case OFF -> fitted.withoutMemory();
+                        case FITTED -> fitted;
+                        case ONLINE -> online(fitted);
+                    };
+                    float[] gains = variant.gains().clone();
+                    double sum = 0;
+                    for (int h = 0; h < kv; h++) {
+                        double on = scores[s][kind.ordinal()][h];
+                        if (kind != Memory.OFF && !(on < off[h])) {
+                            for (int g = 0; g < group; g++) gains[h * group + g] = 0;
+                            on = off[h];
+                        }
+                        sum += on;
+                    }
+                    variant = variant.withGains(gains);
+                    if (kind != Memory.OFF && !variant.memory()) continue; // the same as memory off
+                    out.add(new Candidate(
+                            l,
+                            variant.window(),
+                            variant.exactCache(),
+                            kind,
+                            Double.NaN,
+                            measured(sum / positions),
+                            variant.exactTokens(),
+                            variant));
+                }
+            }
+            return out;
+        }
+
+        /**
+         * The candidates of a layer with no output error (the model-KL score alone): per setting the memory off,
+         * fitted (where the fit switched some head on) and online, each over the whole layer.
+         */
+        private List<Candidate> unscored(int l, Calibration.Layer[] fitsOfLayer, int total) {
+            List<Candidate> out = new ArrayList<>();
+            for (Calibration.Layer fitted : settings(fitsOfLayer, total)) {
+                List<Calibration.Layer> variants = new ArrayList<>();
+                variants.add(fitted.withoutMemory());
+                if (fitted.memory()) variants.add(fitted);
+                variants.add(online(fitted));
+                for (Calibration.Layer v : variants) {
+                    Memory kind = !v.memory() ? Memory.OFF : v.online() ? Memory.ONLINE : Memory.FITTED;
+                    out.add(new Candidate(
+                            l, v.window(), v.exactCache(), kind, Double.NaN, Double.NaN, v.exactTokens(), v));
+                }
+            }
+            return out;
+        }
+
+        /** The memory that scored lowest in KV head {@code h} ({@code scores[memory][kv head]}, NaN: not run). */
+        private static Memory bestMemory(double[][] scores, int h) {
+            Memory best = Memory.OFF;
+            for (Memory kind : Memory.values()) {
+                if (scores[kind.ordinal()][h] < scores[best.ordinal()][h]) best = kind;
+            }
+            return best;
+        }
+
+        /** Whether some query head of KV head {@code kvHead}'s group reads the layer's memory. */
+        private static boolean memoryOn(Calibration.Layer layer, int kvHead, int group) {
+            for (int g = 0; g < group; g++) if (layer.gains()[kvHead * group + g] > 0) return true;
+            return false;
         }
 
         /** Layers with no memory and a window of the longest text: only their shape matters (see {@link #base}). */
@@ -806,36 +1007,23 @@ public final class Calibrator {
          * calibration texts per candidate (the search before the recording; {@link Score#MODEL_KL}, {@link
          * Score#BOTH}).
          */
-        private List<Candidate> measureModelKl(Calibration.Layer[][] fits, int total, List<Candidate> scored) {
+        private List<Candidate> measureModelKl(Calibration.Layer[][] fits, List<Candidate> candidates) {
             prepareModelKl(fits, sequences.size());
             List<Candidate> out = new ArrayList<>();
             for (int l = 0; l < layers; l++) {
                 long start = System.nanoTime();
-                List<Calibration.Layer> variants = variants(fits[l], total);
-                for (Calibration.Layer variant : variants) {
-                    double kl = measured(layerAloneKl(l, variant));
-                    double outputError = Double.NaN;
-                    for (Candidate c : scored) {
-                        if (c.layer() == l
-                                && c.window() == variant.window()
-                                && c.exactCache() == variant.exactCache()
-                                && c.memory() == variant.memory()) outputError = c.outputError();
-                    }
-                    out.add(new Candidate(
-                            l,
-                            variant.window(),
-                            variant.exactCache(),
-                            variant.memory(),
-                            kl,
-                            outputError,
-                            variant.exactTokens()));
+                int count = 0;
+                for (Candidate c : candidates) {
+                    if (c.layer() != l) continue;
+                    out.add(c.withKl(measured(layerAloneKl(l, c.variant()))));
+                    count++;
                 }
                 progress.accept(String.format(
                         Locale.ROOT,
                         "layer %d/%d: measured the model KL of %d candidates (layer alone converted) in %.1f s",
                         l + 1,
                         layers,
-                        variants.size(),
+                        count,
                         (System.nanoTime() - start) / 1e9));
             }
             return out;
@@ -858,6 +1046,22 @@ public final class Calibrator {
                 return MemoryFit.fitCentroids(keys, map.features(), model.scale(), options.seed());
             }
             return FeatureMaps.create(map.kind().key(), model.headSize(), map.features(), map.seed());
+        }
+
+        /**
+         * Texts of the closing evaluation of the plan and the plain window (a report, not part of the search): the
+         * sensitivity's texts, at least 4, at most all.
+         */
+        private int evalTexts() {
+            return Math.min(sequences.size(), Math.max(4, options.sensitivityTexts()));
+        }
+
+        /** Runs the tasks on the pool and waits for all of them. */
+        private static void runAll(ExecutorService pool, List<Runnable> tasks) {
+            parallel(pool, tasks.size(), i -> {
+                tasks.get(i).run();
+                return Boolean.TRUE;
+            });
         }
 
         /** {@code task} of 0..count-1 on the pool, results in order. */
@@ -894,8 +1098,6 @@ public final class Calibrator {
          */
         private Calibration.Layer[] fit(List<List<KvHeadSequence>> kvHeads, FeatureMap[] bases, ExecutorService pool) {
             int kv = kvHeads.size(), group = model.heads() / kv;
-            int[] windows =
-                    options.windows().stream().mapToInt(Integer::intValue).toArray();
             List<HeadFit[]> heads = parallel(pool, kv, h -> fitHead(kvHeads.get(h), bases[h], windows));
             Calibration.Layer[] out = new Calibration.Layer[windows.length];
             for (int wi = 0; wi < windows.length; wi++) {
@@ -1036,15 +1238,56 @@ public final class Calibrator {
             }
         }
 
-        /** Evaluates a calibration (through a scratch sidecar, as a profile would load it) against vanilla. */
-        private EvalResult evaluate(Calibration calibration, int beyondFrom) {
-            Path file = scratchSidecar(calibration);
-            Profile candidate = profile.withLayers(LayerSelection.all()).withCalibration(CalibrationChoice.file(file));
+        /**
+         * Evaluates the plain window and the plan (each through a scratch sidecar, as a profile would load it)
+         * against vanilla on the calibration texts, sharing one vanilla pass; returns {plain, plan}.
+         */
+        private EvalResult[] evaluate(Calibration plainWindow, Calibration plan, int beyondFrom) {
+            Path plainFile = scratchSidecar(plainWindow), planFile = scratchSidecar(plan);
+            Profile plainProfile =
+                    profile.withLayers(LayerSelection.all()).withCalibration(CalibrationChoice.file(plainFile));
+            Profile planProfile =
+                    profile.withLayers(LayerSelection.all()).withCalibration(CalibrationChoice.file(planFile));
             try {
-                return new Evaluator(vanilla, candidate, beyondFrom, jlama -> DiJiang.install(jlama, candidate))
-                        .evaluateTokens(sequences, line -> {});
+                EvalResult r = new Evaluator(
+                                vanilla,
+                                planProfile,
+                                beyondFrom,
+                                List.of(
+                                        new Evaluator.Variant(
+                                                "plain_window",
+                                                "sinks + the plain window of the budget",
+                                                jlama -> DiJiang.install(jlama, plainProfile)),
+                                        new Evaluator.Variant(
+                                                "calibrated",
+                                                "the chosen plan",
+                                                jlama -> DiJiang.install(jlama, planProfile))))
+                        .evaluateTokens(sequences.subList(0, evalTexts()), line -> {});
+                EvalResult.VariantResult p = r.ablation().get(0);
+                EvalResult plain = new EvalResult(
+                        r.mode(),
+                        r.profile(),
+                        r.texts(),
+                        r.beyondFrom(),
+                        r.slice(),
+                        p.all(),
+                        p.beyondWindow(),
+                        p.longRange(),
+                        List.of());
+                EvalResult calibrated = new EvalResult(
+                        r.mode(),
+                        r.profile(),
+                        r.texts(),
+                        r.beyondFrom(),
+                        r.slice(),
+                        r.all(),
+                        r.beyondWindow(),
+                        r.longRange(),
+                        List.of());
+                return new EvalResult[] {plain, calibrated};
             } finally {
-                deleteQuietly(file);
+                deleteQuietly(plainFile);
+                deleteQuietly(planFile);
             }
         }
     }

@@ -6,6 +6,7 @@ import io.dijiang4j.attention.AttentionSpec;
 import io.dijiang4j.attention.AttentionState;
 import io.dijiang4j.attention.FeatureMap;
 import io.dijiang4j.attention.cpu.CpuHybridKernel;
+import io.dijiang4j.attention.features.FeatureMaps;
 import io.dijiang4j.attention.simd.VectorOps;
 import io.dijiang4j.plugin.DiJiangModel;
 import java.util.ArrayList;
@@ -109,9 +110,27 @@ final class OutputErrorScore {
         AttentionSpec spec = AttentionSpec.hybrid(map, shape.headDim(), full.sinks(), full.window())
                 .withScale(full.scale())
                 .withBlockSize(full.blockSize())
-                .withKvHeadMaps(new FeatureMap[] {map})
                 .withMemoryGain(gains);
+        // per-KV-head maps only where the layer has them (the online memory has none: it fits itself)
+        if (full.kvHeadMaps() != null) spec = spec.withKvHeadMaps(new FeatureMap[] {map});
         return full.exactCache() > 0 ? spec.withExactCache(full.exactCache(), full.cachePolicy()) : spec;
+    }
+
+    /**
+     * A KV head's spec (from {@link #kvHeadSpec}, {@code group} query heads) with its memory off: every gain 0 and a
+     * one-feature map. A memory whose gains are all 0 is never read, so the output equals that of the spec with any
+     * map, and the folds cost next to nothing.
+     */
+    static AttentionSpec withoutMemory(AttentionSpec kvHeadSpec, int group) {
+        int d = kvHeadSpec.featureMap().inputDim();
+        AttentionSpec spec = AttentionSpec.hybrid(
+                        FeatureMaps.create("performer", d, 1, 0), d, kvHeadSpec.sinks(), kvHeadSpec.window())
+                .withScale(kvHeadSpec.scale())
+                .withBlockSize(kvHeadSpec.blockSize())
+                .withMemoryGain(new double[group]);
+        return kvHeadSpec.exactCache() > 0
+                ? spec.withExactCache(kvHeadSpec.exactCache(), kvHeadSpec.cachePolicy())
+                : spec;
     }
 
     /**

@@ -113,8 +113,15 @@ public final class CalibrateCommand implements Callable<Integer> {
             paramLabel = "N",
             description = "Texts of the per-layer sensitivity (one model pass per layer: the layer-alone KL of one"
                     + " reference candidate over its output error puts the layers on one scale; 0 = scale 1;"
-                    + " default 4).")
-    int sensitivityTexts = 4;
+                    + " default 2).")
+    int sensitivityTexts = 2;
+
+    @Option(
+            names = "--score-texts",
+            paramLabel = "N",
+            description = "Texts the candidates are scored on (the first N; the fit reads them all; 0 = all;"
+                    + " default 8).")
+    int scoreTexts = 8;
 
     @Option(
             names = "--print-candidates",
@@ -144,7 +151,8 @@ public final class CalibrateCommand implements Callable<Integer> {
                         sinks,
                         option("--cache-policy", cachePolicy, SettingKeys::cachePolicy))
                 .withScore(parseScore(score))
-                .withSensitivityTexts(sensitivityTexts);
+                .withSensitivityTexts(sensitivityTexts)
+                .withScoreTexts(scoreTexts);
         Path target = out != null ? out : defaultOut(profile);
         List<String> given = textFile == null ? null : StoryTexts.read(textFile);
         String source = textFile == null ? null : textFile.getFileName().toString();
@@ -195,7 +203,7 @@ public final class CalibrateCommand implements Callable<Integer> {
                     c.layer(),
                     c.window(),
                     c.exactCache(),
-                    c.memory() ? "on" : "off",
+                    c.memory().key(),
                     c.cost(),
                     c.outputError(),
                     c.kl());
@@ -214,7 +222,7 @@ public final class CalibrateCommand implements Callable<Integer> {
         Calibration c = result.calibration();
         out.printf(
                 Locale.ROOT,
-                "%-5s %5s %6s %5s %-13s %8s %8s %11s %11s %9s %10s%n",
+                "%-5s %5s %6s %5s %-13s %8s %-8s %8s %11s %11s %9s %10s%n",
                 "layer",
                 "sinks",
                 "window",
@@ -222,6 +230,7 @@ public final class CalibrateCommand implements Callable<Integer> {
                 "policy",
                 "exact",
                 "memory",
+                "heads",
                 "err window",
                 "err memory",
                 "layer KL",
@@ -232,13 +241,14 @@ public final class CalibrateCommand implements Callable<Integer> {
             for (float g : layer.gains()) if (g > 0) on++;
             out.printf(
                     Locale.ROOT,
-                    "%-5d %5d %6d %5d %-13s %8d %8s %11.4g %11.4g %9.4g %10.4g%n",
+                    "%-5d %5d %6d %5d %-13s %8d %-8s %8s %11.4g %11.4g %9.4g %10.4g%n",
                     l,
                     layer.sinks(),
                     layer.window(),
                     layer.exactCache(),
                     layer.exactCache() > 0 ? layer.cachePolicy().name().toLowerCase(Locale.ROOT) : "-",
                     layer.exactTokens(),
+                    on == 0 ? "off" : layer.online() ? "online" : c.map().kind().key(),
                     on + "/" + layer.gains().length,
                     layer.windowError(),
                     layer.memoryError(),
@@ -275,13 +285,14 @@ public final class CalibrateCommand implements Callable<Integer> {
         out.printf(
                 Locale.ROOT,
                 "%-26s KL %.4f, perplexity x%.4f; beyond position %d: KL %.4f, perplexity x%.4f, top-1 %.3f"
-                        + " (calibration texts)%n",
+                        + " (%d calibration texts)%n",
                 name,
                 r.all().klMean(),
                 r.all().perplexityRatio(),
                 r.beyondFrom(),
                 r.beyondWindow().klMean(),
                 r.beyondWindow().perplexityRatio(),
-                r.beyondWindow().top1Agreement());
+                r.beyondWindow().top1Agreement(),
+                r.texts());
     }
 }

@@ -56,6 +56,40 @@ class CalibratorTest {
             // the results entry comes through another arithmetic path than the candidate: equal up to rounding
             assertEquals(least, x.results().get("layer_" + l + "_output_error"), 1e-9 * least);
         }
+        assertNeverWorseThanCalibrationFree(a, options);
+    }
+
+    /**
+     * The calibration-free split (sinks + budget - sinks, the online memory, no cache) is among every layer's
+     * candidates, so the plan's scaled loss is at most that plan's; the online candidates hold the online memory.
+     */
+    private static void assertNeverWorseThanCalibrationFree(Calibrator.Result r, Calibrator.Options options) {
+        int window = (int) options.budget() - options.sinks();
+        double planned = 0, calibrationFree = 0;
+        int online = 0;
+        for (int l = 0; l < r.calibration().layers().size(); l++) {
+            int layer = l;
+            double sensitivity = r.calibration().results().get("layer_" + l + "_sensitivity");
+            planned += sensitivity * r.calibration().results().get("layer_" + l + "_output_error");
+            // the online candidate keeps the memory where it helps a KV head; none listed: it helped no head
+            double free = r.candidates().stream()
+                    .filter(c -> c.layer() == layer && c.window() == window && c.exactCache() == 0)
+                    .filter(c -> c.memory() != Calibrator.Memory.FITTED)
+                    .mapToDouble(Calibrator.Candidate::outputError)
+                    .min()
+                    .orElseThrow(() -> new AssertionError("the calibration-free window is not a candidate"));
+            calibrationFree += sensitivity * free;
+            for (Calibrator.Candidate c : r.candidates()) {
+                if (c.layer() != l || c.memory() != Calibrator.Memory.ONLINE) continue;
+                online++;
+                assertEquals(options.features(), c.variant().onlineClusters(), "online clusters");
+                assertTrue(c.variant().memory(), "an online candidate has its memory on somewhere");
+            }
+        }
+        assertTrue(online > 0, "online candidates scored");
+        assertTrue(
+                planned <= calibrationFree * (1 + 1e-9),
+                "plan " + planned + " vs the calibration-free split " + calibrationFree);
     }
 
     @Test
@@ -69,19 +103,20 @@ class CalibratorTest {
 
     /**
      * The plan from the one recording pass against the plan of the search it replaces (model-level KL with each
-     * candidate layer alone converted), on a fixture where both run: same candidates, same fits. The output-error
-     * proxy and the KL agree on the candidates' ranks (within a layer almost exactly); across layers the proxy's
-     * scale differs somewhat from the KL's (the residual-stream change of a layer matters more or less downstream),
-     * so the plans may trade one (window, cache) step between two layers: on this fixture (seed 5) the KL puts the
-     * cache of 8 into layer 2, the proxy into layer 3, and the plan's summed layer-alone KL is 2.2% above the
-     * KL-optimal plan's (0.0382 vs 0.0374). The test bounds that difference at 5% and at two layers.
+     * candidate layer alone converted), on a fixture where both run: same candidates (memory off, fitted, online;
+     * the memories kept on in the KV heads where the output error said so), same fits. The output-error proxy and the
+     * KL agree on the candidates' ranks; across layers the proxy's scale differs somewhat from the KL's (the
+     * residual-stream change of a layer matters more or less downstream), and with the online memory several
+     * (window, cache) splits of a layer are within a few percent of each other in KL, so the two plans may split the
+     * budget differently between layers at nearly the same loss: the test bounds the recording plan's summed
+     * layer-alone KL at 5% above the KL-optimal plan's over the same candidates.
      */
     @Test
     void recordingPlanIsTheModelKlPlan() {
         Calibrator.Options options = Calibrator.Options.defaults(5)
                 .withTexts(2, 150)
                 .withBudget(24)
-                .withCandidates(List.of(8, 16, 32), List.of(0, 8))
+                .withCandidates(List.of(8, 32), List.of(0, 8))
                 .withScore(Calibrator.Score.BOTH);
         Calibrator.Result r = Calibrator.run(Stories260K.profile(), null, null, options, line -> {});
         List<Calibrator.Candidate> candidates = r.candidates();
@@ -116,16 +151,14 @@ class CalibratorTest {
         }
         int[] klPlan = BudgetPlanner.plan(byKl, total);
         double optimum = 0, planned = 0;
-        int same = 0;
         for (int l = 0; l < layers; l++) {
             Calibrator.Candidate best = bestByKl.get(l).get(klPlan[l]);
             Calibration.Layer chosen = r.calibration().layers().get(l);
             optimum += best.kl();
             planned += chosen.kl(); // BOTH: the chosen candidate's measured layer-alone KL
-            if (best.window() == chosen.window() && best.exactCache() == chosen.exactCache()) same++;
+            assertTrue(chosen.kl() >= 0, "the chosen candidate's KL was measured");
         }
         assertTrue(planned <= 1.05 * optimum, "summed layer KL of the recording plan " + planned + " vs " + optimum);
-        assertTrue(same >= layers - 2, same + " of " + layers + " layers as the model-KL search chose");
     }
 
     private static void assertClose(float[] expected, float[] actual, String what) {

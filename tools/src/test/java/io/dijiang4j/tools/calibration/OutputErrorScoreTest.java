@@ -8,6 +8,7 @@ import io.dijiang4j.attention.AttentionSpec;
 import io.dijiang4j.attention.ExactCachePolicy;
 import io.dijiang4j.attention.FeatureMap;
 import io.dijiang4j.attention.features.CentroidFeatureMap;
+import io.dijiang4j.attention.features.OnlineCentroidMap;
 import io.dijiang4j.attention.ops.hybrid.NaiveHybridAttention;
 import io.dijiang4j.attention.ops.softmax.NaiveSoftmaxAttention;
 import java.util.ArrayList;
@@ -54,6 +55,13 @@ class OutputErrorScoreTest {
         candidates.add(hybrid.withMemoryGain(new double[4])); // memory off
         candidates.add(hybrid.withExactCache(3, ExactCachePolicy.HEAVY_HITTER));
         candidates.add(hybrid.withExactCache(2, ExactCachePolicy.SELF_RECALL));
+        // the online centroid memory (the calibration-free candidate): no per-KV-head maps, gains per head
+        AttentionSpec online = AttentionSpec.hybrid(new OnlineCentroidMap(D, 3), D, 2, 5)
+                .withScale(TAU)
+                .withBlockSize(16)
+                .withMemoryGain(new double[] {1, 1, 0, 1});
+        candidates.add(online);
+        candidates.add(online.withExactCache(3, ExactCachePolicy.HEAVY_HITTER));
         for (AttentionSpec spec : candidates) {
             double expected = reference(rows, spec, oProj);
             double got = score.score(rows, h -> OutputErrorScore.kvHeadSpec(spec, SHAPE, h), POOL);
@@ -67,6 +75,33 @@ class OutputErrorScoreTest {
                 .withMemoryGain(new double[4]);
         double zero = score.score(rows, h -> OutputErrorScore.kvHeadSpec(exact, SHAPE, h), POOL);
         assertTrue(zero < 1e-9, "exact candidate scores " + zero);
+    }
+
+    /** Memory off: the one-feature spec the calibration runs gives the same score, bit for bit, as the fitted map. */
+    @Test
+    void memoryOffIgnoresTheMap() {
+        SplittableRandom random = new SplittableRandom(11);
+        AttentionRecorder.LayerRows rows = rows(random, new int[] {41, 29});
+        OutputErrorScore score =
+                new OutputErrorScore(SHAPE, gaussian(random, HIDDEN, HEADS * D, 1 / Math.sqrt(HEADS * D)));
+        float[] centroids = new float[M * D], logWeights = new float[M];
+        for (int i = 0; i < centroids.length; i++) centroids[i] = (float) (0.6 * random.nextGaussian());
+        FeatureMap map = new CentroidFeatureMap(D, centroids, logWeights);
+        AttentionSpec off = AttentionSpec.hybrid(map, D, 2, 6)
+                .withScale(TAU)
+                .withBlockSize(16)
+                .withKvHeadMaps(new FeatureMap[] {map, map})
+                .withMemoryGain(new double[HEADS]);
+        for (AttentionSpec spec : List.of(off, off.withExactCache(3, ExactCachePolicy.HEAVY_HITTER))) {
+            for (int h = 0; h < KV; h++) {
+                AttentionSpec head = OutputErrorScore.kvHeadSpec(spec, SHAPE, h);
+                AttentionSpec cheap = OutputErrorScore.withoutMemory(head, SHAPE.groupSize());
+                assertEquals(1, cheap.featureMap().numFeatures());
+                double expected = score.headScore(rows, h, head);
+                assertTrue(expected > 0, "tokens are evicted");
+                assertEquals(expected, score.headScore(rows, h, cheap), 0.0, "cache " + spec.exactCache());
+            }
+        }
     }
 
     @Test
