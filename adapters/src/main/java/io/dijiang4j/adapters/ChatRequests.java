@@ -1,29 +1,41 @@
 package io.dijiang4j.adapters;
 
+import com.github.tjake.jlama.safetensors.prompt.Tool;
+import dev.langchain4j.agent.tool.ToolExecutionRequest;
 import dev.langchain4j.data.message.AiMessage;
 import dev.langchain4j.data.message.ChatMessage;
 import dev.langchain4j.data.message.Content;
 import dev.langchain4j.data.message.SystemMessage;
 import dev.langchain4j.data.message.TextContent;
+import dev.langchain4j.data.message.ToolExecutionResultMessage;
 import dev.langchain4j.data.message.UserMessage;
 import dev.langchain4j.exception.UnsupportedFeatureException;
+import dev.langchain4j.model.chat.Capability;
 import dev.langchain4j.model.chat.request.ChatRequest;
 import dev.langchain4j.model.chat.request.ChatRequestParameters;
-import dev.langchain4j.model.chat.request.ResponseFormat;
-import dev.langchain4j.model.chat.request.ResponseFormatType;
 import dev.langchain4j.model.chat.request.ToolChoice;
 import dev.langchain4j.model.chat.response.ChatResponse;
 import dev.langchain4j.model.chat.response.ChatResponseMetadata;
 import dev.langchain4j.model.output.FinishReason;
 import dev.langchain4j.model.output.TokenUsage;
+import io.dijiang4j.adapters.engine.InferenceEngine;
 import io.dijiang4j.plugin.generation.ChatTurn;
 import io.dijiang4j.plugin.generation.GenerationOptions;
 import io.dijiang4j.plugin.generation.GenerationResult;
+import io.dijiang4j.plugin.generation.GenerationResult.StopReason;
+import io.dijiang4j.plugin.generation.JsonConstraint;
+import io.dijiang4j.plugin.generation.JsonShape;
+import io.dijiang4j.plugin.generation.TokenConstraint;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.Optional;
+import java.util.Set;
 
 /** Turns LangChain4j requests into prompts and options, refusing what the engine cannot do instead of ignoring it. */
 final class ChatRequests {
+    /** What the chat models declare to LangChain4j (AiServices then asks for a record's JSON schema). */
+    static final Set<Capability> CAPABILITIES = Set.of(Capability.RESPONSE_FORMAT_JSON_SCHEMA);
+
     private ChatRequests() {}
 
     /**
@@ -41,17 +53,15 @@ final class ChatRequests {
         if (parameters.presencePenalty() != null) {
             throw unsupported("presencePenalty");
         }
-        if (parameters.toolSpecifications() != null
-                && !parameters.toolSpecifications().isEmpty()) {
-            throw unsupported("tools (toolSpecifications)");
-        }
         if (parameters.toolChoice() == ToolChoice.REQUIRED) {
-            throw unsupported("toolChoice REQUIRED");
-        }
-        ResponseFormat format = parameters.responseFormat();
-        if (format != null && format.type() != ResponseFormatType.TEXT) {
-            throw unsupported("responseFormat " + format.type()
-                    + (format.jsonSchema() != null ? " with a JSON schema" : "") + " (only TEXT)");
+            if (parameters.toolSpecifications() == null
+                    || parameters.toolSpecifications().isEmpty()) {
+                throw new dev.langchain4j.exception.InvalidRequestException(
+                        "toolChoice REQUIRED needs at least one tool specification");
+            }
+            if (JsonShapes.of(parameters.responseFormat()).isPresent()) {
+                throw unsupported("toolChoice REQUIRED with a JSON response format (the answer is a tool call)");
+            }
         }
         try {
             return new GenerationOptions(
@@ -65,6 +75,19 @@ final class ChatRequests {
         } catch (IllegalArgumentException e) {
             throw new dev.langchain4j.exception.InvalidRequestException(e.getMessage());
         }
+    }
+
+    /**
+     * The constraint of a request's response format (JSON, with its schema where given), or of toolChoice REQUIRED
+     * (one call of an offered tool), or null for free text: the answer is decoded so that it always parses ({@link
+     * JsonConstraint}).
+     */
+    static TokenConstraint constraint(ChatRequestParameters parameters, InferenceEngine engine, int maxTokens) {
+        Optional<JsonShape> shape = parameters.toolChoice() == ToolChoice.REQUIRED
+                ? Optional.of(ToolCalls.requiredCall(parameters.toolSpecifications()))
+                : JsonShapes.of(parameters.responseFormat());
+        return shape.map(s -> (TokenConstraint) new JsonConstraint(engine, s, maxTokens))
+                .orElse(null);
     }
 
     /** STOP at an end token or a stop sequence, LENGTH at max tokens or the context limit. */
@@ -95,31 +118,43 @@ final class ChatRequests {
                     turns.add(new ChatTurn(ChatTurn.Role.USER, text.toString()));
                 }
                 case AiMessage ai -> {
-                    if (ai.hasToolExecutionRequests()) {
-                        throw unsupported("tool execution requests in AI messages");
-                    }
-                    // as langchain4j-jlama: an AI message without text adds nothing to the prompt
+                    // as langchain4j-jlama: the text (if any), then one tool-call message per request
                     if (ai.text() != null) {
                         turns.add(new ChatTurn(ChatTurn.Role.ASSISTANT, ai.text()));
                     }
+                    for (ToolExecutionRequest call : ai.toolExecutionRequests()) {
+                        turns.add(ChatTurn.toolCall(call.name(), call.id(), call.arguments()));
+                    }
                 }
+                case ToolExecutionResultMessage result ->
+                    turns.add(ChatTurn.toolResult(result.toolName(), result.id(), result.text()));
                 default -> throw unsupported("messages of type " + message.type());
             }
         }
         return turns;
     }
 
-    static String prompt(DiJiangRuntime runtime, ChatRequest request) {
-        return runtime.engine().renderChat(turns(request.messages()));
+    /** The prompt of a request with the tools it offers ({@link ToolCalls#offered}). */
+    static String prompt(DiJiangRuntime runtime, ChatRequest request, List<Tool> tools) {
+        return runtime.engine().renderChat(turns(request.messages()), tools);
     }
 
-    static ChatResponse response(GenerationResult result, String modelName) {
+    /**
+     * The answer: the tool calls the text holds when tools were offered and the model ended its turn, or when a call
+     * was required (then the constraint finished it) (finish reason TOOL_EXECUTION, no text, as langchain4j-jlama
+     * answers), else the text.
+     */
+    static ChatResponse response(GenerationResult result, String modelName, List<Tool> tools, boolean callRequired) {
+        List<ToolExecutionRequest> calls =
+                tools.isEmpty() || !(callRequired || result.stopReason() == StopReason.END_TOKEN)
+                        ? List.of()
+                        : ToolCalls.parse(result.text(), tools);
         return ChatResponse.builder()
-                .aiMessage(AiMessage.from(result.text()))
+                .aiMessage(calls.isEmpty() ? AiMessage.from(result.text()) : AiMessage.from(calls))
                 .metadata(ChatResponseMetadata.builder()
                         .modelName(modelName)
                         .tokenUsage(new TokenUsage(result.promptTokens(), result.generatedTokens()))
-                        .finishReason(finishReason(result))
+                        .finishReason(calls.isEmpty() ? finishReason(result) : FinishReason.TOOL_EXECUTION)
                         .build())
                 .build();
     }

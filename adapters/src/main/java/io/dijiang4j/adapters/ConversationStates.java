@@ -6,6 +6,8 @@ import io.dijiang4j.adapters.state.PrefixStateStore;
 import io.dijiang4j.adapters.state.StateStoreException;
 import java.util.Optional;
 import java.util.concurrent.TimeUnit;
+import java.util.function.Function;
+import java.util.function.Supplier;
 
 /**
  * The runtime's seam to its {@link PrefixStateStore}: opens a request's session from the longest saved prefix of its
@@ -13,6 +15,9 @@ import java.util.concurrent.TimeUnit;
  * timeout, a damaged state, a state the engine refuses) costs a re-prefill and one log line, never the request: after
  * a store failure the store is left alone for {@link #BACKOFF_NANOS}, so that an outage neither fills the log nor
  * adds a timeout to every request.
+ *
+ * <p>Engine calls go through the caller's {@code engineCall} (the runtime's engine lock); the store is asked outside
+ * it, so that a slow store never holds up the forward passes of the other sessions.
  */
 final class ConversationStates {
     static final long BACKOFF_NANOS = TimeUnit.SECONDS.toNanos(5);
@@ -37,44 +42,52 @@ final class ConversationStates {
         return store;
     }
 
-    Opened open(int[] prompt) {
+    /** The session to prefill {@code prompt} in; engine calls run through {@code engineCall}. */
+    Opened open(int[] prompt, Function<Supplier<InferenceSession>, InferenceSession> engineCall) {
         if (available()) {
             try {
                 Optional<PrefixStateStore.SavedState> saved = store.longestPrefix(scope, prompt);
-                if (saved.isPresent()) return restore(saved.get());
+                if (saved.isPresent()) return restore(saved.get(), engineCall);
             } catch (StateStoreException e) {
                 failed(e);
             } catch (RuntimeException e) {
                 failed(new StateStoreException("state store failed: " + e, e));
             }
         }
-        return new Opened(engine.openSession(), 0);
+        return new Opened(engineCall.apply(engine::openSession), 0);
     }
 
-    private Opened restore(PrefixStateStore.SavedState saved) {
+    private Opened restore(
+            PrefixStateStore.SavedState saved, Function<Supplier<InferenceSession>, InferenceSession> engineCall) {
         InferenceSession session = null;
         try {
-            session = engine.restoreSession(saved.state());
+            session = engineCall.apply(() -> engine.restoreSession(saved.state()));
             if (session.position() != saved.tokens()) {
                 throw new IllegalArgumentException(
                         "it is at position " + session.position() + ", not after its " + saved.tokens() + " tokens");
             }
             return new Opened(session, saved.tokens());
         } catch (RuntimeException e) {
-            if (session != null) session.close();
+            if (session != null) {
+                InferenceSession refused = session;
+                engineCall.apply(() -> {
+                    refused.close();
+                    return null;
+                });
+            }
             LOG.log(
                     System.Logger.Level.WARNING,
                     "a saved state of " + saved.tokens() + " tokens was refused (" + e.getMessage()
                             + "); prefilling the whole prompt");
-            return new Opened(engine.openSession(), 0);
+            return new Opened(engineCall.apply(engine::openSession), 0);
         }
     }
 
-    /** Saves the state of {@code session}, which has consumed exactly {@code tokens}. */
-    void remember(int[] tokens, InferenceSession session) {
+    /** Saves {@code snapshot}, the state of a session that has consumed exactly {@code tokens}. */
+    void remember(int[] tokens, InferenceSession.Snapshot snapshot) {
         if (!available()) return;
         try {
-            store.save(scope, tokens, session.snapshot().bytes());
+            store.save(scope, tokens, snapshot.bytes());
         } catch (StateStoreException e) {
             failed(e);
         } catch (RuntimeException e) {

@@ -1,13 +1,19 @@
 package io.dijiang4j.adapters;
 
+import com.github.tjake.jlama.safetensors.prompt.Tool;
+import dev.langchain4j.model.ModelProvider;
+import dev.langchain4j.model.chat.Capability;
 import dev.langchain4j.model.chat.ChatModel;
 import dev.langchain4j.model.chat.listener.ChatModelListener;
 import dev.langchain4j.model.chat.request.ChatRequest;
 import dev.langchain4j.model.chat.request.ChatRequestParameters;
+import dev.langchain4j.model.chat.request.ToolChoice;
 import dev.langchain4j.model.chat.response.ChatResponse;
 import io.dijiang4j.plugin.generation.GenerationOptions;
+import io.dijiang4j.plugin.generation.TokenConstraint;
 import java.nio.file.Path;
 import java.util.List;
+import java.util.Set;
 
 /**
  * LangChain4j {@link ChatModel} on a Jlama model with DiJiang attention. Thread-safe: requests are served one at a
@@ -39,8 +45,14 @@ public final class DiJiangChatModel implements ChatModel, AutoCloseable {
     @Override
     public ChatResponse doChat(ChatRequest request) {
         GenerationOptions options = ChatRequests.options(request.parameters(), modelName(), generation);
-        String prompt = ChatRequests.prompt(runtime, request);
-        return ChatRequests.response(runtime.generate(prompt, options, TextSink.NONE), modelName());
+        List<Tool> tools = ToolCalls.offered(request.parameters());
+        String prompt = ChatRequests.prompt(runtime, request, tools);
+        TokenConstraint json = ChatRequests.constraint(request.parameters(), runtime.engine(), options.maxTokens());
+        return ChatRequests.response(
+                runtime.generate(prompt, options, json, TextSink.NONE),
+                modelName(),
+                tools,
+                request.parameters().toolChoice() == ToolChoice.REQUIRED);
     }
 
     @Override
@@ -51,6 +63,18 @@ public final class DiJiangChatModel implements ChatModel, AutoCloseable {
     @Override
     public List<ChatModelListener> listeners() {
         return listeners;
+    }
+
+    /** JSON output, with a schema or without, is decoded to parse (constrained decoding). */
+    @Override
+    public Set<Capability> supportedCapabilities() {
+        return ChatRequests.CAPABILITIES;
+    }
+
+    /** LangChain4j names no provider for local Jlama models (langchain4j-jlama's report OTHER too). */
+    @Override
+    public ModelProvider provider() {
+        return ModelProvider.OTHER;
     }
 
     public String modelName() {

@@ -1,15 +1,23 @@
 package io.dijiang4j.adapters;
 
+import com.github.tjake.jlama.safetensors.prompt.Tool;
+import dev.langchain4j.agent.tool.ToolExecutionRequest;
+import dev.langchain4j.model.ModelProvider;
+import dev.langchain4j.model.chat.Capability;
 import dev.langchain4j.model.chat.StreamingChatModel;
 import dev.langchain4j.model.chat.listener.ChatModelListener;
 import dev.langchain4j.model.chat.request.ChatRequest;
 import dev.langchain4j.model.chat.request.ChatRequestParameters;
+import dev.langchain4j.model.chat.request.ToolChoice;
 import dev.langchain4j.model.chat.response.ChatResponse;
+import dev.langchain4j.model.chat.response.CompleteToolCall;
 import dev.langchain4j.model.chat.response.StreamingChatResponseHandler;
 import io.dijiang4j.plugin.generation.GenerationOptions;
 import io.dijiang4j.plugin.generation.GenerationResult;
+import io.dijiang4j.plugin.generation.TokenConstraint;
 import java.nio.file.Path;
 import java.util.List;
+import java.util.Set;
 import java.util.concurrent.Executor;
 
 /**
@@ -44,10 +52,14 @@ public final class DiJiangStreamingChatModel implements StreamingChatModel, Auto
     @Override
     public void doChat(ChatRequest request, StreamingChatResponseHandler handler) {
         GenerationOptions options;
+        List<Tool> tools;
         String prompt;
+        TokenConstraint json;
         try {
             options = ChatRequests.options(request.parameters(), modelName(), generation);
-            prompt = ChatRequests.prompt(runtime, request);
+            tools = ToolCalls.offered(request.parameters());
+            prompt = ChatRequests.prompt(runtime, request, tools);
+            json = ChatRequests.constraint(request.parameters(), runtime.engine(), options.maxTokens());
         } catch (RuntimeException e) {
             StreamingCallbacks.quietly("onError", () -> handler.onError(e));
             return;
@@ -55,13 +67,20 @@ public final class DiJiangStreamingChatModel implements StreamingChatModel, Auto
         executor.execute(() -> {
             ChatResponse response;
             try {
-                GenerationResult result =
-                        runtime.generate(prompt, options, StreamingCallbacks.partials(handler::onPartialResponse));
-                response = ChatRequests.response(result, modelName());
+                GenerationResult result = runtime.generate(
+                        prompt, options, json, StreamingCallbacks.partials(handler::onPartialResponse));
+                response = ChatRequests.response(
+                        result, modelName(), tools, request.parameters().toolChoice() == ToolChoice.REQUIRED);
             } catch (Throwable e) {
                 Throwable cause = StreamingCallbacks.unwrap(e);
                 StreamingCallbacks.quietly("onError", () -> handler.onError(cause));
                 return;
+            }
+            // the text streamed as it came; the calls it held are complete only now
+            List<ToolExecutionRequest> calls = response.aiMessage().toolExecutionRequests();
+            for (int i = 0; i < calls.size(); i++) {
+                CompleteToolCall call = new CompleteToolCall(i, calls.get(i));
+                StreamingCallbacks.quietly("onCompleteToolCall", () -> handler.onCompleteToolCall(call));
             }
             StreamingCallbacks.quietly("onCompleteResponse", () -> handler.onCompleteResponse(response));
         });
@@ -75,6 +94,18 @@ public final class DiJiangStreamingChatModel implements StreamingChatModel, Auto
     @Override
     public List<ChatModelListener> listeners() {
         return listeners;
+    }
+
+    /** JSON output, with a schema or without, is decoded to parse (constrained decoding). */
+    @Override
+    public Set<Capability> supportedCapabilities() {
+        return ChatRequests.CAPABILITIES;
+    }
+
+    /** LangChain4j names no provider for local Jlama models (langchain4j-jlama's report OTHER too). */
+    @Override
+    public ModelProvider provider() {
+        return ModelProvider.OTHER;
     }
 
     public String modelName() {

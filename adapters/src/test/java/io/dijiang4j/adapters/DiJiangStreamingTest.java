@@ -7,6 +7,10 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 import dev.langchain4j.data.message.UserMessage;
 import dev.langchain4j.exception.UnsupportedFeatureException;
 import dev.langchain4j.model.StreamingResponseHandler;
+import dev.langchain4j.model.chat.ChatRequestOptions;
+import dev.langchain4j.model.chat.listener.ChatModelListener;
+import dev.langchain4j.model.chat.listener.ChatModelRequestContext;
+import dev.langchain4j.model.chat.listener.ChatModelResponseContext;
 import dev.langchain4j.model.chat.request.ChatRequest;
 import dev.langchain4j.model.chat.request.ChatRequestParameters;
 import dev.langchain4j.model.chat.response.ChatResponse;
@@ -22,7 +26,7 @@ import org.junit.jupiter.api.Test;
 class DiJiangStreamingTest {
 
     /** Records every callback; completes when a terminal one arrives. */
-    static final class Recorder implements StreamingChatResponseHandler {
+    static class Recorder implements StreamingChatResponseHandler {
         final List<String> partials = new CopyOnWriteArrayList<>();
         final AtomicInteger terminals = new AtomicInteger();
         final CompletableFuture<ChatResponse> done = new CompletableFuture<>();
@@ -146,6 +150,37 @@ class DiJiangStreamingTest {
         Recorder next = new Recorder();
         streaming.chat("hello", next);
         assertTrue(next.await().tokenUsage().outputTokenCount() > 0);
+    }
+
+    @Test
+    void requestOptionsReachTheListenersOfAStreamedAnswer() throws Exception {
+        List<String> events = new CopyOnWriteArrayList<>();
+        ChatModelListener listener = new ChatModelListener() {
+            @Override
+            public void onRequest(ChatModelRequestContext context) {
+                events.add("request " + context.attributes().get("tenant") + " " + context.modelProvider());
+            }
+
+            @Override
+            public void onResponse(ChatModelResponseContext context) {
+                events.add("response " + context.attributes().get("tenant"));
+            }
+        };
+        DiJiangStreamingChatModel streaming = DiJiangStreamingChatModel.builder()
+                .engine(new FakeEngine())
+                .temperature(0.0)
+                .listeners(List.of(listener))
+                .build();
+        Recorder recorder = new Recorder();
+        streaming.chat(
+                ChatRequest.builder().messages(UserMessage.from("a dog")).build(),
+                ChatRequestOptions.builder()
+                        .addListenerAttribute("tenant", "t7")
+                        .build(),
+                recorder);
+        ChatResponse response = recorder.await();
+        assertEquals(String.join("", recorder.partials), response.aiMessage().text());
+        assertEquals(List.of("request t7 OTHER", "response t7"), events);
     }
 
     @Test

@@ -13,6 +13,7 @@ import io.dijiang4j.plugin.gguf.ByteLevelBpeTokenizer;
 import io.dijiang4j.plugin.gguf.GgufConverter;
 import io.dijiang4j.plugin.gguf.GgufModels;
 import io.dijiang4j.plugin.io.AtomicFiles;
+import io.dijiang4j.plugin.io.ModelFileCheck;
 import io.dijiang4j.plugin.profile.ModelReference;
 import io.dijiang4j.plugin.profile.Profile;
 import io.dijiang4j.plugin.profile.ProfileLoader;
@@ -60,6 +61,15 @@ public final class DiJiang {
         Sidecars.fileOf(profile).ifPresent(sidecar -> Sidecars.checkPrecedence(profile, sidecar));
         File dir = resolveModelDirectory(profile, progress);
         String architecture = architecture(profile, dir);
+        // a damaged checkpoint is one line naming the file and tensor, not an error from inside Jlama's loader
+        long checkStart = System.nanoTime();
+        int tensors = ModelFileCheck.check(dir.toPath(), profile.checkWeights());
+        progress.accept(String.format(
+                Locale.ROOT,
+                "checked %d tensors%s in %.2f s",
+                tensors,
+                profile.checkWeights() ? " (sizes, shapes, no NaN/Inf)" : " (sizes, shapes)",
+                (System.nanoTime() - checkStart) / 1e9));
         Path workingDirectory;
         try {
             workingDirectory = Files.createTempDirectory("dijiang4j-jlama-");
@@ -89,6 +99,7 @@ public final class DiJiang {
         }
         DiJiangModel model;
         try {
+            checkStateFitsTheHeap(profile, jlama.getConfig());
             model = new DiJiangModel(jlama, profile, true, workingDirectory, UnaryOperator.identity());
         } catch (RuntimeException e) {
             jlama.close();
@@ -128,6 +139,31 @@ public final class DiJiang {
      */
     public static DiJiangModel install(AbstractModel model, Profile profile, UnaryOperator<AttentionSpec> adjust) {
         return new DiJiangModel(model, profile, false, null, adjust);
+    }
+
+    /**
+     * A session's hybrid state is allocated whole (sinks, window and exact cache rows of every KV head and layer):
+     * a profile whose state cannot fit the heap is one line here, not an OutOfMemoryError at the first prompt.
+     */
+    static void checkStateFitsTheHeap(Profile profile, com.github.tjake.jlama.safetensors.Config c) {
+        if (profile.mode() != io.dijiang4j.plugin.profile.Mode.HYBRID) return;
+        long rows = (long) profile.sinks() + profile.window() + profile.exactCache();
+        long bytes = 2L * Float.BYTES * rows * c.headSize * c.numberOfKeyValueHeads * c.numberOfLayers;
+        long heap = Runtime.getRuntime().maxMemory();
+        if (bytes > heap / 2) {
+            throw profile.source()
+                    .error(
+                            profile.source().sets("window") ? "window" : "sinks",
+                            String.format(
+                                    Locale.ROOT,
+                                    "a session's exact tokens (sinks %d + window %d + exact_cache %d per head) need"
+                                            + " %.1f MiB, more than half the heap (%.1f MiB): lower them or raise -Xmx",
+                                    profile.sinks(),
+                                    profile.window(),
+                                    profile.exactCache(),
+                                    bytes / 1048576.0,
+                                    heap / 1048576.0));
+        }
     }
 
     static File resolveModelDirectory(Profile profile, Consumer<String> progress) {

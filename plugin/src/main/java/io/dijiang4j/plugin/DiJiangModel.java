@@ -1,9 +1,12 @@
 package io.dijiang4j.plugin;
 
+import com.github.tjake.jlama.math.VectorMath;
 import com.github.tjake.jlama.model.AbstractModel;
 import com.github.tjake.jlama.model.functions.SampleOutput;
 import com.github.tjake.jlama.safetensors.Config;
 import com.github.tjake.jlama.safetensors.tokenizer.Tokenizer;
+import com.github.tjake.jlama.tensor.AbstractTensor;
+import com.github.tjake.jlama.tensor.operations.TensorOperationsProvider;
 import io.dijiang4j.attention.AttentionSpec;
 import io.dijiang4j.attention.jlama.AttentionObserver;
 import io.dijiang4j.attention.jlama.JlamaInternals;
@@ -15,6 +18,7 @@ import java.io.UncheckedIOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.Arrays;
+import java.util.List;
 import java.util.Set;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.locks.ReentrantLock;
@@ -36,6 +40,7 @@ public final class DiJiangModel implements AutoCloseable {
     private final Set<Session> sessions = ConcurrentHashMap.newKeySet();
     final SampleOutput sampleOutput;
     private final TokenCodec tokens;
+    private BatchedForward batchedForward; // made on first use, under the lock
     private volatile boolean closed;
 
     DiJiangModel(
@@ -141,6 +146,77 @@ public final class DiJiangModel implements AutoCloseable {
         }
     }
 
+    /**
+     * Whether {@link #advance} runs its sessions in one forward pass: every layer kernelized. Jlama's softmax layer
+     * knows one sequence per pass, so a model with softmax layers (mode softmax, or a profile that keeps some) runs
+     * them one after another (docs/DESIGN.md §5).
+     */
+    public boolean batchesSessions() {
+        return !installation.hasSoftmaxLayers();
+    }
+
+    /**
+     * Feeds {@code tokens.get(i)} to {@code sessions.get(i)} for every i and returns each session's logits after its
+     * last token, as {@link Session#append} would: one forward pass for all of them where {@link #batchesSessions()}
+     * (projections and feed-forward as one matrix product over all their rows, attention per session), else one
+     * session after another. Everything is checked (ids, open sessions of this model, room) before any session moves.
+     */
+    public float[][] advance(List<Session> sessions, List<int[]> tokens) {
+        if (sessions.size() != tokens.size()) {
+            throw new IllegalArgumentException(sessions.size() + " sessions but " + tokens.size() + " token lists");
+        }
+        lock.lock();
+        try {
+            ensureOpen();
+            if (batchedForward == null) batchedForward = new BatchedForward(this);
+            return batchedForward.advance(sessions, tokens);
+        } finally {
+            lock.unlock();
+        }
+    }
+
+    /**
+     * Raw logits of rows {@code rows} of a forward output (the hidden states before the output norm), computed as
+     * Jlama's sampler does: output norm, logits matrix, logit multiplier and soft-capping. Several rows go through
+     * the logits matrix as one product.
+     */
+    float[][] logits(AbstractTensor output, int... rows) {
+        Config c = config();
+        int e = c.embeddingLength;
+        AbstractTensor hidden;
+        if (rows.length == 1) {
+            hidden = output.shape().first() == 1 && rows[0] == 0 ? output : output.slice(rows[0]);
+        } else {
+            hidden = jlama.makeDenseTensor(rows.length, e);
+            for (int i = 0; i < rows.length; i++) hidden.copyFrom(output, rows[i] * e, i * e, e);
+        }
+        var ops = TensorOperationsProvider.get();
+        try (AbstractTensor embedding = sampleOutput.getOutputLayerNorm().forward(hidden);
+                AbstractTensor logits = jlama.makeDenseTensor(rows.length, c.vocabularySize)) {
+            VectorMath.pchunk(
+                    0,
+                    c.vocabularySize,
+                    (chunkStart, chunkSize) -> ops.dotProductChunk(
+                            logits, embedding, sampleOutput.getOutputLogitsWeights(), 0, e, chunkStart, chunkSize));
+            // one float multiply per logit, as Jlama's ops.scale does it
+            float scale = c.logitMultiplier != null ? 1.0f / c.logitMultiplier : 1.0f;
+            float[][] out = new float[rows.length][c.vocabularySize];
+            for (int r = 0; r < rows.length; r++) {
+                for (int i = 0; i < c.vocabularySize; i++) {
+                    float v = logits.get(r, i);
+                    if (c.logitMultiplier != null) v *= scale;
+                    if (c.finalLogitSoftCapping != null) {
+                        v = (float) (Math.tanh(v / c.finalLogitSoftCapping) * c.finalLogitSoftCapping);
+                    }
+                    out[r][i] = v;
+                }
+            }
+            return out;
+        } finally {
+            if (rows.length > 1) hidden.close();
+        }
+    }
+
     /** Number of sessions not yet closed. */
     public int openSessions() {
         return sessions.size();
@@ -161,6 +237,7 @@ public final class DiJiangModel implements AutoCloseable {
         try {
             closed = true;
             for (Session s : sessions.toArray(Session[]::new)) s.close();
+            if (batchedForward != null) batchedForward.close();
             installation.uninstall();
             if (ownsModel) jlama.close();
         } finally {

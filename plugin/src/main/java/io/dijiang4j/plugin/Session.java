@@ -1,11 +1,9 @@
 package io.dijiang4j.plugin;
 
-import com.github.tjake.jlama.math.VectorMath;
 import com.github.tjake.jlama.model.AbstractModel;
 import com.github.tjake.jlama.safetensors.Config;
 import com.github.tjake.jlama.tensor.AbstractTensor;
 import com.github.tjake.jlama.tensor.KvBufferCache;
-import com.github.tjake.jlama.tensor.operations.TensorOperationsProvider;
 import io.dijiang4j.attention.AttentionState;
 import io.dijiang4j.attention.jlama.KernelizedAttention;
 import io.dijiang4j.plugin.generation.GenerationOptions;
@@ -38,7 +36,9 @@ import java.util.function.Consumer;
  */
 public final class Session implements StepModel, AutoCloseable {
     private static final int MAGIC = 0x444a5353; // "DJSS"
-    private static final int VERSION = 1;
+    /** 2: a CRC-32 of everything before it ends the snapshot, so a damaged file is refused before it is parsed. */
+    private static final int VERSION = 2;
+
     private static final int PREFILL_CHUNK = 256;
 
     private final DiJiangModel owner;
@@ -141,7 +141,8 @@ public final class Session implements StepModel, AutoCloseable {
         return feed(tokens, true);
     }
 
-    private float[][] feed(int[] tokens, boolean everyPosition) {
+    /** Checks that {@code tokens} can be fed now (call under the model's lock): ids, an open session, room. */
+    void checkFeed(int[] tokens) {
         if (tokens.length == 0) throw new IllegalArgumentException("no tokens to feed");
         for (int t : tokens) {
             if (t < 0 || t >= c.vocabularySize) {
@@ -149,16 +150,31 @@ public final class Session implements StepModel, AutoCloseable {
                         "token id " + t + " outside the vocabulary (0.." + (c.vocabularySize - 1) + ")");
             }
         }
+        ensureOpen();
+        long limit = owner.maxPositions();
+        if (position + tokens.length > limit) {
+            throw new IllegalStateException("context limit reached: " + position + " + " + tokens.length
+                    + " tokens exceed the " + limit + " positions Jlama's softmax attention can hold in this model"
+                    + " (context length " + c.contextLength + "); use mode dijiang or hybrid on every layer to go"
+                    + " further");
+        }
+    }
+
+    /** The Jlama buffer this session's layers key its state on (see {@link KernelizedAttention}). */
+    KvBufferCache.KvBuffer kvBuffer() {
+        return kvBuffer;
+    }
+
+    /** Records a batched pass that fed this session {@code tokens} tokens (call under the model's lock). */
+    void advanced(int tokens, float[] logits) {
+        position += tokens;
+        lastLogits = logits;
+    }
+
+    private float[][] feed(int[] tokens, boolean everyPosition) {
         owner.lock.lock();
         try {
-            ensureOpen();
-            long limit = owner.maxPositions();
-            if (position + tokens.length > limit) {
-                throw new IllegalStateException("context limit reached: " + position + " + " + tokens.length
-                        + " tokens exceed the " + limit + " positions Jlama's softmax attention can hold in this model"
-                        + " (context length " + c.contextLength + "); use mode dijiang or hybrid on every layer to go"
-                        + " further");
-            }
+            checkFeed(tokens);
             float[][] out = new float[everyPosition ? tokens.length : 1][];
             for (int start = 0; start < tokens.length; start += PREFILL_CHUNK) {
                 int[] chunk = Arrays.copyOfRange(tokens, start, Math.min(tokens.length, start + PREFILL_CHUNK));
@@ -190,34 +206,8 @@ public final class Session implements StepModel, AutoCloseable {
         }
     }
 
-    /** Raw logits of row {@code row} of a forward output, computed as Jlama's sampler does. */
     private float[] logits(AbstractTensor output, int row) {
-        AbstractTensor hidden = output.shape().first() == 1 && row == 0 ? output : output.slice(row);
-        var ops = TensorOperationsProvider.get();
-        try (AbstractTensor embedding = owner.sampleOutput.getOutputLayerNorm().forward(hidden);
-                AbstractTensor logits = jlama.makeDenseTensor(1, c.vocabularySize)) {
-            VectorMath.pchunk(
-                    0,
-                    c.vocabularySize,
-                    (chunkStart, chunkSize) -> ops.dotProductChunk(
-                            logits,
-                            embedding,
-                            owner.sampleOutput.getOutputLogitsWeights(),
-                            0,
-                            c.embeddingLength,
-                            chunkStart,
-                            chunkSize));
-            if (c.logitMultiplier != null) ops.scale(1.0f / c.logitMultiplier, logits, 0, c.vocabularySize);
-            float[] out = new float[c.vocabularySize];
-            for (int i = 0; i < out.length; i++) {
-                float v = logits.get(0, i);
-                if (c.finalLogitSoftCapping != null) {
-                    v = (float) (Math.tanh(v / c.finalLogitSoftCapping) * c.finalLogitSoftCapping);
-                }
-                out[i] = v;
-            }
-            return out;
-        }
+        return owner.logits(output, row)[0];
     }
 
     /**
@@ -282,7 +272,7 @@ public final class Session implements StepModel, AutoCloseable {
                     }
                 }
             }
-            return bytes.toByteArray();
+            return withChecksum(bytes.toByteArray());
         } catch (IOException e) {
             throw new UncheckedIOException(e);
         } finally {
@@ -296,8 +286,9 @@ public final class Session implements StepModel, AutoCloseable {
     }
 
     void restore(byte[] snapshot) {
+        int body = checkedLength(snapshot);
         owner.lock.lock();
-        try (DataInputStream in = new DataInputStream(new java.io.ByteArrayInputStream(snapshot))) {
+        try (DataInputStream in = new DataInputStream(new java.io.ByteArrayInputStream(snapshot, 0, body))) {
             if (in.readInt() != MAGIC) throw new IllegalArgumentException("not a dijiang4j session snapshot");
             int version = in.readInt();
             if (version != VERSION) throw new IllegalArgumentException("unsupported snapshot version " + version);
@@ -316,7 +307,12 @@ public final class Session implements StepModel, AutoCloseable {
             for (int layer = 0; layer < owner.installation().numberOfLayers(); layer++) {
                 Optional<KernelizedAttention> k = owner.installation().kernelizedLayer(layer);
                 if (k.isPresent()) {
-                    byte[] state = new byte[in.readInt()];
+                    int length = in.readInt();
+                    if (length < 0 || length > in.available()) {
+                        throw new IllegalArgumentException("corrupt snapshot: layer " + layer + " state of " + length
+                                + " bytes, " + in.available() + " left");
+                    }
+                    byte[] state = new byte[length];
                     in.readFully(state);
                     AttentionState restored = k.get().kernel().restore(state);
                     if (restored.position() != pos) {
@@ -340,6 +336,40 @@ public final class Session implements StepModel, AutoCloseable {
         } finally {
             owner.lock.unlock();
         }
+    }
+
+    /** {@code bytes} followed by their CRC-32 (4 bytes, big-endian). */
+    private static byte[] withChecksum(byte[] bytes) {
+        java.util.zip.CRC32 crc = new java.util.zip.CRC32();
+        crc.update(bytes);
+        byte[] out = java.util.Arrays.copyOf(bytes, bytes.length + 4);
+        java.nio.ByteBuffer.wrap(out, bytes.length, 4).putInt((int) crc.getValue());
+        return out;
+    }
+
+    /**
+     * The length of a snapshot without its checksum, after checking the checksum: a truncated or bit-flipped file
+     * is refused here, before anything is parsed or changed (a damaged length field could otherwise ask for
+     * gigabytes, or restore different numbers silently).
+     */
+    private static int checkedLength(byte[] snapshot) {
+        if (snapshot.length < 12) {
+            throw new IllegalArgumentException("not a dijiang4j session snapshot (" + snapshot.length + " bytes)");
+        }
+        java.nio.ByteBuffer head = java.nio.ByteBuffer.wrap(snapshot);
+        if (head.getInt(0) != MAGIC) throw new IllegalArgumentException("not a dijiang4j session snapshot");
+        if (head.getInt(4) != VERSION) {
+            throw new IllegalArgumentException(
+                    "unsupported snapshot version " + head.getInt(4) + " (this build reads " + VERSION + ")");
+        }
+        int body = snapshot.length - 4;
+        java.util.zip.CRC32 crc = new java.util.zip.CRC32();
+        crc.update(snapshot, 0, body);
+        if ((int) crc.getValue() != head.getInt(body)) {
+            throw new IllegalArgumentException(
+                    "corrupt or truncated session snapshot (checksum mismatch over " + body + " bytes)");
+        }
+        return body;
     }
 
     private void writeRow(DataOutputStream out, AbstractTensor row) throws IOException {

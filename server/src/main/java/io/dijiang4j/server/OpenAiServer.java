@@ -6,6 +6,7 @@ import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import io.dijiang4j.adapters.ContextLengthExceededException;
 import io.dijiang4j.adapters.DiJiangRuntime;
+import io.dijiang4j.adapters.QueueFullException;
 import io.dijiang4j.adapters.engine.InferenceEngine;
 import io.dijiang4j.plugin.generation.GenerationOptions;
 import io.dijiang4j.plugin.generation.GenerationResult;
@@ -168,6 +169,9 @@ public final class OpenAiServer implements AutoCloseable {
             }
         } catch (ApiException e) {
             if (!res.isSent()) error(res, e);
+        } catch (QueueFullException e) {
+            // the runtime's own queue (shared with other callers of the runtime) is full
+            if (!res.isSent()) error(res, unavailable(e.getMessage()));
         } catch (ContextLengthExceededException e) {
             if (!res.isSent()) error(res, ApiException.invalid(e.getMessage(), "messages", "context_length_exceeded"));
         } catch (RuntimeException e) {

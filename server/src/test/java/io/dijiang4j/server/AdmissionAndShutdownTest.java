@@ -7,7 +7,6 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import io.dijiang4j.adapters.DiJiangRuntime;
 import io.dijiang4j.adapters.engine.InferenceEngine;
-import io.dijiang4j.adapters.engine.InferenceSession;
 import io.dijiang4j.adapters.engine.PluginEngine;
 import io.dijiang4j.adapters.state.LocalPrefixStateStore;
 import io.dijiang4j.plugin.DiJiang;
@@ -30,24 +29,15 @@ class AdmissionAndShutdownTest {
     private final CountDownLatch entered = new CountDownLatch(1);
     private final CountDownLatch release = new CountDownLatch(1);
 
-    /** The engine, with every session's prefill waiting for {@link #release}. */
+    /** The engine, with its forward passes (the scheduler's prefill chunks and steps) waiting for {@link #release}. */
     private InferenceEngine gated(InferenceEngine engine) {
         return (InferenceEngine) Proxy.newProxyInstance(
                 getClass().getClassLoader(), new Class<?>[] {InferenceEngine.class}, (proxy, method, args) -> {
-                    Object result = invoke(method, engine, args);
-                    if (result instanceof InferenceSession session) return gatedSession(session);
-                    return result;
-                });
-    }
-
-    private InferenceSession gatedSession(InferenceSession session) {
-        return (InferenceSession) Proxy.newProxyInstance(
-                getClass().getClassLoader(), new Class<?>[] {InferenceSession.class}, (proxy, method, args) -> {
-                    if (method.getName().equals("prefill")) {
+                    if (method.getName().equals("advance")) {
                         entered.countDown();
                         assertTrue(release.await(60, TimeUnit.SECONDS));
                     }
-                    return invoke(method, session, args);
+                    return invoke(method, engine, args);
                 });
     }
 

@@ -1,5 +1,7 @@
 package io.dijiang4j.adapters.engine;
 
+import com.github.tjake.jlama.safetensors.prompt.Tool;
+import dev.langchain4j.exception.UnsupportedFeatureException;
 import io.dijiang4j.plugin.generation.ChatTurn;
 import io.dijiang4j.plugin.generation.Vocabulary;
 import java.util.List;
@@ -7,7 +9,7 @@ import java.util.List;
 /**
  * The narrow view of a loaded model that the LangChain4j adapters need: tokenization, prompt rendering and sessions
  * (the token text and end tokens of {@link Vocabulary} drive the plugin's decode loop). Implementations are not
- * required to be thread-safe; the adapters call one engine from one thread at a time.
+ * required to be thread-safe; the adapters call one engine from one thread at a time (the runtime's engine lock).
  */
 public interface InferenceEngine extends Vocabulary, AutoCloseable {
 
@@ -25,6 +27,18 @@ public interface InferenceEngine extends Vocabulary, AutoCloseable {
 
     /** The chat prompt for these messages with the model's template, ready to generate the assistant turn. */
     String renderChat(List<ChatTurn> turns);
+
+    /**
+     * As {@link #renderChat(List)}, with the tools' specifications rendered by the template (as langchain4j-jlama
+     * renders them); an engine whose template has no place for tools refuses them.
+     */
+    default String renderChat(List<ChatTurn> turns, List<Tool> tools) {
+        if (tools.isEmpty()) {
+            return renderChat(turns);
+        }
+        throw new UnsupportedFeatureException(
+                "tools need a chat template that renders them; " + modelName() + " has none that does");
+    }
 
     /** A fresh session at position 0. */
     InferenceSession openSession();
@@ -49,6 +63,22 @@ public interface InferenceEngine extends Vocabulary, AutoCloseable {
      */
     default String stateScope() {
         return getClass().getName() + ":" + modelName();
+    }
+
+    /**
+     * Feeds {@code tokens.get(i)} to {@code sessions.get(i)} (sessions of this engine, each at most once) and returns
+     * each session's next-token logits after its last token. This default runs them one after another; an engine
+     * that can advance them in one forward pass overrides it (and {@link #batchesSessions()}).
+     */
+    default float[][] advance(List<InferenceSession> sessions, List<int[]> tokens) {
+        float[][] logits = new float[sessions.size()][];
+        for (int i = 0; i < logits.length; i++) logits[i] = sessions.get(i).prefill(tokens.get(i));
+        return logits;
+    }
+
+    /** Whether {@link #advance} runs its sessions in one forward pass. */
+    default boolean batchesSessions() {
+        return false;
     }
 
     @Override

@@ -1,5 +1,6 @@
 package io.dijiang4j.adapters.engine;
 
+import com.github.tjake.jlama.safetensors.prompt.Tool;
 import dev.langchain4j.exception.UnsupportedFeatureException;
 import io.dijiang4j.attention.SpecFingerprint;
 import io.dijiang4j.plugin.DiJiangModel;
@@ -9,6 +10,7 @@ import io.dijiang4j.plugin.calibration.Sidecars;
 import io.dijiang4j.plugin.generation.ChatTemplate;
 import io.dijiang4j.plugin.generation.ChatTurn;
 import io.dijiang4j.plugin.profile.Profile;
+import java.util.ArrayList;
 import java.util.List;
 import java.util.Optional;
 
@@ -58,6 +60,11 @@ public final class PluginEngine implements InferenceEngine {
     }
 
     @Override
+    public String stableText(int token) {
+        return model.tokens().stableText(token);
+    }
+
+    @Override
     public boolean isEndToken(int token) {
         return model.tokens().isEndToken(token);
     }
@@ -65,10 +72,20 @@ public final class PluginEngine implements InferenceEngine {
     /** Renders as langchain4j-jlama's JlamaChatModel does, with the template of the model's tokenizer_config.json. */
     @Override
     public String renderChat(List<ChatTurn> turns) {
-        return template.orElseThrow(() -> new UnsupportedFeatureException(
-                        "chat needs a chat template and this model has none (tokenizer_config.json"
-                                + " chat_template); use DiJiangLanguageModel for plain completion"))
-                .render(turns);
+        return renderChat(turns, List.of());
+    }
+
+    @Override
+    public String renderChat(List<ChatTurn> turns, List<Tool> tools) {
+        ChatTemplate chat = template.orElseThrow(() -> new UnsupportedFeatureException(
+                "chat needs a chat template and this model has none (tokenizer_config.json"
+                        + " chat_template); use DiJiangLanguageModel for plain completion"));
+        if (!tools.isEmpty() && !chat.rendersTools()) {
+            // Jlama would only log a warning and render the prompt without them: the model could never call one
+            throw new UnsupportedFeatureException("tools need a chat template that renders them, and the"
+                    + " chat_template of " + name + " (tokenizer_config.json) has no tools");
+        }
+        return chat.render(turns, tools);
     }
 
     @Override
@@ -107,6 +124,23 @@ public final class PluginEngine implements InferenceEngine {
             scope = s.toString();
         }
         return scope;
+    }
+
+    /** One forward pass for all of them where every layer is kernelized ({@link DiJiangModel#advance}). */
+    @Override
+    public float[][] advance(List<InferenceSession> sessions, List<int[]> tokens) {
+        List<Session> plugin = new ArrayList<>(sessions.size());
+        for (InferenceSession s : sessions) {
+            if (!(s instanceof PluginSession p))
+                throw new IllegalArgumentException("not a session of this engine: " + s);
+            plugin.add(p.session());
+        }
+        return model.advance(plugin, tokens);
+    }
+
+    @Override
+    public boolean batchesSessions() {
+        return model.batchesSessions();
     }
 
     @Override

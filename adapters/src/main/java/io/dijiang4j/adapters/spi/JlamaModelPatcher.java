@@ -17,8 +17,12 @@ import java.util.Optional;
 public final class JlamaModelPatcher {
     private JlamaModelPatcher() {}
 
-    /** Installs the profile named by {@link ProfileSetting} into the adapter's model; does nothing when none is. */
+    /**
+     * Installs the profile named by {@link ProfileSetting} into the adapter's model (none: Jlama's attention stays),
+     * and in every case keeps its KV pages in memory for one request ({@link RequestKvCache}).
+     */
     public static <T> T installConfigured(T langchain4jJlamaModel) {
+        RequestKvCache.install(loadedModel(langchain4jJlamaModel));
         Optional<Path> profile = ProfileSetting.configured();
         profile.ifPresent(path -> install(langchain4jJlamaModel, path));
         return langchain4jJlamaModel;

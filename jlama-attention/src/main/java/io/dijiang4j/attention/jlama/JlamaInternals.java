@@ -4,9 +4,11 @@ import com.github.tjake.jlama.model.AbstractModel;
 import com.github.tjake.jlama.model.CausalSelfAttention;
 import com.github.tjake.jlama.model.LayerNorm;
 import com.github.tjake.jlama.model.TransformerBlock;
+import com.github.tjake.jlama.model.functions.EmbedInput;
 import com.github.tjake.jlama.model.functions.FeedForward;
 import com.github.tjake.jlama.model.functions.SampleOutput;
 import com.github.tjake.jlama.tensor.AbstractTensor;
+import com.github.tjake.jlama.tensor.KvBufferCache;
 import com.github.tjake.jlama.tensor.TensorCache;
 import io.dijiang4j.attention.AttentionKernel;
 import java.io.InputStream;
@@ -32,7 +34,7 @@ public final class JlamaInternals {
     /** The Jlama version whose internals these are. */
     public static final String SUPPORTED = "0.8.4";
 
-    private static final Field BLOCKS, SAMPLE_OUTPUT, TENSOR_POOL;
+    private static final Field BLOCKS, SAMPLE_OUTPUT, EMBED_INPUT, TENSOR_POOL, KV_CACHE;
     private static final Field BLOCK_MODEL, BLOCK_LAYER, PRE_ATTENTION_NORM, ATTENTION, POST_ATTENTION_NORM;
     private static final Field PRE_FF_NORM, FF_BLOCK, POST_FF_NORM, PRE_RESPONSE_NORM;
     private static final Field Q_BIAS, K_BIAS, V_BIAS, O_BIAS, Q_WEIGHTS, K_WEIGHTS, V_WEIGHTS, O_WEIGHTS;
@@ -43,7 +45,9 @@ public final class JlamaInternals {
         try {
             BLOCKS = field(AbstractModel.class, "transformerBlocks");
             SAMPLE_OUTPUT = field(AbstractModel.class, "sampleOutput");
+            EMBED_INPUT = field(AbstractModel.class, "embedInput");
             TENSOR_POOL = field(TensorCache.class, "availableByShape");
+            KV_CACHE = field(AbstractModel.class, "kvBufferCache");
             BLOCK_MODEL = field(TransformerBlock.class, "model");
             BLOCK_LAYER = field(TransformerBlock.class, "layerIndex");
             PRE_ATTENTION_NORM = field(TransformerBlock.class, "preAttentionNorm");
@@ -92,6 +96,13 @@ public final class JlamaInternals {
         SampleOutput out = (SampleOutput) get(SAMPLE_OUTPUT, model);
         if (out == null) throw new IllegalArgumentException("this Jlama model was loaded without an output layer");
         return out;
+    }
+
+    /** The input embedding of a model (a token at a position to its embedding row). */
+    public static EmbedInput embedInput(AbstractModel model) {
+        EmbedInput in = (EmbedInput) get(EMBED_INPUT, model);
+        if (in == null) throw new IllegalArgumentException("this Jlama model was loaded without an input embedding");
+        return in;
     }
 
     /** The attention layer of a block. */
@@ -192,6 +203,13 @@ public final class JlamaInternals {
             }
         }
         throw new NoSuchMethodException("method " + type.getSimpleName() + "." + name + " not found");
+    }
+
+    /** Replaces the model's KV cache (the one its own {@code generate} takes buffers from) and closes the old one. */
+    public static void replaceKvBufferCache(AbstractModel model, KvBufferCache cache) {
+        KvBufferCache old = (KvBufferCache) get(KV_CACHE, model);
+        set(KV_CACHE, model, cache);
+        old.close();
     }
 
     /**

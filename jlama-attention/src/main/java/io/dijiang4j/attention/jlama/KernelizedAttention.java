@@ -12,6 +12,7 @@ import com.github.tjake.jlama.tensor.operations.TensorOperations;
 import com.github.tjake.jlama.tensor.operations.TensorOperationsProvider;
 import io.dijiang4j.attention.AttentionKernel;
 import io.dijiang4j.attention.AttentionState;
+import java.util.Arrays;
 import java.util.Collections;
 import java.util.List;
 import java.util.Map;
@@ -36,6 +37,10 @@ import jdk.incubator.vector.VectorSpecies;
  * {@link #state}, {@link #putState} and {@link #removeState}; a buffer the layer has not seen (Jlama's own {@code
  * generate} with a session UUID, as LangChain4j's adapters call it) gets a fresh state at position 0. No thread
  * locals: the buffer is an explicit argument, so interleaved sessions cannot see each other's state.
+ *
+ * <p>Several sequences in one pass: when Jlama passes the marker buffer of the {@link SequenceBatch} attached to this
+ * layer ({@link #attach}), the rows belong to the batch's segments; the projections run over all rows as one matrix
+ * product and each segment's attention runs on its own sequence's state at its own positions.
  */
 public class KernelizedAttention extends CausalSelfAttention {
     private final AbstractModel model;
@@ -53,6 +58,7 @@ public class KernelizedAttention extends CausalSelfAttention {
     private final RotaryTable rope;
     private final Map<KvBufferCache.KvBuffer, AttentionState> states = Collections.synchronizedMap(new WeakHashMap<>());
     private volatile AttentionObserver observer;
+    private volatile SequenceBatch batch;
 
     public KernelizedAttention(
             AbstractModel model,
@@ -124,6 +130,14 @@ public class KernelizedAttention extends CausalSelfAttention {
         this.observer = observer;
     }
 
+    /**
+     * Attaches the batch whose marker buffer means "the rows are the batch's segments" (null detaches). One batch
+     * per layer: the plugin keeps one per model.
+     */
+    public void attach(SequenceBatch batch) {
+        this.batch = batch;
+    }
+
     /** The state of the sequence that uses {@code buffer}; empty when the layer has not seen it. */
     public Optional<AttentionState> state(KvBufferCache.KvBuffer buffer) {
         return Optional.ofNullable(states.get(buffer));
@@ -154,6 +168,19 @@ public class KernelizedAttention extends CausalSelfAttention {
         return state;
     }
 
+    /** The kernel's forward; a NaN or infinity reaching it is named with this layer and the positions. */
+    private void forward(
+            AttentionState state, float[] q, float[] k, float[] v, float[] out, int length, int startPosition) {
+        try {
+            kernel.forward(state, q, k, v, out, length);
+        } catch (IllegalArgumentException e) {
+            throw new IllegalArgumentException(
+                    "layer " + layerIndex + " at positions " + startPosition + ".." + (startPosition + length - 1)
+                            + ": " + e.getMessage(),
+                    e);
+        }
+    }
+
     @Override
     public AbstractTensor forward(
             AbstractTensor input,
@@ -168,7 +195,22 @@ public class KernelizedAttention extends CausalSelfAttention {
         int kvWidth = c.kvLength;
         DistributedContext d = c.dctx();
         TensorOperations ops = TensorOperationsProvider.get();
-        AttentionState state = stateFor(kvMem, startPosition);
+        SequenceBatch sequences = this.batch;
+        boolean batched = sequences != null && kvMem == sequences.marker();
+        int segments = batched ? sequences.segments() : 1;
+        if (batched && sequences.rows() != batch) {
+            throw new IllegalArgumentException(
+                    "layer " + layerIndex + ": " + batch + " rows for a batch of " + sequences.rows());
+        }
+        // every segment's state is checked before anything is computed
+        AttentionState[] states = new AttentionState[segments];
+        int[] starts = new int[segments];
+        int[] lengths = new int[segments];
+        for (int s = 0; s < segments; s++) {
+            starts[s] = batched ? sequences.start(s) : startPosition;
+            lengths[s] = batched ? sequences.length(s) : batch;
+            states[s] = stateFor(batched ? sequences.sequence(s) : kvMem, starts[s]);
+        }
 
         try (AbstractTensor queryBatch = model.makeDenseTensor(batch, queryWidth);
                 AbstractTensor keyBatch = model.makeDenseTensor(batch, kvWidth);
@@ -190,12 +232,25 @@ public class KernelizedAttention extends CausalSelfAttention {
             float[] q = toFloats(queryBatch, batch, queryWidth);
             float[] k = toFloats(keyBatch, batch, kvWidth);
             float[] v = toFloats(valueBatch, batch, kvWidth);
-            rope.rotate(q, batch, c.numberOfHeads, startPosition);
-            rope.rotate(k, batch, c.numberOfKeyValueHeads, startPosition);
             float[] out = new float[batch * queryWidth];
-            kernel.forward(state, q, k, v, out, batch);
             AttentionObserver o = observer;
-            if (o != null) o.onAttention(layerIndex, startPosition, batch, q, k, v, out);
+            for (int s = 0, row = 0; s < segments; row += lengths[s], s++) {
+                rope.rotate(q, row, lengths[s], c.numberOfHeads, starts[s]);
+                rope.rotate(k, row, lengths[s], c.numberOfKeyValueHeads, starts[s]);
+                if (segments == 1) {
+                    forward(states[s], q, k, v, out, batch, starts[s]);
+                    if (o != null) o.onAttention(layerIndex, starts[s], batch, q, k, v, out);
+                    continue;
+                }
+                // the kernels take whole arrays: a segment's rows are copied out and its output back
+                float[] qs = Arrays.copyOfRange(q, row * queryWidth, (row + lengths[s]) * queryWidth);
+                float[] ks = Arrays.copyOfRange(k, row * kvWidth, (row + lengths[s]) * kvWidth);
+                float[] vs = Arrays.copyOfRange(v, row * kvWidth, (row + lengths[s]) * kvWidth);
+                float[] os = new float[qs.length];
+                forward(states[s], qs, ks, vs, os, lengths[s], starts[s]);
+                System.arraycopy(os, 0, out, row * queryWidth, os.length);
+                if (o != null) o.onAttention(layerIndex, starts[s], lengths[s], qs, ks, vs, os);
+            }
             fromFloats(out, attended, batch, queryWidth);
 
             AbstractTensor result = model.makeDenseTensor(batch, c.embeddingLength);

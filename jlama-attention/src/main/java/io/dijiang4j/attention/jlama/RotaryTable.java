@@ -95,13 +95,21 @@ public final class RotaryTable {
      * {@code startPosition + r}.
      */
     public void rotate(float[] x, int rows, int heads, long startPosition) {
+        rotate(x, 0, rows, heads, startPosition);
+    }
+
+    /**
+     * Rotates rows {@code firstRow .. firstRow + rows - 1} of {@code x} (rows of {@code heads} heads each) in place;
+     * row {@code firstRow + r} is at absolute position {@code startPosition + r}.
+     */
+    public void rotate(float[] x, int firstRow, int rows, int heads, long startPosition) {
         int width = heads * headSize;
         float[] cos = new float[half];
         float[] sin = new float[half];
         for (int r = 0; r < rows; r++) {
             long position = startPosition + r;
             angles(position, cos, sin);
-            int rowOff = r * width;
+            int rowOff = (firstRow + r) * width;
             for (int h = 0; h < heads; h++) {
                 int off = rowOff + h * headSize;
                 for (int j = 0; j < half; j++) {

@@ -91,7 +91,8 @@ public final class CalibrationFile {
         } catch (IOException e) {
             throw new IllegalStateException("cannot encode the calibration metadata", e);
         }
-        SafeTensors.Writer writer = SafeTensors.writer().metadata(METADATA_KEY, json);
+        // checksummed: a flipped bit anywhere is refused, not read as another plan (docs/DESIGN.md §6)
+        SafeTensors.Writer writer = SafeTensors.writer().checksummed().metadata(METADATA_KEY, json);
         tensors.forEach(
                 (name, t) -> writer.add(name, SafeTensors.DType.F32, t)); // name order: same calibration, same bytes
         return writer.toBytes();

@@ -13,6 +13,7 @@ public final class Sampler {
     private final int topK;
     private long state;
     private long[] order = new long[0];
+    private TokenConstraint constraint;
 
     /** Sampling with {@code options}' temperature, top-p and top-k, the random stream at {@code state} (a seed). */
     public Sampler(GenerationOptions options, long state) {
@@ -20,6 +21,12 @@ public final class Sampler {
         this.topP = options.topP();
         this.topK = options.topK();
         this.state = state;
+    }
+
+    /** Picks only tokens {@code constraint} allows (constrained decoding); returns this sampler. */
+    public Sampler constrainedBy(TokenConstraint constraint) {
+        this.constraint = constraint;
+        return this;
     }
 
     /** The random stream's position, to continue it later with {@code new Sampler(options, state())}. */
@@ -41,6 +48,15 @@ public final class Sampler {
 
     /** The next token. */
     public int next(float[] logits) {
+        if (constraint == null) return pick(logits);
+        float[] masked = logits.clone(); // the session may keep its logits (snapshots)
+        constraint.mask(masked);
+        int token = pick(masked);
+        constraint.accept(token);
+        return token;
+    }
+
+    private int pick(float[] logits) {
         if (temperature == 0f) return argmax(logits);
         int n = logits.length;
         int[] sorted = byDecreasingLogit(logits);

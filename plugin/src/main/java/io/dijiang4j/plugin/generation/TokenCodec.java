@@ -1,6 +1,7 @@
 package io.dijiang4j.plugin.generation;
 
 import com.github.tjake.jlama.safetensors.tokenizer.Tokenizer;
+import com.github.tjake.jlama.safetensors.tokenizer.TokenizerModel;
 import java.util.Collection;
 import java.util.Optional;
 import java.util.Set;
@@ -70,6 +71,22 @@ public final class TokenCodec implements Vocabulary {
     @Override
     public String decode(int token) {
         if (tokenizer.getModel().isSpecialToken(token)) return "";
+        return tokenizer.decode(token);
+    }
+
+    /**
+     * A byte piece ({@code <0xNN>}) that Jlama's decoder buffers (identifier characters, and any byte after one, until
+     * four are in: docs/JLAMA.md §4) has no text of its own; other byte pieces are their character.
+     */
+    @Override
+    public String stableText(int token) {
+        TokenizerModel model = tokenizer.getModel();
+        if (model.isSpecialToken(token)) return "";
+        String piece = model.byteFallback ? model.vocabLookup.inverse().get((long) token) : null;
+        if (piece != null && piece.length() == 6 && piece.startsWith("<0x") && piece.endsWith(">")) {
+            char c = (char) Integer.parseInt(piece.substring(3, 5), 16);
+            return Character.isUnicodeIdentifierPart(c) || c >= 0x80 ? null : Character.toString(c);
+        }
         return tokenizer.decode(token);
     }
 

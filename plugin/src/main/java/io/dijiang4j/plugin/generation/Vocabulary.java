@@ -7,4 +7,12 @@ public interface Vocabulary {
 
     /** Whether this token ends a generation (an end-of-sequence token of the model). */
     boolean isEndToken(int token);
+
+    /**
+     * The text a token adds whatever came before it, or null where {@link #decode} depends on the tokens before
+     * (constrained decoding allows only tokens whose text it knows in advance).
+     */
+    default String stableText(int token) {
+        return decode(token);
+    }
 }

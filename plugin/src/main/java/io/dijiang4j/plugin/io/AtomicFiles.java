@@ -4,8 +4,11 @@ import java.io.IOException;
 import java.io.UncheckedIOException;
 import java.nio.ByteBuffer;
 import java.nio.channels.FileChannel;
+import java.nio.channels.FileLock;
+import java.nio.channels.OverlappingFileLockException;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.AtomicMoveNotSupportedException;
+import java.nio.file.DirectoryStream;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.StandardCopyOption;
@@ -17,8 +20,8 @@ import java.util.stream.Stream;
 /**
  * Every file the project writes goes through here: the content goes to a temporary file in the target's directory,
  * is forced to disk, then renamed over the target in one step. A reader sees the old file or the new one, never
- * half of one, and a crash leaves at most a hidden {@code .name.*.tmp} file. Failures are one-line
- * {@link UncheckedIOException}s naming the target.
+ * half of one, and a crash leaves at most a hidden {@code .name.*.tmp} file, which the next successful write of
+ * the same target deletes. Failures are one-line {@link UncheckedIOException}s naming the target.
  */
 public final class AtomicFiles {
     private AtomicFiles() {}
@@ -50,7 +53,8 @@ public final class AtomicFiles {
             Files.createDirectories(target.getParent());
             Path tmp = Files.createTempFile(target.getParent(), "." + target.getFileName() + ".", ".tmp");
             try {
-                try (FileChannel out = FileChannel.open(tmp, StandardOpenOption.WRITE)) {
+                try (FileChannel out = FileChannel.open(tmp, StandardOpenOption.WRITE);
+                        FileLock writing = out.lock()) {
                     content.writeTo(out);
                     out.force(true);
                 }
@@ -59,9 +63,33 @@ public final class AtomicFiles {
             } finally {
                 Files.deleteIfExists(tmp);
             }
+            deleteAbandoned(target);
             syncDirectory(target.getParent());
         } catch (IOException e) {
             throw new UncheckedIOException("cannot write " + file + ": " + describe(e), e);
+        }
+    }
+
+    /**
+     * Deletes the temporary files of {@code target} that a killed writer left: those nobody holds the lock of (the
+     * operating system releases a dead process's locks; a writer of this or another live process still holds its
+     * own, so it is left alone).
+     */
+    private static void deleteAbandoned(Path target) {
+        String glob =
+                "." + target.getFileName().toString().replace("\\", "\\\\").replaceAll("([*?\\[\\]{}])", "\\\\$1")
+                        + ".*.tmp";
+        try (DirectoryStream<Path> stale = Files.newDirectoryStream(target.getParent(), glob)) {
+            for (Path p : stale) {
+                try (FileChannel ch = FileChannel.open(p, StandardOpenOption.WRITE);
+                        FileLock lock = ch.tryLock()) {
+                    if (lock != null) Files.deleteIfExists(p);
+                } catch (IOException | OverlappingFileLockException e) {
+                    // held by a writer of this JVM, or gone already: not abandoned
+                }
+            }
+        } catch (IOException | RuntimeException e) {
+            // best effort: the file itself was written
         }
     }
 

@@ -38,6 +38,14 @@ import java.util.TreeSet;
  */
 public final class SafeTensors {
     static final String METADATA = "__metadata__";
+    /**
+     * Metadata key of a file's CRC-32 (8 hex digits) over all its bytes with these digits read as zeros; written by
+     * {@link Writer#checksummed()} (sidecars), checked whenever present, so that one flipped bit anywhere in a
+     * small file is refused instead of read as other numbers.
+     */
+    static final String CHECKSUM = "crc32";
+
+    private static final String CHECKSUM_PLACEHOLDER = "00000000";
     /** Headers above this are not safetensors files (real ones are kilobytes to a few megabytes). */
     static final long MAX_HEADER_BYTES = 100_000_000;
 
@@ -254,7 +262,40 @@ public final class SafeTensors {
                 throw new IllegalArgumentException(where + "data size " + dataLength
                         + " bytes does not match the header's tensors (" + covered + " bytes)");
             }
+            if (metadata.containsKey(CHECKSUM)) verifyChecksum(where, source, headerBytes, metadata.get(CHECKSUM));
             headers.add(headerBytes);
+        }
+
+        private static void verifyChecksum(String where, Source source, byte[] header, String stored) {
+            byte[] field = ("\"" + CHECKSUM + "\":\"" + stored + "\"").getBytes(StandardCharsets.UTF_8);
+            int at = indexOf(header, field);
+            if (stored.length() != CHECKSUM_PLACEHOLDER.length() || at < 0 || source.size() > Integer.MAX_VALUE) {
+                throw new IllegalArgumentException(where + "corrupt safetensors header (bad " + CHECKSUM + ")");
+            }
+            byte[] all = new byte[(int) source.size()];
+            try {
+                source.read(ByteBuffer.wrap(all), 0);
+            } catch (IOException e) {
+                throw new IllegalArgumentException(where + "cannot read: " + oneLine(e));
+            }
+            int digits = 8 + at + field.length - 1 - stored.length();
+            for (int i = 0; i < stored.length(); i++) all[digits + i] = '0';
+            java.util.zip.CRC32 crc = new java.util.zip.CRC32();
+            crc.update(all);
+            String computed = String.format("%08x", crc.getValue());
+            if (!computed.equals(stored)) {
+                throw new IllegalArgumentException(where + "damaged file: checksum " + computed + ", the header says "
+                        + stored + " (truncated or changed since it was written)");
+            }
+        }
+
+        private static int indexOf(byte[] haystack, byte[] needle) {
+            outer:
+            for (int i = 0; i + needle.length <= haystack.length; i++) {
+                for (int j = 0; j < needle.length; j++) if (haystack[i + j] != needle[j]) continue outer;
+                return i;
+            }
+            return -1;
         }
 
         private static Entry entry(
@@ -276,7 +317,8 @@ public final class SafeTensors {
             long end = offsets.get(1).canConvertToLong() ? offsets.get(1).asLong() : -1;
             if (begin < 0 || end < begin || end > dataLength) {
                 throw new IllegalArgumentException(tensor + "lies outside the file (offsets " + begin + ".." + end
-                        + ", data " + dataLength + " bytes; truncated?)");
+                        + ", data " + dataLength + " bytes; truncated? the file has " + source.size()
+                        + " bytes, this tensor needs at least " + (dataStart + Math.max(end, 0)) + ")");
             }
             DType dtype = DType.of(dtypeName);
             if (dtype != null && end - begin != dtype.bytes(count(shape))) {
@@ -355,6 +397,55 @@ public final class SafeTensors {
             return new Tensor(out, e.shape.clone());
         }
 
+        /**
+         * The index of the first NaN or infinite value of a float tensor (F32, F16, BF16), or -1 when every value is
+         * finite or the dtype holds no floats (Q4 and I8 blocks: their F32 scales are tensors of their own). The
+         * stored bits are read in chunks and their exponent field tested with the Vector API (all ones: NaN or
+         * infinity), so a gigabyte of weights costs well under a second once it is in the page cache.
+         */
+        public long firstNonFinite(String name) {
+            Entry e = entry(name);
+            int width;
+            int exponent;
+            if (e.dtype == DType.F32) {
+                width = 4;
+                exponent = 0x7f800000;
+            } else if (e.dtype == DType.F16 || e.dtype == DType.BF16) {
+                width = 2;
+                exponent = e.dtype == DType.F16 ? 0x7c00 : 0x7f80;
+            } else {
+                return -1;
+            }
+            long count = (e.end - e.begin) / width;
+            ByteBuffer buf = ByteBuffer.allocate(1 << 20).order(ByteOrder.LITTLE_ENDIAN);
+            int[] ints = width == 4 ? new int[buf.capacity() / 4] : null;
+            short[] shorts = width == 2 ? new short[buf.capacity() / 2] : null;
+            try (Source.Open in = e.source.open()) {
+                long pos = e.dataStart + e.begin;
+                for (long done = 0; done < count; ) {
+                    int n = (int) Math.min((long) buf.capacity() / width, count - done);
+                    buf.clear().limit(n * width);
+                    in.read(buf, pos);
+                    pos += (long) n * width;
+                    buf.flip();
+                    int hit = width == 4
+                            ? NonFinite.firstIn(ints, buf.asIntBuffer(), n, exponent)
+                            : NonFinite.firstIn(shorts, buf.asShortBuffer(), n, (short) exponent);
+                    if (hit >= 0) return done + hit;
+                    done += n;
+                }
+            } catch (IOException ex) {
+                throw new UncheckedIOException(
+                        "cannot read tensor '" + name + "' of " + e.source.name() + ": " + oneLine(ex), ex);
+            }
+            return -1;
+        }
+
+        /** The file (or in-memory source) that holds {@code name}, as errors name it. */
+        public String fileOf(String name) {
+            return entry(name).source.name();
+        }
+
         /** The tensor called {@code name}, checked to have exactly the expected shape. */
         public Tensor get(String name, int... expectedShape) {
             int[] shape = entry(name).shape;
@@ -377,6 +468,7 @@ public final class SafeTensors {
         private final ObjectNode tensors = JSON.createObjectNode();
         private final TreeMap<String, String> metadata = new TreeMap<>();
         private long offset;
+        private boolean checksummed;
 
         private Writer(Path spool) {
             this.spool = spool;
@@ -386,6 +478,13 @@ public final class SafeTensors {
                 throw new UncheckedIOException("cannot open " + spool + ": " + oneLine(e), e);
             }
             this.memory = spool == null ? new ByteArrayOutputStream() : null;
+        }
+
+        /** Adds the {@link #CHECKSUM} of the whole file to its metadata (in-memory writers only). */
+        public Writer checksummed() {
+            if (memory == null) throw new IllegalStateException("only an in-memory writer adds a checksum");
+            checksummed = true;
+            return this;
         }
 
         public Writer metadata(String key, String value) {
@@ -441,10 +540,21 @@ public final class SafeTensors {
         /** The file's bytes (in-memory writers only). */
         public byte[] toBytes() {
             if (memory == null) throw new IllegalStateException("a spooled writer writes to a file: use writeTo");
+            if (checksummed) metadata.put(CHECKSUM, CHECKSUM_PLACEHOLDER);
             byte[] header = header();
             byte[] data = memory.toByteArray();
             byte[] out = Arrays.copyOf(header, header.length + data.length);
             System.arraycopy(data, 0, out, header.length, data.length);
+            if (checksummed) {
+                java.util.zip.CRC32 crc = new java.util.zip.CRC32();
+                crc.update(out);
+                byte[] field =
+                        ("\"" + CHECKSUM + "\":\"" + CHECKSUM_PLACEHOLDER + "\"").getBytes(StandardCharsets.UTF_8);
+                int digits = Reader.indexOf(header, field) + field.length - 1 - CHECKSUM_PLACEHOLDER.length();
+                byte[] hex = String.format("%08x", crc.getValue()).getBytes(StandardCharsets.UTF_8);
+                System.arraycopy(hex, 0, out, digits, hex.length);
+                metadata.remove(CHECKSUM);
+            }
             return out;
         }
 

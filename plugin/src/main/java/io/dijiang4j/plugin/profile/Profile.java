@@ -25,6 +25,8 @@ import java.util.Objects;
  * @param decay per-position decay lambda in (0, 1] of the kernelized memory (1 = none)
  * @param backend auto, cpu or cuda
  * @param featureSeed seed of the random feature maps (key {@code feature_seed})
+ * @param checkWeights scan the weights for NaN and infinity when the model loads (key {@code check_weights}, default
+ *     true; the cheap checks of file sizes, shapes and dtypes always run)
  * @param generation default generation parameters (keys {@code max_tokens}, {@code temperature} (default {@link
  *     GenerationOptions#DEFAULT_TEMPERATURE}), {@code top_p}, {@code top_k}; {@code seed}, the sampling seed, null
  *     when the key is not given)
@@ -47,6 +49,7 @@ public record Profile(
         double decay,
         Backend backend,
         long featureSeed,
+        boolean checkWeights,
         GenerationOptions generation,
         Source source) {
 
@@ -115,6 +118,7 @@ public record Profile(
                 1.0,
                 Backend.AUTO,
                 DEFAULT_SEED,
+                true,
                 GenerationOptions.defaults(),
                 Source.NONE);
     }
@@ -211,6 +215,13 @@ public record Profile(
         return c.build();
     }
 
+    /** Whether loading scans the weights for NaN and infinity (key {@code check_weights}). */
+    public Profile withCheckWeights(boolean check) {
+        Copy c = new Copy(this, "check_weights");
+        c.checkWeights = check;
+        return c.build();
+    }
+
     /** Which calibration sidecar to use (none, a file, or the one beside the model). */
     public Profile withCalibration(CalibrationChoice newCalibration) {
         Copy c = new Copy(this, "calibration");
@@ -235,6 +246,7 @@ public record Profile(
         double decay;
         Backend backend;
         long featureSeed;
+        boolean checkWeights;
         GenerationOptions generation;
         Source source;
 
@@ -254,6 +266,7 @@ public record Profile(
             decay = p.decay;
             backend = p.backend;
             featureSeed = p.featureSeed;
+            checkWeights = p.checkWeights;
             generation = p.generation;
             source = setKeys.length == 0 ? p.source : p.source.withSet(setKeys);
         }
@@ -275,6 +288,7 @@ public record Profile(
                     decay,
                     backend,
                     featureSeed,
+                    checkWeights,
                     generation,
                     source);
         }

@@ -46,11 +46,22 @@ public final class ProfileLoader {
             "decay",
             "backend",
             "feature_seed",
+            "check_weights",
             "seed",
             "max_tokens",
             "temperature",
             "top_p",
             "top_k"));
+
+    /**
+     * Upper bound of sinks, window, exact cache, budget and features: a state is allocated whole when a session
+     * starts (per KV head, this many rows of the head size), so a mistyped huge value would otherwise end in an
+     * OutOfMemoryError or an int overflow instead of one line; 2^20 is far beyond any useful setting.
+     */
+    public static final int MAX_TOKENS_PER_HEAD = 1 << 20;
+
+    /** Upper bound of block_size: the chunked form holds a block x block score matrix. */
+    public static final int MAX_BLOCK_SIZE = 4096;
 
     private ProfileLoader() {}
 
@@ -121,15 +132,20 @@ public final class ProfileLoader {
                 : Profile.defaultFeatureMap(mode);
         int features = values.containsKey("features") ? r.integer("features") : d.features();
         if (features < 1) throw r.error("features", "must be a positive number of features, got " + features);
+        r.atMost("features", features, MAX_TOKENS_PER_HEAD);
         int sinks = values.containsKey("sinks") ? r.integer("sinks") : d.sinks();
         if (sinks < 0) throw r.error("sinks", "must be >= 0, got " + sinks);
+        r.atMost("sinks", sinks, MAX_TOKENS_PER_HEAD);
         int window = values.containsKey("window") ? r.integer("window") : d.window();
         if (window < 0) throw r.error("window", "must be >= 0, got " + window);
+        r.atMost("window", window, MAX_TOKENS_PER_HEAD);
         int exactCache = values.containsKey("exact_cache") ? r.integer("exact_cache") : d.exactCache();
         if (exactCache < 0)
             throw r.error("exact_cache", "must be >= 0 (evicted tokens per KV head), got " + exactCache);
+        r.atMost("exact_cache", exactCache, MAX_TOKENS_PER_HEAD);
         if (values.containsKey("budget")) {
             int budget = r.integer("budget");
+            r.atMost("budget", budget, MAX_TOKENS_PER_HEAD);
             try {
                 ExactBudget split = ExactBudget.split(
                         budget,
@@ -155,10 +171,12 @@ public final class ProfileLoader {
         }
         int blockSize = values.containsKey("block_size") ? r.integer("block_size") : d.blockSize();
         if (blockSize < 1) throw r.error("block_size", "must be >= 1, got " + blockSize);
+        r.atMost("block_size", blockSize, MAX_BLOCK_SIZE);
         double decay = values.containsKey("decay") ? r.number("decay") : d.decay();
         if (!(decay > 0 && decay <= 1)) throw r.error("decay", "must be in (0, 1], got " + decay);
         Backend backend = values.containsKey("backend") ? r.choice("backend", Backend::parse) : d.backend();
         long featureSeed = values.containsKey("feature_seed") ? r.longValue("feature_seed") : d.featureSeed();
+        boolean checkWeights = values.containsKey("check_weights") ? r.bool("check_weights") : d.checkWeights();
 
         GenerationOptions g = d.generation();
         int maxTokens = values.containsKey("max_tokens") ? r.integer("max_tokens") : g.maxTokens();
@@ -188,6 +206,7 @@ public final class ProfileLoader {
                 decay,
                 backend,
                 featureSeed,
+                checkWeights,
                 generation,
                 source);
     }
@@ -275,6 +294,17 @@ public final class ProfileLoader {
             long v = longValue(key);
             if (v != (int) v) throw error(key, "number too large: " + v);
             return (int) v;
+        }
+
+        void atMost(String key, long value, long max) {
+            if (value > max) throw error(key, "must be at most " + max + ", got " + value);
+        }
+
+        boolean bool(String key) {
+            String v = scalar(key, "true or false").getValue().strip();
+            if (v.equalsIgnoreCase("true")) return true;
+            if (v.equalsIgnoreCase("false")) return false;
+            throw error(key, "expected true or false, got '" + v + "'");
         }
 
         double number(String key) {

@@ -91,7 +91,8 @@ class SafeTensorsTest {
         byte[] good = SafeTensors.writer().add("t", DType.F32, MATRIX).toBytes();
         assertEquals("f: truncated (3 bytes)", error(Arrays.copyOf(good, 3)));
         assertTrue(error(Arrays.copyOf(good, good.length - 1))
-                .startsWith("f: tensor 't' lies outside the file (offsets 0..24, data 23 bytes; truncated?)"));
+                .startsWith("f: tensor 't' lies outside the file (offsets 0..24, data 23 bytes; truncated? the file"
+                        + " has " + (good.length - 1) + " bytes, this tensor needs at least " + good.length + ")"));
         assertEquals(
                 "f: data size 25 bytes does not match the header's tensors (24 bytes)",
                 error(Arrays.copyOf(good, good.length + 1)));

@@ -59,8 +59,11 @@ public final class ChatCommand implements Callable<Integer> {
                         continue;
                     }
                     if (text.startsWith("/load ")) {
-                        Session restored =
-                                model.restoreSession(Path.of(text.substring(6).strip()));
+                        Path file = Path.of(text.substring(6).strip());
+                        if (!java.nio.file.Files.isRegularFile(file)) {
+                            throw new IllegalArgumentException("/load " + file + ": no such snapshot file");
+                        }
+                        Session restored = model.restoreSession(file);
                         session.close();
                         session = restored;
                         // the snapshot holds the state, not the text: later turns start a new templated history

@@ -1,0 +1,50 @@
+package io.dijiang4j.adapters;
+
+import java.time.Duration;
+
+/**
+ * How a {@link DiJiangRuntime} schedules its requests (continuous batching, docs/DESIGN.md §8).
+ *
+ * @param maxActive sessions decoded together: each forward pass advances every active session by one token
+ * @param maxQueued requests waiting for a free session beyond those, served in arrival order; one more is refused
+ *     with {@link QueueFullException}
+ * @param prefillChunk prompt tokens prefilled per forward pass, beside the active sessions' decode rows, so that
+ *     running streams do not stall behind a long prompt
+ * @param linger how long a forward pass waits for the active sessions that have not yet asked for their next token
+ *     (sampling and streaming run on each request's own thread), so that they share the pass
+ */
+public record Scheduling(int maxActive, int maxQueued, int prefillChunk, Duration linger) {
+    /**
+     * 16 active sessions, 256 waiting, prompts prefilled 128 tokens per pass, 5 ms linger (a thread woken on a busy
+     * machine can take milliseconds to run: a shorter linger splits the passes there).
+     */
+    public static final Scheduling DEFAULT = new Scheduling(16, 256, 128, Duration.ofMillis(5));
+
+    /** One request at a time, in arrival order: what the runtime did before it batched sessions. */
+    public static Scheduling serial() {
+        return DEFAULT.withMaxActive(1);
+    }
+
+    public Scheduling {
+        if (maxActive < 1) throw new IllegalArgumentException("maxActive must be >= 1, got " + maxActive);
+        if (maxQueued < 0) throw new IllegalArgumentException("maxQueued must be >= 0, got " + maxQueued);
+        if (prefillChunk < 1) throw new IllegalArgumentException("prefillChunk must be >= 1, got " + prefillChunk);
+        if (linger == null || linger.isNegative()) throw new IllegalArgumentException("linger must be >= 0");
+    }
+
+    public Scheduling withMaxActive(int n) {
+        return new Scheduling(n, maxQueued, prefillChunk, linger);
+    }
+
+    public Scheduling withMaxQueued(int n) {
+        return new Scheduling(maxActive, n, prefillChunk, linger);
+    }
+
+    public Scheduling withPrefillChunk(int n) {
+        return new Scheduling(maxActive, maxQueued, n, linger);
+    }
+
+    public Scheduling withLinger(Duration d) {
+        return new Scheduling(maxActive, maxQueued, prefillChunk, d);
+    }
+}

@@ -1,0 +1,367 @@
+package io.dijiang4j.adapters;
+
+import io.dijiang4j.adapters.engine.InferenceEngine;
+import io.dijiang4j.adapters.engine.InferenceSession;
+import io.dijiang4j.plugin.generation.StepModel;
+import java.util.ArrayDeque;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.List;
+import java.util.concurrent.CancellationException;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.locks.Condition;
+import java.util.concurrent.locks.ReentrantLock;
+import java.util.function.BooleanSupplier;
+
+/**
+ * Continuous batching for a {@link DiJiangRuntime} (docs/DESIGN.md §8): up to {@link Scheduling#maxActive()}
+ * requests hold a slot, the others wait in arrival order. Each request runs the plugin's decode loop on its own
+ * thread over a {@link StepModel} whose prefill and steps are handed to this scheduler, which runs one forward pass
+ * ({@link InferenceEngine#advance}) for every slot that asked: each pass advances every active session by one token,
+ * plus at most {@link Scheduling#prefillChunk()} prompt tokens of sessions that are still prefilling. Requests join
+ * and leave between passes; a cancelled request leaves before the next pass.
+ *
+ * <p>No scheduler thread: the request whose ask completes the pass (every active slot has asked), or the first to
+ * see the linger run out, runs the pass on its own thread while the others wait for their logits. A lone request
+ * thus runs its passes itself, without a hand-off.
+ */
+final class StepScheduler implements AutoCloseable {
+    private final InferenceEngine engine;
+    private final ReentrantLock engineLock;
+    private final Scheduling settings;
+    private final ReentrantLock lock = new ReentrantLock();
+    private final Condition slotFreed = lock.newCondition();
+    private final ArrayDeque<Slot> queue = new ArrayDeque<>();
+    private final List<Slot> active = new ArrayList<>(); // in admission order
+    private boolean closed;
+    private boolean passRunning;
+    private long oldestAsk; // System.nanoTime() of the oldest ask not yet in a pass
+    private long passes;
+    private long rows;
+
+    StepScheduler(InferenceEngine engine, ReentrantLock engineLock, Scheduling settings) {
+        this.engine = engine;
+        this.engineLock = engineLock;
+        this.settings = settings;
+    }
+
+    /**
+     * A slot now, or a place at the end of the queue ({@link Slot#awaitAdmission()} waits for the slot). Never
+     * blocks.
+     *
+     * @throws QueueFullException when {@link Scheduling#maxQueued()} requests already wait
+     */
+    Slot reserve(BooleanSupplier cancelled) {
+        lock.lock();
+        try {
+            if (closed) throw new IllegalStateException("the model was closed");
+            Slot slot = new Slot(cancelled);
+            if (active.size() < settings.maxActive() && queue.isEmpty()) {
+                slot.admitted = true;
+                active.add(slot);
+            } else if (queue.size() >= settings.maxQueued()) {
+                throw new QueueFullException(settings.maxActive() + " requests are running and " + queue.size()
+                        + " waiting, the most this runtime queues; retry later");
+            } else {
+                queue.add(slot);
+            }
+            return slot;
+        } finally {
+            lock.unlock();
+        }
+    }
+
+    int activeSessions() {
+        lock.lock();
+        try {
+            return active.size();
+        } finally {
+            lock.unlock();
+        }
+    }
+
+    int queuedRequests() {
+        lock.lock();
+        try {
+            return queue.size();
+        } finally {
+            lock.unlock();
+        }
+    }
+
+    /** Forward passes run so far and the session rows they advanced (their ratio is the mean batch). */
+    long[] passesAndRows() {
+        lock.lock();
+        try {
+            return new long[] {passes, rows};
+        } finally {
+            lock.unlock();
+        }
+    }
+
+    /** One request's hold on the scheduler: a slot, or its place in the queue until it gets one. */
+    final class Slot implements AutoCloseable {
+        private final Condition ready = lock.newCondition();
+        private final BooleanSupplier cancelled;
+        private boolean admitted;
+        private boolean released;
+        private boolean interrupted;
+        private Work pending;
+
+        private Slot(BooleanSupplier cancelled) {
+            this.cancelled = cancelled;
+        }
+
+        /** Waits in the queue until this request holds a slot. */
+        void awaitAdmission() {
+            lock.lock();
+            try {
+                while (!admitted) {
+                    checkLive();
+                    await(Long.MAX_VALUE);
+                }
+            } finally {
+                lock.unlock();
+                restoreInterrupt();
+            }
+        }
+
+        /** Throws when the request was cancelled (or its thread interrupted) or the runtime closed. */
+        void checkLive() {
+            if (cancelled.getAsBoolean() || interrupted)
+                throw new CancellationException("the generation was cancelled");
+            if (closed) throw new IllegalStateException("the model was closed");
+        }
+
+        /** Wakes this request's thread to see a cancellation. */
+        void wake() {
+            lock.lock();
+            try {
+                ready.signalAll();
+            } finally {
+                lock.unlock();
+            }
+        }
+
+        /** {@code session} seen through this scheduler: prefill in chunks and steps run in the shared passes. */
+        StepModel stepModel(InferenceSession session) {
+            return new StepModel() {
+                @Override
+                public long position() {
+                    return session.position();
+                }
+
+                @Override
+                public long positionLimit() {
+                    return session.positionLimit();
+                }
+
+                @Override
+                public float[] prefill(int[] tokens) {
+                    float[] logits = null;
+                    for (int from = 0; from < tokens.length; from += settings.prefillChunk()) {
+                        int to = Math.min(tokens.length, from + settings.prefillChunk());
+                        logits = submit(session, Arrays.copyOfRange(tokens, from, to));
+                    }
+                    if (logits == null) throw new IllegalArgumentException("no tokens to prefill");
+                    return logits;
+                }
+
+                @Override
+                public float[] step(int token) {
+                    return submit(session, new int[] {token});
+                }
+            };
+        }
+
+        private float[] submit(InferenceSession session, int[] tokens) {
+            lock.lock();
+            try {
+                checkLive();
+                Work work = new Work(session, tokens);
+                if (!hasWork()) oldestAsk = System.nanoTime();
+                pending = work;
+                while (!work.done) {
+                    // a pass that holds the session must finish before the request may leave and close it
+                    if (!work.taken && (cancelled.getAsBoolean() || interrupted || closed)) {
+                        pending = null;
+                        checkLive();
+                    }
+                    if (passRunning || !hasWork()) {
+                        await(Long.MAX_VALUE);
+                        continue;
+                    }
+                    // the sessions that have not asked yet are sampling or streaming: a moment, so that they share
+                    long linger = oldestAsk + settings.linger().toNanos() - System.nanoTime();
+                    if (linger > 0 && !everyActiveAsked()) await(linger);
+                    else lead();
+                }
+                pending = null;
+                if (work.error != null) throw work.error;
+                checkLive();
+                return work.logits;
+            } finally {
+                lock.unlock();
+                restoreInterrupt();
+            }
+        }
+
+        /** Runs one pass on this thread (called and returning with the lock held). */
+        private void lead() {
+            List<Work> batch = take();
+            passRunning = true;
+            lock.unlock();
+            try {
+                execute(batch);
+            } finally {
+                lock.lock();
+                passRunning = false;
+                passes++;
+                rows += batch.size();
+                for (Work w : batch) w.done = true;
+                if (hasWork()) oldestAsk = System.nanoTime();
+                for (Slot s : active) s.ready.signalAll();
+            }
+        }
+
+        private void await(long nanos) {
+            try {
+                if (nanos == Long.MAX_VALUE) ready.await();
+                else ready.awaitNanos(nanos);
+            } catch (InterruptedException e) {
+                interrupted = true; // an interrupted request is a cancelled one
+            }
+        }
+
+        private void restoreInterrupt() {
+            if (interrupted) Thread.currentThread().interrupt();
+        }
+
+        /** Leaves: the slot goes to the first request in the queue. */
+        @Override
+        public void close() {
+            lock.lock();
+            try {
+                if (released) return;
+                released = true;
+                pending = null;
+                if (!admitted) {
+                    queue.remove(this);
+                    return;
+                }
+                active.remove(this);
+                if (!closed && !queue.isEmpty()) {
+                    Slot next = queue.poll();
+                    next.admitted = true;
+                    active.add(next);
+                    next.ready.signalAll();
+                }
+                // the pass that waited for this slot's ask may go
+                for (Slot s : active) s.ready.signalAll();
+                slotFreed.signalAll();
+            } finally {
+                lock.unlock();
+            }
+        }
+    }
+
+    /** Tokens for one session in the next pass, and what the pass gave back. */
+    private static final class Work {
+        final InferenceSession session;
+        final int[] tokens;
+        boolean taken;
+        boolean done;
+        float[] logits;
+        RuntimeException error;
+
+        Work(InferenceSession session, int[] tokens) {
+            this.session = session;
+            this.tokens = tokens;
+        }
+    }
+
+    private boolean hasWork() {
+        for (Slot s : active) if (s.pending != null && !s.pending.taken) return true;
+        return false;
+    }
+
+    private boolean everyActiveAsked() {
+        for (Slot s : active) if (s.pending == null || s.pending.taken) return false;
+        return true;
+    }
+
+    /** Every decode row, and prompt chunks in admission order up to the pass's prompt budget (at least one). */
+    private List<Work> take() {
+        List<Work> batch = new ArrayList<>();
+        int budget = settings.prefillChunk();
+        boolean prefilling = false;
+        for (Slot s : active) {
+            Work w = s.pending;
+            if (w == null || w.taken) continue;
+            if (w.tokens.length > 1) {
+                if (prefilling && w.tokens.length > budget) continue;
+                prefilling = true;
+                budget -= w.tokens.length;
+            }
+            w.taken = true;
+            batch.add(w);
+        }
+        return batch;
+    }
+
+    private void execute(List<Work> batch) {
+        List<InferenceSession> sessions = new ArrayList<>(batch.size());
+        List<int[]> tokens = new ArrayList<>(batch.size());
+        for (Work w : batch) {
+            sessions.add(w.session);
+            tokens.add(w.tokens);
+        }
+        try {
+            float[][] logits;
+            engineLock.lock();
+            try {
+                logits = engine.advance(sessions, tokens);
+            } finally {
+                engineLock.unlock();
+            }
+            for (int i = 0; i < batch.size(); i++) batch.get(i).logits = logits[i];
+        } catch (RuntimeException | Error e) {
+            if (batch.size() == 1) {
+                batch.get(0).error = e instanceof RuntimeException r ? r : new IllegalStateException(e);
+            } else {
+                // the engine checks every row before it moves any session: alone, only the culprit fails
+                for (Work w : batch) execute(List.of(w));
+            }
+        }
+    }
+
+    /**
+     * Stops admitting; queued requests and requests between passes fail ("the model was closed"), the pass in
+     * flight finishes, and this waits (at most {@code timeout}) for the requests to leave.
+     */
+    void close(long timeout, TimeUnit unit) {
+        lock.lock();
+        try {
+            if (closed) return;
+            closed = true;
+            for (Slot s : queue) s.ready.signalAll();
+            for (Slot s : active) s.ready.signalAll();
+            long wait = unit.toNanos(timeout);
+            while ((!active.isEmpty() || !queue.isEmpty()) && wait > 0) {
+                try {
+                    wait = slotFreed.awaitNanos(wait);
+                } catch (InterruptedException e) {
+                    Thread.currentThread().interrupt();
+                    break;
+                }
+            }
+        } finally {
+            lock.unlock();
+        }
+    }
+
+    @Override
+    public void close() {
+        close(10, TimeUnit.SECONDS);
+    }
+}
