@@ -4,6 +4,7 @@ import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.node.ArrayNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
+import io.dijiang4j.adapters.Scheduling;
 import io.dijiang4j.adapters.engine.InferenceEngine;
 import io.dijiang4j.adapters.state.LocalPrefixStateStore;
 import io.dijiang4j.bench.BenchReport;
@@ -78,6 +79,7 @@ final class ServeBench {
 
     private final Profile profile;
     private final String mode;
+    private final Scheduling scheduling;
     private final List<Integer> levels;
     private final int historyTokens;
     private final int turns;
@@ -91,6 +93,7 @@ final class ServeBench {
     ServeBench(
             Profile profile,
             String mode,
+            Scheduling scheduling,
             List<Integer> levels,
             int historyTokens,
             int turns,
@@ -100,6 +103,7 @@ final class ServeBench {
             PrintStream progress) {
         this.profile = profile;
         this.mode = mode;
+        this.scheduling = scheduling;
         this.levels = levels;
         this.historyTokens = historyTokens;
         this.turns = turns;
@@ -119,6 +123,7 @@ final class ServeBench {
                 "bench",
                 id -> ServerSettings.defaults(id).withPort(0).withMaxInFlight(2 * clients),
                 states,
+                scheduling,
                 line -> progress.println("bench-serve: " + line))) {
             OpenAiServer server = stack.server();
             InferenceEngine engine = stack.runtime().engine();
@@ -362,7 +367,7 @@ final class ServeBench {
                 model));
         s.append(String.format(
                 Locale.ROOT,
-                "%-8s %7s %7s %8s %9s %6s %9s %9s %9s %9s %9s %12s %10s%n",
+                "%-16s %7s %7s %8s %9s %6s %9s %9s %9s %9s %9s %12s %10s%n",
                 "mode",
                 "clients",
                 "history",
@@ -384,7 +389,7 @@ final class ServeBench {
                     .orElse(Double.NaN);
             s.append(String.format(
                     Locale.ROOT,
-                    "%-8s %7d %7d %8s %9.1f %6.2f %9.0f %9.0f %9.1f %9.1f %8.0f%% %12d %10.0f%n",
+                    "%-16s %7d %7d %8s %9.1f %6.2f %9.0f %9.0f %9.1f %9.1f %8.0f%% %12d %10.0f%n",
                     l.mode(),
                     l.clients(),
                     l.historyTokens(),

@@ -1,6 +1,7 @@
 package io.dijiang4j.bench.serve;
 
 import com.github.tjake.jlama.safetensors.DType;
+import io.dijiang4j.adapters.Scheduling;
 import io.dijiang4j.bench.BenchReport;
 import io.dijiang4j.plugin.io.AtomicFiles;
 import io.dijiang4j.plugin.profile.Mode;
@@ -36,6 +37,14 @@ public final class ServeBenchCommand implements Callable<Integer> {
 
     @Option(names = "--modes", defaultValue = "hybrid,softmax", split = ",", description = "Modes to compare.")
     List<String> modes;
+
+    @Option(
+            names = "--scheduling",
+            defaultValue = "batched",
+            split = ",",
+            description =
+                    "batched (the runtime's continuous batching) and/or serial (one request at a time), side by side.")
+    List<String> schedulings;
 
     @Option(names = "--clients", defaultValue = "1,4,8,16", split = ",", description = "Concurrent clients per level.")
     List<Integer> clients;
@@ -96,9 +105,27 @@ public final class ServeBenchCommand implements Callable<Integer> {
             List<ServeBench.Level> levels = new ArrayList<>();
             for (String m : modes) {
                 Profile profile = Profile.defaults(ModelReference.local(dir)).withMode(Mode.parse(m));
-                levels.addAll(new ServeBench(
-                                profile, m, clients, historyTokens, turns, maxTokens, stateBytes, seed, System.err)
-                        .run());
+                for (String sched : schedulings) {
+                    Scheduling scheduling = switch (sched) {
+                        case "batched" -> Scheduling.DEFAULT;
+                        case "serial" -> Scheduling.serial();
+                        default ->
+                            throw new IllegalArgumentException("--scheduling: batched or serial, got '" + sched + "'");
+                    };
+                    String label = schedulings.size() > 1 ? m + "/" + sched : m;
+                    levels.addAll(new ServeBench(
+                                    profile,
+                                    label,
+                                    scheduling,
+                                    clients,
+                                    historyTokens,
+                                    turns,
+                                    maxTokens,
+                                    stateBytes,
+                                    seed,
+                                    System.err)
+                            .run());
+                }
             }
             System.out.print(ServeBench.table(name, levels));
             if (json != null) AtomicFiles.write(json, ServeBench.json(name, levels));
