@@ -6,9 +6,11 @@ import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import io.dijiang4j.adapters.ContextLengthExceededException;
 import io.dijiang4j.adapters.DiJiangRuntime;
+import io.dijiang4j.adapters.QueueFullException;
 import io.dijiang4j.adapters.engine.InferenceEngine;
 import io.dijiang4j.plugin.generation.GenerationOptions;
 import io.dijiang4j.plugin.generation.GenerationResult;
+import io.helidon.webserver.ServerConnectionException;
 import io.helidon.webserver.WebServer;
 import io.helidon.webserver.http.HttpRouting;
 import io.helidon.webserver.http.ServerRequest;
@@ -47,6 +49,7 @@ public final class OpenAiServer implements AutoCloseable {
     private final GenerationOptions defaults;
     private final Semaphore admission;
     private final AtomicInteger inFlight = new AtomicInteger();
+    private final AtomicInteger clientsGone = new AtomicInteger();
     private final Object tokenizer = new Object();
     private final long created = System.currentTimeMillis() / 1000;
     private volatile boolean draining;
@@ -90,6 +93,11 @@ public final class OpenAiServer implements AutoCloseable {
         return inFlight.get();
     }
 
+    /** Streams whose client went away before the end (their generation was stopped). */
+    public int clientsGone() {
+        return clientsGone.get();
+    }
+
     private void routes(HttpRouting.Builder routing) {
         routing.post("/v1/chat/completions", (req, res) -> serve(req, res, OpenAiRequest.Endpoint.CHAT))
                 .post("/v1/completions", (req, res) -> serve(req, res, OpenAiRequest.Endpoint.COMPLETIONS))
@@ -126,6 +134,7 @@ public final class OpenAiServer implements AutoCloseable {
                 .put("status", draining ? "draining" : "ok")
                 .put("model", settings.modelId())
                 .put("in_flight", inFlight.get())
+                .put("clients_gone", clientsGone.get())
                 .put("max_in_flight", settings.maxInFlight())
                 .put("saved_state_bytes", runtime.cachedStateBytes());
         json(res, draining ? 503 : 200, body);
@@ -160,6 +169,9 @@ public final class OpenAiServer implements AutoCloseable {
             }
         } catch (ApiException e) {
             if (!res.isSent()) error(res, e);
+        } catch (QueueFullException e) {
+            // the runtime's own queue (shared with other callers of the runtime) is full
+            if (!res.isSent()) error(res, unavailable(e.getMessage()));
         } catch (ContextLengthExceededException e) {
             if (!res.isSent()) error(res, ApiException.invalid(e.getMessage(), "messages", "context_length_exceeded"));
         } catch (RuntimeException e) {
@@ -277,9 +289,10 @@ public final class OpenAiServer implements AutoCloseable {
                     choice.putNull("finish_reason");
                     event(out, c);
                 });
-            } catch (UncheckedIOException gone) {
+            } catch (ClientGone gone) {
                 throw gone;
             } catch (RuntimeException e) {
+                // the status line is sent: the failure goes to the client as an error event
                 LOG.log(System.Logger.Level.ERROR, "streaming request failed: " + e, e);
                 ObjectNode err = JSON.createObjectNode();
                 err.putObject("error")
@@ -302,10 +315,17 @@ public final class OpenAiServer implements AutoCloseable {
                 u.set("usage", usage(result));
                 event(out, u);
             }
-            out.write("data: [DONE]\n\n".getBytes(StandardCharsets.UTF_8));
-            out.flush();
-        } catch (IOException | UncheckedIOException e) {
-            LOG.log(System.Logger.Level.INFO, "client went away during a stream; generation stopped");
+            write(out, "data: [DONE]\n\n");
+        } catch (ClientGone | IOException | UncheckedIOException | ServerConnectionException e) {
+            clientsGone.incrementAndGet();
+            LOG.log(System.Logger.Level.DEBUG, "client went away during a stream; generation stopped");
+        }
+    }
+
+    /** The client of a stream is gone: the write failed (thrown through the runtime's sink, it stops generation). */
+    private static final class ClientGone extends RuntimeException {
+        ClientGone(Exception cause) {
+            super("the client went away", cause);
         }
     }
 
@@ -322,10 +342,18 @@ public final class OpenAiServer implements AutoCloseable {
 
     private static void event(OutputStream out, ObjectNode data) {
         try {
-            out.write(("data: " + JSON.writeValueAsString(data) + "\n\n").getBytes(StandardCharsets.UTF_8));
+            write(out, "data: " + JSON.writeValueAsString(data) + "\n\n");
+        } catch (JsonProcessingException e) {
+            throw new IllegalStateException(e);
+        }
+    }
+
+    private static void write(OutputStream out, String text) {
+        try {
+            out.write(text.getBytes(StandardCharsets.UTF_8));
             out.flush();
-        } catch (IOException e) {
-            throw new UncheckedIOException(e);
+        } catch (IOException | UncheckedIOException | ServerConnectionException e) {
+            throw new ClientGone(e);
         }
     }
 

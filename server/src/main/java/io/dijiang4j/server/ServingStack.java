@@ -1,6 +1,7 @@
 package io.dijiang4j.server;
 
 import io.dijiang4j.adapters.DiJiangRuntime;
+import io.dijiang4j.adapters.Scheduling;
 import io.dijiang4j.adapters.engine.PluginEngine;
 import io.dijiang4j.adapters.state.PrefixStateStore;
 import io.dijiang4j.plugin.DiJiang;
@@ -32,8 +33,19 @@ public final class ServingStack implements AutoCloseable {
             java.util.function.Function<String, ServerSettings> settingsFor,
             PrefixStateStore states,
             Consumer<String> progress) {
+        return start(profile, modelId, settingsFor, states, Scheduling.DEFAULT, progress);
+    }
+
+    /** As {@link #start(Profile, String, java.util.function.Function, PrefixStateStore, Consumer)}, scheduled so. */
+    public static ServingStack start(
+            Profile profile,
+            String modelId,
+            java.util.function.Function<String, ServerSettings> settingsFor,
+            PrefixStateStore states,
+            Scheduling scheduling,
+            Consumer<String> progress) {
         PluginEngine engine = new PluginEngine(DiJiang.load(profile, progress));
-        DiJiangRuntime runtime = new DiJiangRuntime(engine, states);
+        DiJiangRuntime runtime = new DiJiangRuntime(engine, states, scheduling);
         try {
             String id = modelId != null ? modelId : modelId(engine.modelName());
             // a request without a seed gets a fresh one, as OpenAI's; the profile's seed serves the CLI's repeatability
