@@ -185,7 +185,8 @@ class EvaluatorTest {
         assertEquals(r.all(), full.all());
         assertEquals(r.beyondWindow(), full.beyondWindow());
         assertEquals(r.longRange(), full.longRange());
-        // each part changes the result; the memory (online in every layer of the plan) lowers the KL most (README "Evaluation")
+        // each part changes the result; the memory (online in every layer of the plan) lowers the KL most (README
+        // "Evaluation")
         assertTrue(window.all().klMean() > 0);
         assertTrue(cache.all().klMean() != window.all().klMean(), "the exact cache changes the plan");
         assertTrue(
