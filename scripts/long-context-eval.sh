@@ -97,6 +97,7 @@ grid=()
 [ "$only" = eval ] || grid+=(--passkey-lengths "$passkey_lengths" --trials "$trials" --depths "$depths")
 step "$(uptime)"
 # an 8160-token pass holds every position's logits, vanilla's and the profile's (2 x 1.6 GB for SmolLM2)
-DIJIANG_JAVA_OPTS=${DIJIANG_JAVA_OPTS:--Xmx8g} "$root/bin/dijiang" long-context "${args[@]}" "${grid[@]}" --out "$out" --max-minutes "$max_minutes"
+DIJIANG_JAVA_OPTS=${DIJIANG_JAVA_OPTS:--Xmx8g} "$root/bin/dijiang" long-context "${args[@]}" "${grid[@]}" --out "$out" --max-minutes "$max_minutes" \
+  --reference-cache "$work"
 step "$(uptime)"
 step "wrote $out/report.md"

@@ -18,8 +18,11 @@ import io.dijiang4j.tools.eval.Evaluator;
 import io.dijiang4j.tools.eval.LongRangeSlice;
 import io.dijiang4j.tools.eval.StoryTexts;
 import java.io.IOException;
+import java.nio.ByteBuffer;
+import java.nio.channels.FileChannel;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.nio.file.StandardOpenOption;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.HashSet;
@@ -104,6 +107,13 @@ public final class LongContextCommand implements Callable<Integer> {
     int answerTokens;
 
     @Option(
+            names = "--reference-cache",
+            paramLabel = "DIR",
+            description = "Keep vanilla's teacher-forced logits here (4 bytes x vocabulary per token), so that a later"
+                    + " run on the same tokens skips its vanilla pass.")
+    Path referenceCache;
+
+    @Option(
             names = "--max-minutes",
             defaultValue = "0",
             description = "Stop starting new cells after this many minutes (0 = no limit).")
@@ -113,6 +123,7 @@ public final class LongContextCommand implements Callable<Integer> {
     private static final int FEED_SLICE = 512;
 
     private long started;
+    private String modelName; // the profiles' model, as written: part of the reference cache's key
 
     @Override
     public Integer call() throws IOException {
@@ -123,6 +134,7 @@ public final class LongContextCommand implements Callable<Integer> {
             named.put(nf[0], ProfileLoader.load(Path.of(nf[1])));
         }
         Profile first = named.values().iterator().next();
+        modelName = first.model().toString();
         Files.createDirectories(out);
         Path passkeyFile = out.resolve("passkey.csv");
         Path evalFile = out.resolve("eval.csv");
@@ -179,7 +191,7 @@ public final class LongContextCommand implements Callable<Integer> {
             double referenceSeconds = 0;
             for (int[] t : texts) {
                 long t0 = System.nanoTime();
-                reference.add(feed(vanilla, t, nf[0] + " vanilla"));
+                reference.add(referenceLogits(vanilla, t, nf[0]));
                 referenceSeconds += (System.nanoTime() - t0) / 1e9;
             }
             for (var p : pending.entrySet()) {
@@ -246,6 +258,49 @@ public final class LongContextCommand implements Callable<Integer> {
                 log(String.format(Locale.ROOT, "  (%.0f s, elapsed %.1f min)", seconds, minutes()));
             }
         }
+    }
+
+    /**
+     * Vanilla's logits of every position of {@code tokens}: read from {@code --reference-cache} when a run on the same
+     * model and tokens wrote them, else computed (and written there).
+     */
+    private float[][] referenceLogits(DiJiangModel vanilla, int[] tokens, String corpus) throws IOException {
+        if (referenceCache == null) return feed(vanilla, tokens, corpus + " vanilla");
+        String key = Integer.toHexString(Arrays.hashCode(tokens)) + "-" + Integer.toHexString(modelName.hashCode());
+        Path file = referenceCache.resolve("reference-" + corpus + "-" + tokens.length + "-" + key + ".f32");
+        if (Files.isRegularFile(file)) {
+            try (FileChannel in = FileChannel.open(file, StandardOpenOption.READ)) {
+                ByteBuffer header = ByteBuffer.allocate(8);
+                while (header.hasRemaining() && in.read(header) >= 0) {}
+                header.flip();
+                int rows = header.getInt(), vocabulary = header.getInt();
+                if (rows == tokens.length && in.size() == 8 + 4L * rows * vocabulary) {
+                    float[][] out = new float[rows][vocabulary];
+                    ByteBuffer row = ByteBuffer.allocate(4 * vocabulary);
+                    for (float[] r : out) {
+                        row.clear();
+                        while (row.hasRemaining() && in.read(row) >= 0) {}
+                        row.flip();
+                        row.asFloatBuffer().get(r);
+                    }
+                    log("vanilla logits of " + corpus + " (" + rows + " tokens) read from " + file);
+                    return out;
+                }
+            }
+            log("ignoring " + file + ": not the logits of these tokens");
+        }
+        float[][] out = feed(vanilla, tokens, corpus + " vanilla");
+        AtomicFiles.write(file, channel -> {
+            ByteBuffer header = ByteBuffer.allocate(8).putInt(out.length).putInt(out[0].length);
+            AtomicFiles.writeFully(channel, header.flip());
+            ByteBuffer row = ByteBuffer.allocate(4 * out[0].length);
+            for (float[] r : out) {
+                row.clear();
+                row.asFloatBuffer().put(r);
+                AtomicFiles.writeFully(channel, row);
+            }
+        });
+        return out;
     }
 
     /** Teacher-forced logits of every position of {@code tokens} in a fresh session, fed in slices for progress. */
