@@ -384,7 +384,18 @@ public final class LongContextCommand implements Callable<Integer> {
 
     private void writeReport(List<PasskeyTrial> passkey, List<EvalRow> eval) {
         StringBuilder md = new StringBuilder();
-        if (!eval.isEmpty()) md.append(LongContextReport.evalMarkdown(eval)).append('\n');
+        if (!eval.isEmpty()) {
+            md.append(LongContextReport.evalMarkdown(eval)).append('\n');
+            for (String corpus : new java.util.LinkedHashSet<>(
+                    eval.stream().map(EvalRow::corpus).toList())) {
+                try {
+                    BenchReport.writePng(
+                            out.resolve("eval-" + corpus + ".png"), LongContextReport.evalPlot(eval, corpus));
+                } catch (IOException e) {
+                    throw new IllegalStateException("cannot write the eval plot: " + e.getMessage(), e);
+                }
+            }
+        }
         if (!passkey.isEmpty()) {
             md.append(LongContextReport.passkeyMarkdown(passkey));
             try {
@@ -394,7 +405,8 @@ public final class LongContextCommand implements Callable<Integer> {
             }
         }
         AtomicFiles.writeString(out.resolve("report.md"), md.toString());
-        log("wrote " + out.resolve("report.md") + (passkey.isEmpty() ? "" : " and passkey.png"));
+        log("wrote " + out.resolve("report.md") + (eval.isEmpty() ? "" : ", eval-CORPUS.png")
+                + (passkey.isEmpty() ? "" : ", passkey.png"));
     }
 
     /** The passkey of a cell: the same for every profile, 10000..99999. */

@@ -14,6 +14,10 @@ import java.util.TreeSet;
 import org.knowm.xchart.BitmapEncoder;
 import org.knowm.xchart.HeatMapChart;
 import org.knowm.xchart.HeatMapChartBuilder;
+import org.knowm.xchart.XYChart;
+import org.knowm.xchart.XYChartBuilder;
+import org.knowm.xchart.style.Styler;
+import org.knowm.xchart.style.markers.SeriesMarkers;
 
 /**
  * The long-context evaluation's results: passkey trials and teacher-forced rows as CSV (read back to resume a run),
@@ -320,6 +324,58 @@ public final class LongContextReport {
                                     r.longRange().top1Agreement())));
         }
         return s.toString();
+    }
+
+    /**
+     * Teacher-forced curves of one corpus, two panels: perplexity ratio to vanilla and mean KL over the long-range
+     * slice against the length (log x), one series per profile with at least one row.
+     */
+    public static BufferedImage evalPlot(List<EvalRow> rows, String corpus) {
+        XYChart ratio = evalChart(corpus + ": perplexity / vanilla's", "perplexity ratio");
+        XYChart longRange = evalChart(corpus + ": KL over the long-range slice", "KL mean (nats)");
+        for (String profile :
+                new LinkedHashSet<>(rows.stream().map(EvalRow::profile).toList())) {
+            List<EvalRow> rs = rows.stream()
+                    .filter(r -> r.profile().equals(profile) && r.corpus().equals(corpus))
+                    .sorted((a, b) -> Integer.compare(a.length(), b.length()))
+                    .toList();
+            if (rs.isEmpty()) continue;
+            double[] x = rs.stream().mapToDouble(EvalRow::length).toArray();
+            ratio.addSeries(
+                            profile,
+                            x,
+                            rs.stream()
+                                    .mapToDouble(r -> r.all().perplexityRatio())
+                                    .toArray())
+                    .setMarker(SeriesMarkers.CIRCLE);
+            List<EvalRow> withSlice =
+                    rs.stream().filter(r -> r.longRange().tokens() > 0).toList();
+            if (!withSlice.isEmpty()) {
+                longRange
+                        .addSeries(
+                                profile,
+                                withSlice.stream().mapToDouble(EvalRow::length).toArray(),
+                                withSlice.stream()
+                                        .mapToDouble(r -> r.longRange().klMean())
+                                        .toArray())
+                        .setMarker(SeriesMarkers.CIRCLE);
+            }
+        }
+        return BenchReport.tile(
+                List.of(BitmapEncoder.getBufferedImage(ratio), BitmapEncoder.getBufferedImage(longRange)), 2);
+    }
+
+    private static XYChart evalChart(String title, String yTitle) {
+        XYChart c = new XYChartBuilder()
+                .width(640)
+                .height(440)
+                .title(title)
+                .xAxisTitle("tokens")
+                .yAxisTitle(yTitle)
+                .build();
+        c.getStyler().setXAxisLogarithmic(true);
+        c.getStyler().setLegendPosition(Styler.LegendPosition.OutsideS);
+        return c;
     }
 
     /**

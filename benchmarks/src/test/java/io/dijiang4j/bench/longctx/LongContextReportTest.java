@@ -87,6 +87,20 @@ class LongContextReportTest {
     }
 
     @Test
+    void evalPlotHasTwoPanels(@TempDir Path dir) throws Exception {
+        var m = new EvalResult.Metrics(10.0, 11.0, 0.05, 0.2, 0.9, 1023);
+        List<EvalRow> rows = List.of(
+                new EvalRow("hybrid128", "genesis", 1024, 128, m, m, 1.0, m, 128),
+                new EvalRow("hybrid128", "genesis", 8160, 128, m, m, 1.0, m, 128),
+                new EvalRow("window128", "genesis", 1024, 128, m, m, 1.0, m, 128));
+        BufferedImage image = LongContextReport.evalPlot(rows, "genesis");
+        assertEquals(2 * 640, image.getWidth());
+        Path png = dir.resolve("eval.png");
+        BenchReport.writePng(png, image);
+        assertTrue(Files.size(png) > 1000);
+    }
+
+    @Test
     void heatMapsOnePanelPerProfile(@TempDir Path dir) throws Exception {
         BufferedImage image = LongContextReport.heatMaps(synthetic(), 3);
         assertEquals(2 * 420, image.getWidth()); // two profiles, fewer than the 3 columns
