@@ -8,7 +8,8 @@
 # Profiles (budgets = exact tokens per head: sinks + window + exact cache): vanilla; the plain sinks + window of the
 # budget (windowB); the calibration-free hybrid of the budget (hybridB: 4 sinks + window + the online memory); the
 # same with a quarter of the budget as a heavy_hitter exact cache (hybridB-cacheC-heavy_hitter); at budget 128 also
-# the self_recall cache. --profiles picks some, and runs them in its order (the first ones first, so a run cut short
+# the self_recall cache; the hybrids with 128 or 256 online clusters instead of 64 (suffix -L128, -L256).
+# --profiles picks some, and runs them in its order (the first ones first, so a run cut short
 # has them). Results accumulate in docs/longctx/ (passkey.csv, eval.csv; cells already measured are skipped, so the
 # script can be re-run with a larger grid), which also gets report.md and passkey.png; work files in local/longctx/.
 # Teacher-forced: one pass per profile at the longest length; the shorter lengths are its prefixes (the model is
@@ -66,6 +67,11 @@ for b in ${budgets//,/ }; do
   profile "hybrid$b" "mode: hybrid" "budget: $b" "calibration: none"
   profile "hybrid$b-cache$((b / 4))-heavy_hitter" "mode: hybrid" "budget: $b" "exact_cache: $((b / 4))" \
     "cache_policy: heavy_hitter" "calibration: none"
+  for clusters in 128 256; do # the online memory's clusters (default 64): state L (2d + 1) doubles per KV head
+    profile "hybrid$b-L$clusters" "mode: hybrid" "budget: $b" "features: $clusters" "calibration: none"
+    profile "hybrid$b-cache$((b / 4))-heavy_hitter-L$clusters" "mode: hybrid" "budget: $b" \
+      "exact_cache: $((b / 4))" "cache_policy: heavy_hitter" "features: $clusters" "calibration: none"
+  done
   if [ "$b" = 128 ]; then
     profile "hybrid$b-cache32-self_recall" "mode: hybrid" "budget: $b" "exact_cache: 32" \
       "cache_policy: self_recall" "calibration: none"
