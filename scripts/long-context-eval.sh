@@ -6,9 +6,14 @@
 #     with --samples N, on one text the model samples itself (N tokens, temperature 1, seed 1234);
 #   - passkey retrieval (a five-digit number at 10/50/90% depth of filler, the question in the chat template, greedy).
 # Profiles (budgets = exact tokens per head: sinks + window + exact cache): vanilla; the plain sinks + window of the
-# budget; the calibration-free hybrid of the budget; at budget 128 also a 32-token exact cache, heavy_hitter against
-# self_recall. Results accumulate in docs/longctx/ (passkey.csv, eval.csv; cells already measured are skipped, so the
+# budget (windowB); the calibration-free hybrid of the budget (hybridB: 4 sinks + window + the online memory); the
+# same with a quarter of the budget as a heavy_hitter exact cache (hybridB-cacheC-heavy_hitter); at budget 128 also
+# the self_recall cache; the hybrids with 128 or 256 online clusters instead of 64 (suffix -L128, -L256).
+# --profiles picks some, and runs them in its order (the first ones first, so a run cut short
+# has them). Results accumulate in docs/longctx/ (passkey.csv, eval.csv; cells already measured are skipped, so the
 # script can be re-run with a larger grid), which also gets report.md and passkey.png; work files in local/longctx/.
+# Teacher-forced: one pass per profile at the longest length; the shorter lengths are its prefixes (the model is
+# causal), so --eval-lengths 1024,4096,8160 costs one 8160-token pass per profile and one for vanilla.
 #
 #   scripts/long-context-eval.sh [--eval-lengths 1024,4096,8160] [--passkey-lengths 1024,2048,4096,8160]
 #       [--trials N] [--depths 10,50,90] [--budgets 40,64,128] [--samples N] [--max-minutes M] [--only-eval]
@@ -49,36 +54,40 @@ if [ ! -s "$work/genesis.txt" ]; then
     > "$work/genesis.tmp" && mv "$work/genesis.tmp" "$work/genesis.txt"
 fi
 
-# profiles: the calibration-free memory is the default of mode hybrid where the profile loader knows `budget`
-has_budget=false
-grep -q '"budget"' "$root/plugin/src/main/java/io/dijiang4j/plugin/profile/ProfileLoader.java" && has_budget=true
+# profiles (the pff rows of docs/longctx/eval.csv were measured before the online memory, with pff in its place)
+names=()
 profile() { # profile NAME LINES...
   local name=$1; shift
   { echo "model: $model"; echo "backend: cpu"; printf '%s\n' "$@"; } > "$work/$name.yaml"
-  if [ -z "$profiles_wanted" ] || [[ ",$profiles_wanted," == *",$name,"* ]]; then args+=(--profile "$name=$work/$name.yaml"); fi
+  names+=("$name")
 }
-args=()
 profile vanilla "mode: softmax"
 for b in ${budgets//,/ }; do
-  if $has_budget; then
-    profile "window$b" "mode: hybrid" "budget: $b" "feature_map: none" "calibration: none"
-    profile "hybrid$b" "mode: hybrid" "budget: $b" "calibration: none"
-    if [ "$b" = 128 ]; then
-      for policy in heavy_hitter self_recall; do
-        profile "hybrid$b-cache32-$policy" "mode: hybrid" "budget: $b" "exact_cache: 32" "cache_policy: $policy" \
-          "calibration: none"
-      done
-    fi
-  else # main before the online memory: the best uncalibrated map of the stories260K ablation (pff)
-    profile "hybrid$b-pff" "mode: hybrid" "sinks: 4" "window: $((b - 4))" "feature_map: pff" "calibration: none"
-    if [ "$b" = 128 ]; then
-      for policy in heavy_hitter self_recall; do
-        profile "hybrid$b-pff-cache32-$policy" "mode: hybrid" "sinks: 4" "window: 92" "exact_cache: 32" \
-          "cache_policy: $policy" "feature_map: pff" "calibration: none"
-      done
-    fi
+  profile "window$b" "mode: hybrid" "budget: $b" "feature_map: none" "calibration: none"
+  profile "hybrid$b" "mode: hybrid" "budget: $b" "calibration: none"
+  profile "hybrid$b-cache$((b / 4))-heavy_hitter" "mode: hybrid" "budget: $b" "exact_cache: $((b / 4))" \
+    "cache_policy: heavy_hitter" "calibration: none"
+  for clusters in 128 256; do # the online memory's clusters (default 64): state L (2d + 1) doubles per KV head
+    profile "hybrid$b-L$clusters" "mode: hybrid" "budget: $b" "features: $clusters" "calibration: none"
+    profile "hybrid$b-cache$((b / 4))-heavy_hitter-L$clusters" "mode: hybrid" "budget: $b" \
+      "exact_cache: $((b / 4))" "cache_policy: heavy_hitter" "features: $clusters" "calibration: none"
+  done
+  if [ "$b" = 128 ]; then
+    profile "hybrid$b-cache32-self_recall" "mode: hybrid" "budget: $b" "exact_cache: 32" \
+      "cache_policy: self_recall" "calibration: none"
   fi
 done
+
+args=()
+if [ -z "$profiles_wanted" ]; then
+  for name in "${names[@]}"; do args+=(--profile "$name=$work/$name.yaml"); done
+else
+  for name in ${profiles_wanted//,/ }; do
+    [[ " ${names[*]} " == *" $name "* ]] || { echo "long-context-eval: error: no profile '$name' with these budgets" \
+      "(known: ${names[*]})" >&2; exit 2; }
+    args+=(--profile "$name=$work/$name.yaml")
+  done
+fi
 
 texts=(--eval-text "genesis=$work/genesis.txt")
 if [ "$samples" -gt 0 ]; then
@@ -93,6 +102,8 @@ grid=()
 [ "$only" = passkey ] || grid+=("${texts[@]}" --eval-lengths "$eval_lengths")
 [ "$only" = eval ] || grid+=(--passkey-lengths "$passkey_lengths" --trials "$trials" --depths "$depths")
 step "$(uptime)"
-"$root/bin/dijiang" long-context "${args[@]}" "${grid[@]}" --out "$out" --max-minutes "$max_minutes"
+# an 8160-token pass holds every position's logits, vanilla's and the profile's (2 x 1.6 GB for SmolLM2)
+DIJIANG_JAVA_OPTS=${DIJIANG_JAVA_OPTS:--Xmx8g} "$root/bin/dijiang" long-context "${args[@]}" "${grid[@]}" --out "$out" --max-minutes "$max_minutes" \
+  --reference-cache "$work"
 step "$(uptime)"
 step "wrote $out/report.md"

@@ -14,12 +14,15 @@ import io.dijiang4j.plugin.io.AtomicFiles;
 import io.dijiang4j.plugin.profile.Mode;
 import io.dijiang4j.plugin.profile.Profile;
 import io.dijiang4j.plugin.profile.ProfileLoader;
-import io.dijiang4j.tools.eval.EvalResult;
 import io.dijiang4j.tools.eval.Evaluator;
+import io.dijiang4j.tools.eval.LongRangeSlice;
 import io.dijiang4j.tools.eval.StoryTexts;
 import java.io.IOException;
+import java.nio.ByteBuffer;
+import java.nio.channels.FileChannel;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.nio.file.StandardOpenOption;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.HashSet;
@@ -104,12 +107,23 @@ public final class LongContextCommand implements Callable<Integer> {
     int answerTokens;
 
     @Option(
+            names = "--reference-cache",
+            paramLabel = "DIR",
+            description = "Keep vanilla's teacher-forced logits here (4 bytes x vocabulary per token), so that a later"
+                    + " run on the same tokens skips its vanilla pass.")
+    Path referenceCache;
+
+    @Option(
             names = "--max-minutes",
             defaultValue = "0",
             description = "Stop starting new cells after this many minutes (0 = no limit).")
     double maxMinutes;
 
+    /** Tokens per progress line of a teacher-forced pass. */
+    private static final int FEED_SLICE = 512;
+
     private long started;
+    private String modelName; // the profiles' model, as written: part of the reference cache's key
 
     @Override
     public Integer call() throws IOException {
@@ -120,6 +134,7 @@ public final class LongContextCommand implements Callable<Integer> {
             named.put(nf[0], ProfileLoader.load(Path.of(nf[1])));
         }
         Profile first = named.values().iterator().next();
+        modelName = first.model().toString();
         Files.createDirectories(out);
         Path passkeyFile = out.resolve("passkey.csv");
         Path evalFile = out.resolve("eval.csv");
@@ -138,63 +153,177 @@ public final class LongContextCommand implements Callable<Integer> {
         return 0;
     }
 
+    /**
+     * Teacher-forced: per corpus, one vanilla pass over the longest requested prefix of each text and one pass per
+     * pending profile; the model is causal, so the metrics at every shorter length come from the same passes (the
+     * logits of the first L positions of a longer sequence are those of its L-token prefix). Each profile's beyond
+     * metrics start at its exact span and its long-range slice is its plan's ({@link Evaluator#exactSpan}, {@link
+     * Evaluator#longRangeSlice}), as {@code eval} measures them. Rows are written after each profile.
+     */
     private void runEval(DiJiangModel vanilla, Map<String, Profile> named, List<EvalRow> rows, Path file)
             throws IOException {
         Set<String> done = new HashSet<>(rows.stream().map(EvalRow::key).toList());
+        List<Integer> lengths = evalLengths.stream().sorted().distinct().toList();
+        if (lengths.isEmpty()) return;
         for (String spec : evalTexts) {
             String[] nf = nameValue(spec, "--eval-text");
-            List<int[]> encoded = new ArrayList<>();
-            for (String text : StoryTexts.read(Path.of(nf[1]))) encoded.add(vanilla.encode(text, true));
-            for (int length : evalLengths) {
-                List<int[]> cut = new ArrayList<>();
-                for (int[] t : encoded) if (t.length >= length) cut.add(Arrays.copyOf(t, length));
-                if (cut.isEmpty()) {
-                    log("no text of " + nf[0] + " has " + length + " tokens; skipped");
-                    continue;
+            List<int[]> texts = new ArrayList<>();
+            for (String text : StoryTexts.read(Path.of(nf[1]))) {
+                int[] t = vanilla.encode(text, true);
+                if (t.length >= lengths.get(0)) texts.add(Arrays.copyOf(t, Math.min(t.length, lengths.getLast())));
+            }
+            if (texts.isEmpty()) {
+                log("no text of " + nf[0] + " has " + lengths.get(0) + " tokens; skipped");
+                continue;
+            }
+            Map<String, Profile> pending = new LinkedHashMap<>();
+            for (var p : named.entrySet()) {
+                if (p.getValue().mode() == Mode.SOFTMAX) continue;
+                for (int length : lengths) {
+                    if (!done.contains(new EvalRow(p.getKey(), nf[0], length, 0, null, null, 0, null, 0).key())) {
+                        pending.put(p.getKey(), p.getValue());
+                    }
                 }
-                List<String> pending = new ArrayList<>();
-                List<Evaluator> evaluators = new ArrayList<>();
-                for (var p : named.entrySet()) {
-                    EvalRow probe = new EvalRow(p.getKey(), nf[0], length, 0, null, null, 0);
-                    if (done.contains(probe.key()) || p.getValue().mode() == Mode.SOFTMAX) continue;
-                    pending.add(p.getKey());
-                    evaluators.add(new Evaluator(vanilla, p.getValue()));
-                }
-                if (pending.isEmpty()) continue;
-                if (outOfTime()) return;
-                log(String.format(
-                        Locale.ROOT,
-                        "teacher-forced %s, %d tokens x %d texts, profiles %s ...",
-                        nf[0],
-                        length,
-                        cut.size(),
-                        pending));
+            }
+            if (pending.isEmpty()) continue;
+            if (outOfTime()) return;
+            List<float[][]> reference = new ArrayList<>();
+            double referenceSeconds = 0;
+            for (int[] t : texts) {
                 long t0 = System.nanoTime();
-                // one evaluation per profile (each runs its own reference pass: evaluation with ablation variants
-                // shares the reference within one profile)
-                List<EvalResult> results = new java.util.ArrayList<>();
-                for (Evaluator e : evaluators) results.add(e.evaluateTokens(cut, LongContextCommand::log));
-                double seconds = (System.nanoTime() - t0) / 1e9;
-                for (int i = 0; i < results.size(); i++) {
-                    EvalResult r = results.get(i);
+                reference.add(referenceLogits(vanilla, t, nf[0]));
+                referenceSeconds += (System.nanoTime() - t0) / 1e9;
+            }
+            for (var p : pending.entrySet()) {
+                if (outOfTime()) return;
+                long t0 = System.nanoTime();
+                int n = lengths.size();
+                Evaluator.Accumulator[][] acc = new Evaluator.Accumulator[n][3]; // all, beyond, long range
+                for (Evaluator.Accumulator[] a : acc) for (int m = 0; m < 3; m++) a[m] = new Evaluator.Accumulator();
+                int beyondFrom;
+                LongRangeSlice slice;
+                try (DiJiangModel mode = DiJiang.install(vanilla.jlama(), p.getValue())) {
+                    beyondFrom = Evaluator.exactSpan(mode.installation(), p.getValue());
+                    slice = Evaluator.longRangeSlice(mode.installation(), p.getValue());
+                    for (int x = 0; x < texts.size(); x++) {
+                        int[] tokens = texts.get(x);
+                        float[][] logits = feed(mode, tokens, nf[0] + " " + p.getKey());
+                        float[][] ref = reference.get(x);
+                        boolean[] inSlice = slice.select(tokens);
+                        for (int t = 0; t + 1 < tokens.length; t++) {
+                            for (int l = 0; l < n; l++) {
+                                int length = lengths.get(l); // positions t < L - 1 of texts of at least L tokens
+                                if (t + 1 >= length || tokens.length < length) continue;
+                                Evaluator.compare(
+                                        ref[t],
+                                        logits[t],
+                                        tokens[t + 1],
+                                        acc[l][0],
+                                        t >= beyondFrom ? acc[l][1] : null,
+                                        inSlice[t] ? acc[l][2] : null);
+                            }
+                        }
+                    }
+                }
+                double seconds = referenceSeconds / pending.size() + (System.nanoTime() - t0) / 1e9;
+                for (int l = 0; l < n; l++) {
                     EvalRow row = new EvalRow(
-                            pending.get(i), nf[0], length, r.beyondFrom(), r.all(), r.beyondWindow(), seconds);
+                            p.getKey(),
+                            nf[0],
+                            lengths.get(l),
+                            beyondFrom,
+                            acc[l][0].metrics(),
+                            acc[l][1].metrics(),
+                            seconds,
+                            acc[l][2].metrics(),
+                            slice.span());
+                    if (row.all().tokens() == 0 || !done.add(row.key())) continue;
                     rows.add(row);
-                    done.add(row.key());
                     log(String.format(
                             Locale.ROOT,
-                            "  %s: ppl %.3f vs vanilla %.3f (x%.3f), KL %.4f, top-1 %.3f",
-                            pending.get(i),
-                            r.all().perplexity(),
-                            r.all().perplexityReference(),
-                            r.all().perplexityRatio(),
-                            r.all().klMean(),
-                            r.all().top1Agreement()));
+                            "  %s, %d tokens: ppl %.3f vs vanilla %.3f (x%.3f), KL %.4f, top-1 %.3f; long range"
+                                    + " (%d positions) KL %.4f, top-1 %.3f",
+                            p.getKey(),
+                            lengths.get(l),
+                            row.all().perplexity(),
+                            row.all().perplexityReference(),
+                            row.all().perplexityRatio(),
+                            row.all().klMean(),
+                            row.all().top1Agreement(),
+                            row.longRange().tokens(),
+                            row.longRange().klMean(),
+                            row.longRange().top1Agreement()));
                 }
                 AtomicFiles.writeString(file, LongContextReport.evalCsv(rows));
                 log(String.format(Locale.ROOT, "  (%.0f s, elapsed %.1f min)", seconds, minutes()));
             }
         }
+    }
+
+    /**
+     * Vanilla's logits of every position of {@code tokens}: read from {@code --reference-cache} when a run on the same
+     * model and tokens wrote them, else computed (and written there).
+     */
+    private float[][] referenceLogits(DiJiangModel vanilla, int[] tokens, String corpus) throws IOException {
+        if (referenceCache == null) return feed(vanilla, tokens, corpus + " vanilla");
+        String key = Integer.toHexString(Arrays.hashCode(tokens)) + "-" + Integer.toHexString(modelName.hashCode());
+        Path file = referenceCache.resolve("reference-" + corpus + "-" + tokens.length + "-" + key + ".f32");
+        if (Files.isRegularFile(file)) {
+            try (FileChannel in = FileChannel.open(file, StandardOpenOption.READ)) {
+                ByteBuffer header = ByteBuffer.allocate(8);
+                while (header.hasRemaining() && in.read(header) >= 0) {}
+                header.flip();
+                int rows = header.getInt(), vocabulary = header.getInt();
+                if (rows == tokens.length && in.size() == 8 + 4L * rows * vocabulary) {
+                    float[][] out = new float[rows][vocabulary];
+                    ByteBuffer row = ByteBuffer.allocate(4 * vocabulary);
+                    for (float[] r : out) {
+                        row.clear();
+                        while (row.hasRemaining() && in.read(row) >= 0) {}
+                        row.flip();
+                        row.asFloatBuffer().get(r);
+                    }
+                    log("vanilla logits of " + corpus + " (" + rows + " tokens) read from " + file);
+                    return out;
+                }
+            }
+            log("ignoring " + file + ": not the logits of these tokens");
+        }
+        float[][] out = feed(vanilla, tokens, corpus + " vanilla");
+        AtomicFiles.write(file, channel -> {
+            ByteBuffer header = ByteBuffer.allocate(8).putInt(out.length).putInt(out[0].length);
+            AtomicFiles.writeFully(channel, header.flip());
+            ByteBuffer row = ByteBuffer.allocate(4 * out[0].length);
+            for (float[] r : out) {
+                row.clear();
+                row.asFloatBuffer().put(r);
+                AtomicFiles.writeFully(channel, row);
+            }
+        });
+        return out;
+    }
+
+    /** Teacher-forced logits of every position of {@code tokens} in a fresh session, fed in slices for progress. */
+    private float[][] feed(DiJiangModel model, int[] tokens, String what) {
+        float[][] out = new float[tokens.length][];
+        long t0 = System.nanoTime();
+        try (Session s = model.newSession()) {
+            for (int from = 0; from < tokens.length; from += FEED_SLICE) {
+                int to = Math.min(tokens.length, from + FEED_SLICE);
+                float[][] part = s.appendAll(Arrays.copyOfRange(tokens, from, to));
+                System.arraycopy(part, 0, out, from, part.length);
+                double seconds = (System.nanoTime() - t0) / 1e9;
+                log(String.format(
+                        Locale.ROOT,
+                        "%s: %d/%d tokens, %.1f tokens/s (elapsed %.1f min)",
+                        what,
+                        to,
+                        tokens.length,
+                        to / seconds,
+                        minutes()));
+            }
+        }
+        return out;
     }
 
     private void runPasskey(DiJiangModel vanilla, Map<String, Profile> named, List<PasskeyTrial> trialsDone, Path file)
@@ -255,7 +384,18 @@ public final class LongContextCommand implements Callable<Integer> {
 
     private void writeReport(List<PasskeyTrial> passkey, List<EvalRow> eval) {
         StringBuilder md = new StringBuilder();
-        if (!eval.isEmpty()) md.append(LongContextReport.evalMarkdown(eval)).append('\n');
+        if (!eval.isEmpty()) {
+            md.append(LongContextReport.evalMarkdown(eval)).append('\n');
+            for (String corpus : new java.util.LinkedHashSet<>(
+                    eval.stream().map(EvalRow::corpus).toList())) {
+                try {
+                    BenchReport.writePng(
+                            out.resolve("eval-" + corpus + ".png"), LongContextReport.evalPlot(eval, corpus));
+                } catch (IOException e) {
+                    throw new IllegalStateException("cannot write the eval plot: " + e.getMessage(), e);
+                }
+            }
+        }
         if (!passkey.isEmpty()) {
             md.append(LongContextReport.passkeyMarkdown(passkey));
             try {
@@ -265,7 +405,8 @@ public final class LongContextCommand implements Callable<Integer> {
             }
         }
         AtomicFiles.writeString(out.resolve("report.md"), md.toString());
-        log("wrote " + out.resolve("report.md") + (passkey.isEmpty() ? "" : " and passkey.png"));
+        log("wrote " + out.resolve("report.md") + (eval.isEmpty() ? "" : ", eval-CORPUS.png")
+                + (passkey.isEmpty() ? "" : ", passkey.png"));
     }
 
     /** The passkey of a cell: the same for every profile, 10000..99999. */

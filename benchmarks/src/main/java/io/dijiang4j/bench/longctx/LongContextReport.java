@@ -14,6 +14,10 @@ import java.util.TreeSet;
 import org.knowm.xchart.BitmapEncoder;
 import org.knowm.xchart.HeatMapChart;
 import org.knowm.xchart.HeatMapChartBuilder;
+import org.knowm.xchart.XYChart;
+import org.knowm.xchart.XYChartBuilder;
+import org.knowm.xchart.style.Styler;
+import org.knowm.xchart.style.markers.SeriesMarkers;
 
 /**
  * The long-context evaluation's results: passkey trials and teacher-forced rows as CSV (read back to resume a run),
@@ -69,7 +73,9 @@ public final class LongContextReport {
             int beyondFrom,
             EvalResult.Metrics all,
             EvalResult.Metrics beyond,
-            double seconds) {
+            double seconds,
+            EvalResult.Metrics longRange,
+            int longRangeSpan) {
         String key() {
             return profile + "|" + corpus + "|" + length;
         }
@@ -77,9 +83,14 @@ public final class LongContextReport {
 
     static final String PASSKEY_HEADER =
             "profile,length,depth_percent,trial,passkey,prompt_tokens,answer,correct,seconds";
-    static final String EVAL_HEADER = "profile,corpus,length,beyond_from,perplexity_reference,perplexity,kl_mean,"
-            + "kl_p95,top1_agreement,tokens,perplexity_reference_beyond,perplexity_beyond,kl_mean_beyond,"
-            + "kl_p95_beyond,top1_agreement_beyond,tokens_beyond,seconds";
+    static final String EVAL_HEADER_BEFORE_LONG_RANGE =
+            "profile,corpus,length,beyond_from,perplexity_reference,perplexity,kl_mean,"
+                    + "kl_p95,top1_agreement,tokens,perplexity_reference_beyond,perplexity_beyond,kl_mean_beyond,"
+                    + "kl_p95_beyond,top1_agreement_beyond,tokens_beyond,seconds";
+    /** The header since the long-range slice: {@link #EVAL_HEADER_BEFORE_LONG_RANGE}'s files are still read. */
+    static final String EVAL_HEADER =
+            EVAL_HEADER_BEFORE_LONG_RANGE + ",long_range_span,perplexity_reference_long_range,"
+                    + "perplexity_long_range,kl_mean_long_range,kl_p95_long_range,top1_agreement_long_range,tokens_long_range";
 
     /** The trials as CSV (a header line, then one line per trial). */
     public static String passkeyCsv(List<PasskeyTrial> trials) {
@@ -125,23 +136,29 @@ public final class LongContextReport {
         for (EvalRow r : rows) {
             s.append(name(r.profile())).append(',').append(name(r.corpus())).append(',');
             s.append(r.length()).append(',').append(r.beyondFrom());
-            for (EvalResult.Metrics m : List.of(r.all(), r.beyond())) {
-                for (double v :
-                        new double[] {m.perplexityReference(), m.perplexity(), m.klMean(), m.klP95(), m.top1Agreement()
-                        }) {
-                    s.append(',').append(Double.isFinite(v) ? String.format(Locale.ROOT, "%.6g", v) : "");
-                }
-                s.append(',').append(m.tokens());
-            }
-            s.append(String.format(Locale.ROOT, ",%.3f%n", r.seconds()));
+            appendMetrics(s, r.all());
+            appendMetrics(s, r.beyond());
+            s.append(String.format(Locale.ROOT, ",%.3f,%d", r.seconds(), r.longRangeSpan()));
+            appendMetrics(s, r.longRange());
+            s.append('\n');
         }
         return s.toString();
+    }
+
+    private static void appendMetrics(StringBuilder s, EvalResult.Metrics m) {
+        for (double v :
+                new double[] {m.perplexityReference(), m.perplexity(), m.klMean(), m.klP95(), m.top1Agreement()}) {
+            s.append(',').append(Double.isFinite(v) ? String.format(Locale.ROOT, "%.6g", v) : "");
+        }
+        s.append(',').append(m.tokens());
     }
 
     /** Reads {@link #evalCsv}'s output back. */
     public static List<EvalRow> readEvalCsv(String csv) {
         List<EvalRow> out = new ArrayList<>();
-        for (String[] f : rows(csv, EVAL_HEADER)) {
+        boolean before = csv.startsWith(EVAL_HEADER_BEFORE_LONG_RANGE + "\n");
+        EvalResult.Metrics none = new EvalResult.Metrics(Double.NaN, Double.NaN, Double.NaN, Double.NaN, Double.NaN, 0);
+        for (String[] f : rows(csv, before ? EVAL_HEADER_BEFORE_LONG_RANGE : EVAL_HEADER)) {
             out.add(new EvalRow(
                     f[0],
                     f[1],
@@ -149,7 +166,9 @@ public final class LongContextReport {
                     Integer.parseInt(f[3]),
                     metrics(f, 4),
                     metrics(f, 10),
-                    Double.parseDouble(f[16])));
+                    Double.parseDouble(f[16]),
+                    before ? none : metrics(f, 18),
+                    before ? 0 : Integer.parseInt(f[17])));
         }
         return out;
     }
@@ -262,8 +281,9 @@ public final class LongContextReport {
     public static String evalMarkdown(List<EvalRow> rows) {
         StringBuilder s = new StringBuilder(
                 "| corpus | tokens | profile | ppl vanilla | ppl | ppl ratio | KL mean | KL p95 | top-1 |"
-                        + " beyond from | ppl ratio beyond | KL mean beyond | top-1 beyond |\n"
-                        + "|---|---|---|---|---|---|---|---|---|---|---|---|---|\n");
+                        + " beyond from | ppl ratio beyond | KL mean beyond | top-1 beyond |"
+                        + " long range: span | positions | KL mean | top-1 |\n"
+                        + "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|\n");
         List<EvalRow> sorted = new ArrayList<>(rows);
         List<String> corpora = new ArrayList<>(
                 new LinkedHashSet<>(rows.stream().map(EvalRow::corpus).toList()));
@@ -279,7 +299,7 @@ public final class LongContextReport {
             EvalResult.Metrics b = r.beyond();
             s.append(String.format(
                     Locale.ROOT,
-                    "| %s | %d | %s | %.3f | %.3f | x%.3f | %.4f | %.3f | %.3f | %d | x%.3f | %.4f | %.3f |%n",
+                    "| %s | %d | %s | %.3f | %.3f | x%.3f | %.4f | %.3f | %.3f | %d | x%.3f | %.4f | %.3f | %s |%n",
                     r.corpus(),
                     r.length(),
                     r.profile(),
@@ -292,9 +312,70 @@ public final class LongContextReport {
                     r.beyondFrom(),
                     b.perplexityRatio(),
                     b.klMean(),
-                    b.top1Agreement()));
+                    b.top1Agreement(),
+                    r.longRange().tokens() == 0 && r.longRangeSpan() == 0
+                            ? "- | - | - | -" // measured before the slice was recorded
+                            : String.format(
+                                    Locale.ROOT,
+                                    "%d | %d | %.4f | %.3f",
+                                    r.longRangeSpan(),
+                                    r.longRange().tokens(),
+                                    r.longRange().klMean(),
+                                    r.longRange().top1Agreement())));
         }
         return s.toString();
+    }
+
+    /**
+     * Teacher-forced curves of one corpus, two panels: perplexity ratio to vanilla and mean KL over the long-range
+     * slice against the length (log x), one series per profile with at least one row.
+     */
+    public static BufferedImage evalPlot(List<EvalRow> rows, String corpus) {
+        XYChart ratio = evalChart(corpus + ": perplexity / vanilla's", "perplexity ratio");
+        XYChart longRange = evalChart(corpus + ": KL over the long-range slice", "KL mean (nats)");
+        for (String profile :
+                new LinkedHashSet<>(rows.stream().map(EvalRow::profile).toList())) {
+            List<EvalRow> rs = rows.stream()
+                    .filter(r -> r.profile().equals(profile) && r.corpus().equals(corpus))
+                    .sorted((a, b) -> Integer.compare(a.length(), b.length()))
+                    .toList();
+            if (rs.isEmpty()) continue;
+            double[] x = rs.stream().mapToDouble(EvalRow::length).toArray();
+            ratio.addSeries(
+                            profile,
+                            x,
+                            rs.stream()
+                                    .mapToDouble(r -> r.all().perplexityRatio())
+                                    .toArray())
+                    .setMarker(SeriesMarkers.CIRCLE);
+            List<EvalRow> withSlice =
+                    rs.stream().filter(r -> r.longRange().tokens() > 0).toList();
+            if (!withSlice.isEmpty()) {
+                longRange
+                        .addSeries(
+                                profile,
+                                withSlice.stream().mapToDouble(EvalRow::length).toArray(),
+                                withSlice.stream()
+                                        .mapToDouble(r -> r.longRange().klMean())
+                                        .toArray())
+                        .setMarker(SeriesMarkers.CIRCLE);
+            }
+        }
+        return BenchReport.tile(
+                List.of(BitmapEncoder.getBufferedImage(ratio), BitmapEncoder.getBufferedImage(longRange)), 2);
+    }
+
+    private static XYChart evalChart(String title, String yTitle) {
+        XYChart c = new XYChartBuilder()
+                .width(640)
+                .height(440)
+                .title(title)
+                .xAxisTitle("tokens")
+                .yAxisTitle(yTitle)
+                .build();
+        c.getStyler().setXAxisLogarithmic(true);
+        c.getStyler().setLegendPosition(Styler.LegendPosition.OutsideS);
+        return c;
     }
 
     /**

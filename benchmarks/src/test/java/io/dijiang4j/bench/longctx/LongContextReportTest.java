@@ -59,22 +59,45 @@ class LongContextReportTest {
     void evalCsvRoundTripAndTable() {
         var all = new EvalResult.Metrics(10.0, 11.0, 0.05, 0.2, 0.9, 8159);
         var beyond = new EvalResult.Metrics(10.0, 11.5, 0.06, 0.25, 0.88, 8031);
+        var longRange = new EvalResult.Metrics(9.0, 12.0, 0.12, 0.5, 0.8, 377);
         var empty = new EvalResult.Metrics(Double.NaN, Double.NaN, Double.NaN, Double.NaN, Double.NaN, 0);
         List<EvalRow> rows = List.of(
-                new EvalRow("hybrid128", "genesis", 8160, 128, all, beyond, 321.5),
-                new EvalRow("window128", "genesis", 1024, 128, all, empty, 12.0));
+                new EvalRow("hybrid128", "genesis", 8160, 128, all, beyond, 321.5, longRange, 128),
+                new EvalRow("window128", "genesis", 1024, 128, all, empty, 12.0, empty, 128));
         String csv = LongContextReport.evalCsv(rows);
         List<EvalRow> back = LongContextReport.readEvalCsv(csv);
         assertEquals(rows.get(0), back.get(0));
         assertEquals(0, back.get(1).beyond().tokens());
         assertTrue(Double.isNaN(back.get(1).beyond().klMean()));
+        // a file written before the long-range columns is still read (no slice: span 0, no positions)
+        String old = LongContextReport.EVAL_HEADER_BEFORE_LONG_RANGE + "\n"
+                + "window128,genesis,1024,128,3.75677,4.35847,0.203170,0.755046,0.858969,1023,3.71077,4.39822,"
+                + "0.232258,0.852571,0.838795,895,315.155\n";
+        EvalRow before = LongContextReport.readEvalCsv(old).get(0);
+        assertEquals(895, before.beyond().tokens());
+        assertEquals(0, before.longRange().tokens());
+        assertTrue(LongContextReport.evalMarkdown(List.of(before)).contains("| - | - | - | - |"));
         String md = LongContextReport.evalMarkdown(rows);
         // sorted by length within the corpus
         assertTrue(md.indexOf("| genesis | 1024 |") < md.indexOf("| genesis | 8160 |"), md);
         assertTrue(
                 md.contains("| genesis | 8160 | hybrid128 | 10.000 | 11.000 | x1.100 | 0.0500 | 0.200 | 0.900 | 128 |"
-                        + " x1.150 | 0.0600 | 0.880 |"),
+                        + " x1.150 | 0.0600 | 0.880 | 128 | 377 | 0.1200 | 0.800 |"),
                 md);
+    }
+
+    @Test
+    void evalPlotHasTwoPanels(@TempDir Path dir) throws Exception {
+        var m = new EvalResult.Metrics(10.0, 11.0, 0.05, 0.2, 0.9, 1023);
+        List<EvalRow> rows = List.of(
+                new EvalRow("hybrid128", "genesis", 1024, 128, m, m, 1.0, m, 128),
+                new EvalRow("hybrid128", "genesis", 8160, 128, m, m, 1.0, m, 128),
+                new EvalRow("window128", "genesis", 1024, 128, m, m, 1.0, m, 128));
+        BufferedImage image = LongContextReport.evalPlot(rows, "genesis");
+        assertEquals(2 * 640, image.getWidth());
+        Path png = dir.resolve("eval.png");
+        BenchReport.writePng(png, image);
+        assertTrue(Files.size(png) > 1000);
     }
 
     @Test

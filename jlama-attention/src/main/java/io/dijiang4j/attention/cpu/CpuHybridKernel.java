@@ -11,6 +11,7 @@ import io.dijiang4j.attention.ops.hybrid.EvictedMemory;
 import io.dijiang4j.attention.ops.hybrid.ExactCache;
 import io.dijiang4j.attention.ops.hybrid.ExactTokens;
 import io.dijiang4j.attention.ops.hybrid.FusedRecurrentHybridAttention;
+import io.dijiang4j.attention.ops.hybrid.OnlineCentroidMemory;
 import io.dijiang4j.attention.ops.linear.KernelMemory;
 
 /**
@@ -18,8 +19,9 @@ import io.dijiang4j.attention.ops.linear.KernelMemory;
  * included: {@link io.dijiang4j.attention.ops.hybrid.NaiveHybridAttention}). This class schedules: a call of several
  * tokens runs {@link ChunkHybridAttention} block by block, memory heads in parallel; one token runs {@link
  * FusedRecurrentHybridAttention}; with an exact cache ({@code spec.exactCache() > 0}) every decision depends on
- * earlier queries, and the online centroid memory ({@link OnlineCentroidMap}) clusters the evicted tokens in order,
- * so then every token runs the recurrent form in turn. It keeps the state layout ({@link CpuState}: sinks
+ * earlier queries, so then every token runs the recurrent form in turn. The online centroid memory ({@link
+ * OnlineCentroidMap}) clusters the evicted tokens in order: its blocks ({@link ChunkHybridAttention#loadOnline}) fold
+ * row by row and batch only the exact part. It keeps the state layout ({@link CpuState}: sinks
  * and a ring buffer of the window per KV head, read through {@link Tokens}) and rejects what the ops cannot run (decay
  * together with a cache: a token folded late would need the lambda^(n-w-j) it missed). Each KV head's memory uses
  * that head's feature map ({@link AttentionSpec#featureMapOf}).
@@ -91,12 +93,14 @@ public final class CpuHybridKernel implements AttentionKernel {
         CpuState s = CpuKernels.ownState(state, shape, spec);
         Inputs.check(shape, q, k, v, out, length);
         if (length == 0) return;
-        if (spec.exactCache() > 0 || online) {
+        if (spec.exactCache() > 0 || (online && length == 1)) {
             tokenByToken(s, q, k, v, out, length);
             return;
         }
         Tokens tokens = s.tokens(k, v);
-        if (length == 1) { // decode: no thread hand-off, no allocation
+        if (online) { // one memory per KV head (no decay)
+            CpuKernels.forEachMemory(layout, length, kvh -> chunkedOnline(s, tokens, kvh, q, out, length));
+        } else if (length == 1) { // decode: no thread hand-off, no allocation
             for (int m = 0; m < layout.numMemories(); m++) recurrent(s, tokens, m, q, out);
         } else {
             CpuKernels.forEachMemory(layout, length, m -> chunked(s, tokens, m, q, out, length));
@@ -136,8 +140,35 @@ public final class CpuHybridKernel implements AttentionKernel {
         }
     }
 
+    /** The online memory of KV head {@code kvh} over a call of several tokens, block by block. */
+    private void chunkedOnline(CpuState s, Tokens tokens, int kvh, float[] q, float[] out, int length) {
+        int d = shape.headDim(), qw = shape.queryWidth(), group = shape.groupSize();
+        // the block's kernel-memory half is unused here: the online map only sizes it
+        ChunkHybridAttention block = Workspace.forThread(shape, spec).hybrid(spec.featureMap(), 1.0);
+        OnlineCentroidMemory mem = s.onlineMemories[kvh];
+        ExactTokens exact = tokens.head(kvh);
+        int b = block.capacity(), h0 = kvh * group;
+        for (int t0 = 0; t0 < length; t0 += b) {
+            int rows = Math.min(b, length - t0);
+            block.loadOnline(
+                    exact,
+                    mem,
+                    tokens.start + t0,
+                    rows,
+                    spec.sinks(),
+                    spec.window(),
+                    q,
+                    t0 * qw + h0 * d,
+                    qw,
+                    group,
+                    logGains,
+                    h0);
+            for (int hh = 0; hh < group; hh++) block.attendOnline(q, t0 * qw + (h0 + hh) * d, qw, hh, out);
+        }
+    }
+
     /**
-     * With an exact cache or the online memory: the recurrent form one token at a time (one memory per KV head: both
+     * With an exact cache, or the online memory at decode: the recurrent form one token at a time (one memory per KV head: both
      * reject decay).
      */
     private void tokenByToken(CpuState s, float[] q, float[] k, float[] v, float[] out, int length) {

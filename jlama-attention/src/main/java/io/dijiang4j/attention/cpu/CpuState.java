@@ -39,7 +39,7 @@ public final class CpuState implements AttentionState {
     final FusedRecurrentHybridAttention hybridStep; // decode scratch (hybrid), shared by the memories in turn
     final float[] windowLogits; // decode (hybrid): q . k of every ring slot
     final ExactCache[] caches; // exact cache (hybrid, C > 0), per KV head
-    final float[] queryRow; // prefill with a cache or the online memory (token by token): one token's rows
+    final float[] queryRow; // prefill with a cache (token by token): one token's rows
     final float[] keyRowIn;
     final float[] valueRowIn;
     final float[] outRow;
@@ -71,7 +71,7 @@ public final class CpuState implements AttentionState {
         windowLogits = new float[hybrid ? spec.window() : 0];
         caches = new ExactCache[cacheHeads];
         for (int h = 0; h < cacheHeads; h++) caches[h] = new ExactCache(cache, d, spec.sinks(), spec.window());
-        boolean tokenByToken = cache > 0 || online;
+        boolean tokenByToken = cache > 0;
         queryRow = new float[tokenByToken ? shape.queryWidth() : 0];
         keyRowIn = new float[tokenByToken ? shape.kvWidth() : 0];
         valueRowIn = new float[tokenByToken ? shape.kvWidth() : 0];

@@ -383,7 +383,11 @@ public final class Evaluator {
         return windows;
     }
 
-    private static void compare(
+    /**
+     * Adds one predicted position to the accumulators (null ones are skipped): the reference's and the mode's logits
+     * there, and the token that follows.
+     */
+    public static void compare(
             float[] reference, float[] mode, int next, Accumulator all, Accumulator beyond, Accumulator longRange) {
         double[] logP = logSoftmax(reference);
         double[] logQ = logSoftmax(mode);
@@ -433,14 +437,14 @@ public final class Evaluator {
     }
 
     /** Running sums over a set of predicted positions. */
-    private static final class Accumulator {
+    public static final class Accumulator {
         double nllReference;
         double nllMode;
         double[] kl = new double[1024];
         int count;
         long agreements;
 
-        void add(double referenceNll, double modeNll, double klValue, boolean agree) {
+        private void add(double referenceNll, double modeNll, double klValue, boolean agree) {
             nllReference += referenceNll;
             nllMode += modeNll;
             if (count == kl.length) kl = Arrays.copyOf(kl, 2 * count);
@@ -448,7 +452,7 @@ public final class Evaluator {
             if (agree) agreements++;
         }
 
-        EvalResult.Metrics metrics() {
+        public EvalResult.Metrics metrics() {
             if (count == 0)
                 return new EvalResult.Metrics(Double.NaN, Double.NaN, Double.NaN, Double.NaN, Double.NaN, 0);
             double klSum = 0;
