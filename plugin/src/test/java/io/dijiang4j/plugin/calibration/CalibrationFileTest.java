@@ -80,7 +80,9 @@ class CalibrationFileTest {
     void formatOneStillLoads() {
         Calibration c = Fixtures.random(MODEL, "centroids", 8, 6);
         byte[] bytes = CalibrationFile.encode(c);
-        String text = new String(bytes, StandardCharsets.ISO_8859_1);
+        // format-1 files predate checksums: rename the checksum key (same length, so the header length holds) so that
+        // the edited versions below are read as unchecksummed files
+        String text = new String(bytes, StandardCharsets.ISO_8859_1).replace("\"crc32\":\"", "\"crcxx\":\"");
         // the metadata JSON sits as a string in the safetensors header: its quotes are escaped
         String v2 = "\\\"version\\\":" + Calibration.FORMAT_VERSION;
         assertTrue(text.contains(v2), "the header names its version");
