@@ -29,6 +29,8 @@ public final class AttentionBackends {
     public static final String CUDA = "cuda";
 
     private static final System.Logger LOG = System.getLogger(AttentionBackends.class.getName());
+    /** Fallback reasons already logged: a process that installs many models (calibration, eval) says each once. */
+    private static final java.util.Set<String> LOGGED_FALLBACKS = java.util.concurrent.ConcurrentHashMap.newKeySet();
 
     private AttentionBackends() {}
 
@@ -52,6 +54,7 @@ public final class AttentionBackends {
         Selection selection = resolve(backend, discovery);
         selection
                 .fallbackReason()
+                .filter(LOGGED_FALLBACKS::add)
                 .ifPresent(
                         reason -> LOG.log(System.Logger.Level.INFO, "attention backend auto: using cpu ({0})", reason));
         return selection.provider();

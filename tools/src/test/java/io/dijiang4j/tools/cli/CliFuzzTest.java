@@ -5,6 +5,7 @@ import static org.junit.jupiter.api.Assertions.fail;
 
 import io.dijiang4j.plugin.Stories260K;
 import io.dijiang4j.plugin.calibration.CalibrationFile;
+import io.dijiang4j.plugin.profile.ProfileLoader;
 import java.io.IOException;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
@@ -213,36 +214,10 @@ class CliFuzzTest {
         "0.0000001"
     };
 
-    static final String[] KEYS = {
-        "model",
-        "mode",
-        "layers",
-        "except_layers",
-        "feature_map",
-        "features",
-        "sinks",
-        "window",
-        "exact_cache",
-        "budget",
-        "cache_policy",
-        "calibration",
-        "block_size",
-        "decay",
-        "backend",
-        "feature_seed",
-        "check_weights",
-        "seed",
-        "max_tokens",
-        "temperature",
-        "top_p",
-        "top_k",
-        "modle",
-        "",
-        "?",
-        "é",
-        "x y",
-        "model_cache"
-    };
+    /** Every profile key (the loader's own list) and a few that are not keys. */
+    static final String[] KEYS = java.util.stream.Stream.concat(
+                    ProfileLoader.KEYS.stream(), java.util.stream.Stream.of("modle", "", "?", "é", "x y"))
+            .toArray(String[]::new);
 
     static byte[] mutateProfile(String text, Random random, StringBuilder how) {
         List<String> lines = new ArrayList<>(text.lines().toList());
