@@ -4,6 +4,7 @@ import io.dijiang4j.adapters.engine.InferenceEngine;
 import io.dijiang4j.adapters.engine.InferenceSession;
 import io.dijiang4j.adapters.state.PrefixStateStore;
 import io.dijiang4j.adapters.state.StateStoreException;
+import java.util.Arrays;
 import java.util.Optional;
 import java.util.concurrent.TimeUnit;
 import java.util.function.Function;
@@ -55,6 +56,16 @@ final class ConversationStates {
             }
         }
         return new Opened(engineCall.apply(engine::openSession), 0);
+    }
+
+    /**
+     * As {@link #open}, for a session that is to consume exactly {@code tokens} (nothing after them): a state saved for
+     * all of them counts too, and then nothing remains to prefill.
+     */
+    Opened openAt(int[] tokens, Function<Supplier<InferenceSession>, InferenceSession> engineCall) {
+        // a store answers proper prefixes only (a prompt keeps a token for its logits): with one token more, the whole
+        // sequence is one, and nothing longer than it can match (the store answers only sequences shorter than this)
+        return open(Arrays.copyOf(tokens, tokens.length + 1), engineCall);
     }
 
     private Opened restore(

@@ -13,7 +13,9 @@ import io.dijiang4j.plugin.generation.TokenConstraint;
 import io.dijiang4j.plugin.generation.Vocabulary;
 import java.nio.file.Path;
 import java.util.Arrays;
+import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.ThreadLocalRandom;
+import java.util.concurrent.atomic.AtomicLong;
 import java.util.concurrent.locks.ReentrantLock;
 import java.util.function.Supplier;
 
@@ -37,6 +39,8 @@ public final class DiJiangRuntime implements AutoCloseable {
     /** Checkpoints kept by default: the ends of the prompt and of the answer of the last two conversations. */
     public static final int DEFAULT_CHECKPOINTS = 4;
 
+    private static final System.Logger LOG = System.getLogger(DiJiangRuntime.class.getName());
+
     private final InferenceEngine engine;
     private final ConversationStates states;
     private final ReentrantLock engineLock = new ReentrantLock();
@@ -44,6 +48,7 @@ public final class DiJiangRuntime implements AutoCloseable {
     private final StepScheduler scheduler;
     private final Scheduling scheduling;
     private volatile GenerationResult lastResult;
+    private final AtomicLong savedPrefixTokens = new AtomicLong();
     private boolean closed;
 
     public DiJiangRuntime(InferenceEngine engine) {
@@ -144,6 +149,11 @@ public final class DiJiangRuntime implements AutoCloseable {
         return scheduler.passesAndRows();
     }
 
+    /** Tokens prefilled so far by {@link #savePrefix} (work done after answers, off the clients' critical path). */
+    public long savedPrefixTokens() {
+        return savedPrefixTokens.get();
+    }
+
     /** Bytes held in this process by the saved states of earlier turns. */
     public long cachedStateBytes() {
         return states.store().bytes();
@@ -235,6 +245,51 @@ public final class DiJiangRuntime implements AutoCloseable {
         return generation;
     }
 
+    /**
+     * Saves the state after {@code tokens} for prefix reuse, so that a later prompt that starts with them prefills
+     * only the rest: restores the longest saved prefix of them and prefills the remainder in the shared passes, its
+     * tokens behind the prompts of requests (a background slot). A server calls it once an answer is sent, with the
+     * tokens its next prompt will start with: the conversation rendered with the answer as text, which need not
+     * encode to the tokens generated (README "Serving"). Runs on a thread of its own and never fails: a full queue,
+     * a closed runtime or an engine failure skips it (the next prompt then prefills more).
+     *
+     * @return the number of tokens it prefilled (0: that state was saved already, or it was skipped)
+     */
+    public CompletableFuture<Integer> savePrefix(int[] tokens) {
+        CompletableFuture<Integer> done = new CompletableFuture<>();
+        StepScheduler.Slot slot;
+        try {
+            if (tokens.length == 0 || tokens.length >= engine.positionLimit())
+                return CompletableFuture.completedFuture(0);
+            slot = scheduler.reserve(() -> false, true);
+        } catch (IllegalStateException e) { // a full queue (QueueFullException) or a closed runtime
+            return CompletableFuture.completedFuture(0);
+        }
+        Thread.ofVirtual().name("dijiang-save-prefix").start(() -> {
+            int prefilled = 0;
+            try (slot) {
+                slot.awaitAdmission();
+                ConversationStates.Opened opened = states.openAt(tokens, this::locked);
+                InferenceSession session = opened.session();
+                try {
+                    int reused = opened.reusedTokens();
+                    if (reused < tokens.length) {
+                        slot.stepModel(session).prefill(Arrays.copyOfRange(tokens, reused, tokens.length));
+                        remember(tokens, session);
+                        prefilled = tokens.length - reused;
+                    }
+                } finally {
+                    closeSession(session);
+                }
+            } catch (RuntimeException e) {
+                LOG.log(System.Logger.Level.DEBUG, "saving the state of " + tokens.length + " tokens skipped: " + e);
+            }
+            savedPrefixTokens.addAndGet(prefilled);
+            done.complete(prefilled);
+        });
+        return done;
+    }
+
     private int[] encode(String prompt) {
         return locked(() -> engine.encodePrompt(prompt));
     }
@@ -296,13 +351,17 @@ public final class DiJiangRuntime implements AutoCloseable {
                 lastResult = result;
                 return result;
             } finally {
-                engineLock.lock();
-                try {
-                    if (!closed) session.close(); // closing the engine closed it
-                } finally {
-                    engineLock.unlock();
-                }
+                closeSession(session);
             }
+        }
+    }
+
+    private void closeSession(InferenceSession session) {
+        engineLock.lock();
+        try {
+            if (!closed) session.close(); // closing the engine closed it
+        } finally {
+            engineLock.unlock();
         }
     }
 

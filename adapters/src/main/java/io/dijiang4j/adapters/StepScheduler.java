@@ -18,8 +18,10 @@ import java.util.function.BooleanSupplier;
  * requests hold a slot, the others wait in arrival order. Each request runs the plugin's decode loop on its own
  * thread over a {@link StepModel} whose prefill and steps are handed to this scheduler, which runs one forward pass
  * ({@link InferenceEngine#advance}) for every slot that asked: each pass advances every active session by one token,
- * plus at most {@link Scheduling#prefillChunk()} prompt tokens of sessions that are still prefilling. Requests join
- * and leave between passes; a cancelled request leaves before the next pass.
+ * plus prompt tokens of sessions that are still prefilling: at most {@link Scheduling#decodingPrefill()} while
+ * sessions are decoding (their time per token stays bounded), {@link Scheduling#prefillChunk()} otherwise; the
+ * prompts of requests waiting for an answer before those of background work ({@link #reserve(BooleanSupplier,
+ * boolean)}). Requests join and leave between passes; a cancelled request leaves before the next pass.
  *
  * <p>No scheduler thread: the request whose ask completes the pass (every active slot has asked), or the first to
  * see the linger run out, runs the pass on its own thread while the others wait for their logits. A lone request
@@ -53,10 +55,18 @@ final class StepScheduler implements AutoCloseable {
      * @throws QueueFullException when {@link Scheduling#maxQueued()} requests already wait
      */
     Slot reserve(BooleanSupplier cancelled) {
+        return reserve(cancelled, false);
+    }
+
+    /**
+     * As {@link #reserve(BooleanSupplier)}; a {@code background} slot's prompt tokens go into a pass only after those
+     * of the other slots (work no client waits for, such as saving a conversation's state for its next turn).
+     */
+    Slot reserve(BooleanSupplier cancelled, boolean background) {
         lock.lock();
         try {
             if (closed) throw new IllegalStateException("the model was closed");
-            Slot slot = new Slot(cancelled);
+            Slot slot = new Slot(cancelled, background);
             if (active.size() < settings.maxActive() && queue.isEmpty()) {
                 slot.admitted = true;
                 active.add(slot);
@@ -104,13 +114,15 @@ final class StepScheduler implements AutoCloseable {
     final class Slot implements AutoCloseable {
         private final Condition ready = lock.newCondition();
         private final BooleanSupplier cancelled;
+        private final boolean background;
         private boolean admitted;
         private boolean released;
         private boolean interrupted;
         private Work pending;
 
-        private Slot(BooleanSupplier cancelled) {
+        private Slot(BooleanSupplier cancelled, boolean background) {
             this.cancelled = cancelled;
+            this.background = background;
         }
 
         /** Waits in the queue until this request holds a slot. */
@@ -159,13 +171,8 @@ final class StepScheduler implements AutoCloseable {
 
                 @Override
                 public float[] prefill(int[] tokens) {
-                    float[] logits = null;
-                    for (int from = 0; from < tokens.length; from += settings.prefillChunk()) {
-                        int to = Math.min(tokens.length, from + settings.prefillChunk());
-                        logits = submit(session, Arrays.copyOfRange(tokens, from, to));
-                    }
-                    if (logits == null) throw new IllegalArgumentException("no tokens to prefill");
-                    return logits;
+                    if (tokens.length == 0) throw new IllegalArgumentException("no tokens to prefill");
+                    return submit(session, tokens); // the passes take it in slices
                 }
 
                 @Override
@@ -179,12 +186,12 @@ final class StepScheduler implements AutoCloseable {
             lock.lock();
             try {
                 checkLive();
-                Work work = new Work(session, tokens);
+                Work work = new Work(session, tokens, background);
                 if (!hasWork()) oldestAsk = System.nanoTime();
                 pending = work;
                 while (!work.done) {
                     // a pass that holds the session must finish before the request may leave and close it
-                    if (!work.taken && (cancelled.getAsBoolean() || interrupted || closed)) {
+                    if (work.inPass == 0 && (cancelled.getAsBoolean() || interrupted || closed)) {
                         pending = null;
                         checkLive();
                     }
@@ -224,7 +231,11 @@ final class StepScheduler implements AutoCloseable {
                 passRunning = false;
                 passes++;
                 rows += batch.size();
-                for (Work w : batch) w.done = true;
+                for (Work w : batch) {
+                    w.next += w.inPass;
+                    w.inPass = 0;
+                    w.done = w.error != null || w.next == w.tokens.length;
+                }
                 if (hasWork()) oldestAsk = System.nanoTime();
                 for (Slot s : active) s.ready.signalAll();
             }
@@ -271,45 +282,70 @@ final class StepScheduler implements AutoCloseable {
         }
     }
 
-    /** Tokens for one session in the next pass, and what the pass gave back. */
+    /**
+     * Tokens for one session, fed over one or more passes (a prompt in slices), and what the last pass gave back.
+     */
     private static final class Work {
         final InferenceSession session;
         final int[] tokens;
-        boolean taken;
+        final boolean background;
+        int next; // tokens[next..] are still to be fed
+        int inPass; // tokens[next..next + inPass) are in the pass running now; 0: in none
         boolean done;
         float[] logits;
         RuntimeException error;
 
-        Work(InferenceSession session, int[] tokens) {
+        Work(InferenceSession session, int[] tokens, boolean background) {
             this.session = session;
             this.tokens = tokens;
+            this.background = background;
+        }
+
+        boolean waiting() {
+            return !done && inPass == 0;
+        }
+
+        /** A decode step (one token after sampling), as opposed to a prompt. */
+        boolean decodeRow() {
+            return tokens.length == 1;
         }
     }
 
     private boolean hasWork() {
-        for (Slot s : active) if (s.pending != null && !s.pending.taken) return true;
+        for (Slot s : active) if (s.pending != null && s.pending.waiting()) return true;
         return false;
     }
 
     private boolean everyActiveAsked() {
-        for (Slot s : active) if (s.pending == null || s.pending.taken) return false;
+        for (Slot s : active) if (s.pending == null || !s.pending.waiting()) return false;
         return true;
     }
 
-    /** Every decode row, and prompt chunks in admission order up to the pass's prompt budget (at least one). */
+    /**
+     * Every decode row, then slices of prompts up to the pass's prompt budget: {@link Scheduling#decodingPrefill()}
+     * tokens when the pass has decode rows, else {@link Scheduling#prefillChunk()}; requests' prompts in admission
+     * order before background ones.
+     */
     private List<Work> take() {
         List<Work> batch = new ArrayList<>();
-        int budget = settings.prefillChunk();
-        boolean prefilling = false;
+        List<Work> prompts = new ArrayList<>();
+        List<Work> background = new ArrayList<>();
         for (Slot s : active) {
             Work w = s.pending;
-            if (w == null || w.taken) continue;
-            if (w.tokens.length > 1) {
-                if (prefilling && w.tokens.length > budget) continue;
-                prefilling = true;
-                budget -= w.tokens.length;
+            if (w == null || !w.waiting()) continue;
+            if (w.decodeRow()) {
+                w.inPass = 1;
+                batch.add(w);
+            } else {
+                (w.background ? background : prompts).add(w);
             }
-            w.taken = true;
+        }
+        int budget = batch.isEmpty() ? settings.prefillChunk() : settings.decodingPrefill();
+        prompts.addAll(background);
+        for (Work w : prompts) {
+            if (budget == 0) break;
+            w.inPass = Math.min(budget, w.tokens.length - w.next);
+            budget -= w.inPass;
             batch.add(w);
         }
         return batch;
@@ -320,7 +356,10 @@ final class StepScheduler implements AutoCloseable {
         List<int[]> tokens = new ArrayList<>(batch.size());
         for (Work w : batch) {
             sessions.add(w.session);
-            tokens.add(w.tokens);
+            tokens.add(
+                    w.next == 0 && w.inPass == w.tokens.length
+                            ? w.tokens
+                            : Arrays.copyOfRange(w.tokens, w.next, w.next + w.inPass));
         }
         try {
             float[][] logits;

@@ -92,8 +92,10 @@ class SchedulingTest {
 
     @Test
     void eachPassAdvancesEveryActiveSession() throws Exception {
-        // a long linger: a pass waits until every active session has asked, however slowly the threads run
-        Scheduling scheduling = Scheduling.DEFAULT.withMaxActive(4).withLinger(Duration.ofSeconds(5));
+        // a long linger: a pass waits until every active session has asked, however slowly the threads run; each
+        // prompt fits one pass's budget beside decode rows (one row each)
+        Scheduling scheduling =
+                Scheduling.DEFAULT.withMaxActive(4).withDecodingPrefill(32).withLinger(Duration.ofSeconds(5));
         List<String> prompts = List.of("one", "two stories", "three short stories", "four");
         try (DiJiangRuntime runtime = new DiJiangRuntime(new FakeEngine(), 0, scheduling)) {
             CountDownLatch allAdmitted = new CountDownLatch(1);

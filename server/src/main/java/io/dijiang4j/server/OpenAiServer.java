@@ -6,6 +6,7 @@ import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import io.dijiang4j.adapters.ContextLengthExceededException;
 import io.dijiang4j.adapters.DiJiangRuntime;
+import io.dijiang4j.adapters.NextTurnPrefix;
 import io.dijiang4j.adapters.QueueFullException;
 import io.dijiang4j.adapters.engine.InferenceEngine;
 import io.dijiang4j.plugin.generation.GenerationOptions;
@@ -33,7 +34,8 @@ import java.util.concurrent.atomic.AtomicInteger;
  * <p>Prompts go through the model's own chat template and tokenizer ({@link InferenceEngine#renderChat}, {@link
  * InferenceEngine#encodePrompt}); generation is the runtime's. The usage of every response says how many prompt
  * tokens were restored from a saved state instead of prefilled ({@code usage.prompt_tokens_details.cached_tokens},
- * and the header {@value #RESTORED_HEADER} on non-streaming answers).
+ * and the header {@value #RESTORED_HEADER} on non-streaming answers). Once a chat answer is sent, the state for the
+ * conversation with that answer is saved for the next turn, in the background ({@link #saveNextTurnPrefix}).
  *
  * <p>At most {@link ServerSettings#maxInFlight()} requests are admitted (running or waiting in the runtime); the next
  * gets 503 with Retry-After. {@link #stop()} refuses new requests with 503, lets those in flight finish (up to the
@@ -136,7 +138,8 @@ public final class OpenAiServer implements AutoCloseable {
                 .put("in_flight", inFlight.get())
                 .put("clients_gone", clientsGone.get())
                 .put("max_in_flight", settings.maxInFlight())
-                .put("saved_state_bytes", runtime.cachedStateBytes());
+                .put("saved_state_bytes", runtime.cachedStateBytes())
+                .put("tokens_prefilled_after_answers", runtime.savedPrefixTokens());
         json(res, draining ? 503 : 200, body);
     }
 
@@ -161,8 +164,10 @@ public final class OpenAiServer implements AutoCloseable {
             inFlight.incrementAndGet();
             try {
                 if (draining) throw unavailable("The server is shutting down; retry on another replica.");
-                if (request.stream()) stream(res, endpoint, request, prompt);
-                else answer(res, endpoint, request, prompt);
+                GenerationResult result = request.stream()
+                        ? stream(res, endpoint, request, prompt)
+                        : answer(res, endpoint, request, prompt);
+                if (result != null && request.turns() != null) saveNextTurnPrefix(request, result);
             } finally {
                 inFlight.decrementAndGet();
                 admission.release();
@@ -238,7 +243,29 @@ public final class OpenAiServer implements AutoCloseable {
         return tokens;
     }
 
-    private void answer(ServerResponse res, OpenAiRequest.Endpoint endpoint, OpenAiRequest request, int[] prompt) {
+    /**
+     * After a chat answer: saves the state for the tokens the conversation's next prompt will start with (the
+     * messages and the answer as the client will send them back, {@link NextTurnPrefix}), on a thread of its own
+     * and in the runtime's background (the response is complete, no client waits for it). The next turn then
+     * restores all of its prompt but the new message, even when the answer's text encodes to other tokens than
+     * those generated (the state saved after generating would not match then).
+     */
+    private void saveNextTurnPrefix(OpenAiRequest request, GenerationResult result) {
+        Thread.ofVirtual().name("dijiang-next-turn").start(() -> {
+            try {
+                int[] next;
+                synchronized (tokenizer) {
+                    next = NextTurnPrefix.tokens(runtime.engine(), request.turns(), result.text());
+                }
+                runtime.savePrefix(next);
+            } catch (RuntimeException e) { // a closed model, say: the next turn prefills more, nothing else
+                LOG.log(System.Logger.Level.DEBUG, "state for the next turn not saved: " + e);
+            }
+        });
+    }
+
+    private GenerationResult answer(
+            ServerResponse res, OpenAiRequest.Endpoint endpoint, OpenAiRequest request, int[] prompt) {
         GenerationResult result = runtime.generate(prompt, request.options(), null);
         boolean chat = endpoint == OpenAiRequest.Endpoint.CHAT;
         ObjectNode body = envelope(chat ? "chatcmpl-" : "cmpl-", chat ? "chat.completion" : "text_completion");
@@ -253,6 +280,7 @@ public final class OpenAiServer implements AutoCloseable {
         body.set("usage", usage(result));
         res.header(RESTORED_HEADER, String.valueOf(result.reusedPromptTokens()));
         json(res, 200, body);
+        return result;
     }
 
     /**
@@ -260,7 +288,8 @@ public final class OpenAiServer implements AutoCloseable {
      * with the finish reason, the usage chunk when asked for, then {@code [DONE]}. A client that goes away makes the
      * next write fail, which stops the generation and frees its place.
      */
-    private void stream(ServerResponse res, OpenAiRequest.Endpoint endpoint, OpenAiRequest request, int[] prompt) {
+    private GenerationResult stream(
+            ServerResponse res, OpenAiRequest.Endpoint endpoint, OpenAiRequest request, int[] prompt) {
         boolean chat = endpoint == OpenAiRequest.Endpoint.CHAT;
         String id = (chat ? "chatcmpl-" : "cmpl-") + UUID.randomUUID();
         String object = chat ? "chat.completion.chunk" : "text_completion";
@@ -301,7 +330,7 @@ public final class OpenAiServer implements AutoCloseable {
                         .putNull("param")
                         .putNull("code");
                 event(out, err);
-                return;
+                return null;
             }
             ObjectNode last = chunk(id, object, request.usage());
             ObjectNode choice = last.withArray("choices").addObject().put("index", 0);
@@ -316,9 +345,11 @@ public final class OpenAiServer implements AutoCloseable {
                 event(out, u);
             }
             write(out, "data: [DONE]\n\n");
+            return result;
         } catch (ClientGone | IOException | UncheckedIOException | ServerConnectionException e) {
             clientsGone.incrementAndGet();
             LOG.log(System.Logger.Level.DEBUG, "client went away during a stream; generation stopped");
+            return null;
         }
     }
 

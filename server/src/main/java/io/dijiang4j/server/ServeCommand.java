@@ -1,5 +1,6 @@
 package io.dijiang4j.server;
 
+import io.dijiang4j.adapters.Scheduling;
 import io.dijiang4j.adapters.state.LocalPrefixStateStore;
 import io.dijiang4j.adapters.state.PrefixStateStore;
 import io.dijiang4j.adapters.state.RedisPrefixStateStore;
@@ -58,6 +59,20 @@ public final class ServeCommand implements Callable<Integer> {
             description =
                     "Requests running or queued at once; beyond: 503 with Retry-After (default ${DEFAULT-VALUE}).")
     int maxInFlight = ServerSettings.DEFAULT_MAX_IN_FLIGHT;
+
+    @Option(
+            names = "--prefill-chunk",
+            paramLabel = "N",
+            description = "Prompt tokens per forward pass while no session is decoding (default ${DEFAULT-VALUE}).")
+    int prefillChunk = Scheduling.DEFAULT.prefillChunk();
+
+    @Option(
+            names = "--decoding-prefill",
+            paramLabel = "N",
+            description = "Prompt tokens per forward pass beside the decode rows of running streams: more shortens"
+                    + " newcomers' time to first token and lengthens the others' time per token"
+                    + " (default ${DEFAULT-VALUE}).")
+    int decodingPrefill = Scheduling.DEFAULT.decodingPrefill();
 
     @Option(
             names = "--drain-seconds",
@@ -121,6 +136,7 @@ public final class ServeCommand implements Callable<Integer> {
                         maxInFlight,
                         Duration.ofSeconds(drainSeconds)),
                 states,
+                Scheduling.DEFAULT.withPrefillChunk(prefillChunk).withDecodingPrefill(decodingPrefill),
                 line -> System.err.println("dijiang: " + line));
         CountDownLatch stopped = new CountDownLatch(1);
         Runtime.getRuntime().addShutdownHook(new Thread(() -> {

@@ -115,8 +115,9 @@ final class ServeBench {
 
     List<Level> run() throws Exception {
         int clients = Collections.max(levels);
-        // every conversation's history and its follow-ups stay saved: 1 + 2 per request per client, with room
-        int entries = clients * (4 + 2 * turns * levels.size());
+        // every conversation's history and its follow-ups stay saved: 3 per request (the prompt, the prompt with
+        // the answer's tokens, the next turn's prefix) per client, with room
+        int entries = clients * (6 + 3 * turns * levels.size());
         LocalPrefixStateStore states = new LocalPrefixStateStore(entries, stateBytes, null);
         try (ServingStack stack = ServingStack.start(
                 profile,
@@ -148,6 +149,7 @@ final class ServeBench {
                         answer.at("/choices/0/message/content").asText()));
                 conversations.add(conversation);
             }
+            awaitIdle(stack); // the states for the follow-ups, saved after the answers
             int meanHistory = history / clients;
             progress.printf(
                     Locale.ROOT,
@@ -158,6 +160,7 @@ final class ServeBench {
                     median(cold));
             List<Level> out = new ArrayList<>();
             for (int n : levels) {
+                awaitIdle(stack); // the last level's saves for next turns run after its answers: not in this level
                 out.add(level(server, stack, states, conversations.subList(0, n), meanHistory, median(cold)));
                 Level l = out.get(out.size() - 1);
                 progress.printf(
@@ -173,6 +176,15 @@ final class ServeBench {
                         l.failed());
             }
             return out;
+        }
+    }
+
+    /** Waits until the runtime holds no session and queues no request (at most 10 minutes). */
+    private static void awaitIdle(ServingStack stack) throws InterruptedException {
+        long deadline = System.nanoTime() + 600_000_000_000L;
+        while ((stack.runtime().activeSessions() > 0 || stack.runtime().queuedRequests() > 0)
+                && System.nanoTime() < deadline) {
+            Thread.sleep(10);
         }
     }
 
@@ -363,17 +375,19 @@ final class ServeBench {
         s.append(String.format(
                 Locale.ROOT,
                 "%s: chat over HTTP, streaming; history = prompt tokens of each conversation; tok/s = generated tokens"
-                        + " of all clients / wall time; x1 = over 1 client of the same mode%n",
+                        + " of all clients / wall time; x1 = over 1 client of the same mode; x serial = over the"
+                        + " serialized runtime with as many clients, same run%n",
                 model));
         s.append(String.format(
                 Locale.ROOT,
-                "%-16s %7s %7s %8s %9s %6s %9s %9s %9s %9s %9s %12s %10s%n",
+                "%-20s %7s %7s %8s %9s %6s %8s %9s %9s %9s %9s %9s %12s %10s%n",
                 "mode",
                 "clients",
                 "history",
                 "requests",
                 "tok/s",
                 "x1",
+                "x serial",
                 "TTFT p50",
                 "TTFT p95",
                 "TPOT p50",
@@ -387,15 +401,19 @@ final class ServeBench {
                     .mapToDouble(Level::aggregateTokensPerSecond)
                     .findFirst()
                     .orElse(Double.NaN);
+            double serial = serialBase(levels, l);
             s.append(String.format(
                     Locale.ROOT,
-                    "%-16s %7d %7d %8s %9.1f %6.2f %9.0f %9.0f %9.1f %9.1f %8.0f%% %12d %10.0f%n",
+                    "%-20s %7d %7d %8s %9.1f %6.2f %8s %9.0f %9.0f %9.1f %9.1f %8.0f%% %12d %10.0f%n",
                     l.mode(),
                     l.clients(),
                     l.historyTokens(),
                     l.requests() + (l.failed() > 0 ? "(" + l.failed() + "!)" : ""),
                     l.aggregateTokensPerSecond(),
                     l.aggregateTokensPerSecond() / base,
+                    Double.isNaN(serial)
+                            ? "-"
+                            : String.format(Locale.ROOT, "%.2f", l.aggregateTokensPerSecond() / serial),
                     l.ttftP50(),
                     l.ttftP95(),
                     l.tpotP50(),
@@ -406,6 +424,18 @@ final class ServeBench {
         }
         s.append("TTFT, TPOT in ms; failed requests marked (n!)\n");
         return s.toString();
+    }
+
+    /** The tok/s of the serialized runtime's level of the same mode and clients ("hybrid/serial"), or NaN. */
+    static double serialBase(List<Level> levels, Level l) {
+        int at = l.mode().indexOf("/batched");
+        if (at < 0) return Double.NaN;
+        String serial = l.mode().substring(0, at) + "/serial";
+        return levels.stream()
+                .filter(b -> b.mode().equals(serial) && b.clients() == l.clients())
+                .mapToDouble(Level::aggregateTokensPerSecond)
+                .findFirst()
+                .orElse(Double.NaN);
     }
 
     static byte[] json(String model, List<Level> levels) throws IOException {

@@ -46,6 +46,14 @@ public final class ServeBenchCommand implements Callable<Integer> {
                     "batched (the runtime's continuous batching) and/or serial (one request at a time), side by side.")
     List<String> schedulings;
 
+    @Option(
+            names = "--decoding-prefill",
+            defaultValue = "16",
+            split = ",",
+            description =
+                    "Prompt tokens per forward pass beside decode rows (batched scheduling; several: side by side).")
+    List<Integer> decodingPrefills;
+
     @Option(names = "--clients", defaultValue = "1,4,8,16", split = ",", description = "Concurrent clients per level.")
     List<Integer> clients;
 
@@ -83,6 +91,9 @@ public final class ServeBenchCommand implements Callable<Integer> {
             throw new IllegalArgumentException("--turns and --max-tokens must be >= 1, --history-tokens >= 16");
         }
         for (int c : clients) if (c < 1) throw new IllegalArgumentException("--clients must be >= 1, got " + c);
+        for (int p : decodingPrefills) {
+            if (p < 1) throw new IllegalArgumentException("--decoding-prefill must be >= 1, got " + p);
+        }
         Path synthetic = null;
         Path dir;
         String name;
@@ -106,25 +117,30 @@ public final class ServeBenchCommand implements Callable<Integer> {
             for (String m : modes) {
                 Profile profile = Profile.defaults(ModelReference.local(dir)).withMode(Mode.parse(m));
                 for (String sched : schedulings) {
-                    Scheduling scheduling = switch (sched) {
-                        case "batched" -> Scheduling.DEFAULT;
-                        case "serial" -> Scheduling.serial();
+                    boolean batched = switch (sched) {
+                        case "batched" -> true;
+                        case "serial" -> false;
                         default ->
                             throw new IllegalArgumentException("--scheduling: batched or serial, got '" + sched + "'");
                     };
-                    String label = schedulings.size() > 1 ? m + "/" + sched : m;
-                    levels.addAll(new ServeBench(
-                                    profile,
-                                    label,
-                                    scheduling,
-                                    clients,
-                                    historyTokens,
-                                    turns,
-                                    maxTokens,
-                                    stateBytes,
-                                    seed,
-                                    System.err)
-                            .run());
+                    for (int prefill : batched ? decodingPrefills : decodingPrefills.subList(0, 1)) {
+                        Scheduling scheduling =
+                                batched ? Scheduling.DEFAULT.withDecodingPrefill(prefill) : Scheduling.serial();
+                        String label = schedulings.size() > 1 ? m + "/" + sched : m;
+                        if (batched && decodingPrefills.size() > 1) label += "/p" + prefill;
+                        levels.addAll(new ServeBench(
+                                        profile,
+                                        label,
+                                        scheduling,
+                                        clients,
+                                        historyTokens,
+                                        turns,
+                                        maxTokens,
+                                        stateBytes,
+                                        seed,
+                                        System.err)
+                                .run());
+                    }
                 }
             }
             System.out.print(ServeBench.table(name, levels));

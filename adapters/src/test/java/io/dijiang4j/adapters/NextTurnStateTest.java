@@ -1,0 +1,186 @@
+package io.dijiang4j.adapters;
+
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import io.dijiang4j.adapters.engine.InferenceEngine;
+import io.dijiang4j.adapters.engine.InferenceSession;
+import io.dijiang4j.plugin.generation.ChatTurn;
+import io.dijiang4j.plugin.generation.GenerationOptions;
+import io.dijiang4j.plugin.generation.GenerationResult;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.List;
+import java.util.concurrent.CountDownLatch;
+import java.util.concurrent.TimeUnit;
+import org.junit.jupiter.api.Test;
+
+/**
+ * The state saved for a conversation's next turn ({@link DiJiangRuntime#savePrefix}, {@link NextTurnPrefix}) and
+ * the prompt budget of forward passes beside decode rows ({@link Scheduling#decodingPrefill()}), on the toy engine.
+ */
+class NextTurnStateTest {
+    private static final GenerationOptions GREEDY = GenerationOptions.greedy(12).withStopAtEndToken(false);
+
+    private static int[] concat(int[] a, int[] b) {
+        int[] out = Arrays.copyOf(a, a.length + b.length);
+        System.arraycopy(b, 0, out, a.length, b.length);
+        return out;
+    }
+
+    @Test
+    void theNextTurnRestoresAStateSavedUnderOtherTokensThanThoseGenerated() throws Exception {
+        FakeEngine engine = new FakeEngine();
+        try (DiJiangRuntime runtime = new DiJiangRuntime(engine, 8)) {
+            int[] prompt = engine.encodePrompt("the cat sat on the mat ");
+            GenerationResult first = runtime.generate(prompt, GREEDY, TextSink.NONE);
+            // the client sends back an answer that encodes to other tokens than those generated (as a detokenized
+            // random answer can): the next prompt shares only the first prompt with what the runtime saw
+            int[] answer = Arrays.copyOfRange(engine.encodePrompt("then it slept all day "), 1, 23);
+            assertTrue(!Arrays.equals(
+                    answer, first.tokens().stream().mapToInt(Integer::intValue).toArray()));
+            int[] next = concat(prompt, answer);
+            int consumedBefore = engine.consumedTokens.get();
+            assertEquals(answer.length, runtime.savePrefix(next).get(10, TimeUnit.SECONDS), "prefilled");
+            assertEquals(answer.length, engine.consumedTokens.get() - consumedBefore, "only the answer prefilled");
+            assertEquals(answer.length, runtime.savedPrefixTokens());
+            // saved already: nothing to do
+            assertEquals(0, runtime.savePrefix(next).get(10, TimeUnit.SECONDS));
+
+            int[] question = Arrays.copyOfRange(engine.encodePrompt("and then "), 1, 10);
+            int[] turn2 = concat(next, question);
+            GenerationResult second = runtime.generate(turn2, GREEDY, TextSink.NONE);
+            assertEquals(next.length, second.reusedPromptTokens(), "all but the new message restored");
+            try (DiJiangRuntime cold = new DiJiangRuntime(new FakeEngine(), 0)) {
+                GenerationResult again = cold.generate(turn2, GREEDY, TextSink.NONE);
+                assertEquals(0, again.reusedPromptTokens());
+                assertEquals(again.text(), second.text(), "the restored turn answers as a cold prefill does");
+            }
+        }
+    }
+
+    @Test
+    void nextTurnPrefixIsTheRenderedConversationUpToTheNextMessage() {
+        FakeEngine engine = new FakeEngine(); // renders turns joined by a space, and a space after the last
+        List<ChatTurn> turns = List.of(ChatTurn.user("tell a story"));
+        int[] prefix = NextTurnPrefix.tokens(engine, turns, "once upon a time");
+        assertArrayEquals(engine.encodePrompt("tell a story once upon a time "), prefix);
+        int[] nextPrompt = engine.encodePrompt(engine.renderChat(
+                List.of(ChatTurn.user("tell a story"), ChatTurn.assistant("once upon a time"), ChatTurn.user("more"))));
+        assertArrayEquals(prefix, Arrays.copyOf(nextPrompt, prefix.length), "a prefix of the next prompt");
+    }
+
+    @Test
+    void savingAfterTheRuntimeClosedIsSkippedNotFailed() throws Exception {
+        DiJiangRuntime runtime = new DiJiangRuntime(new FakeEngine(), 4);
+        runtime.close();
+        assertEquals(0, runtime.savePrefix(new int[] {1, 5, 6}).get(10, TimeUnit.SECONDS));
+    }
+
+    /** The toy engine, recording the tokens of each session in each forward pass. */
+    private static final class RecordingEngine implements InferenceEngine {
+        final FakeEngine fake = new FakeEngine();
+        final List<int[]> passes = new ArrayList<>(); // per pass: the row lengths
+
+        @Override
+        public synchronized float[][] advance(List<InferenceSession> sessions, List<int[]> tokens) {
+            passes.add(tokens.stream().mapToInt(t -> t.length).toArray());
+            return InferenceEngine.super.advance(sessions, tokens);
+        }
+
+        @Override
+        public String modelName() {
+            return fake.modelName();
+        }
+
+        @Override
+        public int positionLimit() {
+            return fake.positionLimit();
+        }
+
+        @Override
+        public int[] encodePrompt(String prompt) {
+            return fake.encodePrompt(prompt);
+        }
+
+        @Override
+        public String renderChat(List<ChatTurn> turns) {
+            return fake.renderChat(turns);
+        }
+
+        @Override
+        public InferenceSession openSession() {
+            return fake.openSession();
+        }
+
+        @Override
+        public InferenceSession restoreSession(byte[] state) {
+            return fake.restoreSession(state);
+        }
+
+        @Override
+        public String decode(int token) {
+            return fake.decode(token);
+        }
+
+        @Override
+        public boolean isEndToken(int token) {
+            return fake.isEndToken(token);
+        }
+
+        @Override
+        public void close() {}
+    }
+
+    @Test
+    void aPromptBesideDecodeRowsIsFedAtMostDecodingPrefillTokensPerPass() throws Exception {
+        RecordingEngine engine = new RecordingEngine();
+        Scheduling scheduling = Scheduling.DEFAULT
+                .withMaxActive(4)
+                .withPrefillChunk(50)
+                .withDecodingPrefill(4)
+                .withLinger(Duration.ofMillis(1));
+        GenerationOptions long40 = GenerationOptions.greedy(40).withStopAtEndToken(false);
+        String longPrompt = "a long prompt about many things ".repeat(7); // 225 tokens with BOS
+        String expected;
+        try (DiJiangRuntime alone = new DiJiangRuntime(new FakeEngine(), 0, Scheduling.serial())) {
+            expected = alone.generate(longPrompt, GREEDY, TextSink.NONE).text();
+        }
+        try (DiJiangRuntime runtime = new DiJiangRuntime(engine, 0, scheduling)) {
+            CountDownLatch streaming = new CountDownLatch(2);
+            TextSink slow = text -> {
+                streaming.countDown();
+                try {
+                    Thread.sleep(2); // the streams last long enough for the prompt to arrive beside them
+                } catch (InterruptedException e) {
+                    Thread.currentThread().interrupt();
+                }
+            };
+            Generation a = runtime.submit("one", long40, slow);
+            Generation b = runtime.submit("two", long40, slow);
+            assertTrue(streaming.await(10, TimeUnit.SECONDS));
+            GenerationResult prompted = runtime.generate(longPrompt, GREEDY, TextSink.NONE);
+            a.result().get(10, TimeUnit.SECONDS);
+            b.result().get(10, TimeUnit.SECONDS);
+            assertEquals(expected, prompted.text(), "sliced prefill answers as alone");
+        }
+        int interleaved = 0;
+        List<int[]> passes;
+        synchronized (engine) {
+            passes = new ArrayList<>(engine.passes);
+        }
+        for (int[] rows : passes) {
+            int decodeRows = (int) Arrays.stream(rows).filter(n -> n == 1).count();
+            int promptTokens = Arrays.stream(rows).filter(n -> n > 1).sum();
+            if (decodeRows > 0 && promptTokens > 0) interleaved++;
+            int budget = decodeRows > 0 ? 4 : 50;
+            assertTrue(
+                    promptTokens <= budget,
+                    "a pass with " + decodeRows + " decode rows fed " + promptTokens + " prompt tokens: "
+                            + Arrays.toString(rows));
+        }
+        assertTrue(interleaved > 0, "no pass had the prompt beside decode rows: nothing was tested");
+    }
+}
