@@ -19,9 +19,10 @@ import java.util.function.BooleanSupplier;
  * thread over a {@link StepModel} whose prefill and steps are handed to this scheduler, which runs one forward pass
  * ({@link InferenceEngine#advance}) for every slot that asked: each pass advances every active session by one token,
  * plus prompt tokens of sessions that are still prefilling: at most {@link Scheduling#decodingPrefill()} while
- * sessions are decoding (their time per token stays bounded), {@link Scheduling#prefillChunk()} otherwise; the
- * prompts of requests waiting for an answer before those of background work ({@link #reserve(BooleanSupplier,
- * boolean)}). Requests join and leave between passes; a cancelled request leaves before the next pass.
+ * sessions are decoding (their time per token stays bounded), {@link Scheduling#prefillChunk()} otherwise. Background
+ * work ({@link #reserve(BooleanSupplier, boolean)}) is prefilled only while no session decodes, after the requests'
+ * prompts: it never slows a stream. Requests join and leave between passes; a cancelled request leaves before the
+ * next pass.
  *
  * <p>No scheduler thread: the request whose ask completes the pass (every active slot has asked), or the first to
  * see the linger run out, runs the pass on its own thread while the others wait for their logits. A lone request
@@ -115,6 +116,7 @@ final class StepScheduler implements AutoCloseable {
         private final Condition ready = lock.newCondition();
         private final BooleanSupplier cancelled;
         private final boolean background;
+        private boolean decoding; // has asked for a decode step: its stream is running
         private boolean admitted;
         private boolean released;
         private boolean interrupted;
@@ -172,20 +174,21 @@ final class StepScheduler implements AutoCloseable {
                 @Override
                 public float[] prefill(int[] tokens) {
                     if (tokens.length == 0) throw new IllegalArgumentException("no tokens to prefill");
-                    return submit(session, tokens); // the passes take it in slices
+                    return submit(session, tokens, false); // the passes take it in slices
                 }
 
                 @Override
                 public float[] step(int token) {
-                    return submit(session, new int[] {token});
+                    return submit(session, new int[] {token}, true);
                 }
             };
         }
 
-        private float[] submit(InferenceSession session, int[] tokens) {
+        private float[] submit(InferenceSession session, int[] tokens, boolean step) {
             lock.lock();
             try {
                 checkLive();
+                decoding |= step;
                 Work work = new Work(session, tokens, background);
                 if (!hasWork()) oldestAsk = System.nanoTime();
                 pending = work;
@@ -312,7 +315,17 @@ final class StepScheduler implements AutoCloseable {
     }
 
     private boolean hasWork() {
-        for (Slot s : active) if (s.pending != null && s.pending.waiting()) return true;
+        boolean streaming = streaming();
+        for (Slot s : active) {
+            Work w = s.pending;
+            if (w != null && w.waiting() && !(w.background && streaming)) return true;
+        }
+        return false;
+    }
+
+    /** Whether an active session decodes (asked for a step, in a pass or sampling its next token). */
+    private boolean streaming() {
+        for (Slot s : active) if (s.decoding) return true;
         return false;
     }
 
@@ -323,13 +336,14 @@ final class StepScheduler implements AutoCloseable {
 
     /**
      * Every decode row, then slices of prompts up to the pass's prompt budget: {@link Scheduling#decodingPrefill()}
-     * tokens when the pass has decode rows, else {@link Scheduling#prefillChunk()}; requests' prompts in admission
-     * order before background ones.
+     * tokens while a session decodes (in this pass, or sampling its next token), else {@link
+     * Scheduling#prefillChunk()}; requests' prompts in admission order, then background ones while none decodes.
      */
     private List<Work> take() {
         List<Work> batch = new ArrayList<>();
         List<Work> prompts = new ArrayList<>();
         List<Work> background = new ArrayList<>();
+        boolean streaming = streaming();
         for (Slot s : active) {
             Work w = s.pending;
             if (w == null || !w.waiting()) continue;
@@ -340,8 +354,8 @@ final class StepScheduler implements AutoCloseable {
                 (w.background ? background : prompts).add(w);
             }
         }
-        int budget = batch.isEmpty() ? settings.prefillChunk() : settings.decodingPrefill();
-        prompts.addAll(background);
+        int budget = streaming ? settings.decodingPrefill() : settings.prefillChunk();
+        if (!streaming) prompts.addAll(background);
         for (Work w : prompts) {
             if (budget == 0) break;
             w.inPass = Math.min(budget, w.tokens.length - w.next);

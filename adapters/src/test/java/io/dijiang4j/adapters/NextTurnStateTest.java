@@ -82,11 +82,11 @@ class NextTurnStateTest {
     /** The toy engine, recording the tokens of each session in each forward pass. */
     private static final class RecordingEngine implements InferenceEngine {
         final FakeEngine fake = new FakeEngine();
-        final List<int[]> passes = new ArrayList<>(); // per pass: the row lengths
+        final List<int[][]> passes = new ArrayList<>(); // per pass: the rows' tokens
 
         @Override
         public synchronized float[][] advance(List<InferenceSession> sessions, List<int[]> tokens) {
-            passes.add(tokens.stream().mapToInt(t -> t.length).toArray());
+            passes.add(tokens.toArray(int[][]::new));
             return InferenceEngine.super.advance(sessions, tokens);
         }
 
@@ -134,6 +134,57 @@ class NextTurnStateTest {
         public void close() {}
     }
 
+    private static List<int[]> rowLengths(RecordingEngine engine) {
+        synchronized (engine) {
+            return engine.passes.stream()
+                    .map(rows -> Arrays.stream(rows).mapToInt(r -> r.length).toArray())
+                    .toList();
+        }
+    }
+
+    /** A sink that takes a while per piece, so that a stream lasts long enough for other work to arrive beside it. */
+    private static TextSink slow(CountDownLatch streaming) {
+        return text -> {
+            streaming.countDown();
+            try {
+                Thread.sleep(2);
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+            }
+        };
+    }
+
+    @Test
+    void backgroundWorkWaitsForTheStreamsToEnd() throws Exception {
+        RecordingEngine engine = new RecordingEngine();
+        Scheduling scheduling = Scheduling.DEFAULT
+                .withMaxActive(4)
+                .withPrefillChunk(50)
+                .withDecodingPrefill(4)
+                .withLinger(Duration.ofMillis(1));
+        GenerationOptions long40 = GenerationOptions.greedy(40).withStopAtEndToken(false);
+        int[] saved = engine.encodePrompt("z".repeat(199)); // 'z' is token 28
+        String expected;
+        try (DiJiangRuntime alone = new DiJiangRuntime(new FakeEngine(), 0, Scheduling.serial())) {
+            expected = alone.generate("one", long40, TextSink.NONE).text();
+        }
+        try (DiJiangRuntime runtime = new DiJiangRuntime(engine, 4, scheduling)) {
+            CountDownLatch streaming = new CountDownLatch(1);
+            Generation stream = runtime.submit("one", long40, slow(streaming));
+            assertTrue(streaming.await(10, TimeUnit.SECONDS));
+            var save = runtime.savePrefix(saved);
+            assertEquals(expected, stream.result().get(10, TimeUnit.SECONDS).text());
+            assertEquals(saved.length, save.get(10, TimeUnit.SECONDS), "saved once the stream ended");
+        }
+        synchronized (engine) {
+            for (int[][] rows : engine.passes) {
+                boolean decodeRow = Arrays.stream(rows).anyMatch(r -> r.length == 1);
+                boolean background = Arrays.stream(rows).anyMatch(r -> r.length > 1 && r[r.length - 1] == 28);
+                assertTrue(!(decodeRow && background), "background prompt beside a decode row");
+            }
+        }
+    }
+
     @Test
     void aPromptBesideDecodeRowsIsFedAtMostDecodingPrefillTokensPerPass() throws Exception {
         RecordingEngine engine = new RecordingEngine();
@@ -150,16 +201,8 @@ class NextTurnStateTest {
         }
         try (DiJiangRuntime runtime = new DiJiangRuntime(engine, 0, scheduling)) {
             CountDownLatch streaming = new CountDownLatch(2);
-            TextSink slow = text -> {
-                streaming.countDown();
-                try {
-                    Thread.sleep(2); // the streams last long enough for the prompt to arrive beside them
-                } catch (InterruptedException e) {
-                    Thread.currentThread().interrupt();
-                }
-            };
-            Generation a = runtime.submit("one", long40, slow);
-            Generation b = runtime.submit("two", long40, slow);
+            Generation a = runtime.submit("one", long40, slow(streaming));
+            Generation b = runtime.submit("two", long40, slow(streaming));
             assertTrue(streaming.await(10, TimeUnit.SECONDS));
             GenerationResult prompted = runtime.generate(longPrompt, GREEDY, TextSink.NONE);
             a.result().get(10, TimeUnit.SECONDS);
@@ -167,11 +210,7 @@ class NextTurnStateTest {
             assertEquals(expected, prompted.text(), "sliced prefill answers as alone");
         }
         int interleaved = 0;
-        List<int[]> passes;
-        synchronized (engine) {
-            passes = new ArrayList<>(engine.passes);
-        }
-        for (int[] rows : passes) {
+        for (int[] rows : rowLengths(engine)) {
             int decodeRows = (int) Arrays.stream(rows).filter(n -> n == 1).count();
             int promptTokens = Arrays.stream(rows).filter(n -> n > 1).sum();
             if (decodeRows > 0 && promptTokens > 0) interleaved++;

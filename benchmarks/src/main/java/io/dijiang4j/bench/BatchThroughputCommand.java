@@ -83,11 +83,7 @@ public final class BatchThroughputCommand implements Callable<Integer> {
                 throw new IllegalArgumentException("model directory " + m + " has no config.json");
             }
         }
-        DType type = switch (dtype.strip().toUpperCase(Locale.ROOT)) {
-            case "F32" -> DType.F32;
-            case "Q4" -> DType.Q4;
-            default -> throw new IllegalArgumentException("unknown dtype '" + dtype + "' (use F32 or Q4)");
-        };
+        DType type = SyntheticModels.dtype(dtype);
         var options = new BatchThroughputBench.Options(clients, promptTokens, newTokens, repeats, seed);
         double loadBefore = loadAverage();
         List<BatchThroughputBench.Row> rows = new ArrayList<>();

@@ -105,11 +105,7 @@ public final class BenchCommand implements Callable<Integer> {
             int needed =
                     contexts.stream().mapToInt(Integer::intValue).max().orElse(0) + warmupTokens + decodeTokens + 1;
             if (needed > shape.contextLength()) shape = shape.withContextLength(needed);
-            DType type = switch (dtype.strip().toUpperCase(Locale.ROOT)) {
-                case "F32" -> DType.F32;
-                case "Q4" -> DType.Q4;
-                default -> throw new IllegalArgumentException("unknown dtype '" + dtype + "' (use F32 or Q4)");
-            };
+            DType type = SyntheticModels.dtype(dtype);
             synthetic = Files.createTempDirectory("dijiang4j-bench-model-");
             dir = synthetic.resolve(shape.name());
             System.err.printf(Locale.ROOT, "bench: writing a synthetic %s %s model ...%n", shape.name(), type);

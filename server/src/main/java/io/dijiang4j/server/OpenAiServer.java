@@ -52,6 +52,7 @@ public final class OpenAiServer implements AutoCloseable {
     private final Semaphore admission;
     private final AtomicInteger inFlight = new AtomicInteger();
     private final AtomicInteger clientsGone = new AtomicInteger();
+    private final AtomicInteger nextTurnSaves = new AtomicInteger();
     private final Object tokenizer = new Object();
     private final long created = System.currentTimeMillis() / 1000;
     private volatile boolean draining;
@@ -93,6 +94,11 @@ public final class OpenAiServer implements AutoCloseable {
     /** Requests admitted and not yet answered. */
     public int inFlight() {
         return inFlight.get();
+    }
+
+    /** Chat answers whose state for the next turn is still being saved (after the answer was sent). */
+    public int nextTurnSavesInFlight() {
+        return nextTurnSaves.get();
     }
 
     /** Streams whose client went away before the end (their generation was stopped). */
@@ -139,6 +145,7 @@ public final class OpenAiServer implements AutoCloseable {
                 .put("clients_gone", clientsGone.get())
                 .put("max_in_flight", settings.maxInFlight())
                 .put("saved_state_bytes", runtime.cachedStateBytes())
+                .put("next_turn_saves_in_flight", nextTurnSaves.get())
                 .put("tokens_prefilled_after_answers", runtime.savedPrefixTokens());
         json(res, draining ? 503 : 200, body);
     }
@@ -164,10 +171,17 @@ public final class OpenAiServer implements AutoCloseable {
             inFlight.incrementAndGet();
             try {
                 if (draining) throw unavailable("The server is shutting down; retry on another replica.");
-                GenerationResult result = request.stream()
-                        ? stream(res, endpoint, request, prompt)
-                        : answer(res, endpoint, request, prompt);
-                if (result != null && request.turns() != null) saveNextTurnPrefix(request, result);
+                boolean chat = request.turns() != null;
+                if (chat) nextTurnSaves.incrementAndGet(); // counted before the client can see the answer
+                GenerationResult result = null;
+                try {
+                    result = request.stream()
+                            ? stream(res, endpoint, request, prompt)
+                            : answer(res, endpoint, request, prompt);
+                } finally {
+                    if (chat && result != null) saveNextTurnPrefix(request, result);
+                    else if (chat) nextTurnSaves.decrementAndGet();
+                }
             } finally {
                 inFlight.decrementAndGet();
                 admission.release();
@@ -251,15 +265,18 @@ public final class OpenAiServer implements AutoCloseable {
      * those generated (the state saved after generating would not match then).
      */
     private void saveNextTurnPrefix(OpenAiRequest request, GenerationResult result) {
+        // the count taken before the answer was sent ends with the save
         Thread.ofVirtual().name("dijiang-next-turn").start(() -> {
             try {
                 int[] next;
                 synchronized (tokenizer) {
                     next = NextTurnPrefix.tokens(runtime.engine(), request.turns(), result.text());
                 }
-                runtime.savePrefix(next);
+                runtime.savePrefix(next).join();
             } catch (RuntimeException e) { // a closed model, say: the next turn prefills more, nothing else
                 LOG.log(System.Logger.Level.DEBUG, "state for the next turn not saved: " + e);
+            } finally {
+                nextTurnSaves.decrementAndGet();
             }
         });
     }

@@ -51,7 +51,7 @@ import org.knowm.xchart.style.markers.SeriesMarkers;
  * time per output token after it (TPOT); per level: generated tokens over the level's wall time, failures, heap after
  * a GC and the saved states' bytes.
  */
-final class ServeBench {
+final class ServeBench implements AutoCloseable {
     private static final ObjectMapper JSON = new ObjectMapper();
     private static final String[] QUESTIONS = {
         "What happened next?", "Who was there?", "Why were they happy?", "Where did they go?", "What did Tom say?"
@@ -73,9 +73,23 @@ final class ServeBench {
             double restoredFraction,
             long stateBytesPerConversation,
             long heapBytes,
-            double coldPrefillMs) {}
+            double coldPrefillMs,
+            double rowsPerPass,
+            double decodeTokensPerSecond,
+            long tokensSavedAfter) {}
 
-    private record Sample(boolean ok, double ttftMs, double tpotMs, int tokens, int promptTokens, int restored) {}
+    /** One request; {@code firstNanos} and {@code lastNanos}: when its first and last text arrived (nanoTime). */
+    private record Sample(
+            boolean ok,
+            double ttftMs,
+            double tpotMs,
+            int tokens,
+            int promptTokens,
+            int restored,
+            long firstNanos,
+            long lastNanos) {
+        static final Sample FAILED = new Sample(false, 0, 0, 0, 0, 0, 0, 0);
+    }
 
     private final Profile profile;
     private final String mode;
@@ -89,6 +103,11 @@ final class ServeBench {
     private final PrintStream progress;
     private final HttpClient http =
             HttpClient.newBuilder().version(HttpClient.Version.HTTP_1_1).build();
+    private final List<List<ChatTurn>> conversations = new ArrayList<>();
+    private LocalPrefixStateStore states;
+    private ServingStack stack;
+    private int meanHistory;
+    private double coldMedian;
 
     ServeBench(
             Profile profile,
@@ -113,76 +132,96 @@ final class ServeBench {
         this.progress = progress;
     }
 
-    List<Level> run() throws Exception {
+    /**
+     * Starts the server and holds every conversation (turn 1, the cold prefill), so that {@link #level} can be
+     * called; benches of several schedulings can be open at once and their levels interleaved (the same load on the
+     * machine for each).
+     */
+    void open() throws Exception {
         int clients = Collections.max(levels);
         // every conversation's history and its follow-ups stay saved: 3 per request (the prompt, the prompt with
         // the answer's tokens, the next turn's prefix) per client, with room
         int entries = clients * (6 + 3 * turns * levels.size());
-        LocalPrefixStateStore states = new LocalPrefixStateStore(entries, stateBytes, null);
-        try (ServingStack stack = ServingStack.start(
+        states = new LocalPrefixStateStore(entries, stateBytes, null);
+        stack = ServingStack.start(
                 profile,
                 "bench",
                 id -> ServerSettings.defaults(id).withPort(0).withMaxInFlight(2 * clients),
                 states,
                 scheduling,
-                line -> progress.println("bench-serve: " + line))) {
-            OpenAiServer server = stack.server();
-            InferenceEngine engine = stack.runtime().engine();
-            // a softmax model attends to its context length only: the history and a follow-up must fit
-            int room = engine.positionLimit() == Integer.MAX_VALUE
-                    ? Integer.MAX_VALUE
-                    : engine.positionLimit() - 2 * (maxTokens + 48);
-            int target = Math.min(historyTokens, room);
-            List<List<ChatTurn>> conversations = new ArrayList<>();
-            double[] cold = new double[clients];
-            int history = 0;
-            for (int c = 0; c < clients; c++) {
-                String story = story(engine, c, target);
-                List<ChatTurn> turn1 = List.of(new ChatTurn(ChatTurn.Role.USER, story));
-                long t0 = System.nanoTime();
-                JsonNode answer = post(server, body(turn1, false, c));
-                cold[c] = (System.nanoTime() - t0) / 1e6;
-                history += answer.at("/usage/prompt_tokens").asInt();
-                List<ChatTurn> conversation = new ArrayList<>(turn1);
-                conversation.add(new ChatTurn(
-                        ChatTurn.Role.ASSISTANT,
-                        answer.at("/choices/0/message/content").asText()));
-                conversations.add(conversation);
-            }
-            awaitIdle(stack); // the states for the follow-ups, saved after the answers
-            int meanHistory = history / clients;
-            progress.printf(
-                    Locale.ROOT,
-                    "bench-serve: %s: %d conversations of %d prompt tokens held (cold prefill median %.0f ms)%n",
-                    mode,
-                    clients,
-                    meanHistory,
-                    median(cold));
-            List<Level> out = new ArrayList<>();
-            for (int n : levels) {
-                awaitIdle(stack); // the last level's saves for next turns run after its answers: not in this level
-                out.add(level(server, stack, states, conversations.subList(0, n), meanHistory, median(cold)));
-                Level l = out.get(out.size() - 1);
-                progress.printf(
-                        Locale.ROOT,
-                        "bench-serve: %s, %2d clients: %.1f tok/s, TTFT p50 %.0f p95 %.0f ms, TPOT p50 %.1f ms,"
-                                + " %d failed%n",
-                        mode,
-                        n,
-                        l.aggregateTokensPerSecond(),
-                        l.ttftP50(),
-                        l.ttftP95(),
-                        l.tpotP50(),
-                        l.failed());
-            }
-            return out;
+                line -> progress.println("bench-serve: " + line));
+        OpenAiServer server = stack.server();
+        InferenceEngine engine = stack.runtime().engine();
+        // a softmax model attends to its context length only: the history and a follow-up must fit
+        int room = engine.positionLimit() == Integer.MAX_VALUE
+                ? Integer.MAX_VALUE
+                : engine.positionLimit() - 2 * (maxTokens + 48);
+        int target = Math.min(historyTokens, room);
+        double[] cold = new double[clients];
+        int history = 0;
+        for (int c = 0; c < clients; c++) {
+            String story = story(engine, c, target);
+            List<ChatTurn> turn1 = List.of(new ChatTurn(ChatTurn.Role.USER, story));
+            long t0 = System.nanoTime();
+            JsonNode answer = post(server, body(turn1, false, c));
+            cold[c] = (System.nanoTime() - t0) / 1e6;
+            history += answer.at("/usage/prompt_tokens").asInt();
+            List<ChatTurn> conversation = new ArrayList<>(turn1);
+            conversation.add(new ChatTurn(
+                    ChatTurn.Role.ASSISTANT,
+                    answer.at("/choices/0/message/content").asText()));
+            conversations.add(conversation);
         }
+        awaitIdle(stack); // the states for the follow-ups, saved after the answers
+        meanHistory = history / clients;
+        coldMedian = median(cold);
+        progress.printf(
+                Locale.ROOT,
+                "bench-serve: %s: %d conversations of %d prompt tokens held (cold prefill median %.0f ms)%n",
+                mode,
+                clients,
+                meanHistory,
+                coldMedian);
     }
 
-    /** Waits until the runtime holds no session and queues no request (at most 10 minutes). */
+    String mode() {
+        return mode;
+    }
+
+    /** The level of {@code n} clients (one of those given), after {@link #open}. */
+    Level level(int n) throws Exception {
+        awaitIdle(stack); // the last level's saves for next turns run after its answers: not in this level
+        Level l = level(stack.server(), stack, states, conversations.subList(0, n), meanHistory, coldMedian);
+        progress.printf(
+                Locale.ROOT,
+                "bench-serve: %s, %2d clients: %.1f tok/s (decode %.1f), TTFT p50 %.0f p95 %.0f ms, TPOT p50"
+                        + " %.1f ms, %.1f rows/pass, %d failed%n",
+                mode,
+                n,
+                l.aggregateTokensPerSecond(),
+                l.decodeTokensPerSecond(),
+                l.ttftP50(),
+                l.ttftP95(),
+                l.tpotP50(),
+                l.rowsPerPass(),
+                l.failed());
+        return l;
+    }
+
+    @Override
+    public void close() {
+        if (stack != null) stack.close();
+    }
+
+    /**
+     * Waits until the server saves no state for a next turn and the runtime holds no session and queues no request
+     * (at most 10 minutes).
+     */
     private static void awaitIdle(ServingStack stack) throws InterruptedException {
         long deadline = System.nanoTime() + 600_000_000_000L;
-        while ((stack.runtime().activeSessions() > 0 || stack.runtime().queuedRequests() > 0)
+        while ((stack.server().nextTurnSavesInFlight() > 0
+                        || stack.runtime().activeSessions() > 0
+                        || stack.runtime().queuedRequests() > 0)
                 && System.nanoTime() < deadline) {
             Thread.sleep(10);
         }
@@ -214,12 +253,19 @@ final class ServeBench {
             }));
         }
         start.await();
+        long[] passesBefore = stack.runtime().passesAndRows();
+        long savedBefore = stack.runtime().savedPrefixTokens();
         long t0 = System.nanoTime();
         List<Sample> all = new ArrayList<>();
         for (Future<List<Sample>> f : futures) all.addAll(f.get());
         double wall = (System.nanoTime() - t0) / 1e9;
+        long[] passesAfter = stack.runtime().passesAndRows();
+        double rowsPerPass =
+                (passesAfter[1] - passesBefore[1]) / (double) Math.max(1, passesAfter[0] - passesBefore[0]);
         pool.shutdown();
         List<Sample> ok = all.stream().filter(Sample::ok).toList();
+        awaitIdle(stack); // the states for the next turns, saved after the answers (not in the wall time)
+        long savedAfter = stack.runtime().savedPrefixTokens() - savedBefore;
         int tokens = ok.stream().mapToInt(Sample::tokens).sum();
         System.gc();
         long heap = ManagementFactory.getMemoryMXBean().getHeapMemoryUsage().getUsed();
@@ -252,7 +298,30 @@ final class ServeBench {
                 restored,
                 states.size() == 0 ? 0 : states.bytes() / states.size(),
                 heap,
-                coldMs);
+                coldMs,
+                rowsPerPass,
+                decodeTokensPerSecond(ok),
+                savedAfter / Math.max(1, ok.size()));
+    }
+
+    /**
+     * Tokens after each stream's first over the time during which at least one stream was decoding (the union of
+     * the streams' first-to-last-token intervals): the aggregate decode throughput, without the stretches in which
+     * every client waits for its prompt to be prefilled.
+     */
+    static double decodeTokensPerSecond(List<Sample> samples) {
+        List<Sample> streams = samples.stream()
+                .filter(s -> s.tokens() > 1 && s.lastNanos() > s.firstNanos())
+                .sorted(java.util.Comparator.comparingLong(Sample::firstNanos))
+                .toList();
+        long tokens = 0, busy = 0, end = Long.MIN_VALUE;
+        for (Sample s : streams) {
+            tokens += s.tokens() - 1;
+            long from = Math.max(s.firstNanos(), end);
+            if (s.lastNanos() > from) busy += s.lastNanos() - from;
+            end = Math.max(end, s.lastNanos());
+        }
+        return busy == 0 ? Double.NaN : tokens / (busy / 1e9);
     }
 
     /** A story of about {@code tokens} prompt tokens (with the chat template), its own for each client. */
@@ -315,7 +384,7 @@ final class ServeBench {
                     progress.println("bench-serve: request failed: " + r.statusCode() + " "
                             + new String(in.readAllBytes(), StandardCharsets.UTF_8));
                 }
-                return new Sample(false, 0, 0, 0, 0, 0);
+                return Sample.FAILED;
             }
             long first = -1, last = -1;
             boolean done = false;
@@ -338,7 +407,7 @@ final class ServeBench {
                     }
                 }
             }
-            if (!done || usage == null) return new Sample(false, 0, 0, 0, 0, 0);
+            if (!done || usage == null) return Sample.FAILED;
             int tokens = usage.get("completion_tokens").asInt();
             double ttft = ((first < 0 ? System.nanoTime() : first) - t0) / 1e6;
             double tpot = tokens > 1 && first >= 0 ? (last - first) / 1e6 / (tokens - 1) : Double.NaN;
@@ -348,13 +417,15 @@ final class ServeBench {
                     tpot,
                     tokens,
                     usage.get("prompt_tokens").asInt(),
-                    usage.at("/prompt_tokens_details/cached_tokens").asInt());
+                    usage.at("/prompt_tokens_details/cached_tokens").asInt(),
+                    first,
+                    last);
         } catch (IOException e) {
             progress.println("bench-serve: request failed: " + e);
-            return new Sample(false, 0, 0, 0, 0, 0);
+            return Sample.FAILED;
         } catch (InterruptedException e) {
             Thread.currentThread().interrupt();
-            return new Sample(false, 0, 0, 0, 0, 0);
+            return Sample.FAILED;
         }
     }
 
@@ -375,12 +446,14 @@ final class ServeBench {
         s.append(String.format(
                 Locale.ROOT,
                 "%s: chat over HTTP, streaming; history = prompt tokens of each conversation; tok/s = generated tokens"
-                        + " of all clients / wall time; x1 = over 1 client of the same mode; x serial = over the"
-                        + " serialized runtime with as many clients, same run%n",
+                        + " of all clients / wall time of the level; x1 = over 1 client of the same mode; x serial ="
+                        + " over the serialized runtime with as many clients, same run; decode tok/s = tokens after"
+                        + " each stream's first / time during which a stream was decoding; saved/req = tokens"
+                        + " prefilled after each answer for the next turn (not in the wall time)%n",
                 model));
         s.append(String.format(
                 Locale.ROOT,
-                "%-20s %7s %7s %8s %9s %6s %8s %9s %9s %9s %9s %9s %12s %10s%n",
+                "%-20s %7s %7s %8s %9s %6s %8s %10s %8s %9s %9s %9s %9s %9s %12s %10s %9s %9s%n",
                 "mode",
                 "clients",
                 "history",
@@ -388,54 +461,64 @@ final class ServeBench {
                 "tok/s",
                 "x1",
                 "x serial",
+                "dec tok/s",
+                "x serial",
                 "TTFT p50",
                 "TTFT p95",
                 "TPOT p50",
                 "TPOT p95",
                 "restored",
                 "state B/conv",
-                "heap MiB"));
+                "heap MiB",
+                "rows/pass",
+                "saved/req"));
         for (Level l : levels) {
             double base = levels.stream()
                     .filter(b -> b.mode().equals(l.mode()) && b.clients() == 1)
                     .mapToDouble(Level::aggregateTokensPerSecond)
                     .findFirst()
                     .orElse(Double.NaN);
-            double serial = serialBase(levels, l);
             s.append(String.format(
                     Locale.ROOT,
-                    "%-20s %7d %7d %8s %9.1f %6.2f %8s %9.0f %9.0f %9.1f %9.1f %8.0f%% %12d %10.0f%n",
+                    "%-20s %7d %7d %8s %9.1f %6.2f %8s %10.1f %8s %9.0f %9.0f %9.1f %9.1f %8.0f%% %12d %10.0f %9.1f"
+                            + " %9d%n",
                     l.mode(),
                     l.clients(),
                     l.historyTokens(),
                     l.requests() + (l.failed() > 0 ? "(" + l.failed() + "!)" : ""),
                     l.aggregateTokensPerSecond(),
                     l.aggregateTokensPerSecond() / base,
-                    Double.isNaN(serial)
-                            ? "-"
-                            : String.format(Locale.ROOT, "%.2f", l.aggregateTokensPerSecond() / serial),
+                    overSerial(levels, l, Level::aggregateTokensPerSecond),
+                    l.decodeTokensPerSecond(),
+                    overSerial(levels, l, Level::decodeTokensPerSecond),
                     l.ttftP50(),
                     l.ttftP95(),
                     l.tpotP50(),
                     l.tpotP95(),
                     100 * l.restoredFraction(),
                     l.stateBytesPerConversation(),
-                    l.heapBytes() / 1048576.0));
+                    l.heapBytes() / 1048576.0,
+                    l.rowsPerPass(),
+                    l.tokensSavedAfter()));
         }
-        s.append("TTFT, TPOT in ms; failed requests marked (n!)\n");
+        s.append("TTFT, TPOT in ms; failed requests marked (n!); rows/pass = session rows (decode steps and prompt"
+                + " slices) per forward pass\n");
         return s.toString();
     }
 
-    /** The tok/s of the serialized runtime's level of the same mode and clients ("hybrid/serial"), or NaN. */
-    static double serialBase(List<Level> levels, Level l) {
+    /**
+     * A batched level's {@code metric} over that of the serialized runtime's level of the same mode and clients
+     * ("hybrid/serial"), formatted; "-" when there is none.
+     */
+    static String overSerial(List<Level> levels, Level l, java.util.function.ToDoubleFunction<Level> metric) {
         int at = l.mode().indexOf("/batched");
-        if (at < 0) return Double.NaN;
+        if (at < 0) return "-";
         String serial = l.mode().substring(0, at) + "/serial";
         return levels.stream()
                 .filter(b -> b.mode().equals(serial) && b.clients() == l.clients())
-                .mapToDouble(Level::aggregateTokensPerSecond)
                 .findFirst()
-                .orElse(Double.NaN);
+                .map(b -> String.format(Locale.ROOT, "%.2f", metric.applyAsDouble(l) / metric.applyAsDouble(b)))
+                .orElse("-");
     }
 
     static byte[] json(String model, List<Level> levels) throws IOException {

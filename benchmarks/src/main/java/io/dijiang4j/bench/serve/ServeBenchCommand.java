@@ -35,6 +35,12 @@ public final class ServeBenchCommand implements Callable<Integer> {
     @Option(names = "--shape", description = "Use a synthetic model of this shape instead (tiny, small, medium).")
     String shape;
 
+    @Option(
+            names = "--dtype",
+            defaultValue = "F32",
+            description = "Weights of a --shape model: F32 or Q4 (default ${DEFAULT-VALUE}).")
+    String dtype;
+
     @Option(names = "--modes", defaultValue = "hybrid,softmax", split = ",", description = "Modes to compare.")
     List<String> modes;
 
@@ -102,8 +108,9 @@ public final class ServeBenchCommand implements Callable<Integer> {
             synthetic = Files.createTempDirectory("dijiang4j-bench-serve-");
             dir = synthetic.resolve(s.name());
             System.err.printf(Locale.ROOT, "bench-serve: writing a synthetic %s model ...%n", s.name());
-            SyntheticModels.write(s, dir, DType.F32, seed);
-            name = "synthetic " + s.name();
+            DType type = SyntheticModels.dtype(dtype);
+            SyntheticModels.write(s, dir, type, seed);
+            name = "synthetic " + s.name() + (type == DType.F32 ? "" : " " + type);
         } else {
             dir = model != null
                     ? model
@@ -116,31 +123,47 @@ public final class ServeBenchCommand implements Callable<Integer> {
             List<ServeBench.Level> levels = new ArrayList<>();
             for (String m : modes) {
                 Profile profile = Profile.defaults(ModelReference.local(dir)).withMode(Mode.parse(m));
-                for (String sched : schedulings) {
-                    boolean batched = switch (sched) {
-                        case "batched" -> true;
-                        case "serial" -> false;
-                        default ->
-                            throw new IllegalArgumentException("--scheduling: batched or serial, got '" + sched + "'");
-                    };
-                    for (int prefill : batched ? decodingPrefills : decodingPrefills.subList(0, 1)) {
-                        Scheduling scheduling =
-                                batched ? Scheduling.DEFAULT.withDecodingPrefill(prefill) : Scheduling.serial();
-                        String label = schedulings.size() > 1 ? m + "/" + sched : m;
-                        if (batched && decodingPrefills.size() > 1) label += "/p" + prefill;
-                        levels.addAll(new ServeBench(
-                                        profile,
-                                        label,
-                                        scheduling,
-                                        clients,
-                                        historyTokens,
-                                        turns,
-                                        maxTokens,
-                                        stateBytes,
-                                        seed,
-                                        System.err)
-                                .run());
+                // every scheduling's server open at once, their levels interleaved: the machine's load (shared,
+                // changing) weighs on each alike
+                List<ServeBench> benches = new ArrayList<>();
+                try {
+                    for (String sched : schedulings) {
+                        boolean batched = switch (sched) {
+                            case "batched" -> true;
+                            case "serial" -> false;
+                            default ->
+                                throw new IllegalArgumentException(
+                                        "--scheduling: batched or serial, got '" + sched + "'");
+                        };
+                        for (int prefill : batched ? decodingPrefills : decodingPrefills.subList(0, 1)) {
+                            Scheduling scheduling =
+                                    batched ? Scheduling.DEFAULT.withDecodingPrefill(prefill) : Scheduling.serial();
+                            String label = schedulings.size() > 1 ? m + "/" + sched : m;
+                            if (batched && decodingPrefills.size() > 1) label += "/p" + prefill;
+                            ServeBench bench = new ServeBench(
+                                    profile,
+                                    label,
+                                    scheduling,
+                                    clients,
+                                    historyTokens,
+                                    turns,
+                                    maxTokens,
+                                    stateBytes,
+                                    seed,
+                                    System.err);
+                            benches.add(bench);
+                            bench.open();
+                        }
                     }
+                    List<ServeBench.Level> mode = new ArrayList<>();
+                    for (int n : clients) for (ServeBench bench : benches) mode.add(bench.level(n));
+                    for (ServeBench bench : benches) {
+                        levels.addAll(mode.stream()
+                                .filter(l -> l.mode().equals(bench.mode()))
+                                .toList());
+                    }
+                } finally {
+                    for (ServeBench bench : benches) bench.close();
                 }
             }
             System.out.print(ServeBench.table(name, levels));

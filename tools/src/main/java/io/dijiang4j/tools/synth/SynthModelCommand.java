@@ -35,7 +35,7 @@ public final class SynthModelCommand implements Callable<Integer> {
     public Integer call() throws Exception {
         SyntheticModels.Shape s = SyntheticModels.Shape.named(shape);
         if (contextLength != null) s = s.withContextLength(contextLength);
-        DType type = parseDType(dtype);
+        DType type = SyntheticModels.dtype(dtype);
         long start = System.nanoTime();
         System.err.printf(
                 Locale.ROOT,
@@ -53,13 +53,5 @@ public final class SynthModelCommand implements Callable<Integer> {
         System.err.printf(Locale.ROOT, "synth-model: done in %.1f s%n", (System.nanoTime() - start) / 1e9);
         System.out.println(out.toAbsolutePath());
         return 0;
-    }
-
-    static DType parseDType(String name) {
-        return switch (name.strip().toUpperCase(Locale.ROOT)) {
-            case "F32" -> DType.F32;
-            case "Q4" -> DType.Q4;
-            default -> throw new IllegalArgumentException("unknown dtype '" + name + "' (use F32 or Q4)");
-        };
     }
 }

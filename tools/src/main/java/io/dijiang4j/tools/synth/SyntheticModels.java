@@ -105,6 +105,15 @@ public final class SyntheticModels {
         }
     }
 
+    /** The weight type a {@code --dtype} option names: F32 or Q4, any case. */
+    public static DType dtype(String name) {
+        return switch (name.strip().toUpperCase(java.util.Locale.ROOT)) {
+            case "F32" -> DType.F32;
+            case "Q4" -> DType.Q4;
+            default -> throw new IllegalArgumentException("unknown dtype '" + name + "' (use F32 or Q4)");
+        };
+    }
+
     /** Writes a model with the defaults: no progress output. */
     public static Path write(Shape shape, Path out, DType dtype, long seed) throws IOException {
         return write(shape, out, dtype, seed, null);
