@@ -10,7 +10,7 @@ import java.util.List;
  * The tokens that the next prompt of a conversation will start with, once the assistant's answer is part of it: what
  * to save the state of after a turn ({@link DiJiangRuntime#savePrefix}). A chat client sends the answer back as text,
  * and text decoded from sampled tokens need not encode to those tokens again (a random or small model's answer
- * often does not), so the state after the generated tokens is no prefix of the next prompt.
+ * often does not), so the state after the generated tokens is no prefix of the next prompt (docs/DESIGN.md §9).
  */
 public final class NextTurnPrefix {
     /** Two next messages that differ from their first character: what they share is the template's, not theirs. */

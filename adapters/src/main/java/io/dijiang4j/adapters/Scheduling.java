@@ -19,11 +19,12 @@ import java.time.Duration;
  */
 public record Scheduling(int maxActive, int maxQueued, int prefillChunk, int decodingPrefill, Duration linger) {
     /**
-     * 16 active sessions, 256 waiting, prompts prefilled 128 tokens per pass, 16 beside decode rows (README
-     * "Serving": on the small shape, 128 made a pass of 8 decode rows about 10x slower), 5 ms linger (a thread woken
-     * on a busy machine can take milliseconds to run: a shorter linger splits the passes there).
+     * 16 active sessions, 256 waiting, prompts prefilled 128 tokens per pass, 64 beside decode rows (README
+     * "Serving": on the small shape, 64 gave more throughput than 16 at no worse time per token, and 128 made the
+     * running streams' time per token 10x that of a lone stream), 5 ms linger (a thread woken on a busy machine can
+     * take milliseconds to run: a shorter linger splits the passes there).
      */
-    public static final Scheduling DEFAULT = new Scheduling(16, 256, 128, 16, Duration.ofMillis(5));
+    public static final Scheduling DEFAULT = new Scheduling(16, 256, 128, 64, Duration.ofMillis(5));
 
     /** One request at a time, in arrival order: what the runtime did before it batched sessions. */
     public static Scheduling serial() {

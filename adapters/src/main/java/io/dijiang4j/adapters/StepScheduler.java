@@ -60,8 +60,9 @@ final class StepScheduler implements AutoCloseable {
     }
 
     /**
-     * As {@link #reserve(BooleanSupplier)}; a {@code background} slot's prompt tokens go into a pass only after those
-     * of the other slots (work no client waits for, such as saving a conversation's state for its next turn).
+     * As {@link #reserve(BooleanSupplier)}; a {@code background} slot's prompt tokens go into a pass only while no
+     * session decodes, after those of the other slots (work no client waits for, such as saving a conversation's
+     * state for its next turn).
      */
     Slot reserve(BooleanSupplier cancelled, boolean background) {
         lock.lock();

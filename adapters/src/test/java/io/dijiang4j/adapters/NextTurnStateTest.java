@@ -23,6 +23,13 @@ import org.junit.jupiter.api.Test;
  */
 class NextTurnStateTest {
     private static final GenerationOptions GREEDY = GenerationOptions.greedy(12).withStopAtEndToken(false);
+    private static final GenerationOptions LONG = GenerationOptions.greedy(40).withStopAtEndToken(false);
+    /** Prompts fed 50 tokens per pass, 4 beside decode rows. */
+    private static final Scheduling SLICED = Scheduling.DEFAULT
+            .withMaxActive(4)
+            .withPrefillChunk(50)
+            .withDecodingPrefill(4)
+            .withLinger(Duration.ofMillis(1));
 
     private static int[] concat(int[] a, int[] b) {
         int[] out = Arrays.copyOf(a, a.length + b.length);
@@ -157,20 +164,14 @@ class NextTurnStateTest {
     @Test
     void backgroundWorkWaitsForTheStreamsToEnd() throws Exception {
         RecordingEngine engine = new RecordingEngine();
-        Scheduling scheduling = Scheduling.DEFAULT
-                .withMaxActive(4)
-                .withPrefillChunk(50)
-                .withDecodingPrefill(4)
-                .withLinger(Duration.ofMillis(1));
-        GenerationOptions long40 = GenerationOptions.greedy(40).withStopAtEndToken(false);
         int[] saved = engine.encodePrompt("z".repeat(199)); // 'z' is token 28
         String expected;
         try (DiJiangRuntime alone = new DiJiangRuntime(new FakeEngine(), 0, Scheduling.serial())) {
-            expected = alone.generate("one", long40, TextSink.NONE).text();
+            expected = alone.generate("one", LONG, TextSink.NONE).text();
         }
-        try (DiJiangRuntime runtime = new DiJiangRuntime(engine, 4, scheduling)) {
+        try (DiJiangRuntime runtime = new DiJiangRuntime(engine, 4, SLICED)) {
             CountDownLatch streaming = new CountDownLatch(1);
-            Generation stream = runtime.submit("one", long40, slow(streaming));
+            Generation stream = runtime.submit("one", LONG, slow(streaming));
             assertTrue(streaming.await(10, TimeUnit.SECONDS));
             var save = runtime.savePrefix(saved);
             assertEquals(expected, stream.result().get(10, TimeUnit.SECONDS).text());
@@ -188,21 +189,15 @@ class NextTurnStateTest {
     @Test
     void aPromptBesideDecodeRowsIsFedAtMostDecodingPrefillTokensPerPass() throws Exception {
         RecordingEngine engine = new RecordingEngine();
-        Scheduling scheduling = Scheduling.DEFAULT
-                .withMaxActive(4)
-                .withPrefillChunk(50)
-                .withDecodingPrefill(4)
-                .withLinger(Duration.ofMillis(1));
-        GenerationOptions long40 = GenerationOptions.greedy(40).withStopAtEndToken(false);
         String longPrompt = "a long prompt about many things ".repeat(7); // 225 tokens with BOS
         String expected;
         try (DiJiangRuntime alone = new DiJiangRuntime(new FakeEngine(), 0, Scheduling.serial())) {
             expected = alone.generate(longPrompt, GREEDY, TextSink.NONE).text();
         }
-        try (DiJiangRuntime runtime = new DiJiangRuntime(engine, 0, scheduling)) {
+        try (DiJiangRuntime runtime = new DiJiangRuntime(engine, 0, SLICED)) {
             CountDownLatch streaming = new CountDownLatch(2);
-            Generation a = runtime.submit("one", long40, slow(streaming));
-            Generation b = runtime.submit("two", long40, slow(streaming));
+            Generation a = runtime.submit("one", LONG, slow(streaming));
+            Generation b = runtime.submit("two", LONG, slow(streaming));
             assertTrue(streaming.await(10, TimeUnit.SECONDS));
             GenerationResult prompted = runtime.generate(longPrompt, GREEDY, TextSink.NONE);
             a.result().get(10, TimeUnit.SECONDS);

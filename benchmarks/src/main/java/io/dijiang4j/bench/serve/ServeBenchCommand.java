@@ -54,10 +54,10 @@ public final class ServeBenchCommand implements Callable<Integer> {
 
     @Option(
             names = "--decoding-prefill",
-            defaultValue = "16",
             split = ",",
             description =
-                    "Prompt tokens per forward pass beside decode rows (batched scheduling; several: side by side).")
+                    "Prompt tokens per forward pass beside decode rows (batched scheduling; several: side by side;"
+                            + " default: the runtime's).")
     List<Integer> decodingPrefills;
 
     @Option(names = "--clients", defaultValue = "1,4,8,16", split = ",", description = "Concurrent clients per level.")
@@ -97,6 +97,7 @@ public final class ServeBenchCommand implements Callable<Integer> {
             throw new IllegalArgumentException("--turns and --max-tokens must be >= 1, --history-tokens >= 16");
         }
         for (int c : clients) if (c < 1) throw new IllegalArgumentException("--clients must be >= 1, got " + c);
+        if (decodingPrefills == null) decodingPrefills = List.of(Scheduling.DEFAULT.decodingPrefill());
         for (int p : decodingPrefills) {
             if (p < 1) throw new IllegalArgumentException("--decoding-prefill must be >= 1, got " + p);
         }
