@@ -548,8 +548,12 @@ public final class Calibrator {
         private Calibration fullWindow;
         /** Model, map and settings of the sidecar; its layers are placeholders until the plan replaces them. */
         private Calibration base;
-        /** Vanilla log-probabilities of every calibration text and position. */
-        private List<double[][]> referenceLogProbabilities;
+        /**
+         * The original model's logits at every position of the first texts, from the recording pass (every layer
+         * exact): what the layer-alone KL and the closing evaluation compare to, so the original model never runs
+         * again.
+         */
+        private List<float[][]> referenceLogits;
 
         Run(
                 Profile profile,
@@ -602,8 +606,12 @@ public final class Calibrator {
                 throw new UncheckedIOException("cannot create " + recordingDir, e);
             }
             long recordStart = System.nanoTime();
+            int logitTexts = options.score().modelKl()
+                    ? sequences.size()
+                    : Math.max(evalTexts(), Math.min(options.sensitivityTexts(), sequences.size()));
             AttentionRecorder.Recording recording =
-                    AttentionRecorder.record(vanilla, profile, sequences, recordingDir, progress);
+                    AttentionRecorder.record(vanilla, profile, sequences, logitTexts, recordingDir, progress);
+            referenceLogits = recording.logits();
             progress.accept(String.format(
                     Locale.ROOT, "recorded %d layers in %.1f s", layers, (System.nanoTime() - recordStart) / 1e9));
             int total = (int) Math.floor(options.budget() * layers + 1e-9);
@@ -793,18 +801,13 @@ public final class Calibrator {
         }
 
         /**
-         * The every-layer-exact calibration and the vanilla log-probabilities of the first {@code texts} texts, which
-         * the layer-alone KL compares to.
+         * The every-layer-exact calibration the layer-alone KL converts one layer of (its reference logits, of the
+         * first {@code texts} texts, come from the recording).
          */
         private void prepareModelKl(Calibration.Layer[][] fits, int texts) {
-            if (referenceLogProbabilities == null) referenceLogProbabilities = new ArrayList<>();
-            for (int t = referenceLogProbabilities.size(); t < texts; t++) {
-                try (Session s = vanilla.newSession()) {
-                    float[][] logits = s.appendAll(sequences.get(t));
-                    double[][] logP = new double[logits.length][];
-                    for (int i = 0; i < logits.length; i++) logP[i] = Evaluator.logSoftmax(logits[i]);
-                    referenceLogProbabilities.add(logP);
-                }
+            if (texts > referenceLogits.size()) {
+                throw new IllegalStateException(
+                        "the recording kept the logits of " + referenceLogits.size() + " texts, " + texts + " needed");
             }
             if (fullWindow != null) return;
             int longest = sequences.stream().mapToInt(sq -> sq.length).max().orElse(1);
@@ -1192,7 +1195,7 @@ public final class Calibrator {
          * Mean next-token KL(vanilla || candidate) over every calibration position with only {@code layer} converted
          * as {@code variant}. The other layers run the hybrid with no sinks and a window longer than every text, which
          * is softmax attention computed by the plugin's kernels (several times faster than Jlama's on small models);
-         * the vanilla logits are computed once by Jlama.
+         * the reference logits are the recording pass's (the same exact layers, none converted).
          */
         private double layerAloneKl(int layer, Calibration.Layer variant) {
             return layerAloneKl(layer, variant, sequences.size());
@@ -1212,9 +1215,10 @@ public final class Calibrator {
                     try (Session s = model.newSession()) {
                         logits = s.appendAll(sequences.get(t));
                     }
-                    double[][] reference = referenceLogProbabilities.get(t);
+                    float[][] reference = referenceLogits.get(t);
                     for (int i = 0; i + 1 < logits.length; i++) {
-                        sum += Evaluator.klDivergence(reference[i], Evaluator.logSoftmax(logits[i]));
+                        sum += Evaluator.klDivergence(
+                                Evaluator.logSoftmax(reference[i]), Evaluator.logSoftmax(logits[i]));
                         count++;
                     }
                 }
@@ -1240,7 +1244,8 @@ public final class Calibrator {
 
         /**
          * Evaluates the plain window and the plan (each through a scratch sidecar, as a profile would load it)
-         * against vanilla on the calibration texts, sharing one vanilla pass; returns {plain, plan}.
+         * against the original model on the first calibration texts, whose logits the recording pass kept; returns
+         * {plain, plan}.
          */
         private EvalResult[] evaluate(Calibration plainWindow, Calibration plan, int beyondFrom) {
             Path plainFile = scratchSidecar(plainWindow), planFile = scratchSidecar(plan);
@@ -1262,7 +1267,8 @@ public final class Calibrator {
                                                 "calibrated",
                                                 "the chosen plan",
                                                 jlama -> DiJiang.install(jlama, planProfile))))
-                        .evaluateTokens(sequences.subList(0, evalTexts()), line -> {});
+                        .evaluateTokens(
+                                sequences.subList(0, evalTexts()), referenceLogits.subList(0, evalTexts()), line -> {});
                 EvalResult.VariantResult p = r.ablation().get(0);
                 EvalResult plain = new EvalResult(
                         r.mode(),
