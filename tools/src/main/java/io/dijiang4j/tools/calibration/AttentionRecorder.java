@@ -107,6 +107,20 @@ final class AttentionRecorder {
     }
 
     /**
+     * {@code profile}'s model with every layer the hybrid of no sinks and a window of {@code positions}: softmax
+     * attention computed by the plugin's kernels for sequences of at most that many positions (no token leaves the
+     * window, so no memory), on which sessions run batched ({@link DiJiangModel#advance}).
+     */
+    static Profile exactProfile(Profile profile, int positions) {
+        return profile.withMode(Mode.HYBRID)
+                .withLayers(LayerSelection.all())
+                .withHybrid(0, positions)
+                .withExactCache(0, profile.cachePolicy())
+                .withFeatures(FeatureMapKind.NONE, 1)
+                .withCalibration(CalibrationChoice.NONE);
+    }
+
+    /**
      * Records every layer of {@code sequences} into {@code dir} (which must exist, a scratch directory).
      *
      * @param vanilla a model with Jlama's softmax attention on every layer (the hybrid is installed into it for the
@@ -125,12 +139,7 @@ final class AttentionRecorder {
             Consumer<String> progress) {
         var c = vanilla.config();
         int longest = sequences.stream().mapToInt(s -> s.length).max().orElse(1);
-        Profile fullWindow = profile.withMode(Mode.HYBRID)
-                .withLayers(LayerSelection.all())
-                .withHybrid(0, longest)
-                .withExactCache(0, profile.cachePolicy())
-                .withFeatures(FeatureMapKind.NONE, 1) // no token leaves the window: no memory
-                .withCalibration(CalibrationChoice.NONE);
+        Profile fullWindow = exactProfile(profile, longest);
         AttentionShape shape = new AttentionShape(c.numberOfHeads, c.numberOfKeyValueHeads, c.headSize);
         int layers = c.numberOfLayers;
         List<float[][]> logits = new ArrayList<>();

@@ -487,7 +487,7 @@ public final class Calibrator {
         try (DiJiangModel vanilla = DiJiang.load(vanillaProfile, progress)) {
             List<int[]> sequences;
             if (texts == null) {
-                sequences = sample(vanilla, options, progress);
+                sequences = sample(vanilla, profile, options, progress);
                 source = "sampled";
             } else {
                 sequences = encode(vanilla, texts);
@@ -513,13 +513,28 @@ public final class Calibrator {
         return sequences;
     }
 
-    private static List<int[]> sample(DiJiangModel vanilla, Options options, Consumer<String> progress) {
+    /**
+     * Samples the calibration texts from the original model: its attention computed exactly by the plugin's kernels
+     * ({@link AttentionRecorder#exactProfile}), so that all texts decode together, one forward pass per position
+     * ({@link TextSampler}); Jlama's own attention decodes one sequence at a time.
+     */
+    private static List<int[]> sample(
+            DiJiangModel vanilla, Profile profile, Options options, Consumer<String> progress) {
+        long limit = vanilla.maxPositions();
+        if (1L + options.tokensPerText() > limit) {
+            throw new IllegalArgumentException("--tokens " + options.tokensPerText() + " + BOS exceed the " + limit
+                    + " positions this model can hold with softmax attention");
+        }
         progress.accept("sampling " + options.texts() + " calibration texts of " + options.tokensPerText()
                 + " tokens (seed " + options.seed() + ")");
-        List<TextSampler.SampledText> texts = new TextSampler(vanilla)
-                .sample(
-                        TextSampler.Options.unbiased(options.texts(), options.tokensPerText(), options.seed()),
-                        progress);
+        List<TextSampler.SampledText> texts;
+        try (DiJiangModel exact = DiJiang.install(
+                vanilla.jlama(), AttentionRecorder.exactProfile(profile, options.tokensPerText() + 1))) {
+            texts = new TextSampler(exact)
+                    .sample(
+                            TextSampler.Options.unbiased(options.texts(), options.tokensPerText(), options.seed()),
+                            progress);
+        }
         List<int[]> sequences = new ArrayList<>();
         for (TextSampler.SampledText t : texts) sequences.add(vanilla.tokens().withBos(t.tokens()));
         return sequences;
