@@ -50,9 +50,11 @@ import java.util.function.IntFunction;
  * (docs/MATH.md §5), and spends a fixed exact budget where it lowers the error most.
  *
  * <ol>
- *   <li>Calibration text: given, or sampled from the model itself (seeded, {@link TextSampler}).
+ *   <li>Calibration text: given, or sampled from the model itself (seeded, {@link TextSampler}; all texts decoded
+ *       together on the original attention computed by the kernels).
  *   <li>One recording pass ({@link AttentionRecorder}): post-RoPE q/k/v and the softmax attention output of every
- *       layer, streamed to one scratch file per layer; the layers are then processed one at a time.
+ *       layer, streamed to one scratch file per layer; the layers are then processed one at a time. It keeps the
+ *       logits of the first texts: the reference of the sensitivity and of the closing evaluation.
  *   <li>Per layer and KV head (KV heads in parallel): the memory map (k-means centroids of the keys, {@link
  *       MemoryFit#fitCentroids}, or a seeded map), its NNLS feature weights for every candidate window in one pass
  *       ({@link MemoryFit#fitWeights(FeatureMap, List, FitSettings, int[])}) and a gain per query head by 1-D
@@ -72,8 +74,9 @@ import java.util.function.IntFunction;
  *   <li>{@link BudgetPlanner}: one candidate per layer minimizing the summed loss with the average exact tokens
  *       per head (sinks + window + cache) at most the budget.
  *   <li>The chosen plan and, for comparison, the plain window of the same budget (sinks + window, no memory, no
- *       cache) evaluated with every layer converted on the first calibration texts (one shared vanilla pass); both
- *       go into the sidecar's results.
+ *       cache) evaluated with every layer converted on the first {@link #EVAL_TEXTS} calibration texts, against
+ *       the logits the recording pass kept (the original model never runs again); both go into the sidecar's
+ *       results.
  * </ol>
  *
  * Deterministic for a seed: sampling, k-means and the NNLS pair subsampling are seeded, and every step runs in a
