@@ -185,7 +185,12 @@ public final class Session implements StepModel, AutoCloseable {
                 try {
                     position += chunk.length;
                     if (everyPosition) {
-                        for (int i = 0; i < chunk.length; i++) out[start + i] = logits(output, i);
+                        // every row of the chunk through the logits matrix as one product: row by row would stream
+                        // the whole matrix once per position
+                        int[] rows = new int[chunk.length];
+                        for (int i = 0; i < rows.length; i++) rows[i] = i;
+                        float[][] chunkLogits = owner.logits(output, rows);
+                        System.arraycopy(chunkLogits, 0, out, start, chunk.length);
                         lastLogits = out[start + chunk.length - 1];
                     } else if (start + chunk.length == tokens.length) {
                         lastLogits = logits(output, chunk.length - 1);

@@ -29,6 +29,8 @@ import java.util.function.Consumer;
  * which equals softmax attention exactly (the memory never receives a token), and an observer copies what each
  * layer computes. The recording streams to one scratch file per layer (float32, text after text: q, k, v, out), so
  * only one text of every layer is in memory while recording and one layer while fitting ({@link Recording#layer}).
+ * The same pass gives the next-token logits of the first texts (every layer exact: the original model's), which the
+ * sensitivity and the closing evaluation compare to instead of running the original model again.
  */
 final class AttentionRecorder {
     private AttentionRecorder() {}
@@ -67,8 +69,11 @@ final class AttentionRecorder {
         }
     }
 
-    /** A recording on disk: one file per layer in {@code dir}, the texts' lengths in order. */
-    record Recording(Path dir, AttentionShape shape, int layers, int[] lengths) {
+    /**
+     * A recording on disk: one file per layer in {@code dir}, the texts' lengths in order, and in memory the logits at
+     * every position of the first {@code logits.size()} texts (the original model's: every layer exact).
+     */
+    record Recording(Path dir, AttentionShape shape, int layers, int[] lengths, List<float[][]> logits) {
         private Path file(int layer) {
             return dir.resolve("layer-" + layer + ".f32");
         }
@@ -102,27 +107,44 @@ final class AttentionRecorder {
     }
 
     /**
+     * {@code profile}'s model with every layer the hybrid of no sinks and a window of {@code positions}: softmax
+     * attention computed by the plugin's kernels for sequences of at most that many positions (no token leaves the
+     * window, so no memory), on which sessions run batched ({@link DiJiangModel#advance}).
+     */
+    static Profile exactProfile(Profile profile, int positions) {
+        return profile.withMode(Mode.HYBRID)
+                .withLayers(LayerSelection.all())
+                .withHybrid(0, positions)
+                .withExactCache(0, profile.cachePolicy())
+                .withFeatures(FeatureMapKind.NONE, 1)
+                .withCalibration(CalibrationChoice.NONE);
+    }
+
+    /**
      * Records every layer of {@code sequences} into {@code dir} (which must exist, a scratch directory).
      *
      * @param vanilla a model with Jlama's softmax attention on every layer (the hybrid is installed into it for the
      *     recording and removed afterwards)
      * @param profile the profile (model, block size; mode and map are replaced for the recording)
      * @param sequences token ids fed as they are (BOS first)
+     * @param logitTexts keep the logits at every position of the first this many texts ({@link Recording#logits});
+     *     the other texts compute only their last position's
      */
     static Recording record(
-            DiJiangModel vanilla, Profile profile, List<int[]> sequences, Path dir, Consumer<String> progress) {
+            DiJiangModel vanilla,
+            Profile profile,
+            List<int[]> sequences,
+            int logitTexts,
+            Path dir,
+            Consumer<String> progress) {
         var c = vanilla.config();
         int longest = sequences.stream().mapToInt(s -> s.length).max().orElse(1);
-        Profile fullWindow = profile.withMode(Mode.HYBRID)
-                .withLayers(LayerSelection.all())
-                .withHybrid(0, longest)
-                .withExactCache(0, profile.cachePolicy())
-                .withFeatures(FeatureMapKind.NONE, 1) // no token leaves the window: no memory
-                .withCalibration(CalibrationChoice.NONE);
+        Profile fullWindow = exactProfile(profile, longest);
         AttentionShape shape = new AttentionShape(c.numberOfHeads, c.numberOfKeyValueHeads, c.headSize);
         int layers = c.numberOfLayers;
+        List<float[][]> logits = new ArrayList<>();
         Recording recording = new Recording(
-                dir, shape, layers, sequences.stream().mapToInt(s -> s.length).toArray());
+                dir, shape, layers, sequences.stream().mapToInt(s -> s.length).toArray(), logits);
         FileChannel[] files = new FileChannel[layers];
         try (DiJiangModel recorder = DiJiang.install(vanilla.jlama(), fullWindow)) {
             for (int l = 0; l < layers; l++) {
@@ -147,7 +169,8 @@ final class AttentionRecorder {
                     System.arraycopy(out, 0, o[layer], p * shape.queryWidth(), rows * shape.queryWidth());
                 });
                 try (Session s = recorder.newSession()) {
-                    s.appendAll(sequences.get(t));
+                    if (t < logitTexts) logits.add(s.appendAll(sequences.get(t)));
+                    else s.append(sequences.get(t));
                 } finally {
                     recorder.setObserver(null);
                 }

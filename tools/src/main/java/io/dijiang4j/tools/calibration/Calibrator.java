@@ -50,9 +50,11 @@ import java.util.function.IntFunction;
  * (docs/MATH.md §5), and spends a fixed exact budget where it lowers the error most.
  *
  * <ol>
- *   <li>Calibration text: given, or sampled from the model itself (seeded, {@link TextSampler}).
+ *   <li>Calibration text: given, or sampled from the model itself (seeded, {@link TextSampler}; all texts decoded
+ *       together on the original attention computed by the kernels).
  *   <li>One recording pass ({@link AttentionRecorder}): post-RoPE q/k/v and the softmax attention output of every
- *       layer, streamed to one scratch file per layer; the layers are then processed one at a time.
+ *       layer, streamed to one scratch file per layer; the layers are then processed one at a time. It keeps the
+ *       logits of the first texts: the reference of the sensitivity and of the closing evaluation.
  *   <li>Per layer and KV head (KV heads in parallel): the memory map (k-means centroids of the keys, {@link
  *       MemoryFit#fitCentroids}, or a seeded map), its NNLS feature weights for every candidate window in one pass
  *       ({@link MemoryFit#fitWeights(FeatureMap, List, FitSettings, int[])}) and a gain per query head by 1-D
@@ -72,14 +74,21 @@ import java.util.function.IntFunction;
  *   <li>{@link BudgetPlanner}: one candidate per layer minimizing the summed loss with the average exact tokens
  *       per head (sinks + window + cache) at most the budget.
  *   <li>The chosen plan and, for comparison, the plain window of the same budget (sinks + window, no memory, no
- *       cache) evaluated with every layer converted on the first calibration texts (one shared vanilla pass); both
- *       go into the sidecar's results.
+ *       cache) evaluated with every layer converted on the first {@link #EVAL_TEXTS} calibration texts, against
+ *       the logits the recording pass kept (the original model never runs again); both go into the sidecar's
+ *       results.
  * </ol>
  *
  * Deterministic for a seed: sampling, k-means and the NNLS pair subsampling are seeded, and every step runs in a
  * fixed order.
  */
 public final class Calibrator {
+    /**
+     * Texts of the closing evaluation of the plan and the plain window, at least (the sensitivity's texts when more):
+     * a report in the sidecar, not part of the search; two model passes per text.
+     */
+    static final int EVAL_TEXTS = 2;
+
     /**
      * What to do.
      *
@@ -140,8 +149,9 @@ public final class Calibrator {
         /**
          * 16 texts of 500 tokens (on stories260K 16 gave a lower held-out KL than 8), budget 40, windows 8..96,
          * caches 0, 4, 8, 16; the centroid map of 64 features, 4 sinks, heavy-hitter caches; candidates scored by
-         * their output error from the recording (the first 8 texts), layers scaled by a sensitivity measured on 2
-         * texts.
+         * their output error from the recording (the first 4 texts: on stories260K's held-out sets KL 0.0142 / 0.0128
+         * beyond 72 against 0.0140 / 0.0123 with 8, at a third less CPU), layers scaled by a sensitivity measured on 2
+         * texts (on 1 text the plan's held-out KL rose to 0.0157 / 0.0143: the sensitivity needs the positions).
          */
         public static Options defaults(long seed) {
             return new Options(
@@ -158,7 +168,7 @@ public final class Calibrator {
                     ExactCachePolicy.HEAVY_HITTER,
                     Score.OUTPUT_ERROR,
                     2,
-                    8);
+                    4);
         }
 
         public Options withTexts(int count, int tokens) {
@@ -487,7 +497,7 @@ public final class Calibrator {
         try (DiJiangModel vanilla = DiJiang.load(vanillaProfile, progress)) {
             List<int[]> sequences;
             if (texts == null) {
-                sequences = sample(vanilla, options, progress);
+                sequences = sample(vanilla, profile, options, progress);
                 source = "sampled";
             } else {
                 sequences = encode(vanilla, texts);
@@ -513,15 +523,33 @@ public final class Calibrator {
         return sequences;
     }
 
-    private static List<int[]> sample(DiJiangModel vanilla, Options options, Consumer<String> progress) {
+    /**
+     * Samples the calibration texts from the original model: its attention computed exactly by the plugin's kernels
+     * ({@link AttentionRecorder#exactProfile}), so that all texts decode together, one forward pass per position
+     * ({@link TextSampler}); Jlama's own attention decodes one sequence at a time.
+     */
+    private static List<int[]> sample(
+            DiJiangModel vanilla, Profile profile, Options options, Consumer<String> progress) {
+        long limit = vanilla.maxPositions();
+        if (1L + options.tokensPerText() > limit) {
+            throw new IllegalArgumentException("--tokens " + options.tokensPerText() + " + BOS exceed the " + limit
+                    + " positions this model can hold with softmax attention");
+        }
         progress.accept("sampling " + options.texts() + " calibration texts of " + options.tokensPerText()
                 + " tokens (seed " + options.seed() + ")");
-        List<TextSampler.SampledText> texts = new TextSampler(vanilla)
-                .sample(
-                        TextSampler.Options.unbiased(options.texts(), options.tokensPerText(), options.seed()),
-                        progress);
+        long start = System.nanoTime();
+        List<TextSampler.SampledText> texts;
+        try (DiJiangModel exact = DiJiang.install(
+                vanilla.jlama(), AttentionRecorder.exactProfile(profile, options.tokensPerText() + 1))) {
+            texts = new TextSampler(exact)
+                    .sample(
+                            TextSampler.Options.unbiased(options.texts(), options.tokensPerText(), options.seed()),
+                            progress);
+        }
         List<int[]> sequences = new ArrayList<>();
         for (TextSampler.SampledText t : texts) sequences.add(vanilla.tokens().withBos(t.tokens()));
+        progress.accept(String.format(
+                Locale.ROOT, "sampled %d texts in %.1f s", sequences.size(), (System.nanoTime() - start) / 1e9));
         return sequences;
     }
 
@@ -548,8 +576,12 @@ public final class Calibrator {
         private Calibration fullWindow;
         /** Model, map and settings of the sidecar; its layers are placeholders until the plan replaces them. */
         private Calibration base;
-        /** Vanilla log-probabilities of every calibration text and position. */
-        private List<double[][]> referenceLogProbabilities;
+        /**
+         * The original model's logits at every position of the first texts, from the recording pass (every layer
+         * exact): what the layer-alone KL and the closing evaluation compare to, so the original model never runs
+         * again.
+         */
+        private List<float[][]> referenceLogits;
 
         Run(
                 Profile profile,
@@ -602,8 +634,12 @@ public final class Calibrator {
                 throw new UncheckedIOException("cannot create " + recordingDir, e);
             }
             long recordStart = System.nanoTime();
+            int logitTexts = options.score().modelKl()
+                    ? sequences.size()
+                    : Math.max(evalTexts(), Math.min(options.sensitivityTexts(), sequences.size()));
             AttentionRecorder.Recording recording =
-                    AttentionRecorder.record(vanilla, profile, sequences, recordingDir, progress);
+                    AttentionRecorder.record(vanilla, profile, sequences, logitTexts, recordingDir, progress);
+            referenceLogits = recording.logits();
             progress.accept(String.format(
                     Locale.ROOT, "recorded %d layers in %.1f s", layers, (System.nanoTime() - recordStart) / 1e9));
             int total = (int) Math.floor(options.budget() * layers + 1e-9);
@@ -636,7 +672,8 @@ public final class Calibrator {
                     progress.accept(String.format(
                             Locale.ROOT,
                             "layer %d/%d: fitted the %s memory for %d windows in %.1f s, scored %d candidates (%s)"
-                                    + " from the recording in %.1f s; about %.0f s left for the layers",
+                                    + " on %d texts of the recording (at most %d) in %.1f s; about %.0f s left for the"
+                                    + " layers",
                             l + 1,
                             layers,
                             map.kind().key(),
@@ -644,6 +681,8 @@ public final class Calibrator {
                             fitted,
                             options.score().outputError() ? ofLayer.size() : 0,
                             "memory off, fitted, online",
+                            rows.first(options.scoreTexts()).texts(),
+                            options.scoreTexts() > 0 ? options.scoreTexts() : rows.texts(),
                             (System.nanoTime() - start) / 1e9 - fitted,
                             elapsed / (l + 1) * (layers - l - 1)));
                 }
@@ -710,7 +749,14 @@ public final class Calibrator {
             progress.accept("evaluating the chosen plan and the plain window of the same budget (sinks "
                     + options.sinks() + ", window " + plainWindow + ", no memory), every layer converted, on "
                     + evalTexts() + " calibration texts");
+            long evaluationStart = System.nanoTime();
             EvalResult[] evaluated = evaluate(baseline, calibration, beyond);
+            progress.accept(String.format(
+                    Locale.ROOT,
+                    "evaluated the plan and the plain window on %d texts (at most %d) in %.1f s",
+                    evalTexts(),
+                    Math.max(EVAL_TEXTS, options.sensitivityTexts()),
+                    (System.nanoTime() - evaluationStart) / 1e9));
             EvalResult plain = evaluated[0], calibrated = evaluated[1];
             Map<String, Double> results = new LinkedHashMap<>();
             putMetrics(results, "calibrated", calibrated);
@@ -782,9 +828,11 @@ public final class Calibrator {
             }
             progress.accept(String.format(
                     Locale.ROOT,
-                    "measured the sensitivity of %d layers (one reference candidate each, %d texts) in %.1f s: %s",
+                    "measured the sensitivity of %d layers (one reference candidate each, %d texts, at most %d) in"
+                            + " %.1f s: %s",
                     layers,
                     texts,
+                    options.sensitivityTexts(),
                     (System.nanoTime() - start) / 1e9,
                     java.util.Arrays.toString(java.util.Arrays.stream(out)
                             .map(Calibrator::measured)
@@ -793,18 +841,13 @@ public final class Calibrator {
         }
 
         /**
-         * The every-layer-exact calibration and the vanilla log-probabilities of the first {@code texts} texts, which
-         * the layer-alone KL compares to.
+         * The every-layer-exact calibration the layer-alone KL converts one layer of (its reference logits, of the
+         * first {@code texts} texts, come from the recording).
          */
         private void prepareModelKl(Calibration.Layer[][] fits, int texts) {
-            if (referenceLogProbabilities == null) referenceLogProbabilities = new ArrayList<>();
-            for (int t = referenceLogProbabilities.size(); t < texts; t++) {
-                try (Session s = vanilla.newSession()) {
-                    float[][] logits = s.appendAll(sequences.get(t));
-                    double[][] logP = new double[logits.length][];
-                    for (int i = 0; i < logits.length; i++) logP[i] = Evaluator.logSoftmax(logits[i]);
-                    referenceLogProbabilities.add(logP);
-                }
+            if (texts > referenceLogits.size()) {
+                throw new IllegalStateException(
+                        "the recording kept the logits of " + referenceLogits.size() + " texts, " + texts + " needed");
             }
             if (fullWindow != null) return;
             int longest = sequences.stream().mapToInt(sq -> sq.length).max().orElse(1);
@@ -1050,10 +1093,10 @@ public final class Calibrator {
 
         /**
          * Texts of the closing evaluation of the plan and the plain window (a report, not part of the search): the
-         * sensitivity's texts, at least 4, at most all.
+         * sensitivity's texts, at least {@link #EVAL_TEXTS}, at most all.
          */
         private int evalTexts() {
-            return Math.min(sequences.size(), Math.max(4, options.sensitivityTexts()));
+            return Math.min(sequences.size(), Math.max(EVAL_TEXTS, options.sensitivityTexts()));
         }
 
         /** Runs the tasks on the pool and waits for all of them. */
@@ -1192,7 +1235,7 @@ public final class Calibrator {
          * Mean next-token KL(vanilla || candidate) over every calibration position with only {@code layer} converted
          * as {@code variant}. The other layers run the hybrid with no sinks and a window longer than every text, which
          * is softmax attention computed by the plugin's kernels (several times faster than Jlama's on small models);
-         * the vanilla logits are computed once by Jlama.
+         * the reference logits are the recording pass's (the same exact layers, none converted).
          */
         private double layerAloneKl(int layer, Calibration.Layer variant) {
             return layerAloneKl(layer, variant, sequences.size());
@@ -1212,9 +1255,10 @@ public final class Calibrator {
                     try (Session s = model.newSession()) {
                         logits = s.appendAll(sequences.get(t));
                     }
-                    double[][] reference = referenceLogProbabilities.get(t);
+                    float[][] reference = referenceLogits.get(t);
                     for (int i = 0; i + 1 < logits.length; i++) {
-                        sum += Evaluator.klDivergence(reference[i], Evaluator.logSoftmax(logits[i]));
+                        sum += Evaluator.klDivergence(
+                                Evaluator.logSoftmax(reference[i]), Evaluator.logSoftmax(logits[i]));
                         count++;
                     }
                 }
@@ -1240,7 +1284,8 @@ public final class Calibrator {
 
         /**
          * Evaluates the plain window and the plan (each through a scratch sidecar, as a profile would load it)
-         * against vanilla on the calibration texts, sharing one vanilla pass; returns {plain, plan}.
+         * against the original model on the first calibration texts, whose logits the recording pass kept; returns
+         * {plain, plan}.
          */
         private EvalResult[] evaluate(Calibration plainWindow, Calibration plan, int beyondFrom) {
             Path plainFile = scratchSidecar(plainWindow), planFile = scratchSidecar(plan);
@@ -1262,7 +1307,8 @@ public final class Calibrator {
                                                 "calibrated",
                                                 "the chosen plan",
                                                 jlama -> DiJiang.install(jlama, planProfile))))
-                        .evaluateTokens(sequences.subList(0, evalTexts()), line -> {});
+                        .evaluateTokens(
+                                sequences.subList(0, evalTexts()), referenceLogits.subList(0, evalTexts()), line -> {});
                 EvalResult.VariantResult p = r.ablation().get(0);
                 EvalResult plain = new EvalResult(
                         r.mode(),

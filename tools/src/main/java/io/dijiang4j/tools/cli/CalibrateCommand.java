@@ -113,15 +113,15 @@ public final class CalibrateCommand implements Callable<Integer> {
             paramLabel = "N",
             description = "Texts of the per-layer sensitivity (one model pass per layer: the layer-alone KL of one"
                     + " reference candidate over its output error puts the layers on one scale; 0 = scale 1;"
-                    + " default 2).")
-    int sensitivityTexts = 2;
+                    + " default ${DEFAULT-VALUE}).")
+    int sensitivityTexts = Calibrator.Options.defaults(0).sensitivityTexts();
 
     @Option(
             names = "--score-texts",
             paramLabel = "N",
             description = "Texts the candidates are scored on (the first N; the fit reads them all; 0 = all;"
-                    + " default 8).")
-    int scoreTexts = 8;
+                    + " default ${DEFAULT-VALUE}).")
+    int scoreTexts = Calibrator.Options.defaults(0).scoreTexts();
 
     @Option(
             names = "--print-candidates",

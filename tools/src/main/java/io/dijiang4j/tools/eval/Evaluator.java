@@ -221,7 +221,29 @@ public final class Evaluator {
 
     /** Evaluates token sequences as given (no BOS added). */
     public EvalResult evaluateTokens(List<int[]> sequences, Consumer<String> progress) {
+        return evaluateTokens(sequences, null, progress);
+    }
+
+    /**
+     * As {@link #evaluateTokens(List, Consumer)} against reference logits already computed (the calibration's
+     * recording pass): {@code referenceLogits.get(i)[t]} are the reference's logits at position t of sequence i; no
+     * reference pass runs. Each sequence must fit one evaluation window; null computes the reference logits.
+     */
+    public EvalResult evaluateTokens(
+            List<int[]> sequences, List<float[][]> referenceLogits, Consumer<String> progress) {
         List<int[]> windows = windows(sequences, windowLength());
+        if (referenceLogits != null) {
+            if (windows.size() != sequences.size() || referenceLogits.size() != sequences.size()) {
+                throw new IllegalArgumentException("reference logits need one sequence per evaluation window and one"
+                        + " logits array per sequence");
+            }
+            for (int i = 0; i < sequences.size(); i++) {
+                if (referenceLogits.get(i).length != sequences.get(i).length) {
+                    throw new IllegalArgumentException("sequence " + i + " has " + sequences.get(i).length
+                            + " positions but " + referenceLogits.get(i).length + " rows of reference logits");
+                }
+            }
+        }
         int n = variants.size(), primary = n - 1;
         Accumulator[] all = new Accumulator[n], beyond = new Accumulator[n], longRange = new Accumulator[n];
         for (int v = 0; v < n; v++) {
@@ -247,10 +269,14 @@ public final class Evaluator {
                 end++;
             } while (end < windows.size()
                     && floats + (long) windows.get(end).length * vocabulary <= REFERENCE_LOGITS_BUDGET);
-            List<float[][]> referenceLogits = new ArrayList<>(end - first);
+            List<float[][]> referenceBatch = new ArrayList<>(end - first);
             for (int w = first; w < end; w++) {
+                if (referenceLogits != null) {
+                    referenceBatch.add(referenceLogits.get(w));
+                    continue;
+                }
                 try (Session s = reference.newSession()) {
-                    referenceLogits.add(s.appendAll(windows.get(w)));
+                    referenceBatch.add(s.appendAll(windows.get(w)));
                 }
                 fed += windows.get(w).length;
             }
@@ -282,7 +308,7 @@ public final class Evaluator {
                             modeLogits = s.appendAll(tokens);
                         }
                         fed += tokens.length;
-                        float[][] ref = referenceLogits.get(w - first);
+                        float[][] ref = referenceBatch.get(w - first);
                         boolean[] inSlice = selected.get(w - first);
                         for (int t = 0; t + 1 < tokens.length; t++) {
                             compare(

@@ -5,6 +5,7 @@ import io.dijiang4j.plugin.DiJiangModel;
 import io.dijiang4j.plugin.Session;
 import io.dijiang4j.plugin.generation.GenerationOptions;
 import io.dijiang4j.plugin.generation.GenerationResult;
+import io.dijiang4j.plugin.generation.Sampler;
 import io.dijiang4j.plugin.profile.Mode;
 import io.dijiang4j.plugin.profile.Profile;
 import java.util.ArrayList;
@@ -17,7 +18,10 @@ import java.util.function.Consumer;
  * Samples texts from a model, each from BOS alone (no prompt) up to a number of tokens or the end token: evaluation
  * and calibration text that needs no data set. Text i has its own random stream derived from the seed and i only, so
  * it is the same whatever the number of texts asked for. {@link #sample(Profile, Options, Consumer)} uses Jlama's
- * vanilla softmax attention whatever the profile's mode.
+ * vanilla softmax attention whatever the profile's mode. On a model whose every layer is kernelized ({@link
+ * DiJiangModel#batchesSessions()}) the texts are decoded together, one forward pass per position for all of them
+ * ({@link DiJiangModel#advance}); each text keeps its own sampler and random stream, so a text is the one the
+ * one-at-a-time decode gives up to the rounding of a batched pass.
  */
 public final class TextSampler {
     /**
@@ -88,13 +92,21 @@ public final class TextSampler {
         return stream.nextLong();
     }
 
-    /** Samples {@code options.count()} texts in order, one progress line each. */
+    /**
+     * Samples {@code options.count()} texts in order: together where the model batches sessions, else one after
+     * another, one progress line each.
+     */
     public List<SampledText> sample(Options options, Consumer<String> progress) {
         long limit = model.maxPositions();
         if (1L + options.maxTokens() > limit) {
             throw new IllegalArgumentException("max tokens " + options.maxTokens() + " + BOS exceed the " + limit
                     + " positions this model can hold with softmax attention");
         }
+        return model.batchesSessions() ? sampleTogether(options, progress) : sampleOneByOne(options, progress);
+    }
+
+    /** One text after another, each through {@link Session#generate}. */
+    List<SampledText> sampleOneByOne(Options options, Consumer<String> progress) {
         List<SampledText> texts = new ArrayList<>(options.count());
         long start = System.nanoTime();
         long tokens = 0;
@@ -117,5 +129,79 @@ public final class TextSampler {
                     tokens / Math.max(seconds, 1e-9)));
         }
         return texts;
+    }
+
+    /**
+     * Every text at once: one {@link DiJiangModel#advance} per position over the texts still running (a text leaves at
+     * its end token or its token limit), each text sampled as {@link Session#generate} samples it: its own {@link
+     * Sampler} seeded with its text seed, the end token not kept.
+     */
+    List<SampledText> sampleTogether(Options options, Consumer<String> progress) {
+        int n = options.count();
+        long start = System.nanoTime();
+        List<Session> sessions = new ArrayList<>(n);
+        try {
+            Sampler[] samplers = new Sampler[n];
+            List<List<Integer>> sampled = new ArrayList<>(n);
+            StringBuilder[] text = new StringBuilder[n];
+            boolean[] ended = new boolean[n];
+            List<int[]> feed = new ArrayList<>(n);
+            int[] bos = model.tokens().withBos(new int[0]);
+            for (int i = 0; i < n; i++) {
+                long seed = textSeed(options.seed(), i);
+                samplers[i] = new Sampler(options.generation(seed), seed);
+                sampled.add(new ArrayList<>());
+                text[i] = new StringBuilder();
+                sessions.add(model.newSession());
+                feed.add(bos);
+            }
+            List<Integer> running = new ArrayList<>();
+            for (int i = 0; i < n; i++) running.add(i);
+            float[][] logits = model.advance(sessions, feed);
+            long tokens = 0;
+            int finished = 0;
+            while (!running.isEmpty()) {
+                List<Integer> next = new ArrayList<>(running.size());
+                List<Session> nextSessions = new ArrayList<>(running.size());
+                List<int[]> nextTokens = new ArrayList<>(running.size());
+                for (int r = 0; r < running.size(); r++) {
+                    int i = running.get(r);
+                    int token = samplers[i].next(logits[r]);
+                    if (model.tokens().isEndToken(token)) {
+                        ended[i] = true;
+                    } else {
+                        sampled.get(i).add(token);
+                        text[i].append(model.tokens().decode(token));
+                        tokens++;
+                        if (sampled.get(i).size() < options.maxTokens()) {
+                            next.add(i);
+                            nextSessions.add(sessions.get(i));
+                            nextTokens.add(new int[] {token});
+                            continue;
+                        }
+                    }
+                    finished++;
+                    double seconds = (System.nanoTime() - start) / 1e9;
+                    progress.accept(String.format(
+                            Locale.ROOT,
+                            "sampled %d/%d texts, %d tokens, %.0f tokens/s (%d texts decoded together)",
+                            finished,
+                            n,
+                            tokens,
+                            tokens / Math.max(seconds, 1e-9),
+                            n));
+                }
+                running = next;
+                if (!running.isEmpty()) logits = model.advance(nextSessions, nextTokens);
+            }
+            List<SampledText> texts = new ArrayList<>(n);
+            for (int i = 0; i < n; i++) {
+                int[] t = sampled.get(i).stream().mapToInt(Integer::intValue).toArray();
+                texts.add(new SampledText(t, text[i].toString(), ended[i]));
+            }
+            return texts;
+        } finally {
+            for (Session s : sessions) s.close();
+        }
     }
 }

@@ -64,7 +64,7 @@ class CalibrateCommandTest {
         assertTrue(r.out().contains("plain window, same budget"), r.out());
         // the windows: 8 and the calibration-free split's 12 (budget 14 - 2 sinks)
         assertTrue(r.err().contains("layer 5/5: fitted the centroids memory for 2 windows"), r.err());
-        assertTrue(r.err().contains("candidates (memory off, fitted, online) from the recording"), r.err());
+        assertTrue(r.err().contains("candidates (memory off, fitted, online) on 2 texts of the recording"), r.err());
         assertFalse(r.err().contains("warning"), "the recording pass warns about nothing: " + r.err());
         Path side = temp.resolve("cal/side.safetensors");
         Calibration c = CalibrationFile.read(side);

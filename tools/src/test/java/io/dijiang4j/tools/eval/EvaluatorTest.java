@@ -284,6 +284,58 @@ class EvaluatorTest {
         assertEquals(separately.all().perplexityReference(), whole.all().perplexityReference(), 1e-12);
     }
 
+    /**
+     * Reference logits computed beforehand (the calibration's recording pass) give exactly the metrics of the
+     * evaluator's own reference pass when they are that pass's logits, and a reference that is not the original model
+     * shows as KL; sequences longer than one window, or logits of another length, are refused.
+     */
+    @Test
+    void givenReferenceLogitsReplaceTheReferencePass() {
+        Profile hybrid = Stories260K.profile(Mode.HYBRID).withHybrid(2, 8);
+        Evaluator evaluator = new Evaluator(vanilla, hybrid, 10);
+        List<int[]> sequences = texts.stream().map(t -> vanilla.encode(t, true)).toList();
+        List<float[][]> own = new ArrayList<>();
+        for (int[] s : sequences) {
+            try (var session = vanilla.newSession()) {
+                own.add(session.appendAll(s));
+            }
+        }
+        EvalResult computed = evaluator.evaluateTokens(sequences, line -> {});
+        EvalResult given = evaluator.evaluateTokens(sequences, own, line -> {});
+        assertEquals(computed.all().tokens(), given.all().tokens());
+        assertEquals(computed.all().klMean(), given.all().klMean(), 1e-12);
+        assertEquals(computed.beyondWindow().klMean(), given.beyondWindow().klMean(), 1e-12);
+        assertEquals(computed.all().perplexityReference(), given.all().perplexityReference(), 1e-9);
+        // another reference: the hybrid's own logits make the hybrid's KL 0
+        List<float[][]> hybridLogits = new ArrayList<>();
+        try (DiJiangModel h = DiJiang.install(vanilla.jlama(), hybrid)) {
+            for (int[] s : sequences) {
+                try (var session = h.newSession()) {
+                    hybridLogits.add(session.appendAll(s));
+                }
+            }
+        }
+        EvalResult self = evaluator.evaluateTokens(sequences, hybridLogits, line -> {});
+        assertTrue(
+                self.all().klMean() < 1e-9,
+                "kl against its own logits " + self.all().klMean());
+        assertTrue(
+                computed.all().klMean() > 1e-3,
+                "kl against vanilla " + computed.all().klMean());
+        List<float[][]> cut = List.<float[][]>of(Arrays.copyOf(own.get(0), own.get(0).length - 1));
+        assertThrows(
+                IllegalArgumentException.class,
+                () -> evaluator.evaluateTokens(sequences.subList(0, 1), cut, line -> {}));
+        int[] tooLong = new int[evaluator.windowLength() + 5];
+        Arrays.fill(tooLong, 5);
+        assertThrows(
+                IllegalArgumentException.class,
+                () -> evaluator.evaluateTokens(
+                        List.of(tooLong),
+                        List.<float[][]>of(new float[tooLong.length][vanilla.vocabularySize()]),
+                        line -> {}));
+    }
+
     @Test
     void windowsCoverEveryPredictedTokenOnce() {
         int[] tokens = new int[23];

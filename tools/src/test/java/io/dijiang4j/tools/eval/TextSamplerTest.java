@@ -71,6 +71,38 @@ class TextSamplerTest {
             assertArrayEquals(direct.get(i).tokens(), viaHybridProfile.get(i).tokens());
     }
 
+    /**
+     * On a model whose every layer is kernelized the texts decode together (one batched pass per position); each is
+     * the text the one-at-a-time decode of the same model gives, and, with a window longer than the texts (softmax
+     * computed by the kernels), the text Jlama's own attention samples.
+     */
+    @Test
+    void textsDecodedTogetherAreTheTextsDecodedOneByOne() {
+        TextSampler.Options options = TextSampler.Options.unbiased(5, 90, 13);
+        List<TextSampler.SampledText> jlama = new TextSampler(vanilla).sample(options, line -> {});
+        try (DiJiangModel exact = DiJiang.install(
+                vanilla.jlama(), Stories260K.profile(Mode.HYBRID).withHybrid(0, 91))) {
+            assertTrue(exact.batchesSessions());
+            TextSampler sampler = new TextSampler(exact);
+            List<String> progress = new java.util.ArrayList<>();
+            List<TextSampler.SampledText> together = sampler.sample(options, progress::add);
+            List<TextSampler.SampledText> oneByOne = sampler.sampleOneByOne(options, line -> {});
+            assertEquals(5, progress.size(), "one line per finished text");
+            assertTrue(progress.get(4).contains("decoded together"), progress.get(4));
+            int ended = 0;
+            for (int i = 0; i < 5; i++) {
+                assertArrayEquals(oneByOne.get(i).tokens(), together.get(i).tokens(), "text " + i);
+                assertEquals(oneByOne.get(i).text(), together.get(i).text());
+                assertEquals(oneByOne.get(i).endToken(), together.get(i).endToken());
+                assertArrayEquals(jlama.get(i).tokens(), together.get(i).tokens(), "text " + i + " vs Jlama");
+                if (together.get(i).endToken()) ended++;
+                else assertEquals(90, together.get(i).tokens().length);
+            }
+            System.out.println("decoded together: 5 texts, " + ended + " ended at the end token");
+            assertEquals(0, exact.openSessions(), "every session closed");
+        }
+    }
+
     @Test
     void textSeedsDependOnSeedAndIndexOnly() {
         assertEquals(TextSampler.textSeed(5, 3), TextSampler.textSeed(5, 3));
