@@ -210,18 +210,17 @@ public final class LongContextCommand implements Callable<Integer> {
                         float[][] logits = feed(mode, tokens, nf[0] + " " + p.getKey());
                         float[][] ref = reference.get(x);
                         boolean[] inSlice = slice.select(tokens);
+                        List<Evaluator.Accumulator> into = new ArrayList<>();
                         for (int t = 0; t + 1 < tokens.length; t++) {
+                            into.clear();
                             for (int l = 0; l < n; l++) {
                                 int length = lengths.get(l); // positions t < L - 1 of texts of at least L tokens
                                 if (t + 1 >= length || tokens.length < length) continue;
-                                Evaluator.compare(
-                                        ref[t],
-                                        logits[t],
-                                        tokens[t + 1],
-                                        acc[l][0],
-                                        t >= beyondFrom ? acc[l][1] : null,
-                                        inSlice[t] ? acc[l][2] : null);
+                                into.add(acc[l][0]);
+                                if (t >= beyondFrom) into.add(acc[l][1]);
+                                if (inSlice[t]) into.add(acc[l][2]);
                             }
+                            if (!into.isEmpty()) Evaluator.compare(ref[t], logits[t], tokens[t + 1], into);
                         }
                     }
                 }
