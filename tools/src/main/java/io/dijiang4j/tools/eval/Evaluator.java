@@ -415,13 +415,20 @@ public final class Evaluator {
      */
     public static void compare(
             float[] reference, float[] mode, int next, Accumulator all, Accumulator beyond, Accumulator longRange) {
+        compare(reference, mode, next, Arrays.asList(all, beyond, longRange));
+    }
+
+    /**
+     * {@link #compare(float[], float[], int, Accumulator, Accumulator, Accumulator)} into any number of accumulators
+     * (null ones skipped): the two log-softmaxes and the KL over the vocabulary are computed once, however many sets
+     * the position belongs to (a long-context pass adds each position to every length that contains it).
+     */
+    public static void compare(float[] reference, float[] mode, int next, List<Accumulator> into) {
         double[] logP = logSoftmax(reference);
         double[] logQ = logSoftmax(mode);
         double kl = klDivergence(logP, logQ);
         boolean agree = argmax(reference) == argmax(mode);
-        all.add(-logP[next], -logQ[next], kl, agree);
-        if (beyond != null) beyond.add(-logP[next], -logQ[next], kl, agree);
-        if (longRange != null) longRange.add(-logP[next], -logQ[next], kl, agree);
+        for (Accumulator a : into) if (a != null) a.add(-logP[next], -logQ[next], kl, agree);
     }
 
     /** log softmax in double, stabilized by the maximum; non-finite logits are refused. */

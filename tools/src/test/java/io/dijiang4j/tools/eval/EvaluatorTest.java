@@ -56,6 +56,32 @@ class EvaluatorTest {
         return new Evaluator(vanilla, profile, beyondFrom).evaluateTexts(texts, line -> {});
     }
 
+    /** One comparison added to several accumulators gives each what a comparison per accumulator gives it. */
+    @Test
+    void comparisonSharedByAccumulatorsEqualsOnePerAccumulator() {
+        SplittableRandom random = new SplittableRandom(14);
+        Evaluator.Accumulator sharedA = new Evaluator.Accumulator(), sharedB = new Evaluator.Accumulator();
+        Evaluator.Accumulator aloneA = new Evaluator.Accumulator(), aloneB = new Evaluator.Accumulator();
+        for (int position = 0; position < 37; position++) {
+            int vocabulary = 50 + position;
+            float[] reference = new float[vocabulary], mode = new float[vocabulary];
+            for (int i = 0; i < vocabulary; i++) {
+                reference[i] = (float) (random.nextDouble(-6, 6));
+                mode[i] = reference[i] + (float) random.nextDouble(-1, 1);
+            }
+            int next = random.nextInt(vocabulary);
+            boolean inB = position % 3 != 0;
+            Evaluator.compare(reference, mode, next, Arrays.asList(sharedA, inB ? sharedB : null));
+            Evaluator.compare(reference, mode, next, aloneA, null, null);
+            if (inB) Evaluator.compare(reference, mode, next, aloneB, null, null);
+        }
+        assertEquals(37, sharedA.metrics().tokens());
+        assertEquals(24, sharedB.metrics().tokens());
+        assertEquals(aloneA.metrics(), sharedA.metrics());
+        assertEquals(aloneB.metrics(), sharedB.metrics());
+        assertTrue(sharedA.metrics().klMean() > 0);
+    }
+
     @Test
     void softmaxModeHasTheReferencePerplexityNoKlAndFullAgreement() {
         Profile softmax = Stories260K.profile(Mode.SOFTMAX);
