@@ -69,6 +69,12 @@ public final class BenchCommand implements Callable<Integer> {
     int warmupTokens;
 
     @Option(
+            names = "--warmup-prefill",
+            defaultValue = "512",
+            description = "Untimed prefill tokens per mode and backend before any timing (JIT warm-up); 0: none.")
+    int warmupPrefill;
+
+    @Option(
             names = "--prefill-limit",
             defaultValue = "16384",
             description = "Largest context reached by real prefill (timed); deeper ones are filled synthetically.")
@@ -122,13 +128,23 @@ public final class BenchCommand implements Callable<Integer> {
             System.err.println("bench: measuring the SGEMM ceiling and the read bandwidth ...");
             MachineLimits limits = MachineLimits.measure();
             var options = new LongContextBench.Options(
-                    contexts, modeList, decodeTokens, warmupTokens, prefillLimit, seed, base, opsList, limits);
+                    contexts,
+                    modeList,
+                    decodeTokens,
+                    warmupTokens,
+                    warmupPrefill,
+                    prefillLimit,
+                    seed,
+                    base,
+                    opsList,
+                    limits);
             List<BenchResult> results = LongContextBench.run(dir, options, System.err);
             System.out.print(BenchReport.table(results));
             Map<String, Object> meta = new LinkedHashMap<>();
             meta.put("model", modelName);
             meta.put("decode_tokens", decodeTokens);
             meta.put("warmup_tokens", warmupTokens);
+            meta.put("warmup_prefill", warmupPrefill);
             meta.put("prefill_limit", prefillLimit);
             meta.put(
                     "kernel_settings",
@@ -142,7 +158,7 @@ public final class BenchCommand implements Callable<Integer> {
             meta.put("read_gb_per_s", limits.readGbPerSecond());
             meta.put(
                     "limits",
-                    "sgemm_gflops: VectorOps.gemm 256x256x256 on every thread at once, best of 3; read_gb_per_s: every"
+                    "sgemm_gflops: VectorOps.gemm 256x256x256 on every thread at once, best of 3 after 1 s untimed; read_gb_per_s: every"
                             + " thread summing its part of a 192 MiB array, best of 5; floor_tokens_per_s = read"
                             + " bandwidth / weight bytes per token; prefill_gflops counts the weight products only");
             meta.put("tensor_ops", tensorOps);

@@ -2,7 +2,6 @@ package io.dijiang4j.attention.tensorops;
 
 import com.github.tjake.jlama.safetensors.DType;
 import com.github.tjake.jlama.tensor.AbstractTensor;
-import com.github.tjake.jlama.tensor.FloatBufferTensor;
 import com.github.tjake.jlama.tensor.Q4ByteBufferTensor;
 import io.dijiang4j.attention.simd.VectorOps;
 import java.util.Arrays;
@@ -92,20 +91,19 @@ public final class CpuMatrixProducts implements MatrixProducts {
         for (int i = 0; i < m; i++) TensorRows.read(a, i, aCol, k, x, i * k);
         float[] w = s.weights = grow(s.weights, k);
         float[] dots = s.dots;
-        FloatBufferTensor f32 = result instanceof FloatBufferTensor t ? t : null;
+        // the results of each activation row, written to the result tensor in one copy per row at the end
+        float[] out = s.out = grow(s.out, m * rows);
         Q4ByteBufferTensor q4 = b instanceof Q4ByteBufferTensor q ? q : null;
-        for (int j = bRow; j < bRow + rows; j++) {
+        for (int j = 0; j < rows; j++) {
             if (q4 != null) {
-                TensorRows.dotQ4(q4, j, bCol, k, x, k, m, dots);
+                TensorRows.dotQ4(q4, bRow + j, bCol, k, x, k, m, dots);
             } else {
-                TensorRows.read(b, j, bCol, k, w, 0);
+                TensorRows.read(b, bRow + j, bCol, k, w, 0);
                 for (int i = 0; i < m; i++) dots[i] = VectorOps.dot(w, 0, x, i * k, k);
             }
-            for (int i = 0; i < m; i++) {
-                if (f32 != null) f32.set(dots[i], i, j + rOffset);
-                else result.set(dots[i], i, j + rOffset);
-            }
+            for (int i = 0; i < m; i++) out[i * rows + j] = dots[i];
         }
+        for (int i = 0; i < m; i++) TensorRows.write(result, i, bRow + rOffset, out, i * rows, rows);
     }
 
     private static void gemm(
@@ -141,13 +139,11 @@ public final class CpuMatrixProducts implements MatrixProducts {
                     VectorOps.gemm(tile, 0, nc, xt, c0 * m + i0, m, ct, i0, m, nj, nc, ni);
                 }
             }
-            FloatBufferTensor f32 = result instanceof FloatBufferTensor t ? t : null;
-            for (int r = 0; r < nj; r++) {
-                int col = j0 + r + rOffset;
-                for (int i = 0; i < m; i++) {
-                    if (f32 != null) f32.set(ct[r * m + i], i, col);
-                    else result.set(ct[r * m + i], i, col);
-                }
+            // C^T's column i is the result's row i: gathered into one row, written in one copy
+            float[] resultRow = s.row = grow(s.row, TILE_ROWS);
+            for (int i = 0; i < m; i++) {
+                for (int r = 0; r < nj; r++) resultRow[r] = ct[r * m + i];
+                TensorRows.write(result, i, j0 + rOffset, resultRow, 0, nj);
             }
         }
     }
@@ -156,11 +152,12 @@ public final class CpuMatrixProducts implements MatrixProducts {
         return a.length >= n ? a : new float[Math.max(n, a.length + a.length / 2)];
     }
 
-    /** One thread's scratch: activations (or X^T), a weight tile, the output tile. */
+    /** One thread's scratch: activations (or X^T), a weight tile, the output tile, one result row. */
     private static final class Scratch {
         float[] x = new float[0];
         float[] weights = new float[0];
         float[] out = new float[0];
+        float[] row = new float[0];
         final float[] dots = new float[MATVEC_ROWS];
     }
 }

@@ -5,6 +5,7 @@ import com.github.tjake.jlama.tensor.BFloat16BufferTensor;
 import com.github.tjake.jlama.tensor.FloatBufferTensor;
 import com.github.tjake.jlama.tensor.Q4ByteBufferTensor;
 import com.github.tjake.jlama.tensor.Q8ByteBufferTensor;
+import java.nio.ByteOrder;
 import jdk.incubator.vector.ByteVector;
 import jdk.incubator.vector.FloatVector;
 import jdk.incubator.vector.VectorOperators;
@@ -15,16 +16,19 @@ import jdk.incubator.vector.VectorSpecies;
  * CpuMatrixProducts}. Quantized rows are decoded block by block (32 values, one scale) in registers; the stretch
  * must start and end on block boundaries, as Jlama's own products require.
  */
-final class TensorRows {
+public final class TensorRows {
     /** 8 floats: Q4 and I8 blocks decode into four of these; -XX:MaxVectorSize=32 makes it the preferred size. */
     private static final VectorSpecies<Float> F8 = FloatVector.SPECIES_256;
 
     private static final int BLOCK = Q4ByteBufferTensor.BLOCK_SIZE;
 
+    /** Jlama's tensors are little-endian (its own vector reads say so). */
+    private static final ByteOrder LE = ByteOrder.LITTLE_ENDIAN;
+
     private TensorRows() {}
 
     /** dst[off .. off + n) = t[row, col .. col + n) as floats. */
-    static void read(AbstractTensor t, int row, int col, int n, float[] dst, int off) {
+    public static void read(AbstractTensor t, int row, int col, int n, float[] dst, int off) {
         switch (t.dType()) {
             case F32 -> readF32((FloatBufferTensor) t, row, col, n, dst, off);
             case BF16 -> readBF16((BFloat16BufferTensor) t, row, col, n, dst, off);
@@ -60,43 +64,58 @@ final class TensorRows {
     private static void readQ4(Q4ByteBufferTensor t, int row, int col, int n, float[] dst, int off) {
         checkBlocks(col, n);
         FloatBufferTensor scales = t.getBlockF();
+        long at = t.getMemorySegmentOffset(t.getOffset(row, col));
         int blocks = n / BLOCK, first = col / BLOCK;
-        for (int b = 0; b < blocks; b++) {
-            // one scalar read per block: picking a lane of a vector of scales (lane(g), g not constant) is not
-            // compiled to SIMD and made decode 7x slower
-            float scale = scales.get(row, first + b);
-            int k = b * BLOCK;
-            ByteVector packed = t.getVector(B16, row, col + k);
+        float[] scale = SCALES.get();
+        for (int b = 0; b < blocks; b++, at += BLOCK / 2) {
+            // scales read eight at a time into an array and picked from it as scalars: picking a lane of a vector
+            // (lane(g), g not constant) is not compiled to SIMD and made decode 7x slower
+            if (b % F8.length() == 0) loadScales(scales, row, first + b, blocks - b, scale);
+            float sb = scale[b % F8.length()];
+            ByteVector packed = ByteVector.fromMemorySegment(B16, t.getMemorySegment(), at, LE);
             ByteVector lo = packed.and((byte) 0xF).sub((byte) 8);
             ByteVector hi = packed.lanewise(VectorOperators.LSHR, 4).sub((byte) 8);
-            int d = off + k;
-            ((FloatVector) lo.castShape(F8, 0)).mul(scale).intoArray(dst, d);
-            ((FloatVector) lo.castShape(F8, 1)).mul(scale).intoArray(dst, d + 8);
-            ((FloatVector) hi.castShape(F8, 0)).mul(scale).intoArray(dst, d + 16);
-            ((FloatVector) hi.castShape(F8, 1)).mul(scale).intoArray(dst, d + 24);
+            int d = off + b * BLOCK;
+            ((FloatVector) lo.castShape(F8, 0)).mul(sb).intoArray(dst, d);
+            ((FloatVector) lo.castShape(F8, 1)).mul(sb).intoArray(dst, d + 8);
+            ((FloatVector) hi.castShape(F8, 0)).mul(sb).intoArray(dst, d + 16);
+            ((FloatVector) hi.castShape(F8, 1)).mul(sb).intoArray(dst, d + 24);
         }
+    }
+
+    /** Per thread: eight block scales at a time. */
+    private static final ThreadLocal<float[]> SCALES = ThreadLocal.withInitial(() -> new float[F8.length()]);
+
+    /** into[0 .. min(8, left)) = scales[row, block ..], one (masked) vector read from the tensor's memory. */
+    private static void loadScales(FloatBufferTensor scales, int row, int block, int left, float[] into) {
+        long at = scales.getMemorySegmentOffset(scales.getOffset(row, block));
+        FloatVector.fromMemorySegment(F8, scales.getMemorySegment(), at, LE, F8.indexInRange(0, left))
+                .intoArray(into, 0);
     }
 
     /**
      * Dot products of Q4 row {@code row} (columns col .. col + n) with {@code rows} float rows of x (row i at i *
-     * stride), decoded in registers and never stored: the decode path, where each weight is used once.
+     * stride), decoded in registers and never stored: the decode path, where each weight is used once. Bytes and
+     * scales are read straight from the tensor's memory (no per-block index arithmetic through Jlama's accessors).
      */
     static void dotQ4(Q4ByteBufferTensor t, int row, int col, int n, float[] x, int stride, int rows, float[] out) {
         checkBlocks(col, n);
         FloatBufferTensor scales = t.getBlockF();
+        long at = t.getMemorySegmentOffset(t.getOffset(row, col));
         int blocks = n / BLOCK, first = col / BLOCK;
+        float[] scale = SCALES.get();
         FloatVector acc0 = FloatVector.zero(F8), acc1 = acc0, acc2 = acc0;
-        for (int b = 0; b < blocks; b++) {
-            float scale = scales.get(row, first + b);
+        for (int b = 0; b < blocks; b++, at += BLOCK / 2) {
+            if (b % F8.length() == 0) loadScales(scales, row, first + b, blocks - b, scale);
             int k = b * BLOCK;
-            ByteVector packed = t.getVector(B16, row, col + k);
+            ByteVector packed = ByteVector.fromMemorySegment(B16, t.getMemorySegment(), at, LE);
             ByteVector lo = packed.and((byte) 0xF).sub((byte) 8);
             ByteVector hi = packed.lanewise(VectorOperators.LSHR, 4).sub((byte) 8);
             FloatVector w0 = (FloatVector) lo.castShape(F8, 0);
             FloatVector w1 = (FloatVector) lo.castShape(F8, 1);
             FloatVector w2 = (FloatVector) hi.castShape(F8, 0);
             FloatVector w3 = (FloatVector) hi.castShape(F8, 1);
-            FloatVector sv = FloatVector.broadcast(F8, scale);
+            FloatVector sv = FloatVector.broadcast(F8, scale[b % F8.length()]);
             acc0 = blockDot(x, k, w0, w1, w2, w3).fma(sv, acc0);
             if (rows > 1) acc1 = blockDot(x, stride + k, w0, w1, w2, w3).fma(sv, acc1);
             if (rows > 2) acc2 = blockDot(x, 2 * stride + k, w0, w1, w2, w3).fma(sv, acc2);
@@ -104,6 +123,22 @@ final class TensorRows {
         out[0] = acc0.reduceLanes(VectorOperators.ADD);
         if (rows > 1) out[1] = acc1.reduceLanes(VectorOperators.ADD);
         if (rows > 2) out[2] = acc2.reduceLanes(VectorOperators.ADD);
+    }
+
+    /**
+     * t[row, col .. col + n) = src[off .. off + n): vector writes into an F32 tensor's memory (Jlama's per-element
+     * {@code set} costs a bounds-checked buffer write per value), element by element for other types.
+     */
+    public static void write(AbstractTensor t, int row, int col, float[] src, int off, int n) {
+        if (t instanceof FloatBufferTensor f) {
+            long at = f.getMemorySegmentOffset(f.getOffset(row, col));
+            for (int k = 0; k < n; k += F8.length(), at += F8.vectorByteSize()) {
+                var lanes = F8.indexInRange(k, n);
+                FloatVector.fromArray(F8, src, off + k, lanes).intoMemorySegment(f.getMemorySegment(), at, LE, lanes);
+            }
+        } else {
+            for (int k = 0; k < n; k++) t.set(src[off + k], row, col + k);
+        }
     }
 
     private static FloatVector blockDot(
