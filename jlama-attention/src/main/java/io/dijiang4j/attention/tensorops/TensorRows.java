@@ -5,7 +5,9 @@ import com.github.tjake.jlama.tensor.BFloat16BufferTensor;
 import com.github.tjake.jlama.tensor.FloatBufferTensor;
 import com.github.tjake.jlama.tensor.Q4ByteBufferTensor;
 import com.github.tjake.jlama.tensor.Q8ByteBufferTensor;
+import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
+import java.nio.FloatBuffer;
 import jdk.incubator.vector.ByteVector;
 import jdk.incubator.vector.FloatVector;
 import jdk.incubator.vector.VectorOperators;
@@ -57,65 +59,100 @@ public final class TensorRows {
         for (int k = 0; k < n; k++) dst[off + k] = t.get(row, col + k);
     }
 
-    private static final VectorSpecies<Byte> B16 = ByteVector.SPECIES_128;
     private static final VectorSpecies<Byte> B8 = ByteVector.SPECIES_64;
 
     /** Jlama's Q4 block: 16 bytes, value i in the low nibble of byte i, value i + 16 in its high nibble, minus 8. */
     private static void readQ4(Q4ByteBufferTensor t, int row, int col, int n, float[] dst, int off) {
-        checkBlocks(col, n);
-        FloatBufferTensor scales = t.getBlockF();
-        long at = t.getMemorySegmentOffset(t.getOffset(row, col));
-        int blocks = n / BLOCK, first = col / BLOCK;
-        float[] scale = SCALES.get();
-        for (int b = 0; b < blocks; b++, at += BLOCK / 2) {
-            // scales read eight at a time into an array and picked from it as scalars: picking a lane of a vector
-            // (lane(g), g not constant) is not compiled to SIMD and made decode 7x slower
-            if (b % F8.length() == 0) loadScales(scales, row, first + b, blocks - b, scale);
-            float sb = scale[b % F8.length()];
-            ByteVector packed = ByteVector.fromMemorySegment(B16, t.getMemorySegment(), at, LE);
-            ByteVector lo = packed.and((byte) 0xF).sub((byte) 8);
-            ByteVector hi = packed.lanewise(VectorOperators.LSHR, 4).sub((byte) 8);
-            int d = off + b * BLOCK;
-            ((FloatVector) lo.castShape(F8, 0)).mul(sb).intoArray(dst, d);
-            ((FloatVector) lo.castShape(F8, 1)).mul(sb).intoArray(dst, d + 8);
-            ((FloatVector) hi.castShape(F8, 0)).mul(sb).intoArray(dst, d + 16);
-            ((FloatVector) hi.castShape(F8, 1)).mul(sb).intoArray(dst, d + 24);
+        Q4Row q = Q4Row.of(t, n).load(row, col, n);
+        for (int b = 0, blocks = n / BLOCK; b < blocks; b++) {
+            int p = b * BLOCK / 2, d = off + b * BLOCK;
+            float sb = q.scales[b];
+            low(q.packed, p).mul(sb).intoArray(dst, d);
+            low(q.packed, p + 8).mul(sb).intoArray(dst, d + 8);
+            high(q.packed, p).mul(sb).intoArray(dst, d + 16);
+            high(q.packed, p + 8).mul(sb).intoArray(dst, d + 24);
         }
     }
 
-    /** Per thread: eight block scales at a time. */
-    private static final ThreadLocal<float[]> SCALES = ThreadLocal.withInitial(() -> new float[F8.length()]);
+    /**
+     * Values of eight Q4 bytes' low nibbles (minus 8) as floats. Eight bytes to eight floats is one lane-preserving
+     * conversion that C2 compiles to SIMD; sixteen bytes cast to floats part by part ({@code castShape(F8, 1)}) was
+     * left to the Vector API's Java fallback (JFR: decode products at 0.2-0.9 GB/s).
+     */
+    private static FloatVector low(byte[] packed, int at) {
+        return (FloatVector) ByteVector.fromArray(B8, packed, at)
+                .and((byte) 0xF)
+                .sub((byte) 8)
+                .castShape(F8, 0);
+    }
 
-    /** into[0 .. min(8, left)) = scales[row, block ..], one (masked) vector read from the tensor's memory. */
-    private static void loadScales(FloatBufferTensor scales, int row, int block, int left, float[] into) {
-        long at = scales.getMemorySegmentOffset(scales.getOffset(row, block));
-        FloatVector.fromMemorySegment(F8, scales.getMemorySegment(), at, LE, F8.indexInRange(0, left))
-                .intoArray(into, 0);
+    /** Values of eight Q4 bytes' high nibbles (minus 8) as floats. */
+    private static FloatVector high(byte[] packed, int at) {
+        return (FloatVector) ByteVector.fromArray(B8, packed, at)
+                .lanewise(VectorOperators.LSHR, 4)
+                .sub((byte) 8)
+                .castShape(F8, 0);
+    }
+
+    /**
+     * One Q4 row's packed bytes and block scales, copied into arrays by two bulk reads: the decoding loops then run
+     * on arrays (vector reads from a memory segment cost a liveness and bounds check each, which JFR showed taking
+     * three quarters of the decode product's time). The row is read from memory once either way.
+     */
+    static final class Q4Row {
+        private static final ThreadLocal<Q4Row> SCRATCH = ThreadLocal.withInitial(Q4Row::new);
+
+        byte[] packed = new byte[0];
+        float[] scales = new float[0];
+        private Q4ByteBufferTensor tensor;
+        private ByteBuffer bytes;
+        private FloatBuffer scaleBuffer;
+
+        /** This thread's row scratch, reading from {@code t}, for rows of up to {@code n} values. */
+        static Q4Row of(Q4ByteBufferTensor t, int n) {
+            Q4Row q = SCRATCH.get();
+            if (q.tensor != t) {
+                q.tensor = t;
+                q.bytes = t.getMemorySegment().asByteBuffer();
+                q.scaleBuffer = t.getBlockF()
+                        .getMemorySegment()
+                        .asByteBuffer()
+                        .order(LE)
+                        .asFloatBuffer();
+            }
+            if (q.packed.length < n / 2) {
+                q.packed = new byte[n / 2];
+                q.scales = new float[n / BLOCK];
+            }
+            return q;
+        }
+
+        /** Loads t[row, col .. col + n) (whole blocks). */
+        Q4Row load(int row, int col, int n) {
+            checkBlocks(col, n);
+            bytes.get(tensor.getMemorySegmentOffset(tensor.getOffset(row, col)), packed, 0, n / 2);
+            FloatBufferTensor s = tensor.getBlockF();
+            scaleBuffer.get(s.getOffset(row, col / BLOCK), scales, 0, n / BLOCK);
+            return this;
+        }
     }
 
     /**
      * Dot products of Q4 row {@code row} (columns col .. col + n) with {@code rows} float rows of x (row i at i *
-     * stride), decoded in registers and never stored: the decode path, where each weight is used once. Bytes and
-     * scales are read straight from the tensor's memory (no per-block index arithmetic through Jlama's accessors).
+     * stride), decoded in registers and never stored: the decode path, where each weight is used once.
      */
     static void dotQ4(Q4ByteBufferTensor t, int row, int col, int n, float[] x, int stride, int rows, float[] out) {
-        checkBlocks(col, n);
-        FloatBufferTensor scales = t.getBlockF();
-        long at = t.getMemorySegmentOffset(t.getOffset(row, col));
-        int blocks = n / BLOCK, first = col / BLOCK;
-        float[] scale = SCALES.get();
+        Q4Row q = Q4Row.of(t, n).load(row, col, n);
+        byte[] packed = q.packed;
+        float[] scales = q.scales;
         FloatVector acc0 = FloatVector.zero(F8), acc1 = acc0, acc2 = acc0;
-        for (int b = 0; b < blocks; b++, at += BLOCK / 2) {
-            if (b % F8.length() == 0) loadScales(scales, row, first + b, blocks - b, scale);
-            int k = b * BLOCK;
-            ByteVector packed = ByteVector.fromMemorySegment(B16, t.getMemorySegment(), at, LE);
-            ByteVector lo = packed.and((byte) 0xF).sub((byte) 8);
-            ByteVector hi = packed.lanewise(VectorOperators.LSHR, 4).sub((byte) 8);
-            FloatVector w0 = (FloatVector) lo.castShape(F8, 0);
-            FloatVector w1 = (FloatVector) lo.castShape(F8, 1);
-            FloatVector w2 = (FloatVector) hi.castShape(F8, 0);
-            FloatVector w3 = (FloatVector) hi.castShape(F8, 1);
-            FloatVector sv = FloatVector.broadcast(F8, scale[b % F8.length()]);
+        for (int b = 0, blocks = n / BLOCK; b < blocks; b++) {
+            int k = b * BLOCK, p = k / 2;
+            FloatVector w0 = low(packed, p);
+            FloatVector w1 = low(packed, p + 8);
+            FloatVector w2 = high(packed, p);
+            FloatVector w3 = high(packed, p + 8);
+            FloatVector sv = FloatVector.broadcast(F8, scales[b]);
             acc0 = blockDot(x, k, w0, w1, w2, w3).fma(sv, acc0);
             if (rows > 1) acc1 = blockDot(x, stride + k, w0, w1, w2, w3).fma(sv, acc1);
             if (rows > 2) acc2 = blockDot(x, 2 * stride + k, w0, w1, w2, w3).fma(sv, acc2);
@@ -132,10 +169,11 @@ public final class TensorRows {
     public static void write(AbstractTensor t, int row, int col, float[] src, int off, int n) {
         if (t instanceof FloatBufferTensor f) {
             long at = f.getMemorySegmentOffset(f.getOffset(row, col));
-            for (int k = 0; k < n; k += F8.length(), at += F8.vectorByteSize()) {
-                var lanes = F8.indexInRange(k, n);
-                FloatVector.fromArray(F8, src, off + k, lanes).intoMemorySegment(f.getMemorySegment(), at, LE, lanes);
+            int k = 0;
+            for (int bound = F8.loopBound(n); k < bound; k += F8.length(), at += F8.vectorByteSize()) {
+                FloatVector.fromArray(F8, src, off + k).intoMemorySegment(f.getMemorySegment(), at, LE);
             }
+            for (; k < n; k++) f.set(src[off + k], row, col + k);
         } else {
             for (int k = 0; k < n; k++) t.set(src[off + k], row, col + k);
         }
