@@ -8,6 +8,7 @@ import io.dijiang4j.plugin.profile.Profile;
 import io.dijiang4j.plugin.profile.ProfileLoader;
 import io.dijiang4j.plugin.profile.TensorOps;
 import io.dijiang4j.tools.synth.SyntheticModels;
+import java.lang.management.ManagementFactory;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
@@ -125,6 +126,7 @@ public final class BenchCommand implements Callable<Integer> {
         try {
             Profile base = profile != null ? ProfileLoader.load(profile) : Profile.defaults(ModelReference.local(dir));
             base = base.withModel(ModelReference.local(dir));
+            double loadBefore = ManagementFactory.getOperatingSystemMXBean().getSystemLoadAverage();
             System.err.println("bench: measuring the SGEMM ceiling and the read bandwidth ...");
             MachineLimits limits = MachineLimits.measure();
             var options = new LongContextBench.Options(
@@ -154,6 +156,11 @@ public final class BenchCommand implements Callable<Integer> {
                             "sinks", base.sinks(),
                             "window", base.window(),
                             "block_size", base.blockSize()));
+            // the machine is shared: the one-minute load average when the run started and ended (-1: unknown)
+            meta.put("load_average_start", loadBefore);
+            meta.put(
+                    "load_average_end",
+                    ManagementFactory.getOperatingSystemMXBean().getSystemLoadAverage());
             meta.put("sgemm_gflops", limits.sgemmGflops());
             meta.put("read_gb_per_s", limits.readGbPerSecond());
             meta.put(
