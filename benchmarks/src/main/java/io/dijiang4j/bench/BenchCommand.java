@@ -8,6 +8,7 @@ import io.dijiang4j.plugin.profile.Profile;
 import io.dijiang4j.plugin.profile.ProfileLoader;
 import io.dijiang4j.plugin.profile.TensorOps;
 import io.dijiang4j.tools.synth.SyntheticModels;
+import java.lang.management.ManagementFactory;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
@@ -69,6 +70,12 @@ public final class BenchCommand implements Callable<Integer> {
     int warmupTokens;
 
     @Option(
+            names = "--warmup-prefill",
+            defaultValue = "512",
+            description = "Untimed prefill tokens per mode and backend before any timing (JIT warm-up); 0: none.")
+    int warmupPrefill;
+
+    @Option(
             names = "--prefill-limit",
             defaultValue = "16384",
             description = "Largest context reached by real prefill (timed); deeper ones are filled synthetically.")
@@ -115,16 +122,27 @@ public final class BenchCommand implements Callable<Integer> {
         try {
             Profile base = profile != null ? ProfileLoader.load(profile) : Profile.defaults(ModelReference.local(dir));
             base = base.withModel(ModelReference.local(dir));
+            double loadBefore = ManagementFactory.getOperatingSystemMXBean().getSystemLoadAverage();
             System.err.println("bench: measuring the SGEMM ceiling and the read bandwidth ...");
             MachineLimits limits = MachineLimits.measure();
             var options = new LongContextBench.Options(
-                    contexts, modeList, decodeTokens, warmupTokens, prefillLimit, seed, base, opsList, limits);
+                    contexts,
+                    modeList,
+                    decodeTokens,
+                    warmupTokens,
+                    warmupPrefill,
+                    prefillLimit,
+                    seed,
+                    base,
+                    opsList,
+                    limits);
             List<BenchResult> results = LongContextBench.run(dir, options, System.err);
             System.out.print(BenchReport.table(results));
             Map<String, Object> meta = new LinkedHashMap<>();
             meta.put("model", modelName);
             meta.put("decode_tokens", decodeTokens);
             meta.put("warmup_tokens", warmupTokens);
+            meta.put("warmup_prefill", warmupPrefill);
             meta.put("prefill_limit", prefillLimit);
             meta.put(
                     "kernel_settings",
@@ -134,11 +152,16 @@ public final class BenchCommand implements Callable<Integer> {
                             "sinks", base.sinks(),
                             "window", base.window(),
                             "block_size", base.blockSize()));
+            // the machine is shared: the one-minute load average when the run started and ended (-1: unknown)
+            meta.put("load_average_start", loadBefore);
+            meta.put(
+                    "load_average_end",
+                    ManagementFactory.getOperatingSystemMXBean().getSystemLoadAverage());
             meta.put("sgemm_gflops", limits.sgemmGflops());
             meta.put("read_gb_per_s", limits.readGbPerSecond());
             meta.put(
                     "limits",
-                    "sgemm_gflops: VectorOps.gemm 256x256x256 on every thread at once, best of 3; read_gb_per_s: every"
+                    "sgemm_gflops: VectorOps.gemm 256x256x256 on every thread at once, best of 3 after 1 s untimed; read_gb_per_s: every"
                             + " thread summing its part of a 192 MiB array, best of 5; floor_tokens_per_s = read"
                             + " bandwidth / weight bytes per token; prefill_gflops counts the weight products only");
             meta.put("tensor_ops", tensorOps);

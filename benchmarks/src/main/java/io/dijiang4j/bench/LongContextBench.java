@@ -66,6 +66,7 @@ public final class LongContextBench {
             List<Mode> modes,
             int decodeTokens,
             int warmupTokens,
+            int warmupPrefill,
             int prefillLimit,
             long seed,
             Profile baseProfile,
@@ -79,6 +80,7 @@ public final class LongContextBench {
             for (int c : contexts) if (c < 1) throw new IllegalArgumentException("contexts must be >= 1: " + c);
             if (decodeTokens < 1) throw new IllegalArgumentException("decode tokens must be >= 1");
             if (warmupTokens < 0) throw new IllegalArgumentException("warmup tokens must be >= 0");
+            if (warmupPrefill < 0) throw new IllegalArgumentException("warmup prefill must be >= 0");
             contexts = List.copyOf(contexts);
             modes = List.copyOf(modes);
         }
@@ -118,6 +120,7 @@ public final class LongContextBench {
             List<BenchResult> results = new ArrayList<>();
             List<Run> runs = new ArrayList<>();
             for (Mode mode : o.modes()) for (TensorOps ops : o.tensorOps()) runs.add(new Run(mode, ops));
+            for (Run run : runs) warmUp(jlama, o, run, progress);
             int round = 0;
             for (int context : o.contexts()) {
                 List<Run> order = rotated(runs, round++);
@@ -301,6 +304,31 @@ public final class LongContextBench {
                     floor,
                     "");
         }
+    }
+
+    /**
+     * Runs each mode under each backend once, untimed, before any timing: a prefill of {@code warmupPrefill} tokens
+     * and a few decode steps, so that the JIT has compiled the kernels of that pair. Without it the first timed run
+     * measured the Vector API's Java fallbacks (JFR: a fifth of the samples).
+     */
+    private static void warmUp(AbstractModel jlama, Options o, Run run, PrintStream progress) {
+        int tokens = Math.min(o.warmupPrefill(), jlama.getConfig().contextLength - 8);
+        if (tokens < 1) return;
+        long t0 = System.nanoTime();
+        Profile profile = o.baseProfile().withMode(run.mode()).withTensorOps(run.ops());
+        try (DiJiangModel model = DiJiang.install(jlama, profile);
+                Session session = model.newSession()) {
+            int token = Sampler.argmax(session.append(
+                    randomTokens(new SplittableRandom(o.seed()), tokens, jlama.getConfig().vocabularySize)));
+            for (int i = 0; i < 4; i++) token = Sampler.argmax(session.append(token));
+        }
+        progress.printf(
+                Locale.ROOT,
+                "bench: warm-up of %s (%s): %d tokens of prefill and 4 of decode, %.1f s (untimed)%n",
+                run.mode().key(),
+                run.ops().key(),
+                tokens,
+                (System.nanoTime() - t0) / 1e9);
     }
 
     static int[] randomTokens(SplittableRandom rnd, int n, int vocab) {

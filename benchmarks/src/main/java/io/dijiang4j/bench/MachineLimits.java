@@ -25,6 +25,9 @@ public record MachineLimits(double sgemmGflops, double readGbPerSecond, int thre
     /** Measures both limits (a few seconds). */
     public static MachineLimits measure() {
         int threads = Runtime.getRuntime().availableProcessors();
+        // untimed first: the first products run in the interpreter and the Vector API's Java fallbacks (JFR showed
+        // the ceiling measured that way at a third of the compiled kernel's)
+        parallel(threads, t -> sgemm(1.0));
         double gflops = best(3, () -> parallel(threads, t -> sgemm(0.4)));
         float[] big = new float[READ_FLOATS];
         SplittableRandom rnd = new SplittableRandom(1);

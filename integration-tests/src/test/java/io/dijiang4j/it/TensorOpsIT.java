@@ -7,6 +7,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import com.github.tjake.jlama.model.AbstractModel;
 import com.github.tjake.jlama.model.ModelSupport;
+import com.github.tjake.jlama.model.TransformerBlock;
 import com.github.tjake.jlama.safetensors.DType;
 import com.github.tjake.jlama.tensor.AbstractTensor;
 import io.dijiang4j.attention.jlama.JlamaInternals;
@@ -54,30 +55,62 @@ class TensorOpsIT {
                 assertNull(router.routeOf(w), "a model without the plugin keeps Jlama's products");
             }
 
-            int[] tokens = fast.encode("Once upon a time, there was a little girl named Lily. She loved", true);
-            try (Session a = fast.newSession();
-                    Session b = jlama.newSession()) {
-                float[][] mine = a.appendAll(tokens);
-                float[][] theirs = b.appendAll(tokens);
-                double worst = 0;
-                boolean differ = false;
-                for (int p = 0; p < tokens.length; p++) {
-                    double scale = 0;
-                    for (float v : theirs[p]) scale = Math.max(scale, Math.abs(v));
-                    for (int v = 0; v < theirs[p].length; v++) {
-                        worst = Math.max(worst, Math.abs(mine[p][v] - theirs[p][v]) / scale);
-                        differ |= mine[p][v] != theirs[p][v];
-                    }
-                }
-                System.out.printf(
-                        "tensor_ops fast vs jlama, stories260K softmax: %d positions, max relative logit difference"
-                                + " %.3g%n",
-                        tokens.length, worst);
-                assertTrue(worst < 1e-4, "max relative logit difference " + worst);
-                assertTrue(differ, "the fast products should have run (bit-identical logits mean they did not)");
-            }
+            assertSameLogits(fast, jlama, "softmax");
         } finally {
             vanilla.close();
+        }
+    }
+
+    /**
+     * Kernelized layers with the fast products also get the vectorized RMS norms and gated SiLU block (FastRmsNorm,
+     * FastMlpBlock); with them the logits still agree with Jlama's products and Jlama's element-wise loops.
+     */
+    @Test
+    void vectorizedNormsAndFeedForwardGiveJlamasLogits() {
+        Profile base = Profile.defaults(ModelReference.local(Stories260K.dir()))
+                .withMode(Mode.HYBRID)
+                .withBackend(Backend.CPU);
+        try (DiJiangModel fast = DiJiang.load(base);
+                DiJiangModel jlama = DiJiang.load(base.withTensorOps(TensorOps.JLAMA))) {
+            var fastBlock = JlamaInternals.blocks(fast.installation().model())[0];
+            var jlamaBlock = JlamaInternals.blocks(jlama.installation().model())[0];
+            assertEquals("FastMlpBlock", feedForwardClass(fastBlock));
+            assertEquals("MLPBlock", feedForwardClass(jlamaBlock));
+            assertSameLogits(fast, jlama, "hybrid");
+        }
+    }
+
+    private static String feedForwardClass(TransformerBlock block) {
+        try {
+            var f = TransformerBlock.class.getDeclaredField("ffBlock");
+            f.setAccessible(true);
+            return f.get(block).getClass().getSimpleName();
+        } catch (ReflectiveOperationException e) {
+            throw new AssertionError(e);
+        }
+    }
+
+    private static void assertSameLogits(DiJiangModel fast, DiJiangModel jlama, String mode) {
+        int[] tokens = fast.encode("Once upon a time, there was a little girl named Lily. She loved", true);
+        try (Session a = fast.newSession();
+                Session b = jlama.newSession()) {
+            float[][] mine = a.appendAll(tokens);
+            float[][] theirs = b.appendAll(tokens);
+            double worst = 0;
+            boolean differ = false;
+            for (int p = 0; p < tokens.length; p++) {
+                double scale = 0;
+                for (float v : theirs[p]) scale = Math.max(scale, Math.abs(v));
+                for (int v = 0; v < theirs[p].length; v++) {
+                    worst = Math.max(worst, Math.abs(mine[p][v] - theirs[p][v]) / scale);
+                    differ |= mine[p][v] != theirs[p][v];
+                }
+            }
+            System.out.printf(
+                    "tensor_ops fast vs jlama, stories260K %s: %d positions, max relative logit difference" + " %.3g%n",
+                    mode, tokens.length, worst);
+            assertTrue(worst < 1e-4, "max relative logit difference " + worst);
+            assertTrue(differ, "the fast products should have run (bit-identical logits mean they did not)");
         }
     }
 }

@@ -108,7 +108,8 @@ public final class Installation {
         for (int layer : selected) {
             AttentionKernel kernel = provider.create(shape, adjust.apply(specs[layer]));
             layers[layer] = JlamaInternals.kernelized(model, JlamaInternals.attention(blocks[layer]), kernel, rope);
-            patched[layer] = JlamaInternals.withAttention(blocks[layer], layers[layer]);
+            patched[layer] =
+                    JlamaInternals.withAttention(blocks[layer], layers[layer], profile.tensorOps() == TensorOps.FAST);
         }
         JlamaInternals.setBlocks(model, patched);
         return new Installation(

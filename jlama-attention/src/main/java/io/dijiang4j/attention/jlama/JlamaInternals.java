@@ -1,8 +1,11 @@
 package io.dijiang4j.attention.jlama;
 
+import com.github.tjake.jlama.math.ActivationFunction;
 import com.github.tjake.jlama.model.AbstractModel;
 import com.github.tjake.jlama.model.CausalSelfAttention;
 import com.github.tjake.jlama.model.LayerNorm;
+import com.github.tjake.jlama.model.MLPBlock;
+import com.github.tjake.jlama.model.RMSNorm;
 import com.github.tjake.jlama.model.TransformerBlock;
 import com.github.tjake.jlama.model.functions.EmbedInput;
 import com.github.tjake.jlama.model.functions.FeedForward;
@@ -46,6 +49,8 @@ public final class JlamaInternals {
     private static final Field Q_BIAS, K_BIAS, V_BIAS, O_BIAS, Q_WEIGHTS, K_WEIGHTS, V_WEIGHTS, O_WEIGHTS;
     private static final Field ATTENTION_LAYER;
     private static final Field OPS_INSTANCE, OPS_PROVIDER;
+    private static final Field NORM_WEIGHTS, NORM_ADJUSTMENT;
+    private static final Field MLP_ACTIVATION, MLP_GATE, MLP_GATE_BIAS, MLP_UP, MLP_DOWN, MLP_DOWN_BIAS;
     private static final Method MAYBE_QUANTIZE;
 
     static {
@@ -75,6 +80,14 @@ public final class JlamaInternals {
             ATTENTION_LAYER = field(CausalSelfAttention.class, "layerIndex");
             OPS_INSTANCE = field(TensorOperationsProvider.class, "instance");
             OPS_PROVIDER = field(TensorOperationsProvider.class, "provider");
+            NORM_WEIGHTS = field(LayerNorm.class, "weights");
+            NORM_ADJUSTMENT = field(RMSNorm.class, "weightAdjustment");
+            MLP_ACTIVATION = field(MLPBlock.class, "activationFunction");
+            MLP_GATE = field(MLPBlock.class, "fullyConnectedWeights");
+            MLP_GATE_BIAS = field(MLPBlock.class, "fullyConnectedBias");
+            MLP_UP = field(MLPBlock.class, "upProjectionWeights");
+            MLP_DOWN = field(MLPBlock.class, "projectionWeights");
+            MLP_DOWN_BIAS = field(MLPBlock.class, "projectionBias");
             MAYBE_QUANTIZE = method(AbstractModel.class, "maybeQuantize", AbstractTensor.class);
         } catch (ReflectiveOperationException | RuntimeException e) {
             throw new IllegalStateException("dijiang4j needs the internals of Jlama " + SUPPORTED + " but found Jlama "
@@ -129,18 +142,50 @@ public final class JlamaInternals {
     }
 
     /** A block like {@code block} (same norms, feed-forward, model and layer) with another attention layer. */
-    @SuppressWarnings("unchecked")
     public static TransformerBlock withAttention(TransformerBlock block, CausalSelfAttention attention) {
+        return withAttention(block, attention, false);
+    }
+
+    /**
+     * A block like {@code block} with another attention layer; with {@code vectorized}, its RMS norms and its gated
+     * SiLU feed-forward block run vectorized over the same weights ({@link FastRmsNorm}, {@link FastMlpBlock}: the
+     * element-wise parts of {@code tensor_ops: fast}, docs/DESIGN.md §4); other norms and blocks stay Jlama's.
+     */
+    @SuppressWarnings("unchecked")
+    public static TransformerBlock withAttention(
+            TransformerBlock block, CausalSelfAttention attention, boolean vectorized) {
+        AbstractModel model = (AbstractModel) get(BLOCK_MODEL, block);
+        UnaryOperator<Optional<LayerNorm>> norm = n -> vectorized ? n.map(x -> vectorizedNorm(model, x)) : n;
+        FeedForward ff = (FeedForward) get(FF_BLOCK, block);
         return new TransformerBlock(
-                (AbstractModel) get(BLOCK_MODEL, block),
+                model,
                 (int) get(BLOCK_LAYER, block),
-                (Optional<LayerNorm>) get(PRE_ATTENTION_NORM, block),
+                norm.apply((Optional<LayerNorm>) get(PRE_ATTENTION_NORM, block)),
                 attention,
-                (Optional<LayerNorm>) get(POST_ATTENTION_NORM, block),
-                (Optional<LayerNorm>) get(PRE_FF_NORM, block),
-                (FeedForward) get(FF_BLOCK, block),
-                (Optional<LayerNorm>) get(POST_FF_NORM, block),
-                (Optional<LayerNorm>) get(PRE_RESPONSE_NORM, block));
+                norm.apply((Optional<LayerNorm>) get(POST_ATTENTION_NORM, block)),
+                norm.apply((Optional<LayerNorm>) get(PRE_FF_NORM, block)),
+                vectorized ? vectorizedFeedForward(model, ff) : ff,
+                norm.apply((Optional<LayerNorm>) get(POST_FF_NORM, block)),
+                norm.apply((Optional<LayerNorm>) get(PRE_RESPONSE_NORM, block)));
+    }
+
+    /** Jlama's own RMSNorm (not a subclass, whose forward may differ) as a {@link FastRmsNorm}; others unchanged. */
+    private static LayerNorm vectorizedNorm(AbstractModel model, LayerNorm norm) {
+        if (norm.getClass() != RMSNorm.class) return norm;
+        return new FastRmsNorm(model, (AbstractTensor) get(NORM_WEIGHTS, norm), (float) get(NORM_ADJUSTMENT, norm));
+    }
+
+    /** Jlama's gated SiLU MLPBlock without biases as a {@link FastMlpBlock}; every other block unchanged. */
+    @SuppressWarnings("unchecked")
+    private static FeedForward vectorizedFeedForward(AbstractModel model, FeedForward ff) {
+        if (ff.getClass() != MLPBlock.class
+                || get(MLP_ACTIVATION, ff) != ActivationFunction.Type.SILU
+                || get(MLP_UP, ff) == null
+                || ((Optional<AbstractTensor>) get(MLP_GATE_BIAS, ff)).isPresent()
+                || ((Optional<AbstractTensor>) get(MLP_DOWN_BIAS, ff)).isPresent()) return ff;
+        return new FastMlpBlock(
+                model, (AbstractTensor) get(MLP_GATE, ff), (AbstractTensor) get(MLP_DOWN, ff), (AbstractTensor)
+                        get(MLP_UP, ff));
     }
 
     /** A kernelized layer sharing the weights and biases of Jlama's attention layer {@code original}. */

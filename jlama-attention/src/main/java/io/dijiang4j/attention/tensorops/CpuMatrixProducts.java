@@ -2,7 +2,6 @@ package io.dijiang4j.attention.tensorops;
 
 import com.github.tjake.jlama.safetensors.DType;
 import com.github.tjake.jlama.tensor.AbstractTensor;
-import com.github.tjake.jlama.tensor.FloatBufferTensor;
 import com.github.tjake.jlama.tensor.Q4ByteBufferTensor;
 import io.dijiang4j.attention.simd.VectorOps;
 import java.util.Arrays;
@@ -29,6 +28,8 @@ public final class CpuMatrixProducts implements MatrixProducts {
     private static final int TILE_COLUMNS = 256;
     /** Batch rows per GEMM call: X^T's tile (256 x 64 floats, 64 KiB) stays in L2. */
     private static final int TILE_BATCH = 64;
+    /** Activation rows transposed together, and result rows gathered together. */
+    private static final int BLOCK = 8;
 
     public static final CpuMatrixProducts INSTANCE = new CpuMatrixProducts();
 
@@ -92,20 +93,19 @@ public final class CpuMatrixProducts implements MatrixProducts {
         for (int i = 0; i < m; i++) TensorRows.read(a, i, aCol, k, x, i * k);
         float[] w = s.weights = grow(s.weights, k);
         float[] dots = s.dots;
-        FloatBufferTensor f32 = result instanceof FloatBufferTensor t ? t : null;
+        // the results of each activation row, written to the result tensor in one copy per row at the end
+        float[] out = s.out = grow(s.out, m * rows);
         Q4ByteBufferTensor q4 = b instanceof Q4ByteBufferTensor q ? q : null;
-        for (int j = bRow; j < bRow + rows; j++) {
+        for (int j = 0; j < rows; j++) {
             if (q4 != null) {
-                TensorRows.dotQ4(q4, j, bCol, k, x, k, m, dots);
+                TensorRows.dotQ4(q4, bRow + j, bCol, k, x, k, m, dots);
             } else {
-                TensorRows.read(b, j, bCol, k, w, 0);
+                TensorRows.read(b, bRow + j, bCol, k, w, 0);
                 for (int i = 0; i < m; i++) dots[i] = VectorOps.dot(w, 0, x, i * k, k);
             }
-            for (int i = 0; i < m; i++) {
-                if (f32 != null) f32.set(dots[i], i, j + rOffset);
-                else result.set(dots[i], i, j + rOffset);
-            }
+            for (int i = 0; i < m; i++) out[i * rows + j] = dots[i];
         }
+        for (int i = 0; i < m; i++) TensorRows.write(result, i, bRow + rOffset, out, i * rows, rows);
     }
 
     private static void gemm(
@@ -121,14 +121,20 @@ public final class CpuMatrixProducts implements MatrixProducts {
             int rows) {
         int m = a.shape().first();
         // X^T [k x m]: the GEMM's right operand, batch rows along the vectors
-        float[] row = s.weights = grow(s.weights, Math.max(k, TILE_ROWS * TILE_COLUMNS));
+        float[] rows8 = s.weights = grow(s.weights, Math.max(BLOCK * k, TILE_ROWS * TILE_COLUMNS));
         float[] xt = s.x = grow(s.x, k * m);
-        for (int i = 0; i < m; i++) {
-            TensorRows.read(a, i, aCol, k, row, 0);
-            for (int c = 0; c < k; c++) xt[c * m + i] = row[c];
+        // eight activation rows at a time, so that each column of them is one run of eight floats in X^T (one
+        // value per row scattered with stride m missed the cache on every write: a tenth of the prefill's samples)
+        for (int i0 = 0; i0 < m; i0 += BLOCK) {
+            int n = Math.min(BLOCK, m - i0);
+            for (int i = 0; i < n; i++) TensorRows.read(a, i0 + i, aCol, k, rows8, i * k);
+            for (int c = 0; c < k; c++) {
+                int to = c * m + i0;
+                for (int i = 0; i < n; i++) xt[to + i] = rows8[i * k + c];
+            }
         }
         float[] ct = s.out = grow(s.out, TILE_ROWS * m);
-        float[] tile = row;
+        float[] tile = rows8;
         int end = bRow + rows;
         for (int j0 = bRow; j0 < end; j0 += TILE_ROWS) {
             int nj = Math.min(TILE_ROWS, end - j0);
@@ -141,12 +147,17 @@ public final class CpuMatrixProducts implements MatrixProducts {
                     VectorOps.gemm(tile, 0, nc, xt, c0 * m + i0, m, ct, i0, m, nj, nc, ni);
                 }
             }
-            FloatBufferTensor f32 = result instanceof FloatBufferTensor t ? t : null;
-            for (int r = 0; r < nj; r++) {
-                int col = j0 + r + rOffset;
-                for (int i = 0; i < m; i++) {
-                    if (f32 != null) f32.set(ct[r * m + i], i, col);
-                    else result.set(ct[r * m + i], i, col);
+            // C^T's column i is the result's row i: eight columns gathered at a time (runs of eight floats of
+            // C^T), each written with vector stores
+            float[] resultRows = s.row = grow(s.row, BLOCK * TILE_ROWS);
+            for (int i0 = 0; i0 < m; i0 += BLOCK) {
+                int n = Math.min(BLOCK, m - i0);
+                for (int r = 0; r < nj; r++) {
+                    int from = r * m + i0;
+                    for (int i = 0; i < n; i++) resultRows[i * TILE_ROWS + r] = ct[from + i];
+                }
+                for (int i = 0; i < n; i++) {
+                    TensorRows.write(result, i0 + i, j0 + rOffset, resultRows, i * TILE_ROWS, nj);
                 }
             }
         }
@@ -156,11 +167,12 @@ public final class CpuMatrixProducts implements MatrixProducts {
         return a.length >= n ? a : new float[Math.max(n, a.length + a.length / 2)];
     }
 
-    /** One thread's scratch: activations (or X^T), a weight tile, the output tile. */
+    /** One thread's scratch: activations (or X^T), a weight tile, the output tile, one result row. */
     private static final class Scratch {
         float[] x = new float[0];
         float[] weights = new float[0];
         float[] out = new float[0];
+        float[] row = new float[0];
         final float[] dots = new float[MATVEC_ROWS];
     }
 }

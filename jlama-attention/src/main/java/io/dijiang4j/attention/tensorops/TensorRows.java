@@ -5,6 +5,9 @@ import com.github.tjake.jlama.tensor.BFloat16BufferTensor;
 import com.github.tjake.jlama.tensor.FloatBufferTensor;
 import com.github.tjake.jlama.tensor.Q4ByteBufferTensor;
 import com.github.tjake.jlama.tensor.Q8ByteBufferTensor;
+import java.nio.ByteBuffer;
+import java.nio.ByteOrder;
+import java.nio.FloatBuffer;
 import jdk.incubator.vector.ByteVector;
 import jdk.incubator.vector.FloatVector;
 import jdk.incubator.vector.VectorOperators;
@@ -15,16 +18,19 @@ import jdk.incubator.vector.VectorSpecies;
  * CpuMatrixProducts}. Quantized rows are decoded block by block (32 values, one scale) in registers; the stretch
  * must start and end on block boundaries, as Jlama's own products require.
  */
-final class TensorRows {
+public final class TensorRows {
     /** 8 floats: Q4 and I8 blocks decode into four of these; -XX:MaxVectorSize=32 makes it the preferred size. */
     private static final VectorSpecies<Float> F8 = FloatVector.SPECIES_256;
 
     private static final int BLOCK = Q4ByteBufferTensor.BLOCK_SIZE;
 
+    /** Jlama's tensors are little-endian (its own vector reads say so). */
+    private static final ByteOrder LE = ByteOrder.LITTLE_ENDIAN;
+
     private TensorRows() {}
 
     /** dst[off .. off + n) = t[row, col .. col + n) as floats. */
-    static void read(AbstractTensor t, int row, int col, int n, float[] dst, int off) {
+    public static void read(AbstractTensor t, int row, int col, int n, float[] dst, int off) {
         switch (t.dType()) {
             case F32 -> readF32((FloatBufferTensor) t, row, col, n, dst, off);
             case BF16 -> readBF16((BFloat16BufferTensor) t, row, col, n, dst, off);
@@ -53,27 +59,81 @@ final class TensorRows {
         for (int k = 0; k < n; k++) dst[off + k] = t.get(row, col + k);
     }
 
-    private static final VectorSpecies<Byte> B16 = ByteVector.SPECIES_128;
     private static final VectorSpecies<Byte> B8 = ByteVector.SPECIES_64;
 
     /** Jlama's Q4 block: 16 bytes, value i in the low nibble of byte i, value i + 16 in its high nibble, minus 8. */
     private static void readQ4(Q4ByteBufferTensor t, int row, int col, int n, float[] dst, int off) {
-        checkBlocks(col, n);
-        FloatBufferTensor scales = t.getBlockF();
-        int blocks = n / BLOCK, first = col / BLOCK;
-        for (int b = 0; b < blocks; b++) {
-            // one scalar read per block: picking a lane of a vector of scales (lane(g), g not constant) is not
-            // compiled to SIMD and made decode 7x slower
-            float scale = scales.get(row, first + b);
-            int k = b * BLOCK;
-            ByteVector packed = t.getVector(B16, row, col + k);
-            ByteVector lo = packed.and((byte) 0xF).sub((byte) 8);
-            ByteVector hi = packed.lanewise(VectorOperators.LSHR, 4).sub((byte) 8);
-            int d = off + k;
-            ((FloatVector) lo.castShape(F8, 0)).mul(scale).intoArray(dst, d);
-            ((FloatVector) lo.castShape(F8, 1)).mul(scale).intoArray(dst, d + 8);
-            ((FloatVector) hi.castShape(F8, 0)).mul(scale).intoArray(dst, d + 16);
-            ((FloatVector) hi.castShape(F8, 1)).mul(scale).intoArray(dst, d + 24);
+        Q4Row q = Q4Row.of(t, n).load(row, col, n);
+        for (int b = 0, blocks = n / BLOCK; b < blocks; b++) {
+            int p = b * BLOCK / 2, d = off + b * BLOCK;
+            float sb = q.scales[b];
+            low(q.packed, p).mul(sb).intoArray(dst, d);
+            low(q.packed, p + 8).mul(sb).intoArray(dst, d + 8);
+            high(q.packed, p).mul(sb).intoArray(dst, d + 16);
+            high(q.packed, p + 8).mul(sb).intoArray(dst, d + 24);
+        }
+    }
+
+    /**
+     * Values of eight Q4 bytes' low nibbles (minus 8) as floats. Eight bytes to eight floats is one lane-preserving
+     * conversion that C2 compiles to SIMD; sixteen bytes cast to floats part by part ({@code castShape(F8, 1)}) was
+     * left to the Vector API's Java fallback (JFR: decode products at 0.2-0.9 GB/s).
+     */
+    private static FloatVector low(byte[] packed, int at) {
+        return (FloatVector) ByteVector.fromArray(B8, packed, at)
+                .and((byte) 0xF)
+                .sub((byte) 8)
+                .castShape(F8, 0);
+    }
+
+    /** Values of eight Q4 bytes' high nibbles (minus 8) as floats. */
+    private static FloatVector high(byte[] packed, int at) {
+        return (FloatVector) ByteVector.fromArray(B8, packed, at)
+                .lanewise(VectorOperators.LSHR, 4)
+                .sub((byte) 8)
+                .castShape(F8, 0);
+    }
+
+    /**
+     * One Q4 row's packed bytes and block scales, copied into arrays by two bulk reads: the decoding loops then run
+     * on arrays (vector reads from a memory segment cost a liveness and bounds check each, which JFR showed taking
+     * three quarters of the decode product's time). The row is read from memory once either way.
+     */
+    static final class Q4Row {
+        private static final ThreadLocal<Q4Row> SCRATCH = ThreadLocal.withInitial(Q4Row::new);
+
+        byte[] packed = new byte[0];
+        float[] scales = new float[0];
+        private Q4ByteBufferTensor tensor;
+        private ByteBuffer bytes;
+        private FloatBuffer scaleBuffer;
+
+        /** This thread's row scratch, reading from {@code t}, for rows of up to {@code n} values. */
+        static Q4Row of(Q4ByteBufferTensor t, int n) {
+            Q4Row q = SCRATCH.get();
+            if (q.tensor != t) {
+                q.tensor = t;
+                q.bytes = t.getMemorySegment().asByteBuffer();
+                q.scaleBuffer = t.getBlockF()
+                        .getMemorySegment()
+                        .asByteBuffer()
+                        .order(LE)
+                        .asFloatBuffer();
+            }
+            if (q.packed.length < n / 2) {
+                q.packed = new byte[n / 2];
+                q.scales = new float[n / BLOCK];
+            }
+            return q;
+        }
+
+        /** Loads t[row, col .. col + n) (whole blocks). */
+        Q4Row load(int row, int col, int n) {
+            checkBlocks(col, n);
+            bytes.get(tensor.getMemorySegmentOffset(tensor.getOffset(row, col)), packed, 0, n / 2);
+            FloatBufferTensor s = tensor.getBlockF();
+            scaleBuffer.get(s.getOffset(row, col / BLOCK), scales, 0, n / BLOCK);
+            return this;
         }
     }
 
@@ -82,21 +142,17 @@ final class TensorRows {
      * stride), decoded in registers and never stored: the decode path, where each weight is used once.
      */
     static void dotQ4(Q4ByteBufferTensor t, int row, int col, int n, float[] x, int stride, int rows, float[] out) {
-        checkBlocks(col, n);
-        FloatBufferTensor scales = t.getBlockF();
-        int blocks = n / BLOCK, first = col / BLOCK;
+        Q4Row q = Q4Row.of(t, n).load(row, col, n);
+        byte[] packed = q.packed;
+        float[] scales = q.scales;
         FloatVector acc0 = FloatVector.zero(F8), acc1 = acc0, acc2 = acc0;
-        for (int b = 0; b < blocks; b++) {
-            float scale = scales.get(row, first + b);
-            int k = b * BLOCK;
-            ByteVector packed = t.getVector(B16, row, col + k);
-            ByteVector lo = packed.and((byte) 0xF).sub((byte) 8);
-            ByteVector hi = packed.lanewise(VectorOperators.LSHR, 4).sub((byte) 8);
-            FloatVector w0 = (FloatVector) lo.castShape(F8, 0);
-            FloatVector w1 = (FloatVector) lo.castShape(F8, 1);
-            FloatVector w2 = (FloatVector) hi.castShape(F8, 0);
-            FloatVector w3 = (FloatVector) hi.castShape(F8, 1);
-            FloatVector sv = FloatVector.broadcast(F8, scale);
+        for (int b = 0, blocks = n / BLOCK; b < blocks; b++) {
+            int k = b * BLOCK, p = k / 2;
+            FloatVector w0 = low(packed, p);
+            FloatVector w1 = low(packed, p + 8);
+            FloatVector w2 = high(packed, p);
+            FloatVector w3 = high(packed, p + 8);
+            FloatVector sv = FloatVector.broadcast(F8, scales[b]);
             acc0 = blockDot(x, k, w0, w1, w2, w3).fma(sv, acc0);
             if (rows > 1) acc1 = blockDot(x, stride + k, w0, w1, w2, w3).fma(sv, acc1);
             if (rows > 2) acc2 = blockDot(x, 2 * stride + k, w0, w1, w2, w3).fma(sv, acc2);
@@ -104,6 +160,23 @@ final class TensorRows {
         out[0] = acc0.reduceLanes(VectorOperators.ADD);
         if (rows > 1) out[1] = acc1.reduceLanes(VectorOperators.ADD);
         if (rows > 2) out[2] = acc2.reduceLanes(VectorOperators.ADD);
+    }
+
+    /**
+     * t[row, col .. col + n) = src[off .. off + n): vector writes into an F32 tensor's memory (Jlama's per-element
+     * {@code set} costs a bounds-checked buffer write per value), element by element for other types.
+     */
+    public static void write(AbstractTensor t, int row, int col, float[] src, int off, int n) {
+        if (t instanceof FloatBufferTensor f) {
+            long at = f.getMemorySegmentOffset(f.getOffset(row, col));
+            int k = 0;
+            for (int bound = F8.loopBound(n); k < bound; k += F8.length(), at += F8.vectorByteSize()) {
+                FloatVector.fromArray(F8, src, off + k).intoMemorySegment(f.getMemorySegment(), at, LE);
+            }
+            for (; k < n; k++) f.set(src[off + k], row, col + k);
+        } else {
+            for (int k = 0; k < n; k++) t.set(src[off + k], row, col + k);
+        }
     }
 
     private static FloatVector blockDot(

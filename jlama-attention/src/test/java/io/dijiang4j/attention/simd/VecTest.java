@@ -48,7 +48,9 @@ class VecTest {
             assertEquals(max, Vec.max(a, 1, n));
         }
         // gemm against the triple loop, odd shapes and strides
-        for (int[] s : new int[][] {{1, 1, 1}, {5, 3, 7}, {4, 64, 64}, {13, 9, 33}, {64, 64, 17}}) {
+        for (int[] s : new int[][] {
+            {1, 1, 1}, {5, 3, 7}, {4, 64, 64}, {13, 9, 33}, {64, 64, 17}, {6, 5, 16}, {11, 7, 40}, {17, 31, 50}
+        }) {
             int rows = s[0], inner = s[1], cols = s[2];
             int lda = inner + 2, ldb = cols + 3, ldc = cols + 1;
             float[] x = new float[rows * lda], y = new float[inner * ldb], c = new float[rows * ldc];

@@ -10,6 +10,7 @@ import io.dijiang4j.plugin.io.AtomicFiles;
 import io.dijiang4j.plugin.io.SafeTensors;
 import java.io.IOException;
 import java.io.PrintStream;
+import java.nio.ByteBuffer;
 import java.nio.FloatBuffer;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Path;
@@ -208,14 +209,65 @@ public final class SyntheticModels {
 
     private static float[] values(TensorSpec spec, long seed) {
         float[] v = new float[Math.toIntExact(spec.size())];
-        if (spec.std == 0) {
-            java.util.Arrays.fill(v, 1f);
-            return v;
-        }
-        SplittableRandom rnd = new SplittableRandom(tensorSeed(seed, spec.name));
-        float std = (float) spec.std;
-        for (int i = 0; i < v.length; i++) v[i] = (float) rnd.nextGaussian() * std;
+        new Values(spec, seed).next(v, v.length);
         return v;
+    }
+
+    /** A tensor's values in order, in pieces: the same numbers as one call for the whole tensor. */
+    private static final class Values {
+        private final SplittableRandom rnd;
+        private final float std;
+
+        Values(TensorSpec spec, long seed) {
+            this.rnd = new SplittableRandom(tensorSeed(seed, spec.name));
+            this.std = (float) spec.std;
+        }
+
+        void next(float[] into, int n) {
+            if (std == 0) {
+                java.util.Arrays.fill(into, 0, n, 1f);
+                return;
+            }
+            for (int i = 0; i < n; i++) into[i] = (float) rnd.nextGaussian() * std;
+        }
+    }
+
+    /** Rows generated and quantized per piece: a few MB of floats, whatever the tensor's size. */
+    private static final int Q4_PIECE_VALUES = 1 << 20;
+
+    /**
+     * Writes one tensor as Q4 (Jlama's blocks: 32 values, one float scale) and its scales ({@code name.qb}). The
+     * floats are generated and quantized a piece of rows at a time (Q4 blocks never cross a row), so the writer holds
+     * the tensor's Q4 bytes but never its floats: llama-1b's embedding is 1 GB of floats, 164 MB of Q4.
+     */
+    private static void writeQ4(SafeTensors.Writer out, TensorSpec spec, long seed) {
+        int columns = spec.shape[spec.shape.length - 1];
+        if (spec.size() % Q4ByteBufferTensor.BLOCK_SIZE != 0 || columns % Q4ByteBufferTensor.BLOCK_SIZE != 0)
+            throw new IllegalArgumentException("Q4 needs rows that are a multiple of " + Q4ByteBufferTensor.BLOCK_SIZE
+                    + "; " + spec.name + " has shape " + java.util.Arrays.toString(spec.shape));
+        int rows = Math.toIntExact(spec.size() / columns);
+        int pieceRows = Math.max(1, Math.min(rows, Q4_PIECE_VALUES / columns));
+        ByteBuffer packed = ByteBuffer.allocate(Math.toIntExact(spec.size() / 2));
+        ByteBuffer scales = ByteBuffer.allocate(Math.toIntExact(spec.size() / Q4ByteBufferTensor.BLOCK_SIZE * 4));
+        Values values = new Values(spec, seed);
+        float[] piece = new float[pieceRows * columns];
+        for (int row = 0; row < rows; row += pieceRows) {
+            int n = Math.min(pieceRows, rows - row);
+            values.next(piece, n * columns);
+            FloatBufferTensor f32 =
+                    new FloatBufferTensor(FloatBuffer.wrap(piece, 0, n * columns), TensorShape.of(n, columns), false);
+            try (f32;
+                    Q4ByteBufferTensor q4 = new Q4ByteBufferTensor(f32)) {
+                packed.put(q4.getMemorySegment().asByteBuffer());
+                scales.put(q4.getBlockF().getMemorySegment().asByteBuffer());
+            }
+        }
+        out.addRaw(spec.name, SafeTensors.DType.Q4, spec.shape, packed.flip());
+        // the scales' own shape (rows by blocks): [1, blocks] for a 1-D tensor, as Jlama's Q4 tensor makes them
+        int[] scaleShape = spec.shape.length == 1
+                ? new int[] {1, columns / Q4ByteBufferTensor.BLOCK_SIZE}
+                : new int[] {rows, columns / Q4ByteBufferTensor.BLOCK_SIZE};
+        out.addRaw(spec.name + ".qb", SafeTensors.DType.F32, scaleShape, scales.flip());
     }
 
     private static void writeWeights(Shape shape, DType dtype, long seed, Path file, PrintStream progress) {
@@ -226,35 +278,10 @@ public final class SyntheticModels {
         long start = System.nanoTime();
         try (SafeTensors.Writer out = SafeTensors.spooledWriter(file.getParent())) {
             for (TensorSpec spec : specs) {
-                float[] v = values(spec, seed);
                 if (dtype == DType.F32) {
-                    out.add(spec.name, SafeTensors.DType.F32, new SafeTensors.Tensor(v, spec.shape));
+                    out.add(spec.name, SafeTensors.DType.F32, new SafeTensors.Tensor(values(spec, seed), spec.shape));
                 } else {
-                    if (spec.size() % Q4ByteBufferTensor.BLOCK_SIZE != 0
-                            || spec.shape[spec.shape.length - 1] % Q4ByteBufferTensor.BLOCK_SIZE != 0)
-                        throw new IllegalArgumentException("Q4 needs rows that are a multiple of "
-                                + Q4ByteBufferTensor.BLOCK_SIZE + "; " + spec.name + " has shape "
-                                + java.util.Arrays.toString(spec.shape));
-                    FloatBufferTensor f32 =
-                            new FloatBufferTensor(FloatBuffer.wrap(v), TensorShape.of(spec.shape), false);
-                    try (f32;
-                            Q4ByteBufferTensor q4 = new Q4ByteBufferTensor(f32)) {
-                        out.addRaw(
-                                spec.name,
-                                SafeTensors.DType.Q4,
-                                spec.shape,
-                                q4.getMemorySegment().asByteBuffer());
-                        FloatBufferTensor scales = q4.getBlockF();
-                        // the scales' own shape (rows by blocks): [1, blocks] for a 1-D tensor
-                        int[] scaleShape = new int[scales.shape().dims()];
-                        for (int d = 0; d < scaleShape.length; d++)
-                            scaleShape[d] = scales.shape().dim(d);
-                        out.addRaw(
-                                spec.name + ".qb",
-                                SafeTensors.DType.F32,
-                                scaleShape,
-                                scales.getMemorySegment().asByteBuffer());
-                    }
+                    writeQ4(out, spec, seed);
                 }
                 doneWeights += spec.size();
                 int percent = (int) (100 * doneWeights / totalWeights);
