@@ -34,6 +34,11 @@ class CpuMatrixProductsTest {
         "F32, Q4, 1, 13, 96",
         "F32, Q4, 3, 70, 288",
         "F32, Q4, 17, 131, 544",
+        // decode batches of several sessions: the matrix-vector path, rows in pairs and a lone last row
+        "F32, Q4, 5, 9, 64",
+        "F32, Q4, 8, 67, 320",
+        "I8, Q4, 16, 33, 96",
+        "F32, F32, 16, 13, 77",
         "I8, Q4, 1, 9, 64",
         "I8, Q4, 2, 65, 320",
         "I8, Q4, 67, 73, 288",
