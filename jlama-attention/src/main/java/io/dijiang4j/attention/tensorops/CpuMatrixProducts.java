@@ -8,15 +8,15 @@ import java.util.Arrays;
 
 /**
  * The CPU matrix products: a register-blocked GEMM for batches (prefill) and a weight-streaming matrix-vector
- * product for one to three rows (decode), for F32, BF16, Q4 and I8 weights times F32 or I8 activations.
+ * product for up to 16 rows (decode), for F32, BF16, Q4 and I8 weights times F32 or I8 activations.
  *
  * <p>Jlama's call sites already split the output rows over its core pool (one call per chunk of weight rows), so a
  * call here is single-threaded over its chunk. Batches: the activations are read once into a transposed float copy
  * X^T [K x M]; the chunk's weights are decoded tile by tile (64 rows x 256 columns, Q4 and I8 blocks decoded in
  * registers, never a whole matrix) and multiplied by {@link VectorOps#gemm} (four weight rows by two vectors of
  * batch rows in registers), C^T += W_tile X^T_tile. Decode: each weight row is read once and dotted with every
- * activation row (Q4 decoded in registers and never stored; other types through one row of L1 scratch), so the
- * weights stream through memory once. Scratch is per thread and grows to
+ * activation row (Q4 by {@link Q4MatrixVector}, decoded in registers and never stored; other types through one row
+ * of L1 scratch), so the weights stream through memory once. Scratch is per thread and grows to
  * the largest call, so a call allocates nothing once warm.
  */
 public final class CpuMatrixProducts implements MatrixProducts {
@@ -95,19 +95,16 @@ public final class CpuMatrixProducts implements MatrixProducts {
         int m = a.shape().first();
         float[] x = s.x = grow(s.x, m * k);
         for (int i = 0; i < m; i++) TensorRows.read(a, i, aCol, k, x, i * k);
-        float[] w = s.weights = grow(s.weights, k);
-        float[] dots = s.dots;
         // the results of each activation row, written to the result tensor in one copy per row at the end
         float[] out = s.out = grow(s.out, m * rows);
-        Q4ByteBufferTensor q4 = b instanceof Q4ByteBufferTensor q ? q : null;
-        for (int j = 0; j < rows; j++) {
-            if (q4 != null) {
-                TensorRows.dotQ4(q4, bRow + j, bCol, k, x, k, m, dots);
-            } else {
+        if (b instanceof Q4ByteBufferTensor q4) {
+            Q4MatrixVector.product(q4, bRow, bCol, k, rows, x, m, out);
+        } else {
+            float[] w = s.weights = grow(s.weights, k);
+            for (int j = 0; j < rows; j++) {
                 TensorRows.read(b, bRow + j, bCol, k, w, 0);
-                for (int i = 0; i < m; i++) dots[i] = VectorOps.dot(w, 0, x, i * k, k);
+                for (int i = 0; i < m; i++) out[i * rows + j] = VectorOps.dot(w, 0, x, i * k, k);
             }
-            for (int i = 0; i < m; i++) out[i * rows + j] = dots[i];
         }
         for (int i = 0; i < m; i++) TensorRows.write(result, i, bRow + rOffset, out, i * rows, rows);
     }
@@ -177,6 +174,5 @@ public final class CpuMatrixProducts implements MatrixProducts {
         float[] weights = new float[0];
         float[] out = new float[0];
         float[] row = new float[0];
-        final float[] dots = new float[MATVEC_ROWS];
     }
 }

@@ -127,59 +127,39 @@ public final class TensorRows {
             return q;
         }
 
-        /** Loads t[row, col .. col + n) (whole blocks). */
+        /** Loads t[row, col .. col + n) (whole blocks) into this scratch's arrays. */
         Q4Row load(int row, int col, int n) {
-            checkBlocks(col, n);
-            bytes.get(tensor.getMemorySegmentOffset(tensor.getOffset(row, col)), packed, 0, n / 2);
-            FloatBufferTensor s = tensor.getBlockF();
-            scaleBuffer.get(s.getOffset(row, col / BLOCK), scales, 0, n / BLOCK);
+            copyRows(row, col, n, 1, packed, n / 2, scales, n / BLOCK);
             return this;
         }
-    }
 
-    /**
-     * Dot products of Q4 row {@code row} (columns col .. col + n) with {@code rows} float rows of x (row i at i *
-     * stride), into out[0 .. rows): the weight row is copied in once and its blocks decoded in registers, never
-     * stored, once per pair of activation rows (the decode path, where each weight serves the few rows of a pass).
-     * Pairs and a lone last row run in kernels without row-count branches: C2 compiles a branch no early call took
-     * as a trap, and the method recompiled after it ran 6x slower (3 rows: 1.2 ms against 0.18 ms for 2).
-     */
-    static void dotQ4(Q4ByteBufferTensor t, int row, int col, int n, float[] x, int stride, int rows, float[] out) {
-        Q4Row q = Q4Row.of(t, n).load(row, col, n);
-        int i = 0;
-        for (; i + 1 < rows; i += 2) dotQ4Pair(q, n, x, i * stride, stride, out, i);
-        if (i < rows) out[i] = dotQ4One(q, n, x, i * stride);
-    }
-
-    private static void dotQ4Pair(Q4Row q, int n, float[] x, int from, int stride, float[] out, int at) {
-        byte[] packed = q.packed;
-        float[] scales = q.scales;
-        FloatVector acc0 = FloatVector.zero(F8), acc1 = acc0;
-        for (int b = 0, blocks = n / BLOCK; b < blocks; b++) {
-            int k = b * BLOCK, p = k / 2;
-            FloatVector w0 = low(packed, p);
-            FloatVector w1 = low(packed, p + 8);
-            FloatVector w2 = high(packed, p);
-            FloatVector w3 = high(packed, p + 8);
-            FloatVector sv = FloatVector.broadcast(F8, scales[b]);
-            acc0 = blockDot(x, from + k, w0, w1, w2, w3).fma(sv, acc0);
-            acc1 = blockDot(x, from + stride + k, w0, w1, w2, w3).fma(sv, acc1);
+        /**
+         * Copies t[row .. row + count, col .. col + n) (whole blocks) into arrays: row r's bytes to packed[r *
+         * rowBytes ..), its scales to scales[r * rowScales ..). One bulk read each when the rows lie in memory exactly
+         * at those strides, else one per row.
+         */
+        void copyRows(int row, int col, int n, int count, byte[] packed, int rowBytes, float[] scales, int rowScales) {
+            checkBlocks(col, n);
+            FloatBufferTensor s = tensor.getBlockF();
+            int firstByte = tensor.getMemorySegmentOffset(tensor.getOffset(row, col));
+            int firstScale = s.getOffset(row, col / BLOCK);
+            if (count == 1) {
+                bytes.get(firstByte, packed, 0, n / 2);
+                scaleBuffer.get(firstScale, scales, 0, n / BLOCK);
+                return;
+            }
+            int byteStride = tensor.getMemorySegmentOffset(tensor.getOffset(row + 1, col)) - firstByte;
+            int scaleStride = s.getOffset(row + 1, col / BLOCK) - firstScale;
+            if (byteStride == rowBytes && n / 2 == rowBytes && scaleStride == rowScales && n / BLOCK == rowScales) {
+                bytes.get(firstByte, packed, 0, count * rowBytes);
+                scaleBuffer.get(firstScale, scales, 0, count * rowScales);
+                return;
+            }
+            for (int r = 0; r < count; r++) {
+                bytes.get(firstByte + r * byteStride, packed, r * rowBytes, n / 2);
+                scaleBuffer.get(firstScale + r * scaleStride, scales, r * rowScales, n / BLOCK);
+            }
         }
-        out[at] = acc0.reduceLanes(VectorOperators.ADD);
-        out[at + 1] = acc1.reduceLanes(VectorOperators.ADD);
-    }
-
-    private static float dotQ4One(Q4Row q, int n, float[] x, int from) {
-        byte[] packed = q.packed;
-        float[] scales = q.scales;
-        FloatVector acc = FloatVector.zero(F8);
-        for (int b = 0, blocks = n / BLOCK; b < blocks; b++) {
-            int k = b * BLOCK, p = k / 2;
-            FloatVector sv = FloatVector.broadcast(F8, scales[b]);
-            acc = blockDot(x, from + k, low(packed, p), low(packed, p + 8), high(packed, p), high(packed, p + 8))
-                    .fma(sv, acc);
-        }
-        return acc.reduceLanes(VectorOperators.ADD);
     }
 
     /**
@@ -197,15 +177,6 @@ public final class TensorRows {
         } else {
             for (int k = 0; k < n; k++) t.set(src[off + k], row, col + k);
         }
-    }
-
-    private static FloatVector blockDot(
-            float[] x, int at, FloatVector w0, FloatVector w1, FloatVector w2, FloatVector w3) {
-        return FloatVector.fromArray(F8, x, at)
-                .mul(w0)
-                .add(FloatVector.fromArray(F8, x, at + 8).mul(w1))
-                .add(FloatVector.fromArray(F8, x, at + 16).mul(w2))
-                .add(FloatVector.fromArray(F8, x, at + 24).mul(w3));
     }
 
     /** Jlama's I8 block: 32 signed bytes and one float scale. */

@@ -34,7 +34,7 @@ class CpuMatrixProductsTest {
         "F32, Q4, 1, 13, 96",
         "F32, Q4, 3, 70, 288",
         "F32, Q4, 17, 131, 544",
-        // decode batches of several sessions: the matrix-vector path, rows in pairs and a lone last row
+        // decode batches of several sessions: the matrix-vector path
         "F32, Q4, 5, 9, 64",
         "F32, Q4, 8, 67, 320",
         "I8, Q4, 16, 33, 96",
@@ -43,6 +43,20 @@ class CpuMatrixProductsTest {
         "I8, Q4, 2, 65, 320",
         "I8, Q4, 67, 73, 288",
         "I8, Q4, 4, 129, 32",
+        // Q4 decode kernels: every row count 1..16 (groups of 8, 4, 2, 1), an odd number of 32-value blocks (the
+        // padded last pair), weight rows over several bulk copies (131 rows of 544 columns: 28 rows per copy)
+        "F32, Q4, 1, 37, 160",
+        "F32, Q4, 3, 13, 224",
+        "I8, Q4, 5, 29, 352",
+        "F32, Q4, 6, 131, 544",
+        "F32, Q4, 7, 19, 32",
+        "I8, Q4, 9, 11, 416",
+        "F32, Q4, 10, 7, 1056",
+        "F32, Q4, 11, 21, 96",
+        "I8, Q4, 12, 15, 128",
+        "F32, Q4, 13, 17, 480",
+        "F32, Q4, 14, 3, 160",
+        "I8, Q4, 15, 25, 288",
         "F32, I8, 1, 7, 64",
         "F32, I8, 7, 66, 288",
         "I8, I8, 5, 5, 96",
