@@ -142,7 +142,7 @@ public final class CpuMatrixProducts implements MatrixProducts {
             Arrays.fill(ct, 0, nj * m, 0f);
             for (int c0 = 0; c0 < k; c0 += TILE_COLUMNS) {
                 int nc = Math.min(TILE_COLUMNS, k - c0);
-                for (int r = 0; r < nj; r++) TensorRows.read(b, j0 + r, bCol + c0, nc, tile, r * nc);
+                TensorRows.readRows(b, j0, nj, bCol + c0, nc, tile, 0);
                 for (int i0 = 0; i0 < m; i0 += TILE_BATCH) {
                     int ni = Math.min(TILE_BATCH, m - i0);
                     VectorOps.gemm(tile, 0, nc, xt, c0 * m + i0, m, ct, i0, m, nj, nc, ni);

@@ -34,7 +34,7 @@ public final class TensorRows {
         switch (t.dType()) {
             case F32 -> readF32((FloatBufferTensor) t, row, col, n, dst, off);
             case BF16 -> readBF16((BFloat16BufferTensor) t, row, col, n, dst, off);
-            case Q4 -> readQ4((Q4ByteBufferTensor) t, row, col, n, dst, off);
+            case Q4 -> readQ4((Q4ByteBufferTensor) t, row, 1, col, n, dst, off);
             case I8 -> readQ8((Q8ByteBufferTensor) t, row, col, n, dst, off);
             default -> {
                 for (int k = 0; k < n; k++) dst[off + k] = t.get(row, col + k);
@@ -61,37 +61,57 @@ public final class TensorRows {
 
     private static final VectorSpecies<Byte> B8 = ByteVector.SPECIES_64;
 
-    /** Jlama's Q4 block: 16 bytes, value i in the low nibble of byte i, value i + 16 in its high nibble, minus 8. */
-    private static void readQ4(Q4ByteBufferTensor t, int row, int col, int n, float[] dst, int off) {
-        Q4Row q = Q4Row.of(t, n).load(row, col, n);
-        for (int b = 0, blocks = n / BLOCK; b < blocks; b++) {
-            int p = b * BLOCK / 2, d = off + b * BLOCK;
-            float sb = q.scales[b];
-            low(q.packed, p).mul(sb).intoArray(dst, d);
-            low(q.packed, p + 8).mul(sb).intoArray(dst, d + 8);
-            high(q.packed, p).mul(sb).intoArray(dst, d + 16);
-            high(q.packed, p + 8).mul(sb).intoArray(dst, d + 24);
+    /** dst[off + r * n .. off + r * n + n) = t[row + r, col .. col + n) as floats, for r < count. */
+    public static void readRows(AbstractTensor t, int row, int count, int col, int n, float[] dst, int off) {
+        if (t instanceof Q4ByteBufferTensor q) {
+            readQ4(q, row, count, col, n, dst, off);
+        } else {
+            for (int r = 0; r < count; r++) read(t, row + r, col, n, dst, off + r * n);
         }
     }
 
     /**
-     * Values of eight Q4 bytes' low nibbles (minus 8) as floats. Eight bytes to eight floats is one lane-preserving
-     * conversion that C2 compiles to SIMD; sixteen bytes cast to floats part by part ({@code castShape(F8, 1)}) was
-     * left to the Vector API's Java fallback (JFR: decode products at 0.2-0.9 GB/s).
+     * Jlama's Q4 block: 16 bytes, value i in the low nibble of byte i, value i + 16 in its high nibble, minus 8. The
+     * rows are copied in by one {@link Q4Row#copyRows} (one thread-local lookup and one bulk read for a whole tile,
+     * not one per row), then decoded eight bytes to eight floats at a time: one lane-preserving conversion that C2
+     * compiles to SIMD (sixteen bytes cast part by part, {@code castShape(F8, 1)}, was left to the Vector API's Java
+     * fallback). The loop calls only the Vector API: helpers of its own returning vectors were compiled apart and
+     * boxed every vector (JFR of a batched serving run: a tenth of the samples in the fallback conversion).
      */
-    private static FloatVector low(byte[] packed, int at) {
-        return (FloatVector) ByteVector.fromArray(B8, packed, at)
-                .and((byte) 0xF)
-                .sub((byte) 8)
-                .castShape(F8, 0);
-    }
-
-    /** Values of eight Q4 bytes' high nibbles (minus 8) as floats. */
-    private static FloatVector high(byte[] packed, int at) {
-        return (FloatVector) ByteVector.fromArray(B8, packed, at)
-                .lanewise(VectorOperators.LSHR, 4)
-                .sub((byte) 8)
-                .castShape(F8, 0);
+    private static void readQ4(Q4ByteBufferTensor t, int row, int count, int col, int n, float[] dst, int off) {
+        Q4Row q = Q4Row.of(t, count * n);
+        byte[] packed = q.packed;
+        float[] scales = q.scales;
+        q.copyRows(row, col, n, count, packed, n / 2, scales, n / BLOCK);
+        // n is whole blocks, so row r's blocks follow row r - 1's in the arrays as in dst
+        for (int b = 0, blocks = count * n / BLOCK; b < blocks; b++) {
+            int p = b * BLOCK / 2, d = off + b * BLOCK;
+            float sb = scales[b];
+            ((FloatVector) ByteVector.fromArray(B8, packed, p)
+                            .and((byte) 0xF)
+                            .sub((byte) 8)
+                            .castShape(F8, 0))
+                    .mul(sb)
+                    .intoArray(dst, d);
+            ((FloatVector) ByteVector.fromArray(B8, packed, p + 8)
+                            .and((byte) 0xF)
+                            .sub((byte) 8)
+                            .castShape(F8, 0))
+                    .mul(sb)
+                    .intoArray(dst, d + 8);
+            ((FloatVector) ByteVector.fromArray(B8, packed, p)
+                            .lanewise(VectorOperators.LSHR, 4)
+                            .sub((byte) 8)
+                            .castShape(F8, 0))
+                    .mul(sb)
+                    .intoArray(dst, d + 16);
+            ((FloatVector) ByteVector.fromArray(B8, packed, p + 8)
+                            .lanewise(VectorOperators.LSHR, 4)
+                            .sub((byte) 8)
+                            .castShape(F8, 0))
+                    .mul(sb)
+                    .intoArray(dst, d + 24);
+        }
     }
 
     /**
@@ -125,12 +145,6 @@ public final class TensorRows {
                 q.scales = new float[n / BLOCK];
             }
             return q;
-        }
-
-        /** Loads t[row, col .. col + n) (whole blocks) into this scratch's arrays. */
-        Q4Row load(int row, int col, int n) {
-            copyRows(row, col, n, 1, packed, n / 2, scales, n / BLOCK);
-            return this;
         }
 
         /**
