@@ -71,12 +71,11 @@ final class Q4MatrixVector {
         if (xp.length < m * padded) xp = new float[m * padded];
         if (offsets.length < m * padded / 8) offsets = new float[m * padded / 8];
         for (int i = 0; i < m; i++) permute(x, i * n, n, xp, i * padded);
-        for (int i = 0; i < m * padded / GROUP; i++) {
-            for (int l = 0; l < 8; l++) {
-                float sum = 0;
-                for (int e = 0; e < 8; e++) sum += xp[i * GROUP + 8 * e + l];
-                offsets[8 * i + l] = -8f * sum;
-            }
+        // the offset's share of each group and lane: -8 times the lane's eight activations
+        for (int i = 0, groups = m * padded / GROUP; i < groups; i++) {
+            FloatVector sum = FloatVector.fromArray(F8, xp, i * GROUP);
+            for (int e = 1; e < 8; e++) sum = sum.add(FloatVector.fromArray(F8, xp, i * GROUP + 8 * e));
+            sum.mul(-8f).intoArray(offsets, 8 * i);
         }
         // the scale of the padding block is zero, so that its weights are zero whatever its bytes
         if (padded != n) for (int r = 0; r < copyRows; r++) scales[r * rowScales + rowScales - 1] = 0f;
@@ -105,13 +104,22 @@ final class Q4MatrixVector {
      * nibble e is byte e / 2 of the lane, low (value 4 (l % 4) + e / 2) or high (16 more) after its parity.
      */
     static void permute(float[] x, int from, int n, float[] dst, int to) {
-        for (int g = 0; g * GROUP < n; g++) {
-            for (int e = 0; e < 8; e++) {
-                for (int l = 0; l < 8; l++) {
-                    int c = g * GROUP + (l / 4) * BLOCK + 4 * (l % 4) + e / 2 + 16 * (e % 2);
-                    dst[to + g * GROUP + 8 * e + l] = c < n ? x[from + c] : 0f;
-                }
-            }
+        int whole = n / GROUP * GROUP;
+        for (int g = 0; g < whole; g += GROUP) {
+            for (int k = 0; k < GROUP; k++) dst[to + g + k] = x[from + g + NIBBLE_COLUMN[k]];
+        }
+        for (int k = 0; whole + k < n || k % GROUP != 0; k++) {
+            int c = whole + NIBBLE_COLUMN[k];
+            dst[to + whole + k] = c < n ? x[from + c] : 0f;
+        }
+    }
+
+    /** The column within its group of position k = 8 e + l of the permuted activations (see {@link #permute}). */
+    private static final int[] NIBBLE_COLUMN = new int[GROUP];
+
+    static {
+        for (int e = 0; e < 8; e++) {
+            for (int l = 0; l < 8; l++) NIBBLE_COLUMN[8 * e + l] = (l / 4) * BLOCK + 4 * (l % 4) + e / 2 + 16 * (e % 2);
         }
     }
 
