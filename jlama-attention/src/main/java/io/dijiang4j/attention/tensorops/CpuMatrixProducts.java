@@ -8,7 +8,7 @@ import java.util.Arrays;
 
 /**
  * The CPU matrix products: a register-blocked GEMM for batches (prefill) and a weight-streaming matrix-vector
- * product for up to 16 rows (decode), for F32, BF16, Q4 and I8 weights times F32 or I8 activations.
+ * product for up to 16 rows (24 of Q4 weights: decode), for F32, BF16, Q4 and I8 weights times F32 or I8 activations.
  *
  * <p>Jlama's call sites already split the output rows over its core pool (one call per chunk of weight rows), so a
  * call here is single-threaded over its chunk. Batches: the activations are read once into a transposed float copy
@@ -26,6 +26,14 @@ public final class CpuMatrixProducts implements MatrixProducts {
      * 512 Q4 weights by 8 rows, one thread: 4.5 ms as GEMM, 0.7 ms as matrix-vector products).
      */
     static final int MATVEC_ROWS = 17;
+
+    /**
+     * The same bound for Q4 weights, whose matrix-vector kernels ({@link Q4MatrixVector}) keep up with the GEMM
+     * further (decode passes with a prompt slice beside them). 1408 x 512 Q4 weights times I8 rows, one thread, a
+     * scratch loop at load 9: 17 rows 1.18 ms as GEMM, 16 rows 0.55 ms as matrix-vector products; 24 rows 0.83 ms as
+     * GEMM, the same per row as 16 as matrix-vector products; 32 rows 0.94 ms as GEMM.
+     */
+    static final int Q4_MATVEC_ROWS = 25;
 
     private static final int TILE_ROWS = 64;
     /** A multiple of the Q4 / I8 block (32). */
@@ -74,7 +82,7 @@ public final class CpuMatrixProducts implements MatrixProducts {
         if (rowChunkSize <= 0 || columnLength <= 0) return;
         int m = a.shape().first();
         Scratch s = SCRATCH.get();
-        if (m < MATVEC_ROWS) {
+        if (m < (b instanceof Q4ByteBufferTensor ? Q4_MATVEC_ROWS : MATVEC_ROWS)) {
             matvec(s, result, a, b, aColumnOffset, bColumnOffset, columnLength, rOffset, bRowOffset, rowChunkSize);
         } else {
             gemm(s, result, a, b, aColumnOffset, bColumnOffset, columnLength, rOffset, bRowOffset, rowChunkSize);

@@ -43,7 +43,8 @@ class CpuMatrixProductsTest {
         "I8, Q4, 2, 65, 320",
         "I8, Q4, 67, 73, 288",
         "I8, Q4, 4, 129, 32",
-        // Q4 decode kernels: every row count 1..16 (groups of 8, 4, 2, 1), an odd number of 32-value blocks (the
+        // Q4 decode kernels: every row count 1..16 and a few up to 24 (groups of 8, 4, 2, 1), an odd number of 32-value
+        // blocks (the
         // padded last pair), weight rows over several bulk copies (131 rows of 544 columns: 28 rows per copy)
         "F32, Q4, 1, 37, 160",
         "F32, Q4, 3, 13, 224",
@@ -57,6 +58,11 @@ class CpuMatrixProductsTest {
         "F32, Q4, 13, 17, 480",
         "F32, Q4, 14, 3, 160",
         "I8, Q4, 15, 25, 288",
+        "I8, Q4, 23, 19, 224",
+        "F32, F32, 21, 13, 77",
+        "F32, F32, 17, 9, 45",
+        // the first batch size on the GEMM path
+        "F32, Q4, 25, 9, 96",
         "F32, I8, 1, 7, 64",
         "F32, I8, 7, 66, 288",
         "I8, I8, 5, 5, 96",
