@@ -149,29 +149,29 @@ public final class TensorRows {
 
         /**
          * Copies t[row .. row + count, col .. col + n) (whole blocks) into arrays: row r's bytes to packed[r *
-         * rowBytes ..), its scales to scales[r * rowScales ..). One bulk read each when the rows lie in memory exactly
-         * at those strides, else one per row.
+         * rowBytes ..) (unless packed is null: scales only), its scales to scales[r * rowScales ..). One bulk read
+         * each when the rows lie in memory exactly at those strides, else one per row.
          */
         void copyRows(int row, int col, int n, int count, byte[] packed, int rowBytes, float[] scales, int rowScales) {
             checkBlocks(col, n);
             FloatBufferTensor s = tensor.getBlockF();
             int firstByte = tensor.getMemorySegmentOffset(tensor.getOffset(row, col));
             int firstScale = s.getOffset(row, col / BLOCK);
-            if (count == 1) {
-                bytes.get(firstByte, packed, 0, n / 2);
-                scaleBuffer.get(firstScale, scales, 0, n / BLOCK);
-                return;
+            int byteStride = count > 1 ? tensor.getMemorySegmentOffset(tensor.getOffset(row + 1, col)) - firstByte : 0;
+            int scaleStride = count > 1 ? s.getOffset(row + 1, col / BLOCK) - firstScale : 0;
+            if (packed != null) {
+                if (count == 1 || (byteStride == rowBytes && n / 2 == rowBytes)) {
+                    bytes.get(firstByte, packed, 0, (count - 1) * rowBytes + n / 2);
+                } else {
+                    for (int r = 0; r < count; r++) bytes.get(firstByte + r * byteStride, packed, r * rowBytes, n / 2);
+                }
             }
-            int byteStride = tensor.getMemorySegmentOffset(tensor.getOffset(row + 1, col)) - firstByte;
-            int scaleStride = s.getOffset(row + 1, col / BLOCK) - firstScale;
-            if (byteStride == rowBytes && n / 2 == rowBytes && scaleStride == rowScales && n / BLOCK == rowScales) {
-                bytes.get(firstByte, packed, 0, count * rowBytes);
-                scaleBuffer.get(firstScale, scales, 0, count * rowScales);
-                return;
-            }
-            for (int r = 0; r < count; r++) {
-                bytes.get(firstByte + r * byteStride, packed, r * rowBytes, n / 2);
-                scaleBuffer.get(firstScale + r * scaleStride, scales, r * rowScales, n / BLOCK);
+            if (count == 1 || (scaleStride == rowScales && n / BLOCK == rowScales)) {
+                scaleBuffer.get(firstScale, scales, 0, (count - 1) * rowScales + n / BLOCK);
+            } else {
+                for (int r = 0; r < count; r++) {
+                    scaleBuffer.get(firstScale + r * scaleStride, scales, r * rowScales, n / BLOCK);
+                }
             }
         }
     }
