@@ -44,7 +44,8 @@ import org.knowm.xchart.style.markers.SeriesMarkers;
 /**
  * One mode's serving benchmark: an in-process {@code dijiang serve} (states kept in the process) and up to
  * max(clients) chat clients over HTTP, streaming. Each client first holds a conversation: a story of about {@code
- * historyTokens} prompt tokens, its own, and the server's answer (turn 1, untimed: the cold prefill). At each level
+ * historyTokens} prompt tokens, its own, and the server's answer (turn 1, untimed: the cold prefill), then all clients
+ * ask one question at once, untimed (the JIT's warm-up of passes over several rows). At each level
  * of N clients, N clients send {@code turns} follow-up questions at once, each continuing that conversation (the
  * history, the answer, a new question), as a chat app re-sends its history: the server restores the saved state of
  * the history and prefills only the rest. Measured per request on the client: time to the first text chunk (TTFT) and
@@ -56,6 +57,8 @@ final class ServeBench implements AutoCloseable {
     private static final String[] QUESTIONS = {
         "What happened next?", "Who was there?", "Why were they happy?", "Where did they go?", "What did Tom say?"
     };
+    /** The untimed warm-up level's question, asked by no timed level (their saved states stay unused). */
+    private static final String WARM_UP_QUESTION = "Tell me more about it.";
 
     /** One level's results. Times in milliseconds. */
     record Level(
@@ -141,7 +144,7 @@ final class ServeBench implements AutoCloseable {
         int clients = Collections.max(levels);
         // every conversation's history and its follow-ups stay saved: 3 per request (the prompt, the prompt with
         // the answer's tokens, the next turn's prefix) per client, with room
-        int entries = clients * (6 + 3 * turns * levels.size());
+        int entries = clients * (6 + 3 * turns * (levels.size() + 1)); // the warm-up level too
         states = new LocalPrefixStateStore(entries, stateBytes, null);
         stack = ServingStack.start(
                 profile,
@@ -175,6 +178,11 @@ final class ServeBench implements AutoCloseable {
         awaitIdle(stack); // the states for the follow-ups, saved after the answers
         meanHistory = history / clients;
         coldMedian = median(cold);
+        // one untimed level of every client with a question no timed level asks: the turns above ran one at a time,
+        // so the kernels of passes over several rows would otherwise be compiled (run in the Vector API's Java
+        // fallback until then, about a second) inside the first timed level
+        awaitIdle(stack);
+        level(server, stack, states, conversations, meanHistory, coldMedian, WARM_UP_QUESTION);
         progress.printf(
                 Locale.ROOT,
                 "bench-serve: %s: %d conversations of %d prompt tokens held (cold prefill median %.0f ms)%n",
@@ -191,7 +199,7 @@ final class ServeBench implements AutoCloseable {
     /** The level of {@code n} clients (one of those given), after {@link #open}. */
     Level level(int n) throws Exception {
         awaitIdle(stack); // the last level's saves for next turns run after its answers: not in this level
-        Level l = level(stack.server(), stack, states, conversations.subList(0, n), meanHistory, coldMedian);
+        Level l = level(stack.server(), stack, states, conversations.subList(0, n), meanHistory, coldMedian, null);
         progress.printf(
                 Locale.ROOT,
                 "bench-serve: %s, %2d clients: %.1f tok/s (decode %.1f), TTFT p50 %.0f p95 %.0f ms, TPOT p50"
@@ -233,7 +241,8 @@ final class ServeBench implements AutoCloseable {
             LocalPrefixStateStore states,
             List<List<ChatTurn>> conversations,
             int history,
-            double coldMs)
+            double coldMs,
+            String question)
             throws Exception {
         int n = conversations.size();
         CyclicBarrier start = new CyclicBarrier(n + 1);
@@ -246,7 +255,8 @@ final class ServeBench implements AutoCloseable {
                 List<Sample> samples = new ArrayList<>();
                 for (int t = 0; t < turns; t++) {
                     List<ChatTurn> messages = new ArrayList<>(conversations.get(client));
-                    messages.add(new ChatTurn(ChatTurn.Role.USER, QUESTIONS[(client + t + n) % QUESTIONS.length]));
+                    String q = question != null ? question : QUESTIONS[(client + t + n) % QUESTIONS.length];
+                    messages.add(new ChatTurn(ChatTurn.Role.USER, q));
                     samples.add(stream(server, body(messages, true, client * 1000 + t)));
                 }
                 return samples;

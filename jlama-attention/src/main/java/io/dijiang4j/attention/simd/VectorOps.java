@@ -112,6 +112,29 @@ public final class VectorOps {
         for (; i < n; i++) y[yo + i] += alpha * x[xo + i];
     }
 
+    /**
+     * |a - b|^2 over n doubles, in two vector accumulators (a scalar loop's sum is one chain of dependent adds, which
+     * C2 may not reorder: the online memory's merge costs, 2L of them per folded token, ran 4x slower so).
+     */
+    public static double squaredDistance(double[] a, int ao, double[] b, int bo, int n) {
+        int i = 0;
+        int step = D.length();
+        DoubleVector s0 = DoubleVector.zero(D), s1 = s0;
+        for (int bound = n - 2 * step; i <= bound; i += 2 * step) {
+            DoubleVector d0 = DoubleVector.fromArray(D, a, ao + i).sub(DoubleVector.fromArray(D, b, bo + i));
+            DoubleVector d1 =
+                    DoubleVector.fromArray(D, a, ao + i + step).sub(DoubleVector.fromArray(D, b, bo + i + step));
+            s0 = d0.fma(d0, s0);
+            s1 = d1.fma(d1, s1);
+        }
+        double sum = s0.add(s1).reduceLanes(VectorOperators.ADD);
+        for (; i < n; i++) {
+            double d = a[ao + i] - b[bo + i];
+            sum += d * d;
+        }
+        return sum;
+    }
+
     /** y[i] = alpha * y[i] + b[i] + beta. */
     public static void scaleAdd(float alpha, float[] y, int yo, float[] b, int bo, float beta, int n) {
         int i = 0;

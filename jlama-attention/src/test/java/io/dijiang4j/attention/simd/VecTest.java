@@ -1,6 +1,7 @@
 package io.dijiang4j.attention.simd;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import java.util.SplittableRandom;
 import org.junit.jupiter.api.Test;
@@ -68,6 +69,21 @@ class VecTest {
             VectorOps.gemm(x, 0, lda, y, 0, ldb, c, 0, ldc, rows, inner, cols);
             for (int i = 0; i < c.length; i++)
                 assertEquals(expected[i], c[i], 1e-4, "gemm " + rows + "x" + inner + "x" + cols);
+        }
+    }
+
+    @Test
+    void squaredDistanceMatchesTheLoop() {
+        SplittableRandom random = new SplittableRandom(3);
+        for (int n = 0; n < 70; n++) {
+            double[] a = new double[n + 3], b = new double[n + 5];
+            for (int i = 0; i < a.length; i++) a[i] = random.nextDouble(-2, 2);
+            for (int i = 0; i < b.length; i++) b[i] = random.nextDouble(-2, 2);
+            double want = 0;
+            for (int i = 0; i < n; i++) want += (a[1 + i] - b[4 + i]) * (a[1 + i] - b[4 + i]);
+            double got = VectorOps.squaredDistance(a, 1, b, 4, n);
+            assertEquals(want, got, 1e-12 * Math.max(1, want), "n=" + n);
+            if (n > 0) assertTrue(got > 0, "n=" + n);
         }
     }
 }

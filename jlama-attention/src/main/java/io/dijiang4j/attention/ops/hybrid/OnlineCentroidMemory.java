@@ -141,12 +141,7 @@ public final class OnlineCentroidMemory implements EvictedMemory {
      * and assigning each token to its nearest centroid once full (0.051).
      */
     private double mergeCost(int a, int b) {
-        double dist = 0;
-        for (int i = 0; i < d; i++) {
-            double diff = centroids[a * d + i] - centroids[b * d + i];
-            dist += diff * diff;
-        }
-        return dist;
+        return VectorOps.squaredDistance(centroids, a * d, centroids, b * d, d);
     }
 
     private void refreshCentroid(int s) {
