@@ -10,7 +10,6 @@ import io.dijiang4j.attention.AttentionSpec;
 import io.dijiang4j.attention.jlama.JlamaInternals;
 import io.dijiang4j.plugin.calibration.Sidecars;
 import io.dijiang4j.plugin.gguf.ByteLevelBpeTokenizer;
-import io.dijiang4j.plugin.gguf.GgufConverter;
 import io.dijiang4j.plugin.gguf.GgufModels;
 import io.dijiang4j.plugin.io.AtomicFiles;
 import io.dijiang4j.plugin.io.ModelFileCheck;
@@ -184,10 +183,10 @@ public final class DiJiang {
         Path local = model.directory(profile.modelCache());
         if (GgufModels.isGguf(local)) {
             // converted once into the model cache, keyed by the file's SHA-256 (GgufModels.modelDirectory)
-            Path cache = profile.modelCache().resolve("gguf");
+            Path cache = GgufModels.cacheRoot(profile.modelCache());
             progress.accept("using " + local + " (GGUF), converted into " + cache + " when not cached ...");
             try {
-                return GgufModels.modelDirectory(local, cache, GgufConverter.Precision.F32, null)
+                return GgufModels.modelDirectory(local, cache, GgufModels.PROFILE_PRECISION, null)
                         .toFile();
             } catch (IOException e) {
                 throw profile.source().error("model", "cannot convert " + local + ": " + rootMessage(e));

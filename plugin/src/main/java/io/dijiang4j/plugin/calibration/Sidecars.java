@@ -1,8 +1,11 @@
 package io.dijiang4j.plugin.calibration;
 
+import io.dijiang4j.plugin.gguf.GgufModels;
 import io.dijiang4j.plugin.profile.CalibrationChoice;
 import io.dijiang4j.plugin.profile.Mode;
 import io.dijiang4j.plugin.profile.Profile;
+import java.io.IOException;
+import java.io.UncheckedIOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.List;
@@ -37,13 +40,23 @@ public final class Sidecars {
     }
 
     /**
-     * The model directory of a profile without downloading anything: the {@code model} path, or for {@code
+     * The model directory of a profile without downloading anything: the {@code model} path (for a .gguf file, where
+     * loading converts it in the model cache), or for {@code
      * hf:owner/name} the directory Jlama's downloader uses ({@code model_cache/owner_name}); empty when that is not
      * a directory.
      */
     public static Optional<Path> modelDirectory(Profile profile) {
         if (profile.model() == null) return Optional.empty();
         Path dir = profile.model().directory(profile.modelCache());
+        if (GgufModels.isGguf(dir)) {
+            // a GGUF model is loaded from its conversion in the model cache: the sidecar belongs beside that
+            try {
+                dir = GgufModels.convertedDirectory(
+                        dir, GgufModels.cacheRoot(profile.modelCache()), GgufModels.PROFILE_PRECISION);
+            } catch (IOException e) {
+                throw new UncheckedIOException("cannot read " + dir + ": " + e.getMessage(), e);
+            }
+        }
         return Files.isDirectory(dir) ? Optional.of(dir) : Optional.empty();
     }
 

@@ -41,9 +41,7 @@ public final class GgufModels {
      */
     public static Path modelDirectory(
             Path gguf, Path cacheRoot, GgufConverter.Precision precision, PrintStream progress) throws IOException {
-        String name = gguf.getFileName().toString().replaceFirst("(?i)\\.gguf$", "");
-        Path dir = cacheRoot.resolve(name + "-" + sha256(gguf).substring(0, 16) + "-"
-                + precision.name().toLowerCase(Locale.ROOT));
+        Path dir = convertedDirectory(gguf, cacheRoot, precision);
         if (Files.isRegularFile(dir.resolve("config.json")) && Files.isRegularFile(dir.resolve("model.safetensors"))) {
             return dir;
         }
@@ -51,6 +49,25 @@ public final class GgufModels {
         GgufConverter.convert(gguf, dir, precision, progress);
         return dir;
     }
+
+    /**
+     * Where {@link #modelDirectory} keeps {@code gguf} converted (whether or not it is there yet): named after the
+     * file, the first 16 hex digits of its SHA-256 and the precision.
+     */
+    public static Path convertedDirectory(Path gguf, Path cacheRoot, GgufConverter.Precision precision)
+            throws IOException {
+        String name = gguf.getFileName().toString().replaceFirst("(?i)\\.gguf$", "");
+        return cacheRoot.resolve(name + "-" + sha256(gguf).substring(0, 16) + "-"
+                + precision.name().toLowerCase(Locale.ROOT));
+    }
+
+    /** The folder of a profile's model cache that GGUF models are converted into. */
+    public static Path cacheRoot(Path modelCache) {
+        return modelCache.resolve("gguf");
+    }
+
+    /** The precision a profile's GGUF model is converted to when loaded (exact). */
+    public static final GgufConverter.Precision PROFILE_PRECISION = GgufConverter.Precision.F32;
 
     /**
      * Loads a llama model directory with a byte-level BPE vocabulary (what {@link GgufConverter} writes) into Jlama,
