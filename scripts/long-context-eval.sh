@@ -67,7 +67,7 @@ for b in ${budgets//,/ }; do
   profile "hybrid$b" "mode: hybrid" "budget: $b" "calibration: none"
   profile "hybrid$b-cache$((b / 4))-heavy_hitter" "mode: hybrid" "budget: $b" "exact_cache: $((b / 4))" \
     "cache_policy: heavy_hitter" "calibration: none"
-  for clusters in 128 256; do # the online memory's clusters (default 64): state L (2d + 1) doubles per KV head
+  for clusters in 128 256 512; do # the online memory's clusters (default 64): state L (2d + 1) doubles per KV head
     profile "hybrid$b-L$clusters" "mode: hybrid" "budget: $b" "features: $clusters" "calibration: none"
     profile "hybrid$b-cache$((b / 4))-heavy_hitter-L$clusters" "mode: hybrid" "budget: $b" \
       "exact_cache: $((b / 4))" "cache_policy: heavy_hitter" "features: $clusters" "calibration: none"
