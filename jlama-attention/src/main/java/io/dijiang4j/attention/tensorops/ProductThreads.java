@@ -3,6 +3,8 @@ package io.dijiang4j.attention.tensorops;
 import com.github.tjake.jlama.math.VectorMath;
 import com.github.tjake.jlama.tensor.AbstractTensor;
 import io.dijiang4j.attention.jlama.JlamaInternals;
+import java.lang.management.ManagementFactory;
+import java.lang.management.OperatingSystemMXBean;
 import java.util.concurrent.atomic.AtomicInteger;
 import java.util.concurrent.locks.LockSupport;
 import java.util.concurrent.locks.ReentrantLock;
@@ -16,7 +18,8 @@ import java.util.concurrent.locks.ReentrantLock;
  * threads and every thread takes chunks from one counter, so a thread that is late (parked, or preempted by another
  * process) costs only its own chunks; the caller waits for the chunks, never for a worker to wake up.
  *
- * <p>One region runs at a time; a region asked for while another runs (a second model in another thread) or from
+ * <p>Only while the machine has cores to spare ({@link #forWeightRows}): under load, threads woken per product get
+ * more of the machine than a caller that never sleeps. One region runs at a time; a region asked for while another runs (a second model in another thread) or from
  * inside a region runs on its calling thread alone, so nothing can deadlock.
  */
 public final class ProductThreads {
@@ -27,12 +30,13 @@ public final class ProductThreads {
     }
 
     /**
-     * How long an idle worker spins for the next region before parking: about the gaps between the products of one
-     * layer (norm, RoPE, a short attention step), short enough that a worker gives its core back during a long
-     * attention step and between tokens; on a machine shared with other jobs a spinning thread only takes their
-     * time slices (200 us of spinning was no faster at a load average of 6 on 2 cores).
+     * How long an idle worker spins for the next region, and the caller for the last chunks of its region, before
+     * parking: about one chunk of a decode product. A worker that wakes late costs little, since the caller and the
+     * other threads take its chunks; a longer spin only takes time slices from other jobs (small decode at a load
+     * average of 6-7 on 2 cores, tokens interleaved in one run: 14.1 ms a token against 12.1 with Jlama's pchunk when
+     * spinning 200 us, 10.0 against 10.9 at 20 us).
      */
-    private static final long SPIN_NANOS = 50_000;
+    private static final long SPIN_NANOS = 20_000;
 
     /** Chunks per thread of one region: a late thread's share is taken by the others. */
     private static final int CHUNKS_PER_THREAD = 4;
@@ -89,13 +93,14 @@ public final class ProductThreads {
     }
 
     /**
-     * Rows of a product of {@code weight} by {@code batch} rows of activations: on these threads when the product is
-     * a decode pass on the project's kernels ({@link #decodePass}), else through Jlama's {@code VectorMath.pchunk}
-     * as Jlama's own layers run them (so prefill keeps one chunk of the GEMM per core, each transposing the
-     * activations once, and a model on {@code tensor_ops: jlama} keeps Jlama's threading as well as its products).
+     * Rows of a product of {@code weight} by {@code batch} rows of activations. A decode pass on the project's kernels
+     * ({@link #decodePass}) runs on these threads while the machine has cores to spare ({@link #machineQuiet}), else
+     * through Jlama's {@code VectorMath.pchunk}; every other product through {@code pchunk} as Jlama's own layers run
+     * them (prefill keeps one GEMM chunk per core, each transposing the activations once; a model on {@code
+     * tensor_ops: jlama} keeps Jlama's threading as well as its products).
      */
     public static void forWeightRows(AbstractTensor weight, int batch, int offset, int length, Rows body) {
-        if (decodePass(weight, batch)) {
+        if (decodePass(weight, batch) && machineQuiet()) {
             SHARED.forRows(offset, length, body);
         } else {
             VectorMath.pchunk(offset, length, body::run);
@@ -103,13 +108,37 @@ public final class ProductThreads {
     }
 
     /**
-     * Whether a product of {@code weight} by {@code batch} activation rows runs on these threads: the weight is routed
-     * to the project's products ({@link TensorOpsRouter}) and the batch takes their matrix-vector path (decode).
+     * Whether a product of {@code weight} by {@code batch} activation rows is a decode pass on the project's kernels:
+     * the weight is routed to them ({@link TensorOpsRouter}) and the batch takes their matrix-vector path.
      */
     public static boolean decodePass(AbstractTensor weight, int batch) {
         return batch < CpuMatrixProducts.MATVEC_ROWS
                 && JlamaInternals.tensorOperations() instanceof TensorOpsRouter r
                 && r.routeOf(weight) != null;
+    }
+
+    /**
+     * Load average per core above which decode passes go back to Jlama's pool. On a machine shared with other jobs a
+     * thread that never sleeps is scheduled behind the others, while threads woken for each product are run at once:
+     * medium Q4 decode at a load average of 7-11 on 2 cores, tokens interleaved in one run, took 45.5 / 60.9 / 48.3
+     * ms a token on these threads (three settings of spin and chunks) against 43.6 / 50.7 / 40.6 with {@code pchunk}.
+     * Below it, the hand-offs are what these threads save (decode kept 1.1 of 2 cores busy on a nearly idle machine).
+     */
+    private static final double BUSY_LOAD_PER_CORE = 1.5;
+
+    private static final OperatingSystemMXBean OS = ManagementFactory.getOperatingSystemMXBean();
+    private static volatile long loadReadAt = System.nanoTime() - 2_000_000_000L;
+    private static volatile boolean quiet = true;
+
+    /** Whether the one-minute load average (read at most once a second) leaves cores to spare. */
+    static boolean machineQuiet() {
+        long now = System.nanoTime();
+        if (now - loadReadAt > 1_000_000_000L) {
+            loadReadAt = now;
+            double load = OS.getSystemLoadAverage();
+            quiet = load < 0 || load <= BUSY_LOAD_PER_CORE * SHARED.threads();
+        }
+        return quiet;
     }
 
     private static int ceilDiv(int a, int b) {
