@@ -1,6 +1,7 @@
 package io.dijiang4j.it;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertNull;
 import static org.junit.jupiter.api.Assertions.assertSame;
 import static org.junit.jupiter.api.Assertions.assertTrue;
@@ -12,6 +13,7 @@ import com.github.tjake.jlama.safetensors.DType;
 import com.github.tjake.jlama.tensor.AbstractTensor;
 import io.dijiang4j.attention.jlama.JlamaInternals;
 import io.dijiang4j.attention.tensorops.CpuMatrixProducts;
+import io.dijiang4j.attention.tensorops.ProductThreads;
 import io.dijiang4j.attention.tensorops.TensorOpsRouter;
 import io.dijiang4j.plugin.DiJiang;
 import io.dijiang4j.plugin.DiJiangModel;
@@ -33,9 +35,7 @@ class TensorOpsIT {
 
     @Test
     void fastProductsRunOnlyForThePluginsModelAndGiveJlamasLogits() {
-        Profile base = Profile.defaults(ModelReference.local(Stories260K.dir()))
-                .withMode(Mode.SOFTMAX)
-                .withBackend(Backend.CPU);
+        Profile base = stories260K(Mode.SOFTMAX);
         AbstractModel vanilla = ModelSupport.loadModel(Stories260K.dir().toFile(), DType.F32, DType.F32);
         try (DiJiangModel fast = DiJiang.load(base);
                 DiJiangModel jlama = DiJiang.load(base.withTensorOps(TensorOps.JLAMA))) {
@@ -67,9 +67,7 @@ class TensorOpsIT {
      */
     @Test
     void vectorizedNormsAndFeedForwardGiveJlamasLogits() {
-        Profile base = Profile.defaults(ModelReference.local(Stories260K.dir()))
-                .withMode(Mode.HYBRID)
-                .withBackend(Backend.CPU);
+        Profile base = stories260K(Mode.HYBRID);
         try (DiJiangModel fast = DiJiang.load(base);
                 DiJiangModel jlama = DiJiang.load(base.withTensorOps(TensorOps.JLAMA))) {
             var fastBlock = JlamaInternals.blocks(fast.installation().model())[0];
@@ -78,6 +76,56 @@ class TensorOpsIT {
             assertEquals("MLPBlock", feedForwardClass(jlamaBlock));
             assertSameLogits(fast, jlama, "hybrid");
         }
+    }
+
+    /**
+     * Decode passes (one token each) with the fast products run on the project's product threads, Q/K/V and gate/up
+     * fused into one parallel region each, and the logits from one region (ProductThreads): the logits of every step
+     * still agree with Jlama's products, threads and element-wise loops.
+     */
+    @Test
+    void decodeStepsOnTheProductThreadsGiveJlamasLogits() {
+        Profile base = stories260K(Mode.HYBRID);
+        try (DiJiangModel fast = DiJiang.load(base);
+                DiJiangModel jlama = DiJiang.load(base.withTensorOps(TensorOps.JLAMA));
+                Session a = fast.newSession();
+                Session b = jlama.newSession()) {
+            for (AbstractTensor w :
+                    JlamaInternals.matmulWeights(fast.installation().model())) {
+                assertTrue(
+                        ProductThreads.decodePass(w, 1), "a decode pass of the fast model runs on the product threads");
+                assertFalse(ProductThreads.decodePass(w, 64), "prefill keeps Jlama's pchunk");
+            }
+            for (AbstractTensor w :
+                    JlamaInternals.matmulWeights(jlama.installation().model())) {
+                assertFalse(ProductThreads.decodePass(w, 1), "tensor_ops jlama keeps Jlama's threads");
+            }
+            int[] tokens = fast.encode("One day, Tom saw a big red ball in the park and ran to get it.", true);
+            double worst = 0;
+            boolean differ = false;
+            for (int token : tokens) {
+                float[] mine = a.append(token);
+                float[] theirs = b.append(token);
+                double scale = 0;
+                for (float v : theirs) scale = Math.max(scale, Math.abs(v));
+                assertTrue(scale > 0, "all-zero logits");
+                for (int v = 0; v < theirs.length; v++) {
+                    worst = Math.max(worst, Math.abs(mine[v] - theirs[v]) / scale);
+                    differ |= mine[v] != theirs[v];
+                }
+            }
+            System.out.printf(
+                    "tensor_ops fast vs jlama, stories260K hybrid decode: %d steps, max relative logit difference %.3g%n",
+                    tokens.length, worst);
+            assertTrue(worst < 1e-4, "max relative logit difference " + worst);
+            assertTrue(differ, "the fast products should have run (bit-identical logits mean they did not)");
+        }
+    }
+
+    private static Profile stories260K(Mode mode) {
+        return Profile.defaults(ModelReference.local(Stories260K.dir()))
+                .withMode(mode)
+                .withBackend(Backend.CPU);
     }
 
     private static String feedForwardClass(TransformerBlock block) {

@@ -1,6 +1,5 @@
 package io.dijiang4j.plugin;
 
-import com.github.tjake.jlama.math.VectorMath;
 import com.github.tjake.jlama.model.AbstractModel;
 import com.github.tjake.jlama.model.functions.SampleOutput;
 import com.github.tjake.jlama.safetensors.Config;
@@ -10,6 +9,8 @@ import com.github.tjake.jlama.tensor.operations.TensorOperationsProvider;
 import io.dijiang4j.attention.AttentionSpec;
 import io.dijiang4j.attention.jlama.AttentionObserver;
 import io.dijiang4j.attention.jlama.JlamaInternals;
+import io.dijiang4j.attention.tensorops.ProductThreads;
+import io.dijiang4j.attention.tensorops.TensorRows;
 import io.dijiang4j.plugin.generation.TokenCodec;
 import io.dijiang4j.plugin.io.AtomicFiles;
 import io.dijiang4j.plugin.profile.Profile;
@@ -193,17 +194,23 @@ public final class DiJiangModel implements AutoCloseable {
         var ops = TensorOperationsProvider.get();
         try (AbstractTensor embedding = sampleOutput.getOutputLayerNorm().forward(hidden);
                 AbstractTensor logits = jlama.makeDenseTensor(rows.length, c.vocabularySize)) {
-            VectorMath.pchunk(
+            AbstractTensor weights = sampleOutput.getOutputLogitsWeights();
+            ProductThreads.forWeightRows(
+                    weights,
+                    rows.length,
                     0,
                     c.vocabularySize,
-                    (chunkStart, chunkSize) -> ops.dotProductChunk(
-                            logits, embedding, sampleOutput.getOutputLogitsWeights(), 0, e, chunkStart, chunkSize));
+                    (chunkStart, chunkSize) ->
+                            ops.dotProductChunk(logits, embedding, weights, 0, e, chunkStart, chunkSize));
             // one float multiply per logit, as Jlama's ops.scale does it
             float scale = c.logitMultiplier != null ? 1.0f / c.logitMultiplier : 1.0f;
             float[][] out = new float[rows.length][c.vocabularySize];
             for (int r = 0; r < rows.length; r++) {
+                // the whole row in vector reads (one bounds-checked get per logit was 128k calls a token on llama-1b)
+                TensorRows.read(logits, r, 0, c.vocabularySize, out[r], 0);
+                if (c.logitMultiplier == null && c.finalLogitSoftCapping == null) continue;
                 for (int i = 0; i < c.vocabularySize; i++) {
-                    float v = logits.get(r, i);
+                    float v = out[r][i];
                     if (c.logitMultiplier != null) v *= scale;
                     if (c.finalLogitSoftCapping != null) {
                         v = (float) (Math.tanh(v / c.finalLogitSoftCapping) * c.finalLogitSoftCapping);

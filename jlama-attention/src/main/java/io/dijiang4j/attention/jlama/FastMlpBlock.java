@@ -6,6 +6,7 @@ import com.github.tjake.jlama.model.AbstractModel;
 import com.github.tjake.jlama.model.MLPBlock;
 import com.github.tjake.jlama.tensor.AbstractTensor;
 import com.github.tjake.jlama.tensor.operations.TensorOperationsProvider;
+import io.dijiang4j.attention.tensorops.ProductThreads;
 import io.dijiang4j.attention.tensorops.RowKernels;
 import io.dijiang4j.attention.tensorops.TensorRows;
 import java.util.Collections;
@@ -44,18 +45,16 @@ final class FastMlpBlock extends MLPBlock {
         try (AbstractTensor gated = model.makeTensor(batch, c.hiddenLength);
                 AbstractTensor upped = model.makeTensor(batch, c.hiddenLength)) {
             AbstractTensor[] results = {gated, upped};
-            VectorMath.pchunk(
-                    dctx.hiddenSegmentStart,
-                    dctx.hiddenSegmentLength,
-                    (start, size) -> TensorOperationsProvider.get()
-                            .dotProductBatchChunk(results, lnemb, gateAndUp, 0, c.embeddingLength, start, size));
+            project(lnemb, results, batch, dctx.hiddenSegmentStart, dctx.hiddenSegmentLength);
             int from = dctx.hiddenSegmentStart, n = dctx.hiddenSegmentLength;
             // on the calling thread: vectorized, it is about 1% of a prefill, and Jlama's pchunk drops rows for
             // lengths below splits squared (docs/JLAMA.md §3: 3 rows over 2 splits cover rows 0 and 1 only)
             activate(gated, upped, 0, batch, from, n);
             try (AbstractTensor quantized = JlamaInternals.maybeQuantize(model, gated)) {
                 AbstractTensor result = model.makeTensor(batch, c.embeddingLength);
-                VectorMath.pchunk(
+                ProductThreads.forWeightRows(
+                        down,
+                        batch,
                         0,
                         c.embeddingLength,
                         (start, size) -> TensorOperationsProvider.get()
@@ -64,6 +63,32 @@ final class FastMlpBlock extends MLPBlock {
                 return result;
             }
         }
+    }
+
+    /**
+     * The gate and up projections. A decode pass on the project's products: one parallel region over both matrices'
+     * rows laid end to end; otherwise Jlama's {@code pchunk} as in Jlama.
+     */
+    private void project(AbstractTensor lnemb, AbstractTensor[] results, int batch, int first, int rows) {
+        int e = model.getConfig().embeddingLength;
+        if (!ProductThreads.decodePass(gate, batch)) {
+            VectorMath.pchunk(
+                    first,
+                    rows,
+                    (start, size) -> TensorOperationsProvider.get()
+                            .dotProductBatchChunk(results, lnemb, gateAndUp, 0, e, start, size));
+            return;
+        }
+        var ops = TensorOperationsProvider.get();
+        ProductThreads.forWeightRows(gate, batch, 0, 2 * rows, (start, size) -> {
+            int end = start + size;
+            if (start < rows)
+                ops.dotProductChunk(results[0], lnemb, gate, 0, e, first + start, Math.min(end, rows) - start);
+            if (end > rows) {
+                int lo = Math.max(start, rows);
+                ops.dotProductChunk(results[1], lnemb, up, 0, e, first + lo - rows, end - lo);
+            }
+        });
     }
 
     /** Rows [start, start + size) of gated: silu(gated) * upped over columns [from, from + n). */

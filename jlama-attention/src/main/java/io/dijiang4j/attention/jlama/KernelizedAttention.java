@@ -12,6 +12,7 @@ import com.github.tjake.jlama.tensor.operations.TensorOperations;
 import com.github.tjake.jlama.tensor.operations.TensorOperationsProvider;
 import io.dijiang4j.attention.AttentionKernel;
 import io.dijiang4j.attention.AttentionState;
+import io.dijiang4j.attention.tensorops.ProductThreads;
 import java.util.Arrays;
 import java.util.Collections;
 import java.util.List;
@@ -216,15 +217,7 @@ public class KernelizedAttention extends CausalSelfAttention {
                 AbstractTensor keyBatch = model.makeDenseTensor(batch, kvWidth);
                 AbstractTensor valueBatch = model.makeDenseTensor(batch, kvWidth);
                 AbstractTensor attended = model.makeDenseTensor(batch, queryWidth)) {
-            VectorMath.pchunk(
-                    d.attentionSegmentStart,
-                    d.attentionSegmentLength,
-                    (start, length) ->
-                            ops.dotProductChunk(queryBatch, input, queryWeights, 0, c.embeddingLength, start, length));
-            VectorMath.pchunk(d.kvSegmentStart, d.kvSegmentLength, (start, length) -> {
-                ops.dotProductChunk(keyBatch, input, keyWeights, 0, c.embeddingLength, start, length);
-                ops.dotProductChunk(valueBatch, input, valueWeights, 0, c.embeddingLength, start, length);
-            });
+            projectQkv(ops, input, batch, queryBatch, keyBatch, valueBatch);
             queryBias.ifPresent(b -> ops.accumulate(queryBatch, b, 0, queryWidth));
             keyBias.ifPresent(b -> ops.accumulate(keyBatch, b, 0, kvWidth));
             valueBias.ifPresent(b -> ops.accumulate(valueBatch, b, 0, kvWidth));
@@ -256,7 +249,9 @@ public class KernelizedAttention extends CausalSelfAttention {
             AbstractTensor result = model.makeDenseTensor(batch, c.embeddingLength);
             // as Jlama's layer: the model may quantize the attention output to its working type (BF16, I8) first
             try (AbstractTensor quantized = JlamaInternals.maybeQuantize(model, attended)) {
-                VectorMath.pchunk(
+                ProductThreads.forWeightRows(
+                        outputWeights,
+                        batch,
                         0,
                         c.embeddingLength,
                         (start, length) -> ops.dotProductChunk(
@@ -272,6 +267,47 @@ public class KernelizedAttention extends CausalSelfAttention {
             outputBias.ifPresent(b -> ops.accumulate(result, b, 0, c.embeddingLength));
             return result;
         }
+    }
+
+    /**
+     * The Q, K and V projections. A decode pass on the project's products is one parallel region over their output
+     * rows laid end to end (Q's, then K's, then V's), one hand-off instead of two; otherwise two {@code pchunk}s as in
+     * Jlama's layer.
+     */
+    private void projectQkv(
+            TensorOperations ops,
+            AbstractTensor input,
+            int batch,
+            AbstractTensor queryBatch,
+            AbstractTensor keyBatch,
+            AbstractTensor valueBatch) {
+        DistributedContext d = c.dctx();
+        int e = c.embeddingLength;
+        if (!ProductThreads.decodePass(queryWeights, batch)) {
+            VectorMath.pchunk(
+                    d.attentionSegmentStart,
+                    d.attentionSegmentLength,
+                    (start, length) -> ops.dotProductChunk(queryBatch, input, queryWeights, 0, e, start, length));
+            VectorMath.pchunk(d.kvSegmentStart, d.kvSegmentLength, (start, length) -> {
+                ops.dotProductChunk(keyBatch, input, keyWeights, 0, e, start, length);
+                ops.dotProductChunk(valueBatch, input, valueWeights, 0, e, start, length);
+            });
+            return;
+        }
+        int qRows = d.attentionSegmentLength, kvRows = d.kvSegmentLength;
+        AbstractTensor[] results = {queryBatch, keyBatch, valueBatch};
+        AbstractTensor[] weights = {queryWeights, keyWeights, valueWeights};
+        int[] firsts = {d.attentionSegmentStart, d.kvSegmentStart, d.kvSegmentStart};
+        int[] ends = {qRows, qRows + kvRows, qRows + 2 * kvRows};
+        ProductThreads.forWeightRows(queryWeights, batch, 0, ends[2], (start, length) -> {
+            int end = start + length;
+            for (int p = 0, from = 0; p < 3; from = ends[p], p++) {
+                int lo = Math.max(start, from), hi = Math.min(end, ends[p]);
+                if (lo < hi) {
+                    ops.dotProductChunk(results[p], input, weights[p], 0, e, firsts[p] + lo - from, hi - lo);
+                }
+            }
+        });
     }
 
     // F32 rows move 8 floats at a time through Jlama's own vector accessors (this module targets Java 21, where
