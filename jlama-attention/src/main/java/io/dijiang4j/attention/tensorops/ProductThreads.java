@@ -123,8 +123,10 @@ public final class ProductThreads {
      * medium Q4 decode at a load average of 7-11 on 2 cores, tokens interleaved in one run, took 45.5 / 60.9 / 48.3
      * ms a token on these threads (three settings of spin and chunks) against 43.6 / 50.7 / 40.6 with {@code pchunk}.
      * Below it, the hand-offs are what these threads save (decode kept 1.1 of 2 cores busy on a nearly idle machine).
+     * System property {@code dijiang.decode.busy_load_per_core}: 0 never uses these threads, a large value always.
      */
-    private static final double BUSY_LOAD_PER_CORE = 1.5;
+    private static final double BUSY_LOAD_PER_CORE =
+            Double.parseDouble(System.getProperty("dijiang.decode.busy_load_per_core", "1.5"));
 
     private static final OperatingSystemMXBean OS = ManagementFactory.getOperatingSystemMXBean();
     private static volatile long loadReadAt = System.nanoTime() - 2_000_000_000L;
