@@ -25,6 +25,14 @@ public interface AttentionKernel extends AutoCloseable {
      */
     void forward(AttentionState state, float[] q, float[] k, float[] v, float[] out, int length);
 
+    /**
+     * Whether {@link #forward} may run on several threads at once for distinct states (the sessions of one batched
+     * pass). False unless the implementation says so: a device kernel's context and streams may be one per thread.
+     */
+    default boolean concurrentStates() {
+        return false;
+    }
+
     /** Which implementation runs this kernel, for logs: "cpu", "cuda:0", ... */
     default String backend() {
         return "cpu";

@@ -68,6 +68,12 @@ public final class CpuHybridKernel implements AttentionKernel {
         }
     }
 
+    /** Everything a call writes lives in its state (scratch included); the kernel holds only its configuration. */
+    @Override
+    public boolean concurrentStates() {
+        return true;
+    }
+
     @Override
     public AttentionShape shape() {
         return shape;

@@ -39,6 +39,12 @@ public final class CpuLinearKernel implements AttentionKernel {
         this.layout = StateLayout.of(shape, spec);
     }
 
+    /** Everything a call writes lives in its state (scratch included); the kernel holds only its configuration. */
+    @Override
+    public boolean concurrentStates() {
+        return true;
+    }
+
     @Override
     public AttentionShape shape() {
         return shape;

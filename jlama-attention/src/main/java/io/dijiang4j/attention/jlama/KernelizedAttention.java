@@ -170,6 +170,30 @@ public class KernelizedAttention extends CausalSelfAttention {
     }
 
     /** The kernel's forward; a NaN or infinity reaching it is named with this layer and the positions. */
+    /** One session's rows [row, row + length) of a batched pass: RoPE, then its attention into out's rows. */
+    private void attendSegment(
+            AttentionState state,
+            float[] q,
+            float[] k,
+            float[] v,
+            float[] out,
+            int row,
+            int length,
+            int startPosition,
+            AttentionObserver o) {
+        int queryWidth = c.numberOfHeads * c.headSize, kvWidth = c.kvLength;
+        rope.rotate(q, row, length, c.numberOfHeads, startPosition);
+        rope.rotate(k, row, length, c.numberOfKeyValueHeads, startPosition);
+        // the kernels take whole arrays: a segment's rows are copied out and its output back
+        float[] qs = Arrays.copyOfRange(q, row * queryWidth, (row + length) * queryWidth);
+        float[] ks = Arrays.copyOfRange(k, row * kvWidth, (row + length) * kvWidth);
+        float[] vs = Arrays.copyOfRange(v, row * kvWidth, (row + length) * kvWidth);
+        float[] os = new float[qs.length];
+        forward(state, qs, ks, vs, os, length, startPosition);
+        System.arraycopy(os, 0, out, row * queryWidth, os.length);
+        if (o != null) o.onAttention(layerIndex, startPosition, length, qs, ks, vs, os);
+    }
+
     private void forward(
             AttentionState state, float[] q, float[] k, float[] v, float[] out, int length, int startPosition) {
         try {
@@ -227,22 +251,23 @@ public class KernelizedAttention extends CausalSelfAttention {
             float[] v = toFloats(valueBatch, batch, kvWidth);
             float[] out = new float[batch * queryWidth];
             AttentionObserver o = observer;
-            for (int s = 0, row = 0; s < segments; row += lengths[s], s++) {
-                rope.rotate(q, row, lengths[s], c.numberOfHeads, starts[s]);
-                rope.rotate(k, row, lengths[s], c.numberOfKeyValueHeads, starts[s]);
-                if (segments == 1) {
-                    forward(states[s], q, k, v, out, batch, starts[s]);
-                    if (o != null) o.onAttention(layerIndex, starts[s], batch, q, k, v, out);
-                    continue;
-                }
-                // the kernels take whole arrays: a segment's rows are copied out and its output back
-                float[] qs = Arrays.copyOfRange(q, row * queryWidth, (row + lengths[s]) * queryWidth);
-                float[] ks = Arrays.copyOfRange(k, row * kvWidth, (row + lengths[s]) * kvWidth);
-                float[] vs = Arrays.copyOfRange(v, row * kvWidth, (row + lengths[s]) * kvWidth);
-                float[] os = new float[qs.length];
-                forward(states[s], qs, ks, vs, os, lengths[s], starts[s]);
-                System.arraycopy(os, 0, out, row * queryWidth, os.length);
-                if (o != null) o.onAttention(layerIndex, starts[s], lengths[s], qs, ks, vs, os);
+            if (segments == 1) {
+                rope.rotate(q, 0, batch, c.numberOfHeads, starts[0]);
+                rope.rotate(k, 0, batch, c.numberOfKeyValueHeads, starts[0]);
+                forward(states[0], q, k, v, out, batch, starts[0]);
+                if (o != null) o.onAttention(layerIndex, starts[0], batch, q, k, v, out);
+            } else {
+                int[] firstRows = new int[segments];
+                for (int s = 1; s < segments; s++) firstRows[s] = firstRows[s - 1] + lengths[s - 1];
+                ProductThreads.Rows sessions = (from, count) -> {
+                    for (int s = from; s < from + count; s++) {
+                        attendSegment(states[s], q, k, v, out, firstRows[s], lengths[s], starts[s], o);
+                    }
+                };
+                // each session's attention reads and advances its own state only: the sessions of a pass run side
+                // by side (an observer, which records in call order, and a kernel that says it cannot, one by one)
+                if (o == null && kernel.concurrentStates()) ProductThreads.forIndependent(segments, sessions);
+                else sessions.run(0, segments);
             }
             fromFloats(out, attended, batch, queryWidth);
 

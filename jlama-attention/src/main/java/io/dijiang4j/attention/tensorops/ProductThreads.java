@@ -108,6 +108,16 @@ public final class ProductThreads {
     }
 
     /**
+     * Runs {@code body} over items [0, n) that share nothing (the sessions of a batched pass): on these threads while
+     * the machine has cores to spare, else one after another on the caller (Jlama's {@code pchunk} drops items when
+     * n % splits >= n / splits, docs/JLAMA.md).
+     */
+    public static void forIndependent(int n, Rows body) {
+        if (n > 1 && machineQuiet()) SHARED.forRows(0, n, body);
+        else body.run(0, n);
+    }
+
+    /**
      * Whether a product of {@code weight} by {@code batch} activation rows is a decode pass on the project's kernels:
      * the weight is routed to them ({@link TensorOpsRouter}) and the batch takes their matrix-vector path.
      */

@@ -137,4 +137,16 @@ class ProductThreadsTest {
         for (int r = 0; r < 50; r++) assertEquals(1, seen.get(r));
         assertThrows(IllegalArgumentException.class, () -> new ProductThreads(0));
     }
+
+    @Test
+    void independentItemsRunOnceEach() {
+        for (int n : new int[] {0, 1, 2, 3, 7, 8, 13}) {
+            java.util.concurrent.atomic.AtomicIntegerArray seen = new java.util.concurrent.atomic.AtomicIntegerArray(n);
+            ProductThreads.forIndependent(n, (from, count) -> {
+                for (int i = from; i < from + count; i++) seen.incrementAndGet(i);
+            });
+            for (int i = 0; i < n; i++)
+                org.junit.jupiter.api.Assertions.assertEquals(1, seen.get(i), "n=" + n + " item " + i);
+        }
+    }
 }
