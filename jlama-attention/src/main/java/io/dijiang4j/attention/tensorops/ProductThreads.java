@@ -110,7 +110,7 @@ public final class ProductThreads {
     /**
      * Runs {@code body} over items [0, n) that share nothing (the sessions of a batched pass): on these threads while
      * the machine has cores to spare, else one after another on the caller (Jlama's {@code pchunk} drops items when
-     * n % splits >= n / splits, docs/JLAMA.md).
+     * n % splits >= n / splits, docs/JLAMA.md §3).
      */
     public static void forIndependent(int n, Rows body) {
         if (n > 1 && machineQuiet()) SHARED.forRows(0, n, body);
