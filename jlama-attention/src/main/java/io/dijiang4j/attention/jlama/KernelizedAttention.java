@@ -169,7 +169,6 @@ public class KernelizedAttention extends CausalSelfAttention {
         return state;
     }
 
-    /** The kernel's forward; a NaN or infinity reaching it is named with this layer and the positions. */
     /** One session's rows [row, row + length) of a batched pass: RoPE, then its attention into out's rows. */
     private void attendSegment(
             AttentionState state,
@@ -194,6 +193,7 @@ public class KernelizedAttention extends CausalSelfAttention {
         if (o != null) o.onAttention(layerIndex, startPosition, length, qs, ks, vs, os);
     }
 
+    /** The kernel's forward; a NaN or infinity reaching it is named with this layer and the positions. */
     private void forward(
             AttentionState state, float[] q, float[] k, float[] v, float[] out, int length, int startPosition) {
         try {
