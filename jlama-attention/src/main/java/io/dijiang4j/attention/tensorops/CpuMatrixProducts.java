@@ -2,6 +2,7 @@ package io.dijiang4j.attention.tensorops;
 
 import com.github.tjake.jlama.safetensors.DType;
 import com.github.tjake.jlama.tensor.AbstractTensor;
+import com.github.tjake.jlama.tensor.FloatBufferTensor;
 import com.github.tjake.jlama.tensor.Q4ByteBufferTensor;
 import io.dijiang4j.attention.simd.VectorOps;
 import java.util.Arrays;
@@ -15,7 +16,8 @@ import java.util.Arrays;
  * X^T [K x M]; the chunk's weights are decoded tile by tile (64 rows x 256 columns, Q4 and I8 blocks decoded in
  * registers, never a whole matrix) and multiplied by {@link VectorOps#gemm} (four weight rows by two vectors of
  * batch rows in registers), C^T += W_tile X^T_tile. Decode: each weight row is read once and dotted with every
- * activation row (Q4 by {@link Q4MatrixVector}, decoded in registers and never stored; other types through one row
+ * activation row (Q4 by {@link Q4MatrixVector}, decoded in registers and never stored; F32 by {@link
+ * F32MatrixVector}, read in place; other types and F32 rows of a length not a whole number of vectors through one row
  * of L1 scratch), so the weights stream through memory once. Scratch is per thread and grows to
  * the largest call, so a call allocates nothing once warm.
  */
@@ -107,6 +109,9 @@ public final class CpuMatrixProducts implements MatrixProducts {
         float[] out = s.out = grow(s.out, m * rows);
         if (b instanceof Q4ByteBufferTensor q4) {
             Q4MatrixVector.product(q4, bRow, bCol, k, rows, x, m, out);
+        } else if (b instanceof FloatBufferTensor f && k % VectorOps.F.length() == 0) {
+            float[] lanes = s.row = grow(s.row, 8 * VectorOps.F.length());
+            F32MatrixVector.product(f, bRow, bCol, k, rows, x, m, out, lanes);
         } else {
             float[] w = s.weights = grow(s.weights, k);
             for (int j = 0; j < rows; j++) {

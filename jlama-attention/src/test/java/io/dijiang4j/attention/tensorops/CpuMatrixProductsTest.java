@@ -28,6 +28,16 @@ class CpuMatrixProductsTest {
         "F32, F32, 5, 131, 300",
         "F32, F32, 70, 67, 263",
         "F32, F32, 13, 1, 1",
+        // weight-row pairs by four activation rows, with remainders on both sides and several scratch blocks
+        "F32, F32, 8, 9, 61",
+        "F32, F32, 4, 2, 8",
+        "F32, F32, 9, 15, 600",
+        "F32, F32, 7, 11, 64",
+        "F32, F32, 1, 9, 24",
+        "F32, F32, 5, 1, 40",
+        "F32, F32, 16, 13, 80",
+        "F32, F32, 13, 3, 16",
+        "F32, BF16, 8, 21, 95",
         "F32, BF16, 2, 19, 45",
         "F32, BF16, 9, 70, 291",
         "BF16, BF16, 6, 11, 77",
@@ -79,6 +89,35 @@ class CpuMatrixProductsTest {
         boolean quantized = at == DType.I8 || bt == DType.I8 || bt == DType.Q4;
         int skip = quantized ? 32 : 3;
         if (columns > skip) check(a, b, skip, columns - skip, 0, 0, rows);
+    }
+
+    /**
+     * A session's logits must not depend on which sessions share its decode pass (batched greedy output equals the
+     * output alone): F32 rows of a batch equal the same rows multiplied alone, bit for bit, on both matrix-vector paths
+     * (weights read in place when the length is whole vectors, copied otherwise) and every row group (8, 4, 1).
+     */
+    @ParameterizedTest(name = "batch {0}, rows {1}, columns {2}")
+    @CsvSource({"13, 7, 64", "13, 7, 61", "16, 5, 40", "5, 4, 24"})
+    void f32RowsOfABatchEqualTheRowsAloneBitForBit(int batch, int rows, int columns) {
+        SplittableRandom rnd = new SplittableRandom(batch * 131L + columns);
+        AbstractTensor a = tensor(DType.F32, batch, columns, rnd);
+        AbstractTensor b = tensor(DType.F32, rows, columns, rnd);
+        try (FloatBufferTensor together = new FloatBufferTensor(batch, rows);
+                FloatBufferTensor alone = new FloatBufferTensor(1, rows)) {
+            CpuMatrixProducts.INSTANCE.product(together, a, b, 0, 0, columns, 0, 0, rows);
+            for (int i = 0; i < batch; i++) {
+                try (FloatBufferTensor row = new FloatBufferTensor(1, columns)) {
+                    for (int c = 0; c < columns; c++) row.set(a.get(i, c), 0, c);
+                    CpuMatrixProducts.INSTANCE.product(alone, row, b, 0, 0, columns, 0, 0, rows);
+                }
+                for (int j = 0; j < rows; j++) {
+                    assertEquals(
+                            Float.floatToIntBits(alone.get(0, j)),
+                            Float.floatToIntBits(together.get(i, j)),
+                            "row " + i + " column " + j);
+                }
+            }
+        }
     }
 
     private static void check(
