@@ -144,9 +144,13 @@ public final class DiJiangRuntime implements AutoCloseable {
         return scheduler.queuedRequests();
     }
 
-    /** Forward passes run so far and the session rows they advanced: rows / passes is the mean batch. */
-    public long[] passesAndRows() {
-        return scheduler.passesAndRows();
+    /**
+     * Forward passes run so far, the session rows they advanced (rows / passes is the mean batch) and the nanoseconds
+     * the passes took (over a wall time: the share of it the model was busy; the rest went to sampling, streaming and
+     * hand-offs between passes).
+     */
+    public long[] passCounters() {
+        return scheduler.passCounters();
     }
 
     /** Tokens prefilled so far by {@link #savePrefix} (work done after answers, off the clients' critical path). */

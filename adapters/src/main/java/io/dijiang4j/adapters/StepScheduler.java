@@ -42,6 +42,7 @@ final class StepScheduler implements AutoCloseable {
     private long lastPassNanos;
     private long passes;
     private long rows;
+    private long passNanos;
 
     StepScheduler(InferenceEngine engine, ReentrantLock engineLock, Scheduling settings) {
         this.engine = engine;
@@ -102,11 +103,14 @@ final class StepScheduler implements AutoCloseable {
         }
     }
 
-    /** Forward passes run so far and the session rows they advanced (their ratio is the mean batch). */
-    long[] passesAndRows() {
+    /**
+     * Forward passes run so far, the session rows they advanced (their ratio is the mean batch) and the nanoseconds
+     * they took (against the wall time: how much of it the passes kept the model busy).
+     */
+    long[] passCounters() {
         lock.lock();
         try {
-            return new long[] {passes, rows};
+            return new long[] {passes, rows, passNanos};
         } finally {
             lock.unlock();
         }
@@ -232,6 +236,7 @@ final class StepScheduler implements AutoCloseable {
             } finally {
                 lock.lock();
                 lastPassNanos = System.nanoTime() - start;
+                passNanos += lastPassNanos;
                 passRunning = false;
                 passes++;
                 rows += batch.size();

@@ -43,6 +43,8 @@ public final class BatchThroughputBench {
      * @param serializedCpu tokens per CPU-second of the whole process (every thread), serialized runtime
      * @param batchedCpu tokens per CPU-second of the whole process, batching runtime
      * @param meanBatch session rows per forward pass of the batching runtime
+     * @param passShare share of the batching runtime's wall time spent in forward passes (the rest: sampling,
+     *     streaming and hand-offs between passes)
      * @param stateBytes one session's attention state at the two depths of {@code stateDepths}
      */
     public record Row(
@@ -54,6 +56,7 @@ public final class BatchThroughputBench {
             double[] serializedCpu,
             double[] batchedCpu,
             double meanBatch,
+            double passShare,
             int[] stateDepths,
             long[] stateBytes) {
         public double serializedMedian() {
@@ -107,6 +110,8 @@ public final class BatchThroughputBench {
             List<double[]> batchCpu = new ArrayList<>();
             long[] rows = new long[options.clients().size()];
             long[] passes = new long[options.clients().size()];
+            long[] passNanos = new long[options.clients().size()];
+            double[] batchedSeconds = new double[options.clients().size()];
             for (int n = 0; n < options.clients().size(); n++) {
                 serial.add(new double[options.repeats()]);
                 batch.add(new double[options.repeats()]);
@@ -119,14 +124,16 @@ public final class BatchThroughputBench {
                     int clients = options.clients().get(n);
                     double tokens = clients * (double) options.newTokens();
                     Timing s = serialized(engine, prompts, clients, greedy);
-                    long[] before = runtime.passesAndRows();
+                    long[] before = runtime.passCounters();
                     Timing b = batched(runtime, prompts, clients, greedy);
-                    long[] after = runtime.passesAndRows();
+                    long[] after = runtime.passCounters();
                     serial.get(n)[r] = tokens / s.wallSeconds();
                     batch.get(n)[r] = tokens / b.wallSeconds();
                     serialCpu.get(n)[r] = tokens / s.cpuSeconds();
                     batchCpu.get(n)[r] = tokens / b.cpuSeconds();
                     passes[n] += after[0] - before[0];
+                    passNanos[n] += after[2] - before[2];
+                    batchedSeconds[n] += b.wallSeconds();
                     rows[n] += after[1] - before[1];
                     progress.printf(
                             Locale.ROOT,
@@ -152,6 +159,7 @@ public final class BatchThroughputBench {
                         serialCpu.get(n),
                         batchCpu.get(n),
                         passes[n] == 0 ? Double.NaN : rows[n] / (double) passes[n],
+                        passNanos[n] / 1e9 / batchedSeconds[n],
                         depths,
                         state));
             }

@@ -152,7 +152,7 @@ public final class BatchThroughputCommand implements Callable<Integer> {
         StringBuilder sb = new StringBuilder();
         sb.append(String.format(
                 Locale.ROOT,
-                "%-22s %-8s %7s %14s %14s %8s %10s %10s %22s%n",
+                "%-22s %-8s %7s %14s %14s %8s %10s %10s %9s %22s%n",
                 "model",
                 "mode",
                 "clients",
@@ -161,11 +161,12 @@ public final class BatchThroughputCommand implements Callable<Integer> {
                 "ratio",
                 "cpu ratio",
                 "rows/pass",
+                "in passes",
                 "state bytes (depths)"));
         for (BatchThroughputBench.Row r : rows) {
             sb.append(String.format(
                     Locale.ROOT,
-                    "%-22s %-8s %7d %14.1f %14.1f %7.2fx %9.2fx %10.2f %22s%n",
+                    "%-22s %-8s %7d %14.1f %14.1f %7.2fx %9.2fx %10.2f %8.0f%% %22s%n",
                     r.model(),
                     r.mode(),
                     r.clients(),
@@ -174,6 +175,7 @@ public final class BatchThroughputCommand implements Callable<Integer> {
                     r.speedup(),
                     r.cpuSpeedup(),
                     r.meanBatch(),
+                    100 * r.passShare(),
                     r.stateBytes()[0] + " / " + r.stateBytes()[1] + " (" + r.stateDepths()[0] + "/" + r.stateDepths()[1]
                             + ")"));
         }
@@ -196,6 +198,7 @@ public final class BatchThroughputCommand implements Callable<Integer> {
             m.put("serialized_tokens_per_cpu_s_repeats", r.serializedCpu());
             m.put("batched_tokens_per_cpu_s_repeats", r.batchedCpu());
             m.put("mean_rows_per_pass", Double.isNaN(r.meanBatch()) ? null : r.meanBatch());
+            m.put("share_of_wall_time_in_passes", r.passShare());
             m.put("state_depths", r.stateDepths());
             m.put("state_bytes", r.stateBytes());
             out.add(m);

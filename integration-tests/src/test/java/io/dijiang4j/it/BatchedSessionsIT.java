@@ -43,7 +43,7 @@ class BatchedSessionsIT {
             List<String> alone = new ArrayList<>();
             for (String prompt : PROMPTS)
                 alone.add(runtime.generate(prompt, GREEDY, TextSink.NONE).text());
-            long[] before = runtime.passesAndRows();
+            long[] before = runtime.passCounters();
             List<Generation> together = new ArrayList<>();
             for (int round = 0; round < 2; round++) {
                 for (String prompt : PROMPTS) together.add(runtime.submit(prompt, GREEDY, TextSink.NONE));
@@ -55,7 +55,7 @@ class BatchedSessionsIT {
                         together.get(i).result().get(60, TimeUnit.SECONDS).text(),
                         prompt);
             }
-            long[] after = runtime.passesAndRows();
+            long[] after = runtime.passCounters();
             long passes = after[0] - before[0];
             long rows = after[1] - before[1];
             // 12 requests of 32 tokens alone would take 12 x 33 passes and more

@@ -263,13 +263,13 @@ final class ServeBench implements AutoCloseable {
             }));
         }
         start.await();
-        long[] passesBefore = stack.runtime().passesAndRows();
+        long[] passesBefore = stack.runtime().passCounters();
         long savedBefore = stack.runtime().savedPrefixTokens();
         long t0 = System.nanoTime();
         List<Sample> all = new ArrayList<>();
         for (Future<List<Sample>> f : futures) all.addAll(f.get());
         double wall = (System.nanoTime() - t0) / 1e9;
-        long[] passesAfter = stack.runtime().passesAndRows();
+        long[] passesAfter = stack.runtime().passCounters();
         double rowsPerPass =
                 (passesAfter[1] - passesBefore[1]) / (double) Math.max(1, passesAfter[0] - passesBefore[0]);
         pool.shutdown();
