@@ -110,7 +110,7 @@ public final class CpuMatrixProducts implements MatrixProducts {
         if (b instanceof Q4ByteBufferTensor q4) {
             Q4MatrixVector.product(q4, bRow, bCol, k, rows, x, m, out);
         } else if (b instanceof FloatBufferTensor f && k % VectorOps.F.length() == 0) {
-            float[] lanes = s.row = grow(s.row, 8 * VectorOps.F.length());
+            float[] lanes = s.row = grow(s.row, 16 * VectorOps.F.length());
             F32MatrixVector.product(f, bRow, bCol, k, rows, x, m, out, lanes);
         } else {
             float[] w = s.weights = grow(s.weights, k);
