@@ -483,21 +483,23 @@ final class ServeBench implements AutoCloseable {
                 "rows/pass",
                 "saved/req"));
         for (Level l : levels) {
-            double base = levels.stream()
+            // "-" when the run has no 1-client level of this mode
+            String overOne = levels.stream()
                     .filter(b -> b.mode().equals(l.mode()) && b.clients() == 1)
-                    .mapToDouble(Level::aggregateTokensPerSecond)
                     .findFirst()
-                    .orElse(Double.NaN);
+                    .map(b -> String.format(
+                            Locale.ROOT, "%.2f", l.aggregateTokensPerSecond() / b.aggregateTokensPerSecond()))
+                    .orElse("-");
             s.append(String.format(
                     Locale.ROOT,
-                    "%-20s %7d %7d %8s %9.1f %6.2f %8s %10.1f %8s %9.0f %9.0f %9.1f %9.1f %8.0f%% %12d %10.0f %9.1f"
+                    "%-20s %7d %7d %8s %9.1f %6s %8s %10.1f %8s %9.0f %9.0f %9.1f %9.1f %8.0f%% %12d %10.0f %9.1f"
                             + " %9d%n",
                     l.mode(),
                     l.clients(),
                     l.historyTokens(),
                     l.requests() + (l.failed() > 0 ? "(" + l.failed() + "!)" : ""),
                     l.aggregateTokensPerSecond(),
-                    l.aggregateTokensPerSecond() / base,
+                    overOne,
                     overSerial(levels, l, Level::aggregateTokensPerSecond),
                     l.decodeTokensPerSecond(),
                     overSerial(levels, l, Level::decodeTokensPerSecond),
