@@ -78,6 +78,10 @@ class OnlineCentroidMemoryTest {
                     caches[(i + 1) % 3],
                     ExactCachePolicy.values()[(i / 3) % 2]));
         }
+        // the synthetic small shape's layer: 8 / 4 heads of 64, 4 + 124 exact tokens (or 4 + 100 and a cache of 24),
+        // 64 clusters
+        cases.add(new Case(8, 4, 64, 64, 300, 4, 124, 0, ExactCachePolicy.HEAVY_HITTER));
+        cases.add(new Case(8, 4, 64, 64, 260, 4, 100, 24, ExactCachePolicy.HEAVY_HITTER));
         return cases.stream().map(Arguments::of);
     }
 
