@@ -156,6 +156,44 @@ class OnlineCentroidMemoryTest {
         return out;
     }
 
+    /**
+     * Keys of a few integer values, so that many merge costs tie exactly: every merge is checked (under -ea, which
+     * surefire sets) against a scan of the whole cost table, OnlineCentroidMemory's assertion: the cheapest partner
+     * kept per row must pick the first cheapest pair as the scan does. (The naive twin sums the distances in another
+     * order, so on exact ties it may pick another pair: the comparison with it uses keys without ties.)
+     */
+    @Test
+    void tiedMergeCostsPickTheFirstCheapestPairAsAFullScanDoes() {
+        boolean checked = false;
+        assert checked = true;
+        assertTrue(checked, "this test needs assertions enabled (-ea)");
+        for (int[] cfg :
+                new int[][] {{4, 2, 8, 7, 2, 5}, {2, 1, 4, 16, 0, 3}, {6, 3, 12, 33, 4, 8}, {2, 2, 3, 64, 1, 1}}) {
+            AttentionShape shape = new AttentionShape(cfg[0], cfg[1], cfg[2]);
+            AttentionSpec spec = AttentionSpec.hybrid(new OnlineCentroidMap(cfg[2], cfg[3]), cfg[2], cfg[4], cfg[5])
+                    .withMemoryGain(gains(cfg[0], cfg[3]));
+            SplittableRandom random = new SplittableRandom(cfg[3]);
+            int n = 300, qw = shape.queryWidth(), kw = shape.kvWidth();
+            float[] q = random(random, n * qw, 1), k = new float[n * kw], v = random(random, n * kw, 1);
+            for (int i = 0; i < k.length; i++) k[i] = random.nextInt(3) - 1; // -1, 0 or 1
+            AttentionKernel kernel = provider.create(shape, spec);
+            CpuState state = (CpuState) kernel.newState();
+            float[] decode = new float[n * qw];
+            for (int t = 0; t < n; t++) forward(kernel, state, q, k, v, decode, t, 1, shape);
+            // and a restored copy continues as the original (its row minima rebuilt from the sums)
+            CpuState restored = (CpuState) kernel.restore(state.toBytes());
+            float[] a = new float[qw], b = new float[qw];
+            for (int t = 0; t < 40; t++) {
+                float[] qt = random(random, qw, 1), kt = new float[kw], vt = random(random, kw, 1);
+                for (int i = 0; i < kw; i++) kt[i] = random.nextInt(3) - 1;
+                kernel.forward(state, qt, kt, vt, a, 1);
+                kernel.forward(restored, qt, kt, vt, b, 1);
+                assertArrayEquals(a, b, "restored state, token " + t);
+            }
+            assertArrayEquals(state.toBytes(), restored.toBytes());
+        }
+    }
+
     /** A layer like stories260K's (8 heads / 4 KV of 8), 64 clusters, 4 sinks + window 36. */
     private static AttentionSpec storiesSpec() {
         return AttentionSpec.hybrid(new OnlineCentroidMap(8, 64), 8, 4, 36);

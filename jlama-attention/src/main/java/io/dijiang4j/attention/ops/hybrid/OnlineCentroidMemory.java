@@ -20,7 +20,9 @@ import java.util.Arrays;
  * (1,2), ...) is merged into slot a and the last cluster moves into slot b. {@link NaiveHybridAttention} states the same from the definition (clusters as sets of positions).
  *
  * <p>Centroids and pairwise distances are derived from the sums (scratch, not serialized) and rebuilt after a restore or a
- * copy, so a restored state continues bit for bit. A fold costs O(L d) plus an O(L^2) scan of the cost table.
+ * copy, so a restored state continues bit for bit. A fold costs O(L d) for the new costs plus a scan of each slot's
+ * cheapest partner (O(L)), and recomputes only the rows a merge changed (the merged and moved slots, and those whose
+ * cheapest partner they were): a few rows of O(L) where the full table scan was O(L^2).
  */
 public final class OnlineCentroidMemory implements EvictedMemory {
     private final int capacity;
@@ -35,6 +37,10 @@ public final class OnlineCentroidMemory implements EvictedMemory {
     private final float[] queryCentroids; // [L + 1][d], tau c_l in float: a query's scores are one SIMD dot each
     private final double[] logCounts; // [L + 1]
     private final double[] costs; // [L + 1][L + 1], merge cost of every pair, both triangles
+    // per slot a, the cheapest pair (a, b) with b > a: its cost (+infinity if none) and b (-1 if none, ties to the
+    // smallest b), so that finding the cheapest pair scans L rows instead of L^2 / 2 pairs
+    private final double[] rowMin; // [L + 1]
+    private final int[] rowArg; // [L + 1]
     private boolean derivedValid = true;
     // query scratch
     private final double[] logits; // [L]
@@ -52,6 +58,8 @@ public final class OnlineCentroidMemory implements EvictedMemory {
         queryCentroids = new float[slots * d];
         logCounts = new double[slots];
         costs = new double[slots * slots];
+        rowMin = new double[slots];
+        rowArg = new int[slots];
         logits = new double[clusters];
     }
 
@@ -79,22 +87,28 @@ public final class OnlineCentroidMemory implements EvictedMemory {
             valueSums[s * d + i] = v[vOff + i];
         }
         refreshSlot(s);
+        // the new slot is the last: each earlier row gains one entry, the new row has none
+        for (int a = 0; a < s; a++) offerRowMin(a, s);
+        rowMin[s] = Double.POSITIVE_INFINITY;
+        rowArg[s] = -1;
         if (count > capacity) mergeCheapestPair();
     }
 
+    /**
+     * Merges the cheapest pair: the first (a, b), a < b, in the order (0,1), (0,2), ..., (1,2), ... among those of
+     * least cost (a strict minimum per row, then over the rows: the pair a scan of the whole table would find).
+     */
     private void mergeCheapestPair() {
-        int slots = capacity + 1, bestA = 0, bestB = 1;
+        int bestA = 0, bestB = 1;
         double best = Double.POSITIVE_INFINITY;
         for (int a = 0; a < count; a++) {
-            for (int b = a + 1; b < count; b++) {
-                double c = costs[a * slots + b];
-                if (c < best) {
-                    best = c;
-                    bestA = a;
-                    bestB = b;
-                }
+            if (rowMin[a] < best) {
+                best = rowMin[a];
+                bestA = a;
+                bestB = rowArg[a];
             }
         }
+        assert isFirstCheapestPair(bestA, bestB) : "row minima disagree with the cost table";
         counts[bestA] += counts[bestB];
         for (int i = 0; i < d; i++) {
             keySums[bestA * d + i] += keySums[bestB * d + i];
@@ -106,6 +120,58 @@ public final class OnlineCentroidMemory implements EvictedMemory {
         Arrays.fill(keySums, last * d, (last + 1) * d, 0);
         Arrays.fill(valueSums, last * d, (last + 1) * d, 0);
         refreshSlot(bestA);
+        // rows whose cheapest partner changed or left (the merged slot, the slot the last cluster moved into, the
+        // last slot), the merged and moved slots' own rows, and every row's entries in those two columns
+        for (int a = 0; a < count; a++) {
+            int arg = rowArg[a];
+            if (a == bestA || a == bestB || arg == bestA || arg == bestB || arg == last) {
+                refreshRowMin(a);
+            } else {
+                offerRowMin(a, bestA);
+                if (bestB < count) offerRowMin(a, bestB);
+            }
+        }
+    }
+
+    /** Whether (a, b) is the pair a scan of the whole cost table picks (checked under -ea: the tests). */
+    private boolean isFirstCheapestPair(int a, int b) {
+        int slots = capacity + 1, scanA = 0, scanB = 1;
+        double best = Double.POSITIVE_INFINITY;
+        for (int i = 0; i < count; i++) {
+            for (int j = i + 1; j < count; j++) {
+                if (costs[i * slots + j] < best) {
+                    best = costs[i * slots + j];
+                    scanA = i;
+                    scanB = j;
+                }
+            }
+        }
+        return scanA == a && scanB == b;
+    }
+
+    /** Row a's cheapest partner b > a, from the cost table. */
+    private void refreshRowMin(int a) {
+        int slots = capacity + 1, arg = -1;
+        double min = Double.POSITIVE_INFINITY;
+        for (int b = a + 1; b < count; b++) {
+            double c = costs[a * slots + b];
+            if (c < min) {
+                min = c;
+                arg = b;
+            }
+        }
+        rowMin[a] = min;
+        rowArg[a] = arg;
+    }
+
+    /** Row a's cheapest partner after entry (a, b) changed to a cost no other entry of the row depends on. */
+    private void offerRowMin(int a, int b) {
+        if (b <= a) return;
+        double c = costs[a * (capacity + 1) + b];
+        if (c < rowMin[a] || (c == rowMin[a] && rowArg[a] >= 0 && b < rowArg[a])) {
+            rowMin[a] = c;
+            rowArg[a] = b;
+        }
     }
 
     /** Moves cluster {@code from} into slot {@code to}, with its derived centroid and costs. */
@@ -161,6 +227,7 @@ public final class OnlineCentroidMemory implements EvictedMemory {
         for (int a = 0; a < count; a++) {
             for (int b = 0; b < count; b++) costs[a * slots + b] = a == b ? 0 : mergeCost(a, b);
         }
+        for (int a = 0; a < count; a++) refreshRowMin(a);
     }
 
     @Override
