@@ -10,11 +10,10 @@ import jdk.incubator.vector.VectorSpecies;
  * The decode product of F32 weights: a few activation rows (the sessions of a batched pass) times a chunk of weight
  * rows, each weight vector read where it lies in the tensor's memory, once for every activation row: pairs of weight
  * rows by eight, four and one activation rows (sixteen, eight or two FMA chains in flight; a dot product's single
- * chain waits on the FMA latency). Reading in place
- * lets the hardware stream the weights while the FMAs run: 32000 x 512 weights, one thread, one row: 4.2-4.5 ms
- * against 4.6-5.9 ms copying each row into L1 scratch first. Each (weight row, activation row) pair is summed exactly
- * as {@link VectorOps#dot} sums it (one accumulator, lanes in order), so a session's results do not depend on which
- * sessions share its pass.
+ * chain waits on the FMA latency). Reading in place lets the hardware stream the weights while the FMAs run: 32000 x
+ * 512 weights, one thread, one row: 4.2-4.5 ms against 4.6-5.9 ms copying each row into L1 scratch first. Each
+ * (weight row, activation row) pair is summed exactly as {@link VectorOps#dot} sums it (one accumulator, lanes in
+ * order), so a session's results do not depend on which sessions share its pass.
  */
 final class F32MatrixVector {
     private static final VectorSpecies<Float> F = VectorOps.F;

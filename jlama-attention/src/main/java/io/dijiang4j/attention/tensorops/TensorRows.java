@@ -43,12 +43,16 @@ public final class TensorRows {
     }
 
     /**
-     * One bulk copy from the tensor's memory (GEMM tiles, odd-length rows): Jlama's {@code getVector} per eight
-     * floats, with its varargs index and offset lookup, took 45% of a batched F32 decode profile.
+     * Eight floats at a time through Jlama's {@code getVector} (GEMM tiles, odd-length rows): C2 compiles it to plain
+     * vector loads here; a bulk copy through a {@code FloatBuffer} view made per row was 3x slower (F32 tiles of 2048 x
+     * 576, 895 against 282 us, medians of 41: the views cost more than the copy).
      */
     private static void readF32(FloatBufferTensor t, int row, int col, int n, float[] dst, int off) {
-        int at = t.getMemorySegmentOffset(t.getOffset(row, col)) / Float.BYTES;
-        t.getMemorySegment().asByteBuffer().order(LE).asFloatBuffer().get(at, dst, off, n);
+        int k = 0;
+        for (int bound = F8.loopBound(n); k < bound; k += F8.length()) {
+            t.getVector(F8, row, col + k).intoArray(dst, off + k);
+        }
+        for (; k < n; k++) dst[off + k] = t.get(row, col + k);
     }
 
     /**
