@@ -111,7 +111,7 @@ public final class ServeBenchCommand implements Callable<Integer> {
             System.err.printf(Locale.ROOT, "bench-serve: writing a synthetic %s model ...%n", s.name());
             DType type = SyntheticModels.dtype(dtype);
             SyntheticModels.write(s, dir, type, seed);
-            name = "synthetic " + s.name() + (type == DType.F32 ? "" : " " + type);
+            name = "synthetic " + s.name() + " " + type;
         } else {
             dir = model != null
                     ? model
