@@ -9,6 +9,7 @@ import com.github.tjake.jlama.tensor.BFloat16BufferTensor;
 import com.github.tjake.jlama.tensor.FloatBufferTensor;
 import com.github.tjake.jlama.tensor.Q4ByteBufferTensor;
 import com.github.tjake.jlama.tensor.Q8ByteBufferTensor;
+import io.dijiang4j.attention.simd.VectorOps;
 import java.util.SplittableRandom;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.CsvSource;
@@ -28,7 +29,10 @@ class CpuMatrixProductsTest {
         "F32, F32, 5, 131, 300",
         "F32, F32, 70, 67, 263",
         "F32, F32, 13, 1, 1",
-        // weight-row pairs by four activation rows, with remainders on both sides and several scratch blocks
+        // F32MatrixVector (lengths a whole number of vectors): pairs of weight rows by 8 / 4 / 1 activation rows, odd
+        // weight rows; 67 columns: the offset check below runs it on 64 columns from column 3
+        "F32, F32, 8, 9, 64",
+        "F32, F32, 5, 9, 67",
         "F32, F32, 8, 9, 61",
         "F32, F32, 4, 2, 8",
         "F32, F32, 9, 15, 600",
@@ -110,11 +114,19 @@ class CpuMatrixProductsTest {
                     for (int c = 0; c < columns; c++) row.set(a.get(i, c), 0, c);
                     CpuMatrixProducts.INSTANCE.product(alone, row, b, 0, 0, columns, 0, 0, rows);
                 }
+                float[] x = new float[columns], w = new float[columns];
+                for (int c = 0; c < columns; c++) x[c] = a.get(i, c);
                 for (int j = 0; j < rows; j++) {
                     assertEquals(
                             Float.floatToIntBits(alone.get(0, j)),
                             Float.floatToIntBits(together.get(i, j)),
                             "row " + i + " column " + j);
+                    // and summed as VectorOps.dot sums it (what a session's decode would get from a one-row path)
+                    for (int c = 0; c < columns; c++) w[c] = b.get(j, c);
+                    assertEquals(
+                            Float.floatToIntBits(VectorOps.dot(w, 0, x, 0, columns)),
+                            Float.floatToIntBits(alone.get(0, j)),
+                            "row " + i + " column " + j + " against VectorOps.dot");
                 }
             }
         }
