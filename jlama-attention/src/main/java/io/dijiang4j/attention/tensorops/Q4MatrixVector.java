@@ -1,8 +1,10 @@
 package io.dijiang4j.attention.tensorops;
 
 import static jdk.incubator.vector.VectorOperators.ADD;
+import static jdk.incubator.vector.VectorOperators.BITWISE_BLEND;
 import static jdk.incubator.vector.VectorOperators.I2F;
 import static jdk.incubator.vector.VectorOperators.LSHR;
+import static jdk.incubator.vector.VectorOperators.ROR;
 
 import com.github.tjake.jlama.tensor.FloatBufferTensor;
 import com.github.tjake.jlama.tensor.Q4ByteBufferTensor;
@@ -24,14 +26,16 @@ import jdk.incubator.vector.VectorSpecies;
  * third of the work of widening bytes eight at a time. The activations are permuted once per call into the order of
  * those nibbles ({@link #permute}), so the weights need no shuffle. The offset leaves the per-weight work: sum over c
  * of x_c s (q_c - 8) = sum over blocks of s (sum of x_c q_c - 8 sum of x_c), and the activations' block sums are
- * computed once per call ({@code offsets}), so a row of one to four activation rows costs per eight weights the
- * shift, mask and conversion plus one FMA per activation row, and one FMA per row for the scales of two blocks. Eight
- * activation rows instead scale the decoded weights once, {@code w = q s - 8 s}, and then cost one FMA per row. A
+ * computed once per call ({@code offsets}), so a row of two or four activation rows costs per eight weights the
+ * shift, mask and conversion plus one FMA per activation row, and one FMA per row for the scales of two blocks. One
+ * activation row (a single session's decode) skips the conversion: {@link #rowPair} reads each nibble as the float
+ * 1 + q / 16. Eight activation rows instead scale the decoded weights once, {@code w = q s - 8 s}, and then cost one
+ * FMA per row. A
  * chunk whose columns are an odd number of blocks is padded with one block of zero scale and zero activations.
  *
  * <p>Activation rows go in groups of 8, 4, 2 and 1, each group size its own kernel with no branch on the number of
  * rows (C2 compiles a branch that warm-up never took as a trap, and a kernel recompiled after one ran 6x slower), and
- * each kernel calls nothing but the Vector API (see the note above {@link #rows1}). The groups of 1, 2 and 4 read the
+ * each kernel calls nothing but the Vector API (see the note above {@link #rowPair}). The groups of 1, 2 and 4 read the
  * packed weights where they lie in the tensor's memory, one 32-byte read per 64 weights (against copying the rows
  * into an array first: 7-14% faster for one row, 1408 x 512 and 8192 x 1024, one thread, load 9); the group of 8
  * reads them from an array copy (10% faster there, same run), and the block scales are always copied, several rows
@@ -64,6 +68,8 @@ final class Q4MatrixVector {
     private float[] xp = new float[0];
     /** -8 times the sum over the eight nibbles of each lane's activations: the offset's share, per group and lane. */
     private float[] offsets = new float[0];
+    /** The same share for weights decoded as 1 + q / 16 ({@link #rowPair}): -1.5 times the lane's sum. */
+    private float[] unitOffsets = new float[0];
 
     private Q4MatrixVector() {}
 
@@ -82,13 +88,17 @@ final class Q4MatrixVector {
         if (packed.length < copyRows * rowBytes) packed = new byte[copyRows * rowBytes];
         if (scales.length < copyRows * rowScales) scales = new float[copyRows * rowScales];
         if (xp.length < m * padded) xp = new float[m * padded];
-        if (offsets.length < m * padded / 8) offsets = new float[m * padded / 8];
+        if (offsets.length < m * padded / 8) {
+            offsets = new float[m * padded / 8];
+            unitOffsets = new float[m * padded / 8];
+        }
         for (int i = 0; i < m; i++) permute(x, i * n, n, xp, i * padded);
         // the offset's share of each group and lane: -8 times the lane's eight activations
         for (int i = 0, groups = m * padded / GROUP; i < groups; i++) {
             FloatVector sum = FloatVector.fromArray(F8, xp, i * GROUP);
             for (int e = 1; e < 8; e++) sum = sum.add(FloatVector.fromArray(F8, xp, i * GROUP + 8 * e));
             sum.mul(-8f).intoArray(offsets, 8 * i);
+            sum.mul(-1.5f).intoArray(unitOffsets, 8 * i);
         }
         // the scale of the padding block is zero, so that its weights are zero whatever its bytes
         if (padded != n) for (int r = 0; r < copyRows; r++) scales[r * rowScales + rowScales - 1] = 0f;
@@ -124,7 +134,11 @@ final class Q4MatrixVector {
                 i += 2;
             }
             if (m - i >= 1) {
-                for (int r = 0; r < nr; r++) rows1(weights, at + r * stride, padded, r, i, rows, j0 + r, out);
+                for (int r = 0; r < nr; r += 2) {
+                    // an odd last weight row is paired with itself, its result written once
+                    int r2 = r + 1 < nr ? r + 1 : r;
+                    rowPair(weights, at + r * stride, at + r2 * stride, padded, r, r2, i, rows, j0, out);
+                }
             }
         }
     }
@@ -158,30 +172,64 @@ final class Q4MatrixVector {
     // caller near C2's node budget then cannot leave a helper of its own uninlined, which boxed every vector (3 rows
     // after warm-up on 1 and 2: 13x slower).
 
-    /** One activation row: sum over e of x_e q_e, started from the offset's share, then times the scales. */
-    private void rows1(Q4ByteBufferTensor q4, long at, int padded, int r, int i, int rows, int j, float[] out) {
+    /** The float 1.0: nibble q put into the top four bits of its mantissa reads as 1 + q / 16. */
+    private static final IntVector ONE = IntVector.broadcast(I32, 0x3F800000);
+    /** The mantissa's top four bits. */
+    private static final IntVector MANTISSA_TOP = IntVector.broadcast(I32, 0xF << 19);
+
+    /**
+     * One activation row by two weight rows (decode of one session). Each nibble is decoded without a conversion: a
+     * rotation puts nibble e at the mantissa's top bits and one bit blend sets the exponent of 1.0, giving w = 1 + q /
+     * 16, so s (q - 8) = 16 s (w - 1.5): the sum over e of x_e w_e starts from -1.5 times the lane's activations
+     * ({@code unitOffsets}) and is scaled by 16 s at the end. Two weight rows share each activation read and give
+     * four independent FMA chains. Against {@link #rows2}'s decode applied to one row (shift, mask, conversion; two
+     * chains), one thread, medians of 150: 1408 x 512 weights 9.3-10.3 -> 11.4-14.0 G weights/s, 2816 x 1024
+     * 9.8-10.7 -> 13.6-14.2. The loop over e stays a loop in the source: unrolled by hand, C1 gave up on the method
+     * ("out of virtual registers") and in 4 of 5 runs it never reached C2, 150x slower.
+     */
+    private void rowPair(
+            Q4ByteBufferTensor q4, long at, long at2, int padded, int r, int r2, int i, int rows, int j0, float[] out) {
         float[] x = xp, sc = scales;
-        int x0 = i * padded, o0 = i * padded / 8, s0 = r * padded / BLOCK;
-        FloatVector acc = FloatVector.zero(F8);
+        int x0 = i * padded, o0 = i * padded / 8, s0 = r * padded / BLOCK, s1 = r2 * padded / BLOCK;
+        FloatVector acc = FloatVector.zero(F8), acc2 = acc;
         for (int g = 0, c = 0; c < padded; g++, c += GROUP) {
             IntVector v =
                     IntVector.fromMemorySegment(I32, q4.getMemorySegment(), at + g * BLOCK, ByteOrder.LITTLE_ENDIAN);
-            int k = x0 + c;
-            FloatVector t0 = FloatVector.fromArray(F8, offsets, o0 + 8 * g), t1 = FloatVector.zero(F8);
+            IntVector w =
+                    IntVector.fromMemorySegment(I32, q4.getMemorySegment(), at2 + g * BLOCK, ByteOrder.LITTLE_ENDIAN);
+            FloatVector t0 = FloatVector.fromArray(F8, unitOffsets, o0 + 8 * g), u0 = t0;
+            FloatVector t1 = FloatVector.zero(F8), u1 = t1;
             for (int e = 0; e < 8; e += 2) {
-                FloatVector q0 = (FloatVector) v.lanewise(LSHR, 4 * e).and(0xF).convert(I2F, 0);
-                FloatVector q1 =
-                        (FloatVector) v.lanewise(LSHR, 4 * e + 4).and(0xF).convert(I2F, 0);
-                t0 = FloatVector.fromArray(F8, x, k + 8 * e).fma(q0, t0);
-                t1 = FloatVector.fromArray(F8, x, k + 8 * e + 8).fma(q1, t1);
+                // nibble e sits at bits 4e..4e+3: rotating right by 4e + 13 (mod 32) brings it to bits 19..22
+                FloatVector xe = FloatVector.fromArray(F8, x, x0 + c + 8 * e);
+                t0 = xe.fma(
+                        ONE.lanewise(BITWISE_BLEND, v.lanewise(ROR, 4 * e + 13), MANTISSA_TOP)
+                                .reinterpretAsFloats(),
+                        t0);
+                u0 = xe.fma(
+                        ONE.lanewise(BITWISE_BLEND, w.lanewise(ROR, 4 * e + 13), MANTISSA_TOP)
+                                .reinterpretAsFloats(),
+                        u0);
+                FloatVector xf = FloatVector.fromArray(F8, x, x0 + c + 8 * e + 8);
+                t1 = xf.fma(
+                        ONE.lanewise(BITWISE_BLEND, v.lanewise(ROR, 4 * e + 17), MANTISSA_TOP)
+                                .reinterpretAsFloats(),
+                        t1);
+                u1 = xf.fma(
+                        ONE.lanewise(BITWISE_BLEND, w.lanewise(ROR, 4 * e + 17), MANTISSA_TOP)
+                                .reinterpretAsFloats(),
+                        u1);
             }
             FloatVector s = FloatVector.broadcast(F8, sc[s0 + 2 * g]).blend(sc[s0 + 2 * g + 1], SECOND_BLOCK);
+            FloatVector s2 = FloatVector.broadcast(F8, sc[s1 + 2 * g]).blend(sc[s1 + 2 * g + 1], SECOND_BLOCK);
             acc = t0.add(t1).fma(s, acc);
+            acc2 = u0.add(u1).fma(s2, acc2);
         }
-        out[i * rows + j] = acc.reduceLanes(ADD);
+        out[i * rows + j0 + r] = 16f * acc.reduceLanes(ADD);
+        if (r2 != r) out[i * rows + j0 + r2] = 16f * acc2.reduceLanes(ADD);
     }
 
-    /** Two activation rows, as {@link #rows1}. */
+    /** Two activation rows: sum over e of x_e q_e, started from the offset's share, then times the scales. */
     private void rows2(Q4ByteBufferTensor q4, long at, int padded, int r, int i, int rows, int j, float[] out) {
         float[] x = xp, sc = scales;
         int x0 = i * padded, x1 = x0 + padded, o0 = i * padded / 8, o1 = o0 + padded / 8;
@@ -206,7 +254,7 @@ final class Q4MatrixVector {
         out[(i + 1) * rows + j] = acc1.reduceLanes(ADD);
     }
 
-    /** Four activation rows, as {@link #rows1}. */
+    /** Four activation rows, as {@link #rows2}. */
     private void rows4(Q4ByteBufferTensor q4, long at, int padded, int r, int i, int rows, int j, float[] out) {
         float[] x = xp, sc = scales;
         int x0 = i * padded, x1 = x0 + padded, x2 = x1 + padded, x3 = x2 + padded;
