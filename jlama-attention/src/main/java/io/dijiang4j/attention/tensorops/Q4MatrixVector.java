@@ -183,7 +183,7 @@ final class Q4MatrixVector {
      * 16, so s (q - 8) = 16 s (w - 1.5): the sum over e of x_e w_e starts from -1.5 times the lane's activations
      * ({@code unitOffsets}) and is scaled by 16 s at the end. Two weight rows share each activation read and give
      * four independent FMA chains. Against {@link #rows2}'s decode applied to one row (shift, mask, conversion; two
-     * chains), one thread, medians of 150: 1408 x 512 weights 9.3-10.3 -> 11.4-14.0 G weights/s, 2816 x 1024
+     * chains), one thread, medians of 150: 1408 x 512 weights 7.8-10.3 -> 9.5-14.0 G weights/s, 2816 x 1024
      * 9.8-10.7 -> 13.6-14.2. The loop over e stays a loop in the source: unrolled by hand, C1 gave up on the method
      * ("out of virtual registers") and in 4 of 5 runs it never reached C2, 150x slower.
      */
