@@ -93,12 +93,14 @@ final class Q4MatrixVector {
             unitOffsets = new float[m * padded / 8];
         }
         for (int i = 0; i < m; i++) permute(x, i * n, n, xp, i * padded);
-        // the offset's share of each group and lane: -8 times the lane's eight activations
-        for (int i = 0, groups = m * padded / GROUP; i < groups; i++) {
+        // the offset's share of each group and lane: -8 times the lane's eight activations for the groups of 4 and 2
+        // rows (there when m % 8 >= 2), -1.5 times for the single row of rowPair (there when m is odd)
+        boolean eightShare = m % 8 >= 2, unitShare = m % 2 == 1;
+        for (int i = 0, groups = eightShare || unitShare ? m * padded / GROUP : 0; i < groups; i++) {
             FloatVector sum = FloatVector.fromArray(F8, xp, i * GROUP);
             for (int e = 1; e < 8; e++) sum = sum.add(FloatVector.fromArray(F8, xp, i * GROUP + 8 * e));
-            sum.mul(-8f).intoArray(offsets, 8 * i);
-            sum.mul(-1.5f).intoArray(unitOffsets, 8 * i);
+            if (eightShare) sum.mul(-8f).intoArray(offsets, 8 * i);
+            if (unitShare) sum.mul(-1.5f).intoArray(unitOffsets, 8 * i);
         }
         // the scale of the padding block is zero, so that its weights are zero whatever its bytes
         if (padded != n) for (int r = 0; r < copyRows; r++) scales[r * rowScales + rowScales - 1] = 0f;
