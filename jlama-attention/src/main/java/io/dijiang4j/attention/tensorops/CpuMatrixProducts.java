@@ -103,15 +103,18 @@ public final class CpuMatrixProducts implements MatrixProducts {
             int bRow,
             int rows) {
         int m = a.shape().first();
-        float[] x = s.x = grow(s.x, m * k);
+        boolean f32InPlace = b instanceof FloatBufferTensor && k % VectorOps.F.length() == 0;
+        int padded = f32InPlace ? F32MatrixVector.paddedRows(m) : m;
+        float[] x = s.x = grow(s.x, padded * k);
         for (int i = 0; i < m; i++) TensorRows.read(a, i, aCol, k, x, i * k);
+        for (int i = m; i < padded; i++) System.arraycopy(x, (m - 1) * k, x, i * k, k);
         // the results of each activation row, written to the result tensor in one copy per row at the end
-        float[] out = s.out = grow(s.out, m * rows);
+        float[] out = s.out = grow(s.out, padded * rows);
         if (b instanceof Q4ByteBufferTensor q4) {
             Q4MatrixVector.product(q4, bRow, bCol, k, rows, x, m, out);
-        } else if (b instanceof FloatBufferTensor f && k % VectorOps.F.length() == 0) {
+        } else if (f32InPlace) {
             float[] lanes = s.row = grow(s.row, 16 * VectorOps.F.length());
-            F32MatrixVector.product(f, bRow, bCol, k, rows, x, m, out, lanes);
+            F32MatrixVector.product((FloatBufferTensor) b, bRow, bCol, k, rows, x, padded, out, lanes);
         } else {
             float[] w = s.weights = grow(s.weights, k);
             for (int j = 0; j < rows; j++) {
