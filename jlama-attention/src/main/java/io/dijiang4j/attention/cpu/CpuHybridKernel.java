@@ -13,6 +13,7 @@ import io.dijiang4j.attention.ops.hybrid.ExactTokens;
 import io.dijiang4j.attention.ops.hybrid.FusedRecurrentHybridAttention;
 import io.dijiang4j.attention.ops.hybrid.OnlineCentroidMemory;
 import io.dijiang4j.attention.ops.linear.KernelMemory;
+import io.dijiang4j.attention.tensorops.ProductThreads;
 
 /**
  * The hybrid layer of docs/MATH.md §4 on the CPU (the math: {@link io.dijiang4j.attention.ops.hybrid}; its definition, exact cache
@@ -121,10 +122,11 @@ public final class CpuHybridKernel implements AttentionKernel {
         EvictedMemory mem = s.evicted(memory);
         ExactTokens exact = tokens.head(layout.kvHeadOf(memory));
         long evicted = n - spec.window();
-        if (evicted >= spec.sinks()) s.hybridStep.fold(mem, exact, evicted);
+        FusedRecurrentHybridAttention op = s.hybridSteps[layout.kvHeadOf(memory)];
+        if (evicted >= spec.sinks()) op.fold(mem, exact, evicted);
         int h0 = layout.firstQueryHead(memory);
         for (int h = h0; h < h0 + layout.queryHeadCount(); h++) {
-            s.hybridStep.attend(mem, exact, null, n, q, h * d, logGains[h], out);
+            op.attend(mem, exact, null, n, q, h * d, logGains[h], out);
         }
     }
 
@@ -192,11 +194,47 @@ public final class CpuHybridKernel implements AttentionKernel {
         }
     }
 
+    /**
+     * One token: the KV heads side by side on the product threads (each reads and writes its own memory, cache and
+     * scratch, and its own query heads' slices of out), then the token is stored. At decode the caller ran them in
+     * turn while the other cores waited for the next product (one KV head's fold and attend take about as long as a
+     * chunk of a decode product).
+     */
     private void sequentialToken(CpuState s, float[] q, float[] k, float[] v, float[] out) {
         Tokens tokens = s.tokens(k, v);
-        for (int kvh = 0; kvh < shape.numKvHeads(); kvh++) sequentialStep(s, tokens, kvh, q, out);
+        s.kvHeadSteps.run(this, tokens, q, out);
         storeTokens(s, k, v, 1);
         s.position++;
+    }
+
+    /** The reusable body of {@link #sequentialToken}'s region (held by the state: a decode step allocates nothing). */
+    static final class KvHeadSteps implements ProductThreads.Rows {
+        private final CpuState s;
+        private CpuHybridKernel kernel;
+        private Tokens tokens;
+        private float[] q;
+        private float[] out;
+
+        KvHeadSteps(CpuState s) {
+            this.s = s;
+        }
+
+        void run(CpuHybridKernel kernel, Tokens tokens, float[] q, float[] out) {
+            this.kernel = kernel;
+            this.tokens = tokens;
+            this.q = q;
+            this.out = out;
+            try {
+                ProductThreads.forIndependent(s.shape.numKvHeads(), this);
+            } finally {
+                this.q = this.out = null; // the caller's arrays are not kept past the call
+            }
+        }
+
+        @Override
+        public void run(int start, int length) {
+            for (int kvh = start; kvh < start + length; kvh++) kernel.sequentialStep(s, tokens, kvh, q, out);
+        }
     }
 
     /** Query n = s.position of the heads of one KV group (memory kvh: no decay, so one memory per KV head). */
@@ -207,7 +245,7 @@ public final class CpuHybridKernel implements AttentionKernel {
         ExactTokens exact = tokens.head(kvh);
         ExactCache cache = s.caches.length == 0 ? null : s.caches[kvh];
         boolean track = cache != null && heavyHitter;
-        FusedRecurrentHybridAttention op = s.hybridStep;
+        FusedRecurrentHybridAttention op = s.hybridSteps[kvh];
         long leaving = n - spec.window();
         if (leaving >= spec.sinks()) {
             if (cache != null) op.admit(mem, exact, cache, leaving, heavyHitter);

@@ -36,14 +36,16 @@ public final class CpuState implements AttentionState {
     final float[][] windowValues;
     private final FusedRecurrentLinearAttention[] steppers; // decode scratch per memory, made on first use
     private final FeatureMemory[] featureMemories; // the steppers bound to their memories, made with them
-    final FusedRecurrentHybridAttention hybridStep; // decode scratch (hybrid), shared by the memories in turn
-    final float[] windowLogits; // decode (hybrid): q . k of every ring slot
+    // decode scratch (hybrid), per KV head: the KV heads of one token run side by side (CpuHybridKernel)
+    final FusedRecurrentHybridAttention[] hybridSteps;
+    final float[][] windowLogits; // decode (hybrid), per KV head: q . k of every ring slot
     final ExactCache[] caches; // exact cache (hybrid, C > 0), per KV head
     final float[] queryRow; // prefill with a cache (token by token): one token's rows
     final float[] keyRowIn;
     final float[] valueRowIn;
     final float[] outRow;
     private Tokens tokens;
+    final CpuHybridKernel.KvHeadSteps kvHeadSteps = new CpuHybridKernel.KvHeadSteps(this);
 
     CpuState(AttentionShape shape, AttentionSpec spec, StateLayout layout) {
         this.shape = shape;
@@ -66,9 +68,11 @@ public final class CpuState implements AttentionState {
         steppers = new FusedRecurrentLinearAttention[memories.length];
         featureMemories = new FeatureMemory[memories.length];
         int cache = spec.exactCache(), cacheHeads = cache > 0 ? kvh : 0;
-        hybridStep =
-                hybrid ? new FusedRecurrentHybridAttention(d, spec.scale(), spec.sinks(), spec.window(), cache) : null;
-        windowLogits = new float[hybrid ? spec.window() : 0];
+        hybridSteps = new FusedRecurrentHybridAttention[hybrid ? kvh : 0];
+        for (int h = 0; h < hybridSteps.length; h++) {
+            hybridSteps[h] = new FusedRecurrentHybridAttention(d, spec.scale(), spec.sinks(), spec.window(), cache);
+        }
+        windowLogits = new float[hybrid ? kvh : 0][spec.window()];
         caches = new ExactCache[cacheHeads];
         for (int h = 0; h < cacheHeads; h++) caches[h] = new ExactCache(cache, d, spec.sinks(), spec.window());
         boolean tokenByToken = cache > 0;

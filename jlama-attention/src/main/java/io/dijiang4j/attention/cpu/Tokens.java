@@ -69,7 +69,7 @@ final class Tokens {
                 if (pos >= start || pos < sinks) {
                     l = scale * VectorOps.dot(q, qOff, rowKeys(pos, kvh), offset(pos, kvh), headDim);
                 } else {
-                    float[] all = s.windowLogits;
+                    float[] all = s.windowLogits[kvh];
                     if (!ringDone) {
                         float[] ring = s.windowKeys[kvh];
                         Arrays.fill(all, 0f);

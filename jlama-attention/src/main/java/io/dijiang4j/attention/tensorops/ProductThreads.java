@@ -55,7 +55,13 @@ public final class ProductThreads {
 
     private final Worker[] workers;
     private final ReentrantLock running = new ReentrantLock();
-    private volatile Region region;
+    /**
+     * Two regions used in turn (region e in slot e % 2), so that a call allocates nothing: a slot is rewritten two
+     * regions after its last use, once no late worker is inside it ({@link Region#open}).
+     */
+    private final Region[] slots = {new Region(), new Region()};
+    /** The number of the latest region (0: none yet); workers watch it. Written by the lock's holder only. */
+    private volatile long published;
 
     /** Threads of {@code threads} in all, the caller included ({@code threads - 1} workers). */
     ProductThreads(int threads) {
@@ -85,15 +91,21 @@ public final class ProductThreads {
         if (length <= 0) return;
         int chunk = ceilDiv(length, threads() * CHUNKS_PER_THREAD);
         int chunks = ceilDiv(length, chunk);
-        if (chunks == 1 || workers.length == 0 || Thread.currentThread() instanceof Worker || !running.tryLock()) {
+        if (chunks == 1
+                || workers.length == 0
+                || Thread.currentThread() instanceof Worker
+                || running.isHeldByCurrentThread() // inside a region of its own (the lock is reentrant)
+                || !running.tryLock()) {
             body.run(offset, length);
             return;
         }
         try {
-            Region r = new Region(body, offset, length, chunk, chunks, Thread.currentThread());
-            region = r;
+            long e = published + 1;
+            Region r = slots[(int) (e & 1)];
+            r.open(e, body, offset, length, chunk, chunks, Thread.currentThread());
+            published = e;
             for (Worker w : workers) if (w.parked) LockSupport.unpark(w);
-            r.work();
+            r.work(e);
             r.awaitDone();
             if (r.failure != null) rethrow(r.failure);
         } finally {
@@ -172,38 +184,61 @@ public final class ProductThreads {
         throw new IllegalStateException(t);
     }
 
-    /** One parallel region: immutable but for its counters, so a worker that wakes after it ended finds no chunk. */
+    /**
+     * One slot of parallel regions. Its fields are written by the caller that opens it, while it is closed to the
+     * workers, and read by a thread only from inside it: a worker enters ({@link #inside}), then checks that the slot
+     * still holds the region it was told about; the caller closes the slot, then waits for no one to be inside before
+     * rewriting it (both sides volatile: one of them sees the other), so a worker that wakes after its region ended
+     * finds a closed slot, another region, or no chunk left, never half-written fields.
+     */
     private static final class Region {
-        final Rows body;
-        final int offset, length, chunk, chunks;
-        final Thread caller;
-        final AtomicInteger next = new AtomicInteger();
-        final AtomicInteger done = new AtomicInteger();
+        private static final long CLOSED = -1;
+        private volatile long epoch = CLOSED;
+        private final AtomicInteger inside = new AtomicInteger();
+        private final AtomicInteger next = new AtomicInteger();
+        private final AtomicInteger done = new AtomicInteger();
+        private Rows body;
+        private int offset, length, chunk, chunks;
+        private Thread caller;
         volatile boolean callerParked;
         volatile Throwable failure;
 
-        Region(Rows body, int offset, int length, int chunk, int chunks, Thread caller) {
+        /** Makes this slot region {@code e} (by the lock's holder, before publishing e). */
+        void open(long e, Rows body, int offset, int length, int chunk, int chunks, Thread caller) {
+            epoch = CLOSED;
+            while (inside.get() != 0) Thread.onSpinWait(); // a late worker of region e - 2 leaves at once
             this.body = body;
             this.offset = offset;
             this.length = length;
             this.chunk = chunk;
             this.chunks = chunks;
             this.caller = caller;
+            next.set(0);
+            done.set(0);
+            callerParked = false;
+            failure = null;
+            epoch = e;
         }
 
-        /** Takes chunks until none is left. */
-        void work() {
-            for (int i; (i = next.getAndIncrement()) < chunks; ) {
-                try {
-                    if (failure == null) {
-                        int start = i * chunk;
-                        body.run(offset + start, Math.min(chunk, length - start));
+        /** Takes chunks of region e until none is left (none if this slot no longer holds e). */
+        void work(long e) {
+            inside.incrementAndGet();
+            try {
+                if (epoch != e) return;
+                for (int i; (i = next.getAndIncrement()) < chunks; ) {
+                    try {
+                        if (failure == null) {
+                            int start = i * chunk;
+                            body.run(offset + start, Math.min(chunk, length - start));
+                        }
+                    } catch (Throwable t) {
+                        failure = t;
+                    } finally {
+                        if (done.incrementAndGet() == chunks && callerParked) LockSupport.unpark(caller);
                     }
-                } catch (Throwable t) {
-                    failure = t;
-                } finally {
-                    if (done.incrementAndGet() == chunks && callerParked) LockSupport.unpark(caller);
                 }
+            } finally {
+                inside.decrementAndGet();
             }
         }
 
@@ -232,19 +267,19 @@ public final class ProductThreads {
 
         @Override
         public void run() {
-            Region seen = null;
+            long seen = 0;
             while (true) {
-                Region r = awaitNext(seen);
-                seen = r;
-                r.work();
+                long e = awaitNext(seen);
+                seen = e;
+                pool.slots[(int) (e & 1)].work(e);
             }
         }
 
-        private Region awaitNext(Region seen) {
+        private long awaitNext(long seen) {
             long spinUntil = System.nanoTime() + WORKER_SPIN_NANOS;
             while (true) {
-                Region r = pool.region;
-                if (r != seen) return r;
+                long e = pool.published;
+                if (e != seen) return e;
                 if (System.nanoTime() < spinUntil) {
                     Thread.onSpinWait();
                     continue;
@@ -252,7 +287,7 @@ public final class ProductThreads {
                 parked = true;
                 // checked again after announcing the park: a region published in between unparks this thread or
                 // is seen here
-                if (pool.region == seen) LockSupport.park(pool);
+                if (pool.published == seen) LockSupport.park(pool);
                 parked = false;
                 spinUntil = System.nanoTime() + WORKER_SPIN_NANOS;
             }

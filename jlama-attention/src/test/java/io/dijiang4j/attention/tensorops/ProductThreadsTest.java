@@ -125,6 +125,25 @@ class ProductThreadsTest {
         }
     }
 
+    /** A region allocates nothing on its caller (two slots reused in turn): a decode step runs dozens. */
+    @Test
+    void aRegionAllocatesNothing() {
+        var threads = (com.sun.management.ThreadMXBean) java.lang.management.ManagementFactory.getThreadMXBean();
+        AtomicIntegerArray seen = new AtomicIntegerArray(64);
+        ProductThreads.Rows body = (start, n) -> {
+            for (int r = start; r < start + n; r++) seen.incrementAndGet(r);
+        };
+        long best = Long.MAX_VALUE;
+        // until the JIT has compiled the path, measured in rounds
+        for (int round = 0; round < 40 && best >= 1000; round++) {
+            long before = threads.getCurrentThreadAllocatedBytes();
+            for (int call = 0; call < 1000; call++) THREADS.forRows(0, 64, body);
+            best = Math.min(best, threads.getCurrentThreadAllocatedBytes() - before);
+        }
+        assertTrue(best < 1000, "1000 regions allocated " + best + " bytes");
+        for (int r = 0; r < 64; r++) assertTrue(seen.get(r) >= 1000, "row " + r + " ran " + seen.get(r) + " times");
+    }
+
     @Test
     void oneThreadRunsEverythingOnTheCaller() {
         ProductThreads one = new ProductThreads(1);
