@@ -10,6 +10,7 @@ import com.github.tjake.jlama.tensor.FloatBufferTensor;
 import com.github.tjake.jlama.tensor.Q4ByteBufferTensor;
 import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
+import java.util.Arrays;
 import jdk.incubator.vector.ByteVector;
 import jdk.incubator.vector.FloatVector;
 import jdk.incubator.vector.IntVector;
@@ -70,6 +71,13 @@ final class Q4MatrixVector {
     private float[] offsets = new float[0];
     /** The same share for weights decoded as 1 + q / 16 ({@link #rowPair}): -1.5 times the lane's sum. */
     private float[] unitOffsets = new float[0];
+    /**
+     * The activations xp and the offsets were made from (m rows of n): the chunks of one product that a thread runs
+     * in turn share them, and a chunk whose activations equal these skips the permutation and the block sums.
+     */
+    private float[] preparedFrom = new float[0];
+
+    private int preparedM = -1, preparedN = -1;
 
     private Q4MatrixVector() {}
 
@@ -87,20 +95,14 @@ final class Q4MatrixVector {
         int copyRows = Math.max(1, Math.min(rows, COPY_BYTES / rowBytes));
         if (packed.length < copyRows * rowBytes) packed = new byte[copyRows * rowBytes];
         if (scales.length < copyRows * rowScales) scales = new float[copyRows * rowScales];
-        if (xp.length < m * padded) xp = new float[m * padded];
-        if (offsets.length < m * padded / 8) {
+        if (xp.length < m * padded || offsets.length < m * padded / 8) {
+            xp = new float[m * padded];
             offsets = new float[m * padded / 8];
             unitOffsets = new float[m * padded / 8];
+            preparedM = -1; // the new arrays hold nothing yet
         }
-        for (int i = 0; i < m; i++) permute(x, i * n, n, xp, i * padded);
-        // the offset's share of each group and lane: -8 times the lane's eight activations for the groups of 4 and 2
-        // rows (there when m % 8 >= 2), -1.5 times for the single row of rowPair (there when m is odd)
-        boolean eightShare = m % 8 >= 2, unitShare = m % 2 == 1;
-        for (int i = 0, groups = eightShare || unitShare ? m * padded / GROUP : 0; i < groups; i++) {
-            FloatVector sum = FloatVector.fromArray(F8, xp, i * GROUP);
-            for (int e = 1; e < 8; e++) sum = sum.add(FloatVector.fromArray(F8, xp, i * GROUP + 8 * e));
-            if (eightShare) sum.mul(-8f).intoArray(offsets, 8 * i);
-            if (unitShare) sum.mul(-1.5f).intoArray(unitOffsets, 8 * i);
+        if (m != preparedM || n != preparedN || !Arrays.equals(x, 0, m * n, preparedFrom, 0, m * n)) {
+            prepare(x, m, n, padded);
         }
         // the scale of the padding block is zero, so that its weights are zero whatever its bytes
         if (padded != n) for (int r = 0; r < copyRows; r++) scales[r * rowScales + rowScales - 1] = 0f;
@@ -143,6 +145,24 @@ final class Q4MatrixVector {
                 }
             }
         }
+    }
+
+    /** The permuted activations and the offset's shares of x (m rows of n), remembered with a copy of x. */
+    private void prepare(float[] x, int m, int n, int padded) {
+        for (int i = 0; i < m; i++) permute(x, i * n, n, xp, i * padded);
+        // the offset's share of each group and lane: -8 times the lane's eight activations for the groups of 4 and 2
+        // rows (there when m % 8 >= 2), -1.5 times for the single row of rowPair (there when m is odd)
+        boolean eightShare = m % 8 >= 2, unitShare = m % 2 == 1;
+        for (int i = 0, groups = eightShare || unitShare ? m * padded / GROUP : 0; i < groups; i++) {
+            FloatVector sum = FloatVector.fromArray(F8, xp, i * GROUP);
+            for (int e = 1; e < 8; e++) sum = sum.add(FloatVector.fromArray(F8, xp, i * GROUP + 8 * e));
+            if (eightShare) sum.mul(-8f).intoArray(offsets, 8 * i);
+            if (unitShare) sum.mul(-1.5f).intoArray(unitOffsets, 8 * i);
+        }
+        if (preparedFrom.length < m * n) preparedFrom = new float[m * n];
+        System.arraycopy(x, 0, preparedFrom, 0, m * n);
+        preparedM = m;
+        preparedN = n;
     }
 
     /**

@@ -11,6 +11,7 @@ import com.github.tjake.jlama.tensor.Q4ByteBufferTensor;
 import com.github.tjake.jlama.tensor.Q8ByteBufferTensor;
 import io.dijiang4j.attention.simd.VectorOps;
 import java.util.SplittableRandom;
+import org.junit.jupiter.api.Test;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.CsvSource;
 
@@ -93,6 +94,24 @@ class CpuMatrixProductsTest {
         boolean quantized = at == DType.I8 || bt == DType.I8 || bt == DType.Q4;
         int skip = quantized ? 32 : 3;
         if (columns > skip) check(a, b, skip, columns - skip, 0, 0, rows);
+    }
+
+    /**
+     * The Q4 decode kernel keeps the permuted activations of its last call for the next chunk of the same product:
+     * a call with other activations of the same shape, then the first ones again, must each get their own product.
+     */
+    @Test
+    void q4DecodeReusesPreparedActivationsOnlyForEqualOnes() {
+        SplittableRandom rnd = new SplittableRandom(77);
+        for (int batch : new int[] {1, 3, 8}) {
+            AbstractTensor w = tensor(DType.Q4, 37, 160, rnd);
+            AbstractTensor first = tensor(DType.F32, batch, 160, rnd);
+            AbstractTensor second = tensor(DType.F32, batch, 160, rnd);
+            for (AbstractTensor a : new AbstractTensor[] {first, second, first, second}) {
+                check(a, w, 0, 160, 0, 0, 20);
+                check(a, w, 0, 160, 0, 20, 17);
+            }
+        }
     }
 
     /**
