@@ -57,9 +57,10 @@ public final class ProductThreads {
     private final ReentrantLock running = new ReentrantLock();
     /**
      * Two regions used in turn (region e in slot e % 2), so that a call allocates nothing: a slot is rewritten two
-     * regions after its last use, once no late worker is inside it ({@link Region#open}).
+     * regions after its last use, once no late worker is inside it ({@link Region#open}), or replaced by a new one
+     * if a worker stays inside (its core taken away).
      */
-    private final Region[] slots = {new Region(), new Region()};
+    private final Region[] slots = {new Region(), new Region()}; // written by the lock's holder only
     /** The number of the latest region (0: none yet); workers watch it. Written by the lock's holder only. */
     private volatile long published;
 
@@ -101,8 +102,14 @@ public final class ProductThreads {
         }
         try {
             long e = published + 1;
-            Region r = slots[(int) (e & 1)];
-            r.open(e, body, offset, length, chunk, chunks, Thread.currentThread());
+            int slot = (int) (e & 1);
+            Region r = slots[slot];
+            if (!r.open(e, body, offset, length, chunk, chunks, Thread.currentThread())) {
+                // a worker preempted inside the slot (rare): leave the slot to it, closed, rather than wait for it
+                r = new Region();
+                r.open(e, body, offset, length, chunk, chunks, Thread.currentThread());
+                slots[slot] = r; // published to the workers by the write of published below
+            }
             published = e;
             for (Worker w : workers) if (w.parked) LockSupport.unpark(w);
             r.work(e);
@@ -188,11 +195,12 @@ public final class ProductThreads {
      * One slot of parallel regions. Its fields are written by the caller that opens it, while it is closed to the
      * workers, and read by a thread only from inside it: a worker enters ({@link #inside}), then checks that the slot
      * still holds the region it was told about; the caller closes the slot, then waits for no one to be inside before
-     * rewriting it (both sides volatile: one of them sees the other), so a worker that wakes after its region ended
+     * rewriting it, or gives it up (both sides volatile: one of them sees the other), so a worker that wakes after its region ended
      * finds a closed slot, another region, or no chunk left, never half-written fields.
      */
     private static final class Region {
         private static final long CLOSED = -1;
+        private static final long OPEN_SPIN_NANOS = 20_000;
         private volatile long epoch = CLOSED;
         private final AtomicInteger inside = new AtomicInteger();
         private final AtomicInteger next = new AtomicInteger();
@@ -203,10 +211,18 @@ public final class ProductThreads {
         volatile boolean callerParked;
         volatile Throwable failure;
 
-        /** Makes this slot region {@code e} (by the lock's holder, before publishing e). */
-        void open(long e, Rows body, int offset, int length, int chunk, int chunks, Thread caller) {
+        /**
+         * Makes this slot region {@code e} (by the lock's holder, before publishing e); false, leaving it closed, when
+         * a late worker of region e - 2 is still inside after {@link #OPEN_SPIN_NANOS} (it leaves at once unless its
+         * core was taken from it, which can last milliseconds on a shared machine).
+         */
+        boolean open(long e, Rows body, int offset, int length, int chunk, int chunks, Thread caller) {
             epoch = CLOSED;
-            while (inside.get() != 0) Thread.onSpinWait(); // a late worker of region e - 2 leaves at once
+            long until = System.nanoTime() + OPEN_SPIN_NANOS;
+            while (inside.get() != 0) {
+                if (System.nanoTime() > until) return false;
+                Thread.onSpinWait();
+            }
             this.body = body;
             this.offset = offset;
             this.length = length;
@@ -218,6 +234,7 @@ public final class ProductThreads {
             callerParked = false;
             failure = null;
             epoch = e;
+            return true;
         }
 
         /** Takes chunks of region e until none is left (none if this slot no longer holds e). */
