@@ -197,8 +197,8 @@ public final class CpuHybridKernel implements AttentionKernel {
     /**
      * One token: the KV heads side by side on the product threads (each reads and writes its own memory, cache and
      * scratch, and its own query heads' slices of out), then the token is stored. At decode the caller ran them in
-     * turn while the other cores waited for the next product (one KV head's fold and attend take about as long as a
-     * chunk of a decode product).
+     * turn while the other cores waited for the next product. A prefill with an exact cache, token by token, takes
+     * the same path.
      */
     private void sequentialToken(CpuState s, float[] q, float[] k, float[] v, float[] out) {
         Tokens tokens = s.tokens(k, v);
