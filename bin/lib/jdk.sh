@@ -22,7 +22,15 @@ find_jdk() {
   DIJIANG_JAVA_HOME=$best
   DIJIANG_JAVA_VERSION=$best_v
   # Vector API module; Panama math (jlama-native gave wrong F32 products); 8-float vectors so head size 8 works.
-  DIJIANG_JVM_FLAGS="--add-modules jdk.incubator.vector --enable-native-access=ALL-UNNAMED -XX:MaxVectorSize=32 -Djlama.force_panama_tensor_operations=true -Djava.awt.headless=true"
+  # DIJIANG_VECTOR_BITS=512: 16-float vectors on AVX-512 CPUs, for models whose head size is a multiple of 16
+  # (the project's kernels run wider; Jlama's softmax attention overruns shorter heads: README "Configuration").
+  local max_vector
+  case "${DIJIANG_VECTOR_BITS:-256}" in
+    256) max_vector=32 ;;
+    512) max_vector=64 ;;
+    *) echo "error: DIJIANG_VECTOR_BITS must be 256 or 512, not '${DIJIANG_VECTOR_BITS}'" >&2; return 1 ;;
+  esac
+  DIJIANG_JVM_FLAGS="--add-modules jdk.incubator.vector --enable-native-access=ALL-UNNAMED -XX:MaxVectorSize=$max_vector -Djlama.force_panama_tensor_operations=true -Djava.awt.headless=true"
   # Jlama 0.8.4 uses java.lang.foreign, still a preview API on JDK 21.
   [ "$best_v" -eq 21 ] && DIJIANG_JVM_FLAGS="$DIJIANG_JVM_FLAGS --enable-preview"
   export DIJIANG_JAVA_HOME DIJIANG_JAVA_VERSION DIJIANG_JVM_FLAGS

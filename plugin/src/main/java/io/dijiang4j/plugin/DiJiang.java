@@ -26,6 +26,7 @@ import java.util.Locale;
 import java.util.Optional;
 import java.util.function.Consumer;
 import java.util.function.UnaryOperator;
+import jdk.incubator.vector.FloatVector;
 
 /**
  * Entry point of the plugin's API.
@@ -100,6 +101,12 @@ public final class DiJiang {
         try {
             checkStateFitsTheHeap(profile, jlama.getConfig());
             model = new DiJiangModel(jlama, profile, true, workingDirectory, UnaryOperator.identity());
+            try {
+                checkJlamaVectorWidth(model);
+            } catch (RuntimeException e) {
+                model.close(); // closes the Jlama model and its working directory too
+                throw e;
+            }
         } catch (RuntimeException e) {
             jlama.close();
             AtomicFiles.deleteTree(workingDirectory);
@@ -138,7 +145,36 @@ public final class DiJiang {
      * of the same plan off (eval's ablation: the exact cache, the memory).
      */
     public static DiJiangModel install(AbstractModel model, Profile profile, UnaryOperator<AttentionSpec> adjust) {
-        return new DiJiangModel(model, profile, false, null, adjust);
+        DiJiangModel installed = new DiJiangModel(model, profile, false, null, adjust);
+        try {
+            checkJlamaVectorWidth(installed);
+        } catch (RuntimeException e) {
+            installed.close();
+            throw e;
+        }
+        return installed;
+    }
+
+    /**
+     * Jlama 0.8.4's Panama loops have no tail (docs/JLAMA.md §1): its softmax attention overruns a head whose size is
+     * not a multiple of the JVM's vector length, as stories260K's head of 8 floats does with 512-bit vectors
+     * ({@code DIJIANG_VECTOR_BITS=512}). One line here, not an IndexOutOfBoundsException from Jlama's pool at the
+     * first prompt. Kernelized layers run on the project's kernels, which take any length.
+     */
+    static void checkJlamaVectorWidth(DiJiangModel model) {
+        var c = model.jlama().getConfig();
+        int lanes = FloatVector.SPECIES_PREFERRED.length();
+        boolean jlamaAttention = model.installation().kernelizedLayers().size() < c.numberOfLayers;
+        if (jlamaAttention && c.headSize % lanes != 0) {
+            throw new IllegalArgumentException(String.format(
+                    Locale.ROOT,
+                    "the model's head size %d is not a multiple of %d floats, this JVM's vector length (%d-bit"
+                            + " vectors): Jlama 0.8.4's softmax attention would overrun it; run with"
+                            + " DIJIANG_VECTOR_BITS=256 (-XX:MaxVectorSize=32) or a profile that kernelizes every layer",
+                    c.headSize,
+                    lanes,
+                    lanes * Float.SIZE));
+        }
     }
 
     /**
