@@ -73,7 +73,7 @@ final class Tokens {
                     if (!ringDone) {
                         float[] ring = s.windowKeys[kvh];
                         Arrays.fill(all, 0f);
-                        for (int i = 0; i < headDim; i++) VectorOps.axpy(q[qOff + i], ring, i * window, all, 0, window);
+                        VectorOps.addWeightedRows(q, qOff, ring, 0, window, headDim, all, 0, window);
                         ringDone = true;
                     }
                     l = scale * all[slot(pos)];
@@ -82,6 +82,41 @@ final class Tokens {
                 max = Math.max(max, l);
             }
             return max;
+        }
+
+        /**
+         * Runs of rows at one stride in one array (the sinks, the ring up to its wrap, the call's rows) each take one
+         * register-blocked weighted sum: the same operations in the same order as the default's axpy per position.
+         */
+        @Override
+        public void addValues(long first, long end, float[] w, int wOff, float[] out, int d) {
+            long pos = first;
+            while (pos < end) {
+                long runEnd;
+                int stride;
+                if (pos >= start) {
+                    runEnd = end;
+                    stride = kvWidth;
+                } else if (pos < sinks) {
+                    runEnd = Math.min(end, Math.min(sinks, start));
+                    stride = headDim;
+                } else {
+                    runEnd = Math.min(
+                            Math.min(end, start), pos + window - slot(pos)); // the ring wraps after its last slot
+                    stride = headDim;
+                }
+                VectorOps.addWeightedRows(
+                        w,
+                        wOff + (int) (pos - first),
+                        Tokens.this.values(pos, kvh),
+                        offset(pos, kvh),
+                        stride,
+                        (int) (runEnd - pos),
+                        out,
+                        0,
+                        d);
+                pos = runEnd;
+            }
         }
     }
 

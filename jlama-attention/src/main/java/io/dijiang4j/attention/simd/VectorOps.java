@@ -49,6 +49,82 @@ public final class VectorOps {
         for (; i < n; i++) y[yo + i] += alpha * x[xo + i];
     }
 
+    /**
+     * y[j] += sum over r < rows of w[wo + r] * a[ao + r * stride + j], j < n: the same operations, in the same order,
+     * as {@link #axpy(float, float[], int, float[], int, int)} once per row, so bit-identical to that loop, but with up
+     * to four vectors of y held in registers across the rows instead of loaded and stored once per row (a hybrid
+     * decode step's window logits: one row per dimension of the head).
+     */
+    public static void addWeightedRows(
+            float[] w, int wo, float[] a, int ao, int stride, int rows, float[] y, int yo, int n) {
+        int len = F.length(), bound = F.loopBound(n), j = 0;
+        for (; j + 4 * len <= bound; j += 4 * len) {
+            FloatVector y0 = FloatVector.fromArray(F, y, yo + j), y1 = FloatVector.fromArray(F, y, yo + j + len);
+            FloatVector y2 = FloatVector.fromArray(F, y, yo + j + 2 * len);
+            FloatVector y3 = FloatVector.fromArray(F, y, yo + j + 3 * len);
+            for (int r = 0, at = ao + j; r < rows; r++, at += stride) {
+                FloatVector wr = FloatVector.broadcast(F, w[wo + r]);
+                y0 = FloatVector.fromArray(F, a, at).fma(wr, y0);
+                y1 = FloatVector.fromArray(F, a, at + len).fma(wr, y1);
+                y2 = FloatVector.fromArray(F, a, at + 2 * len).fma(wr, y2);
+                y3 = FloatVector.fromArray(F, a, at + 3 * len).fma(wr, y3);
+            }
+            y0.intoArray(y, yo + j);
+            y1.intoArray(y, yo + j + len);
+            y2.intoArray(y, yo + j + 2 * len);
+            y3.intoArray(y, yo + j + 3 * len);
+        }
+        for (; j < bound; j += len) {
+            FloatVector y0 = FloatVector.fromArray(F, y, yo + j);
+            for (int r = 0, at = ao + j; r < rows; r++, at += stride) {
+                y0 = FloatVector.fromArray(F, a, at).fma(FloatVector.broadcast(F, w[wo + r]), y0);
+            }
+            y0.intoArray(y, yo + j);
+        }
+        for (; j < n; j++) {
+            float s = y[yo + j];
+            for (int r = 0; r < rows; r++) s += w[wo + r] * a[ao + r * stride + j];
+            y[yo + j] = s;
+        }
+    }
+
+    /**
+     * y[j] += sum over t < count of w[t] * a[rows[t] * stride + j], j < n, all double: the same operations in the same
+     * order as {@link #axpy(double, double[], int, double[], int, int)} once per listed row (bit-identical), with up to
+     * four vectors of y in registers across the rows (the online memory's read of its value sums).
+     */
+    public static void addWeightedRows(double[] w, double[] a, int stride, int[] rows, int count, double[] y, int n) {
+        int len = D.length(), bound = D.loopBound(n), j = 0;
+        for (; j + 4 * len <= bound; j += 4 * len) {
+            DoubleVector y0 = DoubleVector.fromArray(D, y, j), y1 = DoubleVector.fromArray(D, y, j + len);
+            DoubleVector y2 = DoubleVector.fromArray(D, y, j + 2 * len), y3 = DoubleVector.fromArray(D, y, j + 3 * len);
+            for (int t = 0; t < count; t++) {
+                DoubleVector wt = DoubleVector.broadcast(D, w[t]);
+                int at = rows[t] * stride + j;
+                y0 = DoubleVector.fromArray(D, a, at).fma(wt, y0);
+                y1 = DoubleVector.fromArray(D, a, at + len).fma(wt, y1);
+                y2 = DoubleVector.fromArray(D, a, at + 2 * len).fma(wt, y2);
+                y3 = DoubleVector.fromArray(D, a, at + 3 * len).fma(wt, y3);
+            }
+            y0.intoArray(y, j);
+            y1.intoArray(y, j + len);
+            y2.intoArray(y, j + 2 * len);
+            y3.intoArray(y, j + 3 * len);
+        }
+        for (; j < bound; j += len) {
+            DoubleVector y0 = DoubleVector.fromArray(D, y, j);
+            for (int t = 0; t < count; t++) {
+                y0 = DoubleVector.fromArray(D, a, rows[t] * stride + j).fma(DoubleVector.broadcast(D, w[t]), y0);
+            }
+            y0.intoArray(y, j);
+        }
+        for (; j < n; j++) {
+            double s = y[j];
+            for (int t = 0; t < count; t++) s += w[t] * a[rows[t] * stride + j];
+            y[j] = s;
+        }
+    }
+
     /** y += alpha * x, x float, y double (state accumulation). */
     public static void axpy(double alpha, float[] x, int xo, double[] y, int yo, int n) {
         int i = 0;

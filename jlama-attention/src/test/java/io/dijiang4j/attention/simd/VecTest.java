@@ -28,6 +28,66 @@ class VecTest {
         for (float x = -87f; x <= 88f; x += 0.01f) assertEquals(Math.exp(x), Vec.exp(x), 3e-7 * Math.exp(x));
     }
 
+    /**
+     * The register-blocked weighted row sum: bit for bit the loop of axpy it replaces, and within float rounding of
+     * a float64 sum, for lengths across the vector body, the four-vector blocks and the tail, and odd row counts.
+     */
+    @Test
+    void weightedRowsEqualAxpyPerRowBitForBitAndTheFloat64Sum() {
+        SplittableRandom random = new SplittableRandom(3);
+        for (int rows : new int[] {1, 3, 8, 17, 64}) {
+            for (int n = 0; n < 150; n += n < 40 ? 1 : 13) {
+                int stride = n + random.nextInt(5), ao = 1 + random.nextInt(3), wo = random.nextInt(3), yo = 2;
+                float[] a = new float[ao + rows * stride + n], w = new float[wo + rows], y = new float[yo + n + 1];
+                for (int i = 0; i < a.length; i++) a[i] = (float) random.nextDouble(-1, 1);
+                for (int i = 0; i < w.length; i++) w[i] = (float) random.nextDouble(-2, 2);
+                for (int i = 0; i < y.length; i++) y[i] = (float) random.nextDouble(-1, 1);
+                float[] viaAxpy = y.clone(), blocked = y.clone();
+                for (int r = 0; r < rows; r++) VectorOps.axpy(w[wo + r], a, ao + r * stride, viaAxpy, yo, n);
+                VectorOps.addWeightedRows(w, wo, a, ao, stride, rows, blocked, yo, n);
+                for (int j = 0; j < y.length; j++) {
+                    assertEquals(
+                            Float.floatToIntBits(viaAxpy[j]), Float.floatToIntBits(blocked[j]), "n=" + n + " j=" + j);
+                }
+                for (int j = 0; j < n; j++) {
+                    double exact = y[yo + j];
+                    for (int r = 0; r < rows; r++) exact += (double) w[wo + r] * a[ao + r * stride + j];
+                    assertEquals(exact, blocked[yo + j], 1e-5 * rows, "rows=" + rows + " n=" + n + " j=" + j);
+                }
+            }
+        }
+    }
+
+    /** The double version over a list of rows: bit for bit the axpy per listed row, and the float64 sum. */
+    @Test
+    void listedWeightedRowsEqualAxpyPerRowBitForBit() {
+        SplittableRandom random = new SplittableRandom(4);
+        for (int count : new int[] {0, 1, 5, 31}) {
+            for (int n = 0; n < 90; n += n < 40 ? 1 : 7) {
+                int stride = n + random.nextInt(3), available = count + 3;
+                double[] a = new double[available * stride + n], w = new double[count], y = new double[n + 1];
+                int[] rows = new int[count];
+                for (int i = 0; i < a.length; i++) a[i] = random.nextDouble(-1, 1);
+                for (int t = 0; t < count; t++) {
+                    w[t] = random.nextDouble(0, 2);
+                    rows[t] = random.nextInt(available);
+                }
+                for (int i = 0; i < y.length; i++) y[i] = random.nextDouble(-1, 1);
+                double[] viaAxpy = y.clone(), blocked = y.clone();
+                for (int t = 0; t < count; t++) VectorOps.axpy(w[t], a, rows[t] * stride, viaAxpy, 0, n);
+                VectorOps.addWeightedRows(w, a, stride, rows, count, blocked, n);
+                for (int j = 0; j < y.length; j++) {
+                    assertEquals(Double.doubleToLongBits(viaAxpy[j]), Double.doubleToLongBits(blocked[j]), "n=" + n);
+                }
+                for (int j = 0; j < n; j++) {
+                    double exact = y[j];
+                    for (int t = 0; t < count; t++) exact += w[t] * a[rows[t] * stride + j];
+                    assertEquals(exact, blocked[j], 1e-12 * (count + 1), "count=" + count + " n=" + n);
+                }
+            }
+        }
+    }
+
     @Test
     void reductionsAndProductsMatchLoops() {
         SplittableRandom random = new SplittableRandom(2);

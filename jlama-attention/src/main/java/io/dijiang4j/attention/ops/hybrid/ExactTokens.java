@@ -1,5 +1,7 @@
 package io.dijiang4j.attention.ops.hybrid;
 
+import io.dijiang4j.attention.simd.VectorOps;
+
 /**
  * Where the exact tokens (sinks, window, the call's own) of one KV head live during a hybrid call: the backend's
  * state layout, read by the hybrid ops through absolute positions.
@@ -18,4 +20,15 @@ public interface ExactTokens {
      * (-infinity when the range is empty). A layout may answer a whole stored window with one matrix-vector product.
      */
     float logits(long first, long end, float[] q, int qOff, float scale, float[] out, int outOff);
+
+    /**
+     * {@code out[i] += w[wOff + t] * value_(first + t)[i]} for the positions {@code [first, end)} in order, i < d: one
+     * axpy per position. A layout may take the rows it stores at one stride in one array together ({@link
+     * VectorOps#addWeightedRows}), which is bit-identical to this loop.
+     */
+    default void addValues(long first, long end, float[] w, int wOff, float[] out, int d) {
+        for (long pos = first; pos < end; pos++) {
+            VectorOps.axpy(w[wOff + (int) (pos - first)], values(pos), valueOffset(pos), out, 0, d);
+        }
+    }
 }

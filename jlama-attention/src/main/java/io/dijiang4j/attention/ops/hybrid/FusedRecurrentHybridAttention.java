@@ -84,10 +84,9 @@ public final class FusedRecurrentHybridAttention {
         double c = Math.max(memoryMax, exactMax);
         Vec.expShifted(weights, 0, (float) -c, weights, 0, total);
         Arrays.fill(exactRow, 0f);
-        int j = 0;
-        for (long pos = 0; pos < sinkEnd; pos++) addExact(tokens, pos, weights[j++]);
-        for (long pos = first; pos <= n; pos++) addExact(tokens, pos, weights[j++]);
-        for (int e = 0; e < cached; e++) VectorOps.axpy(weights[count + e], cache.values, e * d, exactRow, 0, d);
+        tokens.addValues(0, sinkEnd, weights, 0, exactRow, d);
+        tokens.addValues(first, n + 1, weights, (int) sinkEnd, exactRow, d);
+        VectorOps.addWeightedRows(weights, count, cache == null ? weights : cache.values, 0, d, cached, exactRow, 0, d);
         double den = Vec.sum(weights, 0, total);
         double[] num = numerator;
         for (int i = 0; i < d; i++) num[i] = exactRow[i];
@@ -95,10 +94,6 @@ public final class FusedRecurrentHybridAttention {
         double inv = 1.0 / Math.max(den, Double.MIN_NORMAL);
         for (int i = 0; i < d; i++) out[qOff + i] = (float) (num[i] * inv);
         return inv;
-    }
-
-    private void addExact(ExactTokens tokens, long pos, float weight) {
-        VectorOps.axpy(weight, tokens.values(pos), tokens.valueOffset(pos), exactRow, 0, d);
     }
 
     /** The exact set's weights of the last {@link #attend} (sinks, window, cache). */

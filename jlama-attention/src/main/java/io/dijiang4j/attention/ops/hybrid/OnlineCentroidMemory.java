@@ -44,6 +44,8 @@ public final class OnlineCentroidMemory implements EvictedMemory {
     private boolean derivedValid = true;
     // query scratch
     private final double[] logits; // [L]
+    private final int[] readRows; // [L]: the clusters a query reads (weight > 0), in order
+    private final double[] readWeights; // [L]: their w_l / n_l
 
     public OnlineCentroidMemory(int clusters, int headDim, double scale) {
         if (clusters < 1) throw new IllegalArgumentException("an online centroid memory needs clusters >= 1");
@@ -61,6 +63,8 @@ public final class OnlineCentroidMemory implements EvictedMemory {
         rowMin = new double[slots];
         rowArg = new int[slots];
         logits = new double[clusters];
+        readRows = new int[clusters];
+        readWeights = new double[clusters];
     }
 
     /** Clusters in use. */
@@ -246,12 +250,15 @@ public final class OnlineCentroidMemory implements EvictedMemory {
     @Override
     public double accumulate(double rowMax, double logGain, double[] num) {
         double den = 0, shift = logGain - rowMax;
+        int read = 0;
         for (int l = 0; l < count; l++) {
             double w = Math.exp(logits[l] + shift); // <= 1: rowMax >= every a_l + log g
             if (w == 0) continue;
-            VectorOps.axpy(w / counts[l], valueSums, l * d, num, 0, d);
+            readRows[read] = l;
+            readWeights[read++] = w / counts[l];
             den += w;
         }
+        VectorOps.addWeightedRows(readWeights, valueSums, d, readRows, read, num, d);
         return den;
     }
 
