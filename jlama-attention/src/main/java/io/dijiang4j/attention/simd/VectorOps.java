@@ -211,6 +211,57 @@ public final class VectorOps {
         return sum;
     }
 
+    /**
+     * out[r] = |a - row r|^2 over n doubles for rows r < count of {@code rows} (row r at r * stride): each bit-identical
+     * to {@link #squaredDistance}, four rows at a time sharing the loads of a (the online memory's merge costs of one
+     * cluster against all the others, once per folded token).
+     */
+    public static void squaredDistances(double[] a, int ao, double[] rows, int stride, int count, double[] out, int n) {
+        int step = D.length(), r = 0;
+        for (; r + 4 <= count; r += 4) {
+            int b0 = r * stride, b1 = b0 + stride, b2 = b1 + stride, b3 = b2 + stride, i = 0;
+            DoubleVector s00 = DoubleVector.zero(D), s01 = s00, s10 = s00, s11 = s00;
+            DoubleVector s20 = s00, s21 = s00, s30 = s00, s31 = s00;
+            for (int bound = n - 2 * step; i <= bound; i += 2 * step) {
+                DoubleVector x0 = DoubleVector.fromArray(D, a, ao + i),
+                        x1 = DoubleVector.fromArray(D, a, ao + i + step);
+                DoubleVector d0 = x0.sub(DoubleVector.fromArray(D, rows, b0 + i));
+                DoubleVector d1 = x1.sub(DoubleVector.fromArray(D, rows, b0 + i + step));
+                s00 = d0.fma(d0, s00);
+                s01 = d1.fma(d1, s01);
+                d0 = x0.sub(DoubleVector.fromArray(D, rows, b1 + i));
+                d1 = x1.sub(DoubleVector.fromArray(D, rows, b1 + i + step));
+                s10 = d0.fma(d0, s10);
+                s11 = d1.fma(d1, s11);
+                d0 = x0.sub(DoubleVector.fromArray(D, rows, b2 + i));
+                d1 = x1.sub(DoubleVector.fromArray(D, rows, b2 + i + step));
+                s20 = d0.fma(d0, s20);
+                s21 = d1.fma(d1, s21);
+                d0 = x0.sub(DoubleVector.fromArray(D, rows, b3 + i));
+                d1 = x1.sub(DoubleVector.fromArray(D, rows, b3 + i + step));
+                s30 = d0.fma(d0, s30);
+                s31 = d1.fma(d1, s31);
+            }
+            double t0 = s00.add(s01).reduceLanes(VectorOperators.ADD),
+                    t1 = s10.add(s11).reduceLanes(VectorOperators.ADD);
+            double t2 = s20.add(s21).reduceLanes(VectorOperators.ADD),
+                    t3 = s30.add(s31).reduceLanes(VectorOperators.ADD);
+            for (; i < n; i++) {
+                double x = a[ao + i], e0 = x - rows[b0 + i], e1 = x - rows[b1 + i];
+                double e2 = x - rows[b2 + i], e3 = x - rows[b3 + i];
+                t0 += e0 * e0;
+                t1 += e1 * e1;
+                t2 += e2 * e2;
+                t3 += e3 * e3;
+            }
+            out[r] = t0;
+            out[r + 1] = t1;
+            out[r + 2] = t2;
+            out[r + 3] = t3;
+        }
+        for (; r < count; r++) out[r] = squaredDistance(a, ao, rows, r * stride, n);
+    }
+
     /** y[i] = alpha * y[i] + b[i] + beta. */
     public static void scaleAdd(float alpha, float[] y, int yo, float[] b, int bo, float beta, int n) {
         int i = 0;

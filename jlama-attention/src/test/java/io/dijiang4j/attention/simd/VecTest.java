@@ -88,6 +88,31 @@ class VecTest {
         }
     }
 
+    /** Four rows at a time: each distance bit for bit {@code squaredDistance}'s, and the float64 loop's. */
+    @Test
+    void squaredDistancesOfManyRowsEqualOneAtATime() {
+        SplittableRandom random = new SplittableRandom(5);
+        for (int count : new int[] {1, 3, 4, 5, 9, 65}) {
+            for (int n = 0; n < 70; n++) {
+                int stride = n + random.nextInt(3), ao = random.nextInt(4);
+                double[] a = new double[ao + n], rows = new double[count * stride + n], out = new double[count];
+                for (int i = 0; i < a.length; i++) a[i] = random.nextDouble(-1, 1);
+                for (int i = 0; i < rows.length; i++) rows[i] = random.nextDouble(-1, 1);
+                VectorOps.squaredDistances(a, ao, rows, stride, count, out, n);
+                for (int r = 0; r < count; r++) {
+                    double one = VectorOps.squaredDistance(a, ao, rows, r * stride, n), exact = 0;
+                    for (int i = 0; i < n; i++)
+                        exact += (a[ao + i] - rows[r * stride + i]) * (a[ao + i] - rows[r * stride + i]);
+                    assertEquals(
+                            Double.doubleToLongBits(one),
+                            Double.doubleToLongBits(out[r]),
+                            "count=" + count + " n=" + n);
+                    assertEquals(exact, out[r], 1e-12 * (n + 1));
+                }
+            }
+        }
+    }
+
     @Test
     void reductionsAndProductsMatchLoops() {
         SplittableRandom random = new SplittableRandom(2);

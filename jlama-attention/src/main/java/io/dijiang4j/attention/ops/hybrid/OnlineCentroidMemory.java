@@ -46,6 +46,7 @@ public final class OnlineCentroidMemory implements EvictedMemory {
     private final double[] logits; // [L]
     private final int[] readRows; // [L]: the clusters a query reads (weight > 0), in order
     private final double[] readWeights; // [L]: their w_l / n_l
+    private final double[] distances; // [L + 1]: one cluster's merge costs with every slot
 
     public OnlineCentroidMemory(int clusters, int headDim, double scale) {
         if (clusters < 1) throw new IllegalArgumentException("an online centroid memory needs clusters >= 1");
@@ -65,6 +66,7 @@ public final class OnlineCentroidMemory implements EvictedMemory {
         logits = new double[clusters];
         readRows = new int[clusters];
         readWeights = new double[clusters];
+        distances = new double[slots];
     }
 
     /** Clusters in use. */
@@ -198,8 +200,9 @@ public final class OnlineCentroidMemory implements EvictedMemory {
     private void refreshSlot(int s) {
         int slots = capacity + 1;
         refreshCentroid(s);
+        VectorOps.squaredDistances(centroids, s * d, centroids, d, count, distances, d); // mergeCost(s, o) for every o
         for (int o = 0; o < count; o++) {
-            double c = o == s ? 0 : mergeCost(s, o);
+            double c = o == s ? 0 : distances[o];
             costs[s * slots + o] = c;
             costs[o * slots + s] = c;
         }
