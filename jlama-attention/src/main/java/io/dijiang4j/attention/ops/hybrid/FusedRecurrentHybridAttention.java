@@ -86,7 +86,7 @@ public final class FusedRecurrentHybridAttention {
         Arrays.fill(exactRow, 0f);
         tokens.addValues(0, sinkEnd, weights, 0, exactRow, d);
         tokens.addValues(first, n + 1, weights, (int) sinkEnd, exactRow, d);
-        VectorOps.addWeightedRows(weights, count, cache == null ? weights : cache.values, 0, d, cached, exactRow, 0, d);
+        if (cached > 0) VectorOps.addWeightedRows(weights, count, cache.values, 0, d, cached, exactRow, 0, d);
         double den = Vec.sum(weights, 0, total);
         double[] num = numerator;
         for (int i = 0; i < d; i++) num[i] = exactRow[i];
