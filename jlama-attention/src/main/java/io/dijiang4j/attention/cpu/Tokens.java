@@ -86,7 +86,7 @@ final class Tokens {
 
         /**
          * Runs of rows at one stride in one array (the sinks, the ring up to its wrap, the call's rows) each take one
-         * register-blocked weighted sum: the same operations in the same order as the default's axpy per position.
+         * register-blocked weighted sum: the same operations in the same order as an axpy per position.
          */
         @Override
         public void addValues(long first, long end, float[] w, int wOff, float[] out, int d) {

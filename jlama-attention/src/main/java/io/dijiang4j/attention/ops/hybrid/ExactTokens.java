@@ -22,13 +22,9 @@ public interface ExactTokens {
     float logits(long first, long end, float[] q, int qOff, float scale, float[] out, int outOff);
 
     /**
-     * {@code out[i] += w[wOff + t] * value_(first + t)[i]} for the positions {@code [first, end)} in order, i < d: one
-     * axpy per position. A layout may take the rows it stores at one stride in one array together ({@link
-     * VectorOps#addWeightedRows}), which is bit-identical to this loop.
+     * {@code out[i] += w[wOff + t] * value_(first + t)[i]} for the positions {@code [first, end)}, i < d, summed as
+     * {@link VectorOps#axpy(float, float[], int, float[], int, int)} once per position in position order would sum
+     * them (a layout takes the rows it stores at one stride together: {@link VectorOps#addWeightedRows}).
      */
-    default void addValues(long first, long end, float[] w, int wOff, float[] out, int d) {
-        for (long pos = first; pos < end; pos++) {
-            VectorOps.axpy(w[wOff + (int) (pos - first)], values(pos), valueOffset(pos), out, 0, d);
-        }
-    }
+    void addValues(long first, long end, float[] w, int wOff, float[] out, int d);
 }
