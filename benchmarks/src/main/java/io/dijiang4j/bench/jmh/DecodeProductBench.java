@@ -5,6 +5,7 @@ import com.github.tjake.jlama.tensor.AbstractTensor;
 import com.github.tjake.jlama.tensor.FloatBufferTensor;
 import com.github.tjake.jlama.tensor.Q4ByteBufferTensor;
 import io.dijiang4j.attention.tensorops.CpuMatrixProducts;
+import io.dijiang4j.attention.tensorops.ProductThreads;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.SplittableRandom;
@@ -25,7 +26,7 @@ import org.openjdk.jmh.annotations.Warmup;
 
 /**
  * The decode products of one forward pass on one thread: every weight matrix of a synthetic shape's layers (Q, K, V,
- * O, gate, up, down; no logits) times {@code rows} activation rows (1: one session's decode; 8: a batched pass of
+ * O, gate, up, down; the logits' product when {@code vocab} is set) times {@code rows} activation rows (1: one session's decode; 8: a batched pass of
  * eight sessions), through {@link CpuMatrixProducts} as the router calls it for one chunk. One thread, so the number
  * is the kernel's, not the hand-offs'; the weights (small: 11.8 MB in Q4) stay in a large L3 between passes, as they
  * do in decode. The vector width is the fork's ({@code -XX:MaxVectorSize=32}); append {@code -jvmArgsAppend
@@ -68,6 +69,17 @@ public class DecodeProductBench {
     @Param("8")
     int layers;
 
+    /** Rows of the output head (the logits' product) added after the layers; 0: none. */
+    @Param("0")
+    int vocab;
+
+    /**
+     * 1: the kernels alone on the benchmark's thread; 2 (or more): each product split over the process's product
+     * threads as a decode pass runs it ({@link ProductThreads#forRows}), hand-offs included.
+     */
+    @Param("1")
+    int threads;
+
     private final List<AbstractTensor> weights = new ArrayList<>();
     private final List<AbstractTensor> inputs = new ArrayList<>();
     private final List<AbstractTensor> results = new ArrayList<>();
@@ -92,6 +104,12 @@ public class DecodeProductBench {
                 results.add(new FloatBufferTensor(rows, s[0]));
             }
         }
+        if (vocab > 0) {
+            FloatBufferTensor w = random(vocab, hidden, rnd);
+            weights.add(DType.valueOf(dtype) == DType.Q4 ? new Q4ByteBufferTensor(w) : w);
+            inputs.add(random(rows, hidden, rnd));
+            results.add(new FloatBufferTensor(rows, vocab));
+        }
     }
 
     private static FloatBufferTensor random(int r, int c, SplittableRandom rnd) {
@@ -111,17 +129,12 @@ public class DecodeProductBench {
     @Benchmark
     public AbstractTensor pass() {
         for (int i = 0; i < weights.size(); i++) {
-            AbstractTensor w = weights.get(i);
-            CpuMatrixProducts.INSTANCE.product(
-                    results.get(i),
-                    inputs.get(i),
-                    w,
-                    0,
-                    0,
-                    w.shape().last(),
-                    0,
-                    0,
-                    w.shape().first());
+            AbstractTensor w = weights.get(i), x = inputs.get(i), out = results.get(i);
+            int columns = w.shape().last();
+            ProductThreads.Rows body =
+                    (start, length) -> CpuMatrixProducts.INSTANCE.product(out, x, w, 0, 0, columns, 0, start, length);
+            if (threads > 1) ProductThreads.shared().forRows(0, w.shape().first(), body);
+            else body.run(0, w.shape().first());
         }
         return results.get(results.size() - 1);
     }

@@ -31,7 +31,7 @@ import jdk.incubator.vector.VectorSpecies;
  * sum over blocks of s (sum of x_c q_c - 8 sum of x_c), and the activations' block sums are computed once per call
  * ({@code offsets}), so a row of two or four activation rows costs per vector of weights the shift, mask and
  * conversion plus one FMA per activation row, and one FMA per row for the scales. One activation row (a single
- * session's decode) skips the conversion: {@link #rowPair} (512-bit: {@link #rowQuad}) reads each nibble as the float
+ * session's decode) skips the conversion: {@link #rowPair} and {@link #rowQuadStream} read each nibble as the float
  * 1 + q / 16. Eight activation
  * rows instead scale the decoded weights once, {@code w = q s - 8 s}, and then cost one FMA per row. A chunk whose
  * columns are not a whole number of vectors is padded with blocks of zero scale and zero activations.
@@ -41,10 +41,10 @@ import jdk.incubator.vector.VectorSpecies;
  *
  * <p>Activation rows go in groups of 8, 4, 2 and 1, each group size its own kernel with no branch on the number of
  * rows (C2 compiles a branch that warm-up never took as a trap, and a kernel recompiled after one ran 6x slower), and
- * each kernel calls nothing but the Vector API (see the note above {@link #rowPair}). The groups of 1, 2 and (256-bit)
- * 4 read the packed weights where they lie in the tensor's memory, one vector read per vector of weights (against
- * copying the rows into an array first: 7-14% faster for one row, 1408 x 512 and 8192 x 1024, one thread, load 9);
- * the group of 8 and (512-bit) 4 read them from an array copy, two weight rows at a time, and the block scales are
+ * each kernel calls nothing but the Vector API (see the note above {@link #rowPair}). One activation row over rows that
+ * lie end to end (a decode product) streams them in tiles of four rows, each copied in while the one before is
+ * multiplied ({@link #streamRows}); the groups of 2 and (256-bit) 4, and a single row otherwise, read the packed
+ * weights where they lie in the tensor's memory, one vector read per vector of weights; the group of 8 and (512-bit) 4 read them from an array copy, two weight rows at a time, and the block scales are
  * always copied, several rows per bulk read ({@link TensorRows.Q4Row#copyRows}). Rows that need padding are copied,
  * padded, into native scratch read like the tensor's memory.
  */
@@ -131,6 +131,10 @@ final class Q4MatrixVector {
             paddingBytes = padding.getMemorySegment().asByteBuffer();
         }
         Q4ByteBufferTensor weights = inPlace ? t : padding;
+        if (m == 1 && inPlace && contiguous(t, row, col, n, rows, rowBytes)) {
+            streamRows(t, row, col, n, rows, padded, out);
+            return;
+        }
         long firstByte = t.getMemorySegmentOffset(t.getOffset(row, col));
         long byteStride = rows > 1 ? t.getMemorySegmentOffset(t.getOffset(row + 1, col)) - firstByte : 0;
         TensorRows.Q4Row source = TensorRows.Q4Row.of(t, 0);
@@ -165,12 +169,7 @@ final class Q4MatrixVector {
                 i += 2;
             }
             if (m - i >= 1) {
-                int r0 = 0;
-                if (WIDE) {
-                    for (; r0 + 4 <= nr; r0 += 4)
-                        rowQuad(weights, at + r0 * stride, stride, padded, r0, i, rows, j0, out);
-                }
-                for (int r = r0; r < nr; r += 2) {
+                for (int r = 0; r < nr; r += 2) {
                     // an odd last weight row is paired with itself, its result written once
                     int r2 = r + 1 < nr ? r + 1 : r;
                     rowPair(weights, at + r * stride, at + r2 * stride, padded, r, r2, i, rows, j0, out);
@@ -288,28 +287,126 @@ final class Q4MatrixVector {
     }
 
     /**
-     * One activation row by four weight rows, as {@link #rowPair} (512-bit vectors: four rows read side by side, one
-     * activation load for four FMAs). JMH {@code DecodeProductBench}, one thread, one row, alternating: small 1.557 /
-     * 1.558 -> 1.414 / 1.498 ms, medium's three layers 2.231 / 2.311 -> 2.046 / 2.055 ms; with 256-bit vectors it
-     * was no faster (small 1.93 / 1.88 -> 1.87 / 1.86, medium 2.75 / 2.86 -> 2.84 / 2.94), so there pairs stay.
+     * Whether rows row .. row + rows of t, columns col .. col + n, lie end to end in memory, their packed bytes and their
+     * scales alike (a decode product over whole rows), so that they can be streamed as one range.
      */
-    private void rowQuad(
-            Q4ByteBufferTensor q4, long at, long stride, int padded, int r, int i, int rows, int j0, float[] out) {
-        float[] x = xp, sc = scales;
-        int x0 = i * padded, o0 = i * padded / 8, s0 = r * padded / BLOCK, sr = padded / BLOCK;
+    private static boolean contiguous(Q4ByteBufferTensor t, int row, int col, int n, int rows, int rowBytes) {
+        if (rows < 2) return true;
+        FloatBufferTensor s = t.getBlockF();
+        long byteStride =
+                t.getMemorySegmentOffset(t.getOffset(row + 1, col)) - t.getMemorySegmentOffset(t.getOffset(row, col));
+        long scaleStride = s.getOffset(row + 1, col / BLOCK) - s.getOffset(row, col / BLOCK);
+        return byteStride == rowBytes && scaleStride == n / BLOCK;
+    }
+
+    /** Packed weights of two tiles of four rows: the one being multiplied and the one being copied in. */
+    private int[] tiles = new int[0];
+    /** The same tiles' scales, each half with {@code LANES} floats of slack (a scale load reads a whole vector). */
+    private float[] tileScales = new float[0];
+
+    /**
+     * One activation row by rows that lie end to end ({@link #contiguous}): tiles of four weight rows, each tile's
+     * packed weights and scales copied into arrays while the tile before it is multiplied ({@link #rowQuadStream}). A
+     * core keeps only as many cache misses in flight as its reorder window holds loads: read in place, each load of
+     * weights had the decoding of 64 to 128 weights behind it, so a core waited on memory for most of each miss (the
+     * kernel streamed 4.8-5.3 GB/s from memory on one core, where a plain read streams 13-14); a copy is a load with
+     * one store behind it, so the copies of the next tile run ahead. Rows past the last whole tile go to
+     * {@link #rowPair}.
+     */
+    private void streamRows(Q4ByteBufferTensor t, int row, int col, int n, int rows, int padded, float[] out) {
+        int rowBytes = padded / 2, rowScales = padded / BLOCK, rowInts = padded / 8;
+        FloatBufferTensor st = t.getBlockF();
+        long first = t.getMemorySegmentOffset(t.getOffset(row, col));
+        long firstScale = st.getMemorySegmentOffset(st.getOffset(row, col / BLOCK));
+        int tileInts = 4 * rowInts, tileFloats = 4 * rowScales, scaleHalf = tileFloats + LANES, whole = rows / 4;
+        if (tiles.length < 2 * tileInts) tiles = new int[2 * tileInts];
+        if (tileScales.length < 2 * scaleHalf) tileScales = new float[2 * scaleHalf];
+        if (whole > 0) {
+            for (int k = 0; k < tileInts; k += LANES) {
+                IntVector.fromMemorySegment(INTS, t.getMemorySegment(), first + 4L * k, ByteOrder.LITTLE_ENDIAN)
+                        .intoArray(tiles, k);
+            }
+            for (int k = 0; k < tileFloats; k += LANES) {
+                FloatVector.fromMemorySegment(
+                                FLOATS, st.getMemorySegment(), firstScale + 4L * k, ByteOrder.LITTLE_ENDIAN)
+                        .intoArray(tileScales, k);
+            }
+        }
+        for (int q = 0; q < whole; q++) {
+            int cur = (q & 1) * tileInts, scur = (q & 1) * scaleHalf;
+            int next = q + 1 < whole ? q + 1 : q; // the last tile copies itself again, from the cache
+            rowQuadStream(
+                    t,
+                    cur,
+                    tileInts - cur,
+                    first + (long) next * 4 * rowBytes,
+                    scur,
+                    scaleHalf - scur,
+                    firstScale + 4L * next * tileFloats,
+                    rowInts,
+                    rowScales,
+                    padded,
+                    4 * q,
+                    out);
+        }
+        int tail = rows - 4 * whole;
+        if (tail > 0) {
+            if (scales.length < tail * rowScales + LANES) scales = new float[tail * rowScales + LANES];
+            TensorRows.Q4Row.of(t, 0).copyRows(row + 4 * whole, col, n, tail, null, rowBytes, scales, rowScales);
+            long at = first + (long) 4 * whole * rowBytes;
+            for (int r = 0; r < tail; r += 2) {
+                int r2 = r + 1 < tail ? r + 1 : r;
+                rowPair(t, at + (long) r * rowBytes, at + (long) r2 * rowBytes, padded, r, r2, 0, rows, 4 * whole, out);
+            }
+        }
+    }
+
+    /**
+     * One activation row by the tile of four weight rows at {@code tiles[cur ..]} (scales at {@code tileScales[scur
+     * ..]}), decoded as in {@link #rowPair}, while the next tile's weights (from byte {@code src} of the tensor's
+     * memory) and scales (from byte {@code scaleSrc} of the scales' memory) are copied to {@code nxt} and {@code
+     * snxt}: per vector of weights, four vectors of the next tile's weights and one of its scales (a tile holds four
+     * times as many weight ints as scales). Writes out[r .. r + 3].
+     */
+    private void rowQuadStream(
+            Q4ByteBufferTensor q4,
+            int cur,
+            int nxt,
+            long src,
+            int scur,
+            int snxt,
+            long scaleSrc,
+            int rowInts,
+            int rowScales,
+            int padded,
+            int r,
+            float[] out) {
+        float[] x = xp, sc = tileScales;
+        int[] b = tiles;
+        FloatBufferTensor st = q4.getBlockF();
         FloatVector acc0 = FloatVector.zero(FLOATS), acc1 = acc0, acc2 = acc0, acc3 = acc0;
         for (int g = 0, c = 0; c < padded; g++, c += GROUP) {
-            long off = at + g * GROUP_BYTES;
-            IntVector v0 = IntVector.fromMemorySegment(INTS, q4.getMemorySegment(), off, ByteOrder.LITTLE_ENDIAN);
-            IntVector v1 =
-                    IntVector.fromMemorySegment(INTS, q4.getMemorySegment(), off + stride, ByteOrder.LITTLE_ENDIAN);
-            IntVector v2 =
-                    IntVector.fromMemorySegment(INTS, q4.getMemorySegment(), off + 2 * stride, ByteOrder.LITTLE_ENDIAN);
-            IntVector v3 =
-                    IntVector.fromMemorySegment(INTS, q4.getMemorySegment(), off + 3 * stride, ByteOrder.LITTLE_ENDIAN);
-            FloatVector t0 = FloatVector.fromArray(FLOATS, unitOffsets, o0 + LANES * g), t1 = t0, t2 = t0, t3 = t0;
+            int at = cur + g * LANES;
+            IntVector v0 = IntVector.fromArray(INTS, b, at);
+            IntVector v1 = IntVector.fromArray(INTS, b, at + rowInts);
+            IntVector v2 = IntVector.fromArray(INTS, b, at + 2 * rowInts);
+            IntVector v3 = IntVector.fromArray(INTS, b, at + 3 * rowInts);
+            int to = nxt + 4 * g * LANES;
+            long from = src + 16L * g * LANES;
+            IntVector.fromMemorySegment(INTS, q4.getMemorySegment(), from, ByteOrder.LITTLE_ENDIAN)
+                    .intoArray(b, to);
+            IntVector.fromMemorySegment(INTS, q4.getMemorySegment(), from + 4L * LANES, ByteOrder.LITTLE_ENDIAN)
+                    .intoArray(b, to + LANES);
+            IntVector.fromMemorySegment(INTS, q4.getMemorySegment(), from + 8L * LANES, ByteOrder.LITTLE_ENDIAN)
+                    .intoArray(b, to + 2 * LANES);
+            IntVector.fromMemorySegment(INTS, q4.getMemorySegment(), from + 12L * LANES, ByteOrder.LITTLE_ENDIAN)
+                    .intoArray(b, to + 3 * LANES);
+            FloatVector.fromMemorySegment(
+                            FLOATS, st.getMemorySegment(), scaleSrc + 4L * g * LANES, ByteOrder.LITTLE_ENDIAN)
+                    .intoArray(sc, snxt + g * LANES);
+            FloatVector t0 = FloatVector.fromArray(FLOATS, unitOffsets, LANES * g), t1 = t0, t2 = t0, t3 = t0;
             for (int e = 0; e < 8; e++) {
-                FloatVector xe = FloatVector.fromArray(FLOATS, x, x0 + c + LANES * e);
+                FloatVector xe = FloatVector.fromArray(FLOATS, x, c + LANES * e);
                 t0 = xe.fma(
                         ONE.lanewise(BITWISE_BLEND, v0.lanewise(ROR, 4 * e + 13), MANTISSA_TOP)
                                 .reinterpretAsFloats(),
@@ -327,26 +424,16 @@ final class Q4MatrixVector {
                                 .reinterpretAsFloats(),
                         t3);
             }
-            acc0 = t0.fma(
-                    FloatVector.fromArray(FLOATS, sc, s0 + GROUP_BLOCKS * g).rearrange(SPREAD), acc0);
-            acc1 = t1.fma(
-                    FloatVector.fromArray(FLOATS, sc, s0 + sr + GROUP_BLOCKS * g)
-                            .rearrange(SPREAD),
-                    acc1);
-            acc2 = t2.fma(
-                    FloatVector.fromArray(FLOATS, sc, s0 + 2 * sr + GROUP_BLOCKS * g)
-                            .rearrange(SPREAD),
-                    acc2);
-            acc3 = t3.fma(
-                    FloatVector.fromArray(FLOATS, sc, s0 + 3 * sr + GROUP_BLOCKS * g)
-                            .rearrange(SPREAD),
-                    acc3);
+            int s0 = scur + GROUP_BLOCKS * g;
+            acc0 = t0.fma(FloatVector.fromArray(FLOATS, sc, s0).rearrange(SPREAD), acc0);
+            acc1 = t1.fma(FloatVector.fromArray(FLOATS, sc, s0 + rowScales).rearrange(SPREAD), acc1);
+            acc2 = t2.fma(FloatVector.fromArray(FLOATS, sc, s0 + 2 * rowScales).rearrange(SPREAD), acc2);
+            acc3 = t3.fma(FloatVector.fromArray(FLOATS, sc, s0 + 3 * rowScales).rearrange(SPREAD), acc3);
         }
-        int j = i * rows + j0 + r;
-        out[j] = 16f * acc0.reduceLanes(ADD);
-        out[j + 1] = 16f * acc1.reduceLanes(ADD);
-        out[j + 2] = 16f * acc2.reduceLanes(ADD);
-        out[j + 3] = 16f * acc3.reduceLanes(ADD);
+        out[r] = 16f * acc0.reduceLanes(ADD);
+        out[r + 1] = 16f * acc1.reduceLanes(ADD);
+        out[r + 2] = 16f * acc2.reduceLanes(ADD);
+        out[r + 3] = 16f * acc3.reduceLanes(ADD);
     }
 
     /** Two activation rows: sum over e of x_e q_e, started from the offset's share, then times the scales. */

@@ -60,9 +60,13 @@ class CpuMatrixProductsTest {
         "I8, Q4, 4, 129, 32",
         // Q4 decode kernels: every row count 1..16 and a few up to 24 (groups of 8, 4, 2, 1); an odd number of
         // 32-value blocks (the last pair padded, copied to scratch) and an even one (read in place); weight rows over
-        // several bulk copies (131 rows of 544 columns: 28 rows per copy; of 512: 32)
+        // several bulk copies (131 rows of 544 columns: 28 rows per copy; of 512: 32); one row over whole rows streams
+        // tiles of four (131: 32 tiles and three rows left; 4: one tile, the first copy alone; 23 of 1024: five and
+        // three)
         "F32, Q4, 1, 37, 160",
         "F32, Q4, 1, 131, 512",
+        "F32, Q4, 1, 4, 256",
+        "I8, Q4, 1, 23, 1024",
         "I8, Q4, 2, 131, 512",
         "F32, Q4, 3, 13, 224",
         "I8, Q4, 5, 29, 352",
