@@ -162,7 +162,8 @@ public final class BenchCommand implements Callable<Integer> {
             meta.put(
                     "limits",
                     "sgemm_gflops: VectorOps.gemm 256x256x256 on every thread at once, best of 3 after 1 s untimed; read_gb_per_s: every"
-                            + " thread summing its part of a 192 MiB array, best of 5; floor_tokens_per_s = read"
+                            + " thread summing its part of a 512 MiB array in four independent sums, best of 5;"
+                            + " floor_tokens_per_s = read"
                             + " bandwidth / weight bytes per token; prefill_gflops counts the weight products only");
             meta.put("tensor_ops", tensorOps);
             meta.put("cpus", Runtime.getRuntime().availableProcessors());
