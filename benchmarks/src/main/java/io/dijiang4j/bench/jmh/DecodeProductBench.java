@@ -25,11 +25,12 @@ import org.openjdk.jmh.annotations.TearDown;
 import org.openjdk.jmh.annotations.Warmup;
 
 /**
- * The decode products of one forward pass on one thread: every weight matrix of a synthetic shape's layers (Q, K, V,
- * O, gate, up, down; the logits' product when {@code vocab} is set) times {@code rows} activation rows (1: one session's decode; 8: a batched pass of
- * eight sessions), through {@link CpuMatrixProducts} as the router calls it for one chunk. One thread, so the number
- * is the kernel's, not the hand-offs'; the weights (small: 11.8 MB in Q4) stay in a large L3 between passes, as they
- * do in decode. The vector width is the fork's ({@code -XX:MaxVectorSize=32}); append {@code -jvmArgsAppend
+ * The decode products of one forward pass: every weight matrix of a synthetic shape's layers (Q, K, V, O, gate, up,
+ * down; the logits' product when {@code vocab} is set) times {@code rows} activation rows (1: one session's decode; 8:
+ * a batched pass of eight sessions), through {@link CpuMatrixProducts} as the router calls it for one chunk. On one
+ * thread by default, so the number is the kernel's, not the hand-offs'; {@code threads=2} splits each product over
+ * the product threads as decode does. The weights (small: 11.8 MB in Q4) stay in a large L3 between passes, as they
+ * do in decode; enough layers (medium's 48: 354 MB) make every pass read them from memory. The vector width is the fork's ({@code -XX:MaxVectorSize=32}); append {@code -jvmArgsAppend
  * -XX:MaxVectorSize=64} for 512-bit vectors. Weights per second: {@code layers * (2 h^2 + 2 h kv + 3 h f) / time}.
  */
 @State(Scope.Benchmark)
