@@ -106,9 +106,6 @@ final class Q4MatrixVector {
     private void run(Q4ByteBufferTensor t, int row, int col, int n, int rows, float[] x, int m, float[] out) {
         int padded = (n + GROUP - 1) / GROUP * GROUP;
         int rowBytes = padded / 2, rowScales = padded / BLOCK;
-        int copyRows = Math.max(1, Math.min(rows, COPY_BYTES / rowBytes));
-        if (packed.length < copyRows * rowBytes) packed = new byte[copyRows * rowBytes];
-        if (scales.length < copyRows * rowScales + LANES) scales = new float[copyRows * rowScales + LANES];
         if (xp.length < m * padded || offsets.length < m * padded / 8) {
             xp = new float[m * padded];
             offsets = new float[m * padded / 8];
@@ -118,12 +115,19 @@ final class Q4MatrixVector {
         if (m != preparedM || n != preparedN || !Arrays.equals(x, 0, m * n, preparedFrom, 0, m * n)) {
             prepare(x, m, n, padded);
         }
-        // the scales of the padding blocks are zero, so that their weights are zero whatever their bytes
-        for (int r = 0; r < copyRows; r++) Arrays.fill(scales, r * rowScales + n / BLOCK, (r + 1) * rowScales, 0f);
-
         // whole pairs of blocks are read where they lie in the tensor's memory (one 32-byte read per 64 weights); an
         // odd number of blocks is copied into an array first, padded
         boolean inPlace = padded == n;
+        if (m == 1 && inPlace && contiguous(t, row, col, n, rows, rowBytes)) {
+            streamRows(t, row, col, n, rows, padded, out);
+            return;
+        }
+        int copyRows = Math.max(1, Math.min(rows, COPY_BYTES / rowBytes));
+        if (packed.length < copyRows * rowBytes) packed = new byte[copyRows * rowBytes];
+        if (scales.length < copyRows * rowScales + LANES) scales = new float[copyRows * rowScales + LANES];
+        // the scales of the padding blocks are zero, so that their weights are zero whatever their bytes
+        for (int r = 0; r < copyRows; r++) Arrays.fill(scales, r * rowScales + n / BLOCK, (r + 1) * rowScales, 0f);
+
         if (!inPlace && (padding == null || paddingBytes.capacity() < copyRows * rowBytes)) {
             try (FloatBufferTensor zeros = new FloatBufferTensor(1, copyRows * padded)) {
                 padding = new Q4ByteBufferTensor(zeros);
@@ -131,10 +135,6 @@ final class Q4MatrixVector {
             paddingBytes = padding.getMemorySegment().asByteBuffer();
         }
         Q4ByteBufferTensor weights = inPlace ? t : padding;
-        if (m == 1 && inPlace && contiguous(t, row, col, n, rows, rowBytes)) {
-            streamRows(t, row, col, n, rows, padded, out);
-            return;
-        }
         long firstByte = t.getMemorySegmentOffset(t.getOffset(row, col));
         long byteStride = rows > 1 ? t.getMemorySegmentOffset(t.getOffset(row + 1, col)) - firstByte : 0;
         TensorRows.Q4Row source = TensorRows.Q4Row.of(t, 0);
