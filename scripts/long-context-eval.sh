@@ -8,7 +8,8 @@
 # Profiles (budgets = exact tokens per head: sinks + window + exact cache): vanilla; the plain sinks + window of the
 # budget (windowB); the calibration-free hybrid of the budget (hybridB: 4 sinks + window + the online memory); the
 # same with a quarter of the budget as a heavy_hitter exact cache (hybridB-cacheC-heavy_hitter); at budget 128 also
-# the self_recall cache; the hybrids with 128 or 256 online clusters instead of 64 (suffix -L128, -L256).
+# the self_recall cache (also with 512 clusters); the hybrids with 128 to 2048 online clusters instead of 64 (suffix
+# -L128 ... -L2048); exact8192, exact softmax attention on the project's kernels (vanilla's answers, faster at 8k).
 # --profiles picks some, and runs them in its order (the first ones first, so a run cut short
 # has them). Results accumulate in docs/longctx/ (passkey.csv, eval.csv; cells already measured are skipped, so the
 # script can be re-run with a larger grid), which also gets report.md and passkey.png; work files in local/longctx/.
@@ -62,12 +63,15 @@ profile() { # profile NAME LINES...
   names+=("$name")
 }
 profile vanilla "mode: softmax"
+# exact softmax attention on the project's kernels (a window over the whole context, no memory): the same answers as
+# vanilla, in a third to a quarter of its time at 8k, where Jlama's attention takes a vanilla prompt's time
+profile exact8192 "mode: hybrid" "budget: 8192" "feature_map: none" "calibration: none"
 for b in ${budgets//,/ }; do
   profile "window$b" "mode: hybrid" "budget: $b" "feature_map: none" "calibration: none"
   profile "hybrid$b" "mode: hybrid" "budget: $b" "calibration: none"
   profile "hybrid$b-cache$((b / 4))-heavy_hitter" "mode: hybrid" "budget: $b" "exact_cache: $((b / 4))" \
     "cache_policy: heavy_hitter" "calibration: none"
-  for clusters in 128 256 512; do # the online memory's clusters (default 64): state L (2d + 1) doubles per KV head
+  for clusters in 128 256 512 1024 2048; do # the online memory's clusters (default 64): state L (2d + 1) doubles per KV head
     profile "hybrid$b-L$clusters" "mode: hybrid" "budget: $b" "features: $clusters" "calibration: none"
     profile "hybrid$b-cache$((b / 4))-heavy_hitter-L$clusters" "mode: hybrid" "budget: $b" \
       "exact_cache: $((b / 4))" "cache_policy: heavy_hitter" "features: $clusters" "calibration: none"
@@ -75,6 +79,8 @@ for b in ${budgets//,/ }; do
   if [ "$b" = 128 ]; then
     profile "hybrid$b-cache32-self_recall" "mode: hybrid" "budget: $b" "exact_cache: 32" \
       "cache_policy: self_recall" "calibration: none"
+    profile "hybrid$b-cache32-self_recall-L512" "mode: hybrid" "budget: $b" "exact_cache: 32" \
+      "cache_policy: self_recall" "features: 512" "calibration: none"
   fi
 done
 
