@@ -485,8 +485,6 @@ public final class Calibrator {
             throw new IllegalArgumentException("the budget " + options.budget() + " is below sinks (" + options.sinks()
                     + ") + the smallest candidate window");
         }
-        Path modelDir = Sidecars.modelDirectory(profile)
-                .orElseThrow(() -> profile.source().error("model", "model directory not found: " + profile.model()));
         Profile vanillaProfile = profile.withMode(Mode.SOFTMAX).withCalibration(CalibrationChoice.NONE);
         Path scratch;
         try {
@@ -495,6 +493,10 @@ public final class Calibrator {
             throw new UncheckedIOException("cannot create a scratch directory", e);
         }
         try (DiJiangModel vanilla = DiJiang.load(vanillaProfile, progress)) {
+            // after the load, which converts a GGUF model into the model cache the first time
+            Path modelDir = Sidecars.modelDirectory(profile)
+                    .orElseThrow(
+                            () -> profile.source().error("model", "model directory not found: " + profile.model()));
             List<int[]> sequences;
             if (texts == null) {
                 sequences = sample(vanilla, profile, options, progress);
