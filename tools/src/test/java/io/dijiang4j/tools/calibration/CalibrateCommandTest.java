@@ -8,6 +8,7 @@ import io.dijiang4j.plugin.DiJiang;
 import io.dijiang4j.plugin.DiJiangModel;
 import io.dijiang4j.plugin.calibration.Calibration;
 import io.dijiang4j.plugin.calibration.CalibrationFile;
+import io.dijiang4j.plugin.gguf.TinyGguf;
 import io.dijiang4j.plugin.profile.ProfileLoader;
 import io.dijiang4j.tools.cli.CliRun;
 import java.nio.file.Files;
@@ -80,6 +81,42 @@ class CalibrateCommandTest {
             assertEquals(12, layer.window());
             assertFalse(layer.memory());
         }
+    }
+
+    @Test
+    void calibratesAGgufModelNotYetConvertedIntoTheModelCache() throws Exception {
+        Path gguf = TinyGguf.write(temp.resolve("tiny.gguf"));
+        Path cache = temp.resolve("cache");
+        Path config = Files.writeString(
+                temp.resolve("gguf.yaml"),
+                "model: " + gguf + "\nmodel_cache: " + cache + "\nmode: hybrid\nbackend: cpu\ncalibration: none\n");
+        Path texts = Files.writeString(
+                temp.resolve("texts.txt"),
+                "Once upon a time there was a small cat that liked to sit in the sun by the door.\n<<<STORY>>>\n"
+                        + "A boy found a red ball in the park and threw it to his dog, who ran after it.\n");
+        Path side = temp.resolve("tiny.safetensors");
+        CliRun r = run(
+                "calibrate",
+                "--config",
+                config.toString(),
+                "--text-file",
+                texts.toString(),
+                "--features",
+                "8",
+                "--sinks",
+                "2",
+                "--budget",
+                "14",
+                "--windows",
+                "8",
+                "--caches",
+                "0",
+                "--out",
+                side.toString());
+        // the conversion happens on the way (the model directory was looked up before it, and was not found)
+        assertEquals(0, r.exitCode(), r.err());
+        assertTrue(r.err().contains("converted into"), r.err());
+        assertEquals(2, CalibrationFile.read(side).layers().size());
     }
 
     @Test
