@@ -72,10 +72,17 @@ public final class Vec {
         return p * Float.intBitsToFloat(bits);
     }
 
-    /** Sum of the lanes in lane order (reduceLanes(ADD) may add in another order once compiled). */
+    /**
+     * Sum of the lanes in lane order (reduceLanes(ADD) may add in another order once compiled). Written out with
+     * constant lane indices: C2 left the loop over 16 lanes (512-bit vectors) rolled, and lane(i) at a variable i
+     * reads the vector back through memory (a third of the hybrid decode step's profile samples).
+     */
     public static float sumLanes(FloatVector v) {
-        float s = 0f;
-        for (int i = 0; i < LANES; i++) s += v.lane(i); // constant trip count: unrolled, constant lane indices
+        float s = 0f + v.lane(0) + v.lane(1) + v.lane(2) + v.lane(3);
+        if (LANES >= 8) s = s + v.lane(4) + v.lane(5) + v.lane(6) + v.lane(7);
+        if (LANES >= 16) {
+            s = s + v.lane(8) + v.lane(9) + v.lane(10) + v.lane(11) + v.lane(12) + v.lane(13) + v.lane(14) + v.lane(15);
+        }
         return s;
     }
 
@@ -89,7 +96,19 @@ public final class Vec {
             for (; i < bound; i += F.length()) acc = acc.add(FloatVector.fromArray(F, a, off + i));
             // sumLanes written out: a caller that C2 compiles near its node-count cutoff may leave a call with a
             // vector argument un-inlined, and the vector is then boxed (an allocation per call)
-            for (int l = 0; l < LANES; l++) sum += acc.lane(l);
+            sum = 0f + acc.lane(0) + acc.lane(1) + acc.lane(2) + acc.lane(3);
+            if (LANES >= 8) sum = sum + acc.lane(4) + acc.lane(5) + acc.lane(6) + acc.lane(7);
+            if (LANES >= 16) {
+                sum = sum
+                        + acc.lane(8)
+                        + acc.lane(9)
+                        + acc.lane(10)
+                        + acc.lane(11)
+                        + acc.lane(12)
+                        + acc.lane(13)
+                        + acc.lane(14)
+                        + acc.lane(15);
+            }
         }
         for (; i < n; i++) sum += a[off + i];
         return sum;

@@ -15,6 +15,7 @@ import java.util.Arrays;
 import jdk.incubator.vector.ByteVector;
 import jdk.incubator.vector.FloatVector;
 import jdk.incubator.vector.IntVector;
+import jdk.incubator.vector.VectorMask;
 import jdk.incubator.vector.VectorShuffle;
 import jdk.incubator.vector.VectorSpecies;
 
@@ -66,6 +67,23 @@ final class Q4MatrixVector {
     private static final boolean WIDE = LANES >= 16;
     /** Lane l takes the scale of block l / 4 of its group. */
     private static final VectorShuffle<Float> SPREAD = VectorShuffle.fromOp(FLOATS, l -> l / 4);
+    // Several rows' sums folded into one vector by halving steps (blend, swap of lanes, add): reduceLanes(ADD) on x86
+    // adds a float vector's lanes one after another in order, a chain as long as the vector whose latency ended every
+    // call of the one-row kernel (about half its profile samples at 512 bits).
+    private static final VectorMask<Float> ODD = VectorMask.fromLong(FLOATS, 0xAAAAAAAAAAAAAAAAL);
+    private static final VectorMask<Float> EVEN = ODD.not();
+    /** Lanes l with l mod 4 in {2, 3}. */
+    private static final VectorMask<Float> HIGH2 = VectorMask.fromLong(FLOATS, 0xCCCCCCCCCCCCCCCCL);
+
+    private static final VectorMask<Float> LOW2 = HIGH2.not();
+    /** Lanes l with l mod 8 >= 4. */
+    private static final VectorMask<Float> HIGH4 = VectorMask.fromLong(FLOATS, 0xF0F0F0F0F0F0F0F0L);
+
+    private static final VectorMask<Float> LOW4 = HIGH4.not();
+    private static final VectorShuffle<Float> XOR1 = VectorShuffle.fromOp(FLOATS, l -> l ^ 1);
+    private static final VectorShuffle<Float> XOR2 = VectorShuffle.fromOp(FLOATS, l -> l ^ 2);
+    private static final VectorShuffle<Float> XOR4 = VectorShuffle.fromOp(FLOATS, l -> (l ^ 4) % LANES);
+    private static final VectorShuffle<Float> XOR8 = VectorShuffle.fromOp(FLOATS, l -> (l ^ 8) % LANES);
     /** Packed bytes copied per bulk read: a few weight rows, well inside L1. */
     private static final int COPY_BYTES = 8192;
 
@@ -80,6 +98,9 @@ final class Q4MatrixVector {
 
     private ByteBuffer paddingBytes;
     private float[] scales = new float[0];
+    /** Sums folded into vectors, stored to be scattered into the output's rows. */
+    private final float[] sums = new float[2 * LANES];
+
     private float[] xp = new float[0];
     /** -8 times the sum over the eight nibbles of each lane's activations: the offset's share, per group and lane. */
     private float[] offsets = new float[0];
@@ -460,10 +481,17 @@ final class Q4MatrixVector {
             acc2 = t2.fma(FloatVector.fromArray(FLOATS, sc, s0 + 2 * rowScales).rearrange(SPREAD), acc2);
             acc3 = t3.fma(FloatVector.fromArray(FLOATS, sc, s0 + 3 * rowScales).rearrange(SPREAD), acc3);
         }
-        out[r] = 16f * acc0.reduceLanes(ADD);
-        out[r + 1] = 16f * acc1.reduceLanes(ADD);
-        out[r + 2] = 16f * acc2.reduceLanes(ADD);
-        out[r + 3] = 16f * acc3.reduceLanes(ADD);
+        // the four rows' sums in lanes 0..3 of one vector (see ODD)
+        FloatVector p01 = acc0.blend(acc1, ODD).add(acc0.blend(acc1, EVEN).rearrange(XOR1));
+        FloatVector p23 = acc2.blend(acc3, ODD).add(acc2.blend(acc3, EVEN).rearrange(XOR1));
+        FloatVector q = p01.blend(p23, HIGH2).add(p01.blend(p23, LOW2).rearrange(XOR2));
+        if (LANES >= 8) q = q.add(q.rearrange(XOR4));
+        if (LANES >= 16) q = q.add(q.rearrange(XOR8));
+        q.intoArray(sums, 0); // not a masked store into out: near its end that checks each lane, slowly
+        out[r] = 16f * sums[0];
+        out[r + 1] = 16f * sums[1];
+        out[r + 2] = 16f * sums[2];
+        out[r + 3] = 16f * sums[3];
     }
 
     /** Two activation rows: sum over e of x_e q_e, started from the offset's share, then times the scales. */
@@ -584,6 +612,28 @@ final class Q4MatrixVector {
             }
         }
         int j = j0 + r;
+        if (LANES == 8) {
+            // each weight row's eight sums in one vector's lanes (see ODD), stored, then scattered
+            FloatVector p01 = a0.blend(a1, ODD).add(a0.blend(a1, EVEN).rearrange(XOR1));
+            FloatVector p23 = a2.blend(a3, ODD).add(a2.blend(a3, EVEN).rearrange(XOR1));
+            FloatVector p45 = a4.blend(a5, ODD).add(a4.blend(a5, EVEN).rearrange(XOR1));
+            FloatVector p67 = a6.blend(a7, ODD).add(a6.blend(a7, EVEN).rearrange(XOR1));
+            FloatVector q03 = p01.blend(p23, HIGH2).add(p01.blend(p23, LOW2).rearrange(XOR2));
+            FloatVector q47 = p45.blend(p67, HIGH2).add(p45.blend(p67, LOW2).rearrange(XOR2));
+            q03.blend(q47, HIGH4).add(q03.blend(q47, LOW4).rearrange(XOR4)).intoArray(sums, 0);
+            p01 = b0.blend(b1, ODD).add(b0.blend(b1, EVEN).rearrange(XOR1));
+            p23 = b2.blend(b3, ODD).add(b2.blend(b3, EVEN).rearrange(XOR1));
+            p45 = b4.blend(b5, ODD).add(b4.blend(b5, EVEN).rearrange(XOR1));
+            p67 = b6.blend(b7, ODD).add(b6.blend(b7, EVEN).rearrange(XOR1));
+            q03 = p01.blend(p23, HIGH2).add(p01.blend(p23, LOW2).rearrange(XOR2));
+            q47 = p45.blend(p67, HIGH2).add(p45.blend(p67, LOW2).rearrange(XOR2));
+            q03.blend(q47, HIGH4).add(q03.blend(q47, LOW4).rearrange(XOR4)).intoArray(sums, 8);
+            for (int k = 0; k < 8; k++) out[(i + k) * rows + j] = sums[k];
+            if (r2 == r) return;
+            j = j0 + r2;
+            for (int k = 0; k < 8; k++) out[(i + k) * rows + j] = sums[8 + k];
+            return;
+        }
         out[i * rows + j] = a0.reduceLanes(ADD);
         out[(i + 1) * rows + j] = a1.reduceLanes(ADD);
         out[(i + 2) * rows + j] = a2.reduceLanes(ADD);
@@ -645,16 +695,19 @@ final class Q4MatrixVector {
                 b3 = xv.fma(u, b3);
             }
         }
+        // the eight sums in lanes 0..7 of one vector (see ODD; this kernel runs with 16 lanes only)
+        FloatVector pa = a0.blend(a1, ODD).add(a0.blend(a1, EVEN).rearrange(XOR1));
+        FloatVector pa2 = a2.blend(a3, ODD).add(a2.blend(a3, EVEN).rearrange(XOR1));
+        FloatVector pb = b0.blend(b1, ODD).add(b0.blend(b1, EVEN).rearrange(XOR1));
+        FloatVector pb2 = b2.blend(b3, ODD).add(b2.blend(b3, EVEN).rearrange(XOR1));
+        FloatVector qa = pa.blend(pa2, HIGH2).add(pa.blend(pa2, LOW2).rearrange(XOR2));
+        FloatVector qb = pb.blend(pb2, HIGH2).add(pb.blend(pb2, LOW2).rearrange(XOR2));
+        FloatVector q = qa.blend(qb, HIGH4).add(qa.blend(qb, LOW4).rearrange(XOR4));
+        q.add(q.rearrange(XOR8)).intoArray(sums, 0);
         int j = j0 + r;
-        out[i * rows + j] = a0.reduceLanes(ADD);
-        out[(i + 1) * rows + j] = a1.reduceLanes(ADD);
-        out[(i + 2) * rows + j] = a2.reduceLanes(ADD);
-        out[(i + 3) * rows + j] = a3.reduceLanes(ADD);
+        for (int k = 0; k < 4; k++) out[(i + k) * rows + j] = sums[k];
         if (r2 == r) return;
         j = j0 + r2;
-        out[i * rows + j] = b0.reduceLanes(ADD);
-        out[(i + 1) * rows + j] = b1.reduceLanes(ADD);
-        out[(i + 2) * rows + j] = b2.reduceLanes(ADD);
-        out[(i + 3) * rows + j] = b3.reduceLanes(ADD);
+        for (int k = 0; k < 4; k++) out[(i + k) * rows + j] = sums[4 + k];
     }
 }
