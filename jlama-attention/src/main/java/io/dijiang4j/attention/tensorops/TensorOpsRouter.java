@@ -2,6 +2,8 @@ package io.dijiang4j.attention.tensorops;
 
 import com.github.tjake.jlama.safetensors.DType;
 import com.github.tjake.jlama.tensor.AbstractTensor;
+import com.github.tjake.jlama.tensor.FloatBufferTensor;
+import com.github.tjake.jlama.tensor.Q4ByteBufferTensor;
 import com.github.tjake.jlama.tensor.operations.TensorOperations;
 import io.dijiang4j.attention.jlama.JlamaInternals;
 import java.util.Collection;
@@ -189,7 +191,44 @@ public final class TensorOpsRouter implements TensorOperations {
 
     @Override
     public void accumulate(AbstractTensor a, AbstractTensor b, int offset, int length) {
-        jlama.accumulate(a, b, offset, length);
+        if (a instanceof FloatBufferTensor fa
+                && b instanceof Q4ByteBufferTensor qb
+                && offset % Q4ByteBufferTensor.BLOCK_SIZE == 0
+                && length % Q4ByteBufferTensor.BLOCK_SIZE == 0) {
+            accumulateQ4(fa, qb, offset, length);
+        } else {
+            jlama.accumulate(a, b, offset, length);
+        }
+    }
+
+    private static final ThreadLocal<float[]> ROW = ThreadLocal.withInitial(() -> new float[0]);
+
+    /**
+     * a[i, offset .. offset + length) += b[i, same columns] (b[0, ..] for every i when b is one row): the residual add
+     * of layer 0 when a model's embedding stays Q4. Jlama's accumulateF32Q4_256 shifts bytes, which C2 left to the
+     * Vector API's per-lane fallback here (4-6% of a small Q4 model's decode token in a profile). The same arithmetic
+     * as Jlama's, (q - 8) * scale added to a, so the same bits; a change to every model's call, vanilla ones included,
+     * that changes no result.
+     */
+    static void accumulateQ4(FloatBufferTensor a, Q4ByteBufferTensor b, int offset, int length) {
+        float[] row = ROW.get();
+        if (row.length < length) ROW.set(row = new float[length]);
+        TensorRows.Q4Row q = TensorRows.Q4Row.of(b, length);
+        boolean perRow = b.shape().first() > 1;
+        for (int i = 0, rows = a.shape().first(); i < rows; i++) {
+            if (i == 0 || perRow) q.copyRows(perRow ? i : 0, offset, length, 1, q.packed, length / 2, q.scales, 0);
+            TensorRows.read(a, i, offset, length, row, 0);
+            for (int blk = 0; blk < length / Q4ByteBufferTensor.BLOCK_SIZE; blk++) {
+                float scale = q.scales[blk];
+                int p = blk * Q4ByteBufferTensor.BLOCK_SIZE / 2, d = blk * Q4ByteBufferTensor.BLOCK_SIZE;
+                for (int k = 0; k < Q4ByteBufferTensor.HALF_BLOCK; k++) {
+                    int packed = q.packed[p + k];
+                    row[d + k] += (float) ((packed & 0xF) - 8) * scale;
+                    row[d + Q4ByteBufferTensor.HALF_BLOCK + k] += (float) (((packed >> 4) & 0xF) - 8) * scale;
+                }
+            }
+            TensorRows.write(a, i, offset, row, 0, length);
+        }
     }
 
     @Override

@@ -74,4 +74,38 @@ class TensorOpsRouterTest {
         }
         assertNull(router.routeOf(routed));
     }
+    /**
+     * F32 += Q4 (the residual add of a Q4 embedding) runs on the router's own loop: the same bits as Jlama's
+     * accumulateF32Q4_256, and within float rounding of the float64 sum, per row and with one row broadcast, at an
+     * offset; other type pairs still reach Jlama's.
+     */
+    @Test
+    void q4AccumulateGivesJlamasBitsAndTheFloat64Sum() {
+        TensorOpsRouter router = TensorOpsRouter.install();
+        SplittableRandom rnd = new SplittableRandom(21);
+        int[][] cases = {{3, 3, 96, 0, 96}, {2, 1, 64, 0, 64}, {1, 1, 160, 32, 96}, {5, 5, 224, 64, 128}};
+        for (int[] c : cases) {
+            int rows = c[0], bRows = c[1], cols = c[2], offset = c[3], length = c[4];
+            AbstractTensor a = CpuMatrixProductsTest.tensor(DType.F32, rows, cols, rnd);
+            AbstractTensor same = CpuMatrixProductsTest.tensor(DType.F32, rows, cols, rnd);
+            for (int i = 0; i < rows; i++) for (int j = 0; j < cols; j++) same.set(a.get(i, j), i, j);
+            AbstractTensor b = CpuMatrixProductsTest.tensor(DType.Q4, bRows, cols, rnd);
+            double[][] twin = new double[rows][cols];
+            for (int i = 0; i < rows; i++) {
+                for (int j = 0; j < cols; j++) {
+                    boolean inside = j >= offset && j < offset + length;
+                    twin[i][j] = a.get(i, j) + (inside ? (double) b.get(bRows > 1 ? i : 0, j) : 0.0);
+                }
+            }
+            router.accumulate(a, b, offset, length);
+            router.jlama().accumulate(same, b, offset, length);
+            for (int i = 0; i < rows; i++) {
+                for (int j = 0; j < cols; j++) {
+                    String at = java.util.Arrays.toString(c) + " [" + i + ", " + j + "]";
+                    assertEquals(Float.floatToIntBits(same.get(i, j)), Float.floatToIntBits(a.get(i, j)), at);
+                    assertEquals(twin[i][j], a.get(i, j), 1e-6 * (1 + Math.abs(twin[i][j])), at);
+                }
+            }
+        }
+    }
 }
