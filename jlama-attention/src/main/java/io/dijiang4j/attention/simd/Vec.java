@@ -3,6 +3,7 @@ package io.dijiang4j.attention.simd;
 import jdk.incubator.vector.FloatVector;
 import jdk.incubator.vector.IntVector;
 import jdk.incubator.vector.VectorOperators;
+import jdk.incubator.vector.VectorShuffle;
 import jdk.incubator.vector.VectorSpecies;
 
 /**
@@ -72,18 +73,24 @@ public final class Vec {
         return p * Float.intBitsToFloat(bits);
     }
 
+    /** Lane l ^ k of the vector: the halving steps of {@link #sumLanes}. */
+    private static final VectorShuffle<Float> XOR1 = VectorShuffle.fromOp(F, l -> l ^ 1),
+            XOR2 = VectorShuffle.fromOp(F, l -> l ^ 2),
+            XOR4 = VectorShuffle.fromOp(F, l -> (l ^ 4) % LANES),
+            XOR8 = VectorShuffle.fromOp(F, l -> (l ^ 8) % LANES);
+
     /**
-     * Sum of the lanes in lane order (reduceLanes(ADD) may add in another order once compiled). Written out with
-     * constant lane indices: C2 left the loop over 16 lanes (512-bit vectors) rolled, and lane(i) at a variable i
-     * reads the vector back through memory (a third of the hybrid decode step's profile samples).
+     * Sum of the lanes as a halving tree: lane i + lane i ^ (LANES / 2), then i ^ (LANES / 4), ..., down to lane 0
+     * (the order {@link io.dijiang4j.attention.tensorops.F32MatrixVector} repeats, so that a product's sums do not
+     * depend on the path). reduceLanes(ADD) adds the lanes one after another on x86, and lane-by-lane extraction costs
+     * a shuffle per lane: a dot product of 64 values was mostly its final sum (the memory's per-cluster dot products in
+     * a batched serving pass).
      */
     public static float sumLanes(FloatVector v) {
-        float s = 0f + v.lane(0) + v.lane(1) + v.lane(2) + v.lane(3);
-        if (LANES >= 8) s = s + v.lane(4) + v.lane(5) + v.lane(6) + v.lane(7);
-        if (LANES >= 16) {
-            s = s + v.lane(8) + v.lane(9) + v.lane(10) + v.lane(11) + v.lane(12) + v.lane(13) + v.lane(14) + v.lane(15);
-        }
-        return s;
+        if (LANES >= 16) v = v.add(v.rearrange(XOR8));
+        if (LANES >= 8) v = v.add(v.rearrange(XOR4));
+        v = v.add(v.rearrange(XOR2));
+        return v.add(v.rearrange(XOR1)).lane(0);
     }
 
     /** sum of a[off .. off+n). */
@@ -96,19 +103,10 @@ public final class Vec {
             for (; i < bound; i += F.length()) acc = acc.add(FloatVector.fromArray(F, a, off + i));
             // sumLanes written out: a caller that C2 compiles near its node-count cutoff may leave a call with a
             // vector argument un-inlined, and the vector is then boxed (an allocation per call)
-            sum = 0f + acc.lane(0) + acc.lane(1) + acc.lane(2) + acc.lane(3);
-            if (LANES >= 8) sum = sum + acc.lane(4) + acc.lane(5) + acc.lane(6) + acc.lane(7);
-            if (LANES >= 16) {
-                sum = sum
-                        + acc.lane(8)
-                        + acc.lane(9)
-                        + acc.lane(10)
-                        + acc.lane(11)
-                        + acc.lane(12)
-                        + acc.lane(13)
-                        + acc.lane(14)
-                        + acc.lane(15);
-            }
+            if (LANES >= 16) acc = acc.add(acc.rearrange(XOR8));
+            if (LANES >= 8) acc = acc.add(acc.rearrange(XOR4));
+            acc = acc.add(acc.rearrange(XOR2));
+            sum = acc.add(acc.rearrange(XOR1)).lane(0);
         }
         for (; i < n; i++) sum += a[off + i];
         return sum;
