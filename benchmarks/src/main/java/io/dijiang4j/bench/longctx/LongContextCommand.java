@@ -236,7 +236,9 @@ public final class LongContextCommand implements Callable<Integer> {
                             seconds,
                             acc[l][2].metrics(),
                             slice.span());
-                    if (row.all().tokens() == 0 || !done.add(row.key())) continue;
+                    if (row.all().tokens() == 0) continue;
+                    sameText(rows, row, file, nf[1]);
+                    if (!done.add(row.key())) continue;
                     rows.add(row);
                     log(String.format(
                             Locale.ROOT,
@@ -255,6 +257,32 @@ public final class LongContextCommand implements Callable<Integer> {
                 }
                 AtomicFiles.writeString(file, LongContextReport.evalCsv(rows));
                 log(String.format(Locale.ROOT, "  (%.0f s, elapsed %.1f min)", seconds, minutes()));
+            }
+        }
+    }
+
+    /**
+     * Refuses a row whose corpus already has rows of the same length measured on another text (vanilla's perplexity
+     * differs): cells are skipped by profile, corpus and length alone, so a new text under an old name would sit in
+     * one table with the old text's rows as if they were comparable.
+     */
+    private static void sameText(List<EvalRow> rows, EvalRow row, Path file, String textFile) {
+        double now = row.all().perplexityReference();
+        for (EvalRow old : rows) {
+            if (!old.corpus().equals(row.corpus()) || old.length() != row.length()) continue;
+            double then = old.all().perplexityReference();
+            if (Math.abs(then - now) > 1e-4 * Math.max(then, now)) {
+                throw new IllegalArgumentException(String.format(
+                        Locale.ROOT,
+                        "corpus '%s' of %s was measured on another text (vanilla perplexity %.4f at %d tokens, %.4f"
+                                + " on %s): give this text another name (--eval-text OTHER=%s)",
+                        row.corpus(),
+                        file,
+                        then,
+                        row.length(),
+                        now,
+                        textFile,
+                        textFile));
             }
         }
     }
