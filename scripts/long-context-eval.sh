@@ -102,7 +102,7 @@ if [ "$samples" -gt 0 ]; then
     "$root/bin/dijiang" sample --config "$work/vanilla.yaml" --count 1 --max-tokens "$samples" --temperature 1 \
       --seed 1234 --out "$work/samples-$samples.txt"
   fi
-  texts+=(--eval-text "samples=$work/samples-$samples.txt")
+  texts+=(--eval-text "samples-$samples=$work/samples-$samples.txt") # the corpus named after its length: an earlier sample of another length is another text
 fi
 grid=()
 [ "$only" = passkey ] || grid+=("${texts[@]}" --eval-lengths "$eval_lengths")
