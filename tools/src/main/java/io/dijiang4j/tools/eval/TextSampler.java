@@ -105,6 +105,9 @@ public final class TextSampler {
         return model.batchesSessions() ? sampleTogether(options, progress) : sampleOneByOne(options, progress);
     }
 
+    /** Sampled tokens between two progress lines within a text (a long text took minutes without one). */
+    private static final int PROGRESS_TOKENS = 1024;
+
     /** One text after another, each through {@link Session#generate}. */
     List<SampledText> sampleOneByOne(Options options, Consumer<String> progress) {
         List<SampledText> texts = new ArrayList<>(options.count());
@@ -113,8 +116,20 @@ public final class TextSampler {
         int[] bos = model.tokens().withBos(new int[0]);
         for (int i = 0; i < options.count(); i++) {
             try (Session session = model.newSession()) {
-                GenerationResult g =
-                        session.generate(bos, options.generation(textSeed(options.seed(), i)), piece -> {});
+                int text = i;
+                long textStart = System.nanoTime();
+                int[] pieces = {0};
+                GenerationResult g = session.generate(bos, options.generation(textSeed(options.seed(), i)), piece -> {
+                    if (++pieces[0] % PROGRESS_TOKENS == 0) {
+                        progress.accept(String.format(
+                                Locale.ROOT,
+                                "sampling text %d/%d: about %d tokens (text pieces), %.0f a second",
+                                text + 1,
+                                options.count(),
+                                pieces[0],
+                                pieces[0] / Math.max((System.nanoTime() - textStart) / 1e9, 1e-9)));
+                    }
+                });
                 int[] sampled = g.tokens().stream().mapToInt(Integer::intValue).toArray();
                 texts.add(new SampledText(sampled, g.text(), g.stopReason() == GenerationResult.StopReason.END_TOKEN));
                 tokens += sampled.length;
@@ -160,7 +175,19 @@ public final class TextSampler {
             float[][] logits = model.advance(sessions, feed);
             long tokens = 0;
             int finished = 0;
+            long reported = 0;
             while (!running.isEmpty()) {
+                if (tokens - reported >= PROGRESS_TOKENS) {
+                    reported = tokens;
+                    double seconds = (System.nanoTime() - start) / 1e9;
+                    progress.accept(String.format(
+                            Locale.ROOT,
+                            "sampling: %d tokens, %.0f tokens/s, %d of %d texts running",
+                            tokens,
+                            tokens / Math.max(seconds, 1e-9),
+                            running.size(),
+                            n));
+                }
                 List<Integer> next = new ArrayList<>(running.size());
                 List<Session> nextSessions = new ArrayList<>(running.size());
                 List<int[]> nextTokens = new ArrayList<>(running.size());
