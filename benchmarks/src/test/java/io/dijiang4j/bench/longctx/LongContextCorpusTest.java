@@ -28,11 +28,23 @@ class LongContextCorpusTest {
             + " ball fell in the pond and Tom was sad. His friend Sam came to help him get the ball out of the water."
             + " They laughed and played together until the sun went down.";
 
-    private int run(ByteArrayOutputStream err, String... args) {
+    /** {@code long-context} teacher-forced at 40 tokens, vanilla and one profile, on one text; stderr into err. */
+    private static int run(ByteArrayOutputStream err, Path vanilla, String profile, String text, Path out) {
         PrintStream old = System.err;
         System.setErr(new PrintStream(err, true, StandardCharsets.UTF_8));
         try {
-            return Main.run(args);
+            return Main.run(
+                    "long-context",
+                    "--profile",
+                    "vanilla=" + vanilla,
+                    "--profile",
+                    profile,
+                    "--eval-text",
+                    text,
+                    "--eval-lengths",
+                    "40",
+                    "--out",
+                    out.toString());
         } finally {
             System.setErr(old);
         }
@@ -51,37 +63,13 @@ class LongContextCorpusTest {
         Path out = tmp.resolve("out");
 
         ByteArrayOutputStream err = new ByteArrayOutputStream();
-        int rc = run(
-                err,
-                "long-context",
-                "--profile",
-                "vanilla=" + vanilla,
-                "--profile",
-                "hybrid=" + hybrid,
-                "--eval-text",
-                "stories=" + first,
-                "--eval-lengths",
-                "40",
-                "--out",
-                out.toString());
+        int rc = run(err, vanilla, "hybrid=" + hybrid, "stories=" + first, out);
         assertEquals(0, rc, err.toString(StandardCharsets.UTF_8));
         String rows = Files.readString(out.resolve("eval.csv"));
         assertTrue(rows.contains("hybrid,stories,40,"), rows);
 
         err.reset();
-        rc = run(
-                err,
-                "long-context",
-                "--profile",
-                "vanilla=" + vanilla,
-                "--profile",
-                "window=" + window,
-                "--eval-text",
-                "stories=" + second,
-                "--eval-lengths",
-                "40",
-                "--out",
-                out.toString());
+        rc = run(err, vanilla, "window=" + window, "stories=" + second, out);
         String message = err.toString(StandardCharsets.UTF_8);
         assertEquals(2, rc, message);
         assertTrue(
@@ -91,19 +79,7 @@ class LongContextCorpusTest {
         assertEquals(rows, Files.readString(out.resolve("eval.csv")), "the first text's rows alone");
 
         err.reset();
-        rc = run(
-                err,
-                "long-context",
-                "--profile",
-                "vanilla=" + vanilla,
-                "--profile",
-                "window=" + window,
-                "--eval-text",
-                "stories=" + first,
-                "--eval-lengths",
-                "40",
-                "--out",
-                out.toString());
+        rc = run(err, vanilla, "window=" + window, "stories=" + first, out);
         assertEquals(0, rc, err.toString(StandardCharsets.UTF_8));
         assertTrue(Files.readString(out.resolve("eval.csv")).contains("window,stories,40,"));
     }

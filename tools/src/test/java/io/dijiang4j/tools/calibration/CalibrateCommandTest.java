@@ -13,6 +13,8 @@ import io.dijiang4j.plugin.profile.ProfileLoader;
 import io.dijiang4j.tools.cli.CliRun;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
@@ -32,17 +34,9 @@ class CalibrateCommandTest {
                         + extra);
     }
 
-    @Test
-    void calibratesFromATextFileIntoTheProfilesSidecarWhichTheProfileThenLoads() throws Exception {
-        Path config = profile("");
-        Path texts = Files.writeString(
-                temp.resolve("texts.txt"),
-                "Once upon a time, there was a little girl named Lily. She loved to play outside in the park with"
-                        + " her dog. One day, she saw a big tree with a red ball in it. She wanted the ball, so she"
-                        + " asked her mom for help.\n<<<STORY>>>\nTom had a big red ball. He liked to throw it high"
-                        + " in the sky. One day, the ball fell in the pond and Tom was sad. His friend Sam came to"
-                        + " help him get the ball out of the water.\n");
-        CliRun r = run(
+    /** {@code calibrate} from a text file with a small plan: 8 features, 2 sinks, a budget of 14, window 8. */
+    static CliRun calibrateSmall(Path config, Path texts, String... more) {
+        List<String> args = new ArrayList<>(List.of(
                 "calibrate",
                 "--config",
                 config.toString(),
@@ -55,7 +49,24 @@ class CalibrateCommandTest {
                 "--budget",
                 "14",
                 "--windows",
-                "8",
+                "8"));
+        args.addAll(List.of(more));
+        return run(args.toArray(String[]::new));
+    }
+
+    @Test
+    void calibratesFromATextFileIntoTheProfilesSidecarWhichTheProfileThenLoads() throws Exception {
+        Path config = profile("");
+        Path texts = Files.writeString(
+                temp.resolve("texts.txt"),
+                "Once upon a time, there was a little girl named Lily. She loved to play outside in the park with"
+                        + " her dog. One day, she saw a big tree with a red ball in it. She wanted the ball, so she"
+                        + " asked her mom for help.\n<<<STORY>>>\nTom had a big red ball. He liked to throw it high"
+                        + " in the sky. One day, the ball fell in the pond and Tom was sad. His friend Sam came to"
+                        + " help him get the ball out of the water.\n");
+        CliRun r = calibrateSmall(
+                config,
+                texts,
                 "--caches",
                 "0,2",
                 "--baseline-out",
@@ -95,24 +106,7 @@ class CalibrateCommandTest {
                 "Once upon a time there was a small cat that liked to sit in the sun by the door.\n<<<STORY>>>\n"
                         + "A boy found a red ball in the park and threw it to his dog, who ran after it.\n");
         Path side = temp.resolve("tiny.safetensors");
-        CliRun r = run(
-                "calibrate",
-                "--config",
-                config.toString(),
-                "--text-file",
-                texts.toString(),
-                "--features",
-                "8",
-                "--sinks",
-                "2",
-                "--budget",
-                "14",
-                "--windows",
-                "8",
-                "--caches",
-                "0",
-                "--out",
-                side.toString());
+        CliRun r = calibrateSmall(config, texts, "--caches", "0", "--out", side.toString());
         // the conversion happens on the way (the model directory was looked up before it, and was not found)
         assertEquals(0, r.exitCode(), r.err());
         assertTrue(r.err().contains("converted into"), r.err());
