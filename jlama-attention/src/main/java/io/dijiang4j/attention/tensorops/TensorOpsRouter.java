@@ -16,7 +16,8 @@ import java.util.Map;
  * product, so a backend cannot be given to one model directly; instead this router takes the provider's place and
  * sends each product to the {@link MatrixProducts} registered for its weight tensor (by identity), and every other
  * call, and every product of an unregistered weight (vanilla models in the same JVM), to Jlama's own operations,
- * unchanged. The choice is therefore per model: the weights of a model installed with {@code tensor_ops: fast} are
+ * unchanged; one exception, for every model alike: F32 += Q4 ({@link #accumulateQ4}), computed here with Jlama's
+ * arithmetic (the same bits) because Jlama's ran in the Vector API's slow fallback. The choice is therefore per model: the weights of a model installed with {@code tensor_ops: fast} are
  * registered, a model without the plugin keeps Jlama's products.
  */
 public final class TensorOpsRouter implements TensorOperations {
