@@ -5,7 +5,8 @@ import java.time.Duration;
 /**
  * How a {@link DiJiangRuntime} schedules its requests (continuous batching, docs/DESIGN.md §8).
  *
- * @param maxActive sessions decoded together: each forward pass advances every active session by one token
+ * @param maxActive sessions decoded together: each forward pass advances every active session by one token (background
+ *     work, such as saving a conversation's state for its next turn, holds sessions of its own: as many again at most)
  * @param maxQueued requests waiting for a free session beyond those, served in arrival order; one more is refused
  *     with {@link QueueFullException}
  * @param prefillChunk prompt tokens prefilled per forward pass while no active session is decoding

@@ -21,8 +21,9 @@ import java.util.function.BooleanSupplier;
  * plus prompt tokens of sessions that are still prefilling: at most {@link Scheduling#decodingPrefill()} while
  * sessions are decoding (their time per token stays bounded), {@link Scheduling#prefillChunk()} otherwise. Background
  * work ({@link #reserve(BooleanSupplier, boolean)}) is prefilled only while no session decodes, after the requests'
- * prompts: it never slows a stream. Requests join and leave between passes; a cancelled request leaves before the
- * next pass.
+ * prompts: it never slows a stream; it waits and holds sessions apart from the requests (as many again at most), so
+ * it never keeps a request from a slot either. Requests join and leave between passes; a cancelled request leaves
+ * before the next pass.
  *
  * <p>No scheduler thread: the request whose ask completes the pass (every active slot has asked), or the first to
  * see the linger run out, runs the pass on its own thread while the others wait for their logits. A lone request
@@ -35,7 +36,14 @@ final class StepScheduler implements AutoCloseable {
     private final ReentrantLock lock = new ReentrantLock();
     private final Condition slotFreed = lock.newCondition();
     private final ArrayDeque<Slot> queue = new ArrayDeque<>();
-    private final List<Slot> active = new ArrayList<>(); // in admission order
+    /**
+     * Background slots wait apart and hold sessions of their own, {@link Scheduling#maxActive()} at most: in the
+     * requests' queue and slots they held them up, and, prefilled only while no session decodes, a busy server's saves
+     * held every slot while its requests queued behind them (README "Serving", eleventh round).
+     */
+    private final ArrayDeque<Slot> backgroundQueue = new ArrayDeque<>();
+
+    private final List<Slot> active = new ArrayList<>(); // in admission order, background slots included
     private boolean closed;
     private boolean passRunning;
     private long oldestAsk; // System.nanoTime() of the oldest ask not yet in a pass
@@ -70,14 +78,15 @@ final class StepScheduler implements AutoCloseable {
         try {
             if (closed) throw new IllegalStateException("the model was closed");
             Slot slot = new Slot(cancelled, background);
-            if (active.size() < settings.maxActive() && queue.isEmpty()) {
+            ArrayDeque<Slot> waiting = background ? backgroundQueue : queue;
+            if (admitted(background) < settings.maxActive() && waiting.isEmpty()) {
                 slot.admitted = true;
                 active.add(slot);
-            } else if (queue.size() >= settings.maxQueued()) {
-                throw new QueueFullException(settings.maxActive() + " requests are running and " + queue.size()
+            } else if (waiting.size() >= settings.maxQueued()) {
+                throw new QueueFullException(settings.maxActive() + " requests are running and " + waiting.size()
                         + " waiting, the most this runtime queues; retry later");
             } else {
-                queue.add(slot);
+                waiting.add(slot);
             }
             return slot;
         } finally {
@@ -85,6 +94,14 @@ final class StepScheduler implements AutoCloseable {
         }
     }
 
+    /** Admitted slots of one kind: requests', or background work's. */
+    private int admitted(boolean background) {
+        int n = 0;
+        for (Slot s : active) if (s.background == background) n++;
+        return n;
+    }
+
+    /** Sessions held now: requests' and background work's. */
     int activeSessions() {
         lock.lock();
         try {
@@ -94,10 +111,11 @@ final class StepScheduler implements AutoCloseable {
         }
     }
 
+    /** Slots waiting for a session: requests' and background work's. */
     int queuedRequests() {
         lock.lock();
         try {
-            return queue.size();
+            return queue.size() + backgroundQueue.size();
         } finally {
             lock.unlock();
         }
@@ -271,13 +289,14 @@ final class StepScheduler implements AutoCloseable {
                 if (released) return;
                 released = true;
                 pending = null;
+                ArrayDeque<Slot> waiting = background ? backgroundQueue : queue;
                 if (!admitted) {
-                    queue.remove(this);
+                    waiting.remove(this);
                     return;
                 }
                 active.remove(this);
-                if (!closed && !queue.isEmpty()) {
-                    Slot next = queue.poll();
+                if (!closed && !waiting.isEmpty()) {
+                    Slot next = waiting.poll();
                     next.admitted = true;
                     active.add(next);
                     next.ready.signalAll();
@@ -410,9 +429,10 @@ final class StepScheduler implements AutoCloseable {
             if (closed) return;
             closed = true;
             for (Slot s : queue) s.ready.signalAll();
+            for (Slot s : backgroundQueue) s.ready.signalAll();
             for (Slot s : active) s.ready.signalAll();
             long wait = unit.toNanos(timeout);
-            while ((!active.isEmpty() || !queue.isEmpty()) && wait > 0) {
+            while ((!active.isEmpty() || !queue.isEmpty() || !backgroundQueue.isEmpty()) && wait > 0) {
                 try {
                     wait = slotFreed.awaitNanos(wait);
                 } catch (InterruptedException e) {

@@ -186,6 +186,49 @@ class NextTurnStateTest {
         }
     }
 
+    /**
+     * Background work holds sessions apart from the requests: a save that waits for the streams to end must not take
+     * the slot a new request needs (it did: a busy server's saves held every slot and its requests queued behind
+     * them until no stream was left).
+     */
+    @Test
+    void backgroundWorkNeverKeepsARequestFromASlot() throws Exception {
+        String expectedA, expectedB;
+        try (DiJiangRuntime alone = new DiJiangRuntime(new FakeEngine(), 0, Scheduling.serial())) {
+            expectedA = alone.generate("one", LONG, TextSink.NONE).text();
+            expectedB = alone.generate("two", LONG, TextSink.NONE).text();
+        }
+        FakeEngine engine = new FakeEngine();
+        try (DiJiangRuntime runtime = new DiJiangRuntime(engine, 4, SLICED.withMaxActive(2))) {
+            // A decodes, then holds its stream on its second piece (after its first step: a stream is running)
+            CountDownLatch aHeld = new CountDownLatch(1), releaseA = new CountDownLatch(1);
+            StringBuilder textA = new StringBuilder();
+            Generation a = runtime.submit("one", LONG, piece -> {
+                textA.append(piece);
+                if (textA.length() > 1 && aHeld.getCount() > 0) {
+                    aHeld.countDown();
+                    try {
+                        releaseA.await();
+                    } catch (InterruptedException e) {
+                        Thread.currentThread().interrupt();
+                    }
+                }
+            });
+            assertTrue(aHeld.await(10, TimeUnit.SECONDS));
+            // a save now waits for the stream to end, holding a session of its own
+            int[] saved = engine.encodePrompt("z".repeat(99));
+            var save = runtime.savePrefix(saved);
+            CountDownLatch bStreams = new CountDownLatch(1);
+            Generation b = runtime.submit("two", LONG, piece -> bStreams.countDown());
+            assertTrue(bStreams.await(10, TimeUnit.SECONDS), "the request waited behind the background save");
+            releaseA.countDown();
+            assertEquals(expectedA, a.result().get(10, TimeUnit.SECONDS).text());
+            assertEquals(expectedB, b.result().get(10, TimeUnit.SECONDS).text());
+            assertEquals(saved.length, save.get(10, TimeUnit.SECONDS), "saved once the streams ended");
+        }
+        assertEquals(0, engine.concurrentSessions.get(), "a session left open");
+    }
+
     @Test
     void aPromptBesideDecodeRowsIsFedAtMostDecodingPrefillTokensPerPass() throws Exception {
         RecordingEngine engine = new RecordingEngine();
