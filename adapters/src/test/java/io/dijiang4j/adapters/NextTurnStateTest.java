@@ -15,6 +15,7 @@ import java.util.Arrays;
 import java.util.List;
 import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicInteger;
 import org.junit.jupiter.api.Test;
 
 /**
@@ -202,10 +203,9 @@ class NextTurnStateTest {
         try (DiJiangRuntime runtime = new DiJiangRuntime(engine, 4, SLICED.withMaxActive(2))) {
             // A decodes, then holds its stream on its second piece (after its first step: a stream is running)
             CountDownLatch aHeld = new CountDownLatch(1), releaseA = new CountDownLatch(1);
-            StringBuilder textA = new StringBuilder();
+            AtomicInteger piecesA = new AtomicInteger();
             Generation a = runtime.submit("one", LONG, piece -> {
-                textA.append(piece);
-                if (textA.length() > 1 && aHeld.getCount() > 0) {
+                if (piecesA.incrementAndGet() == 2) {
                     aHeld.countDown();
                     try {
                         releaseA.await();
