@@ -1,7 +1,5 @@
 package io.dijiang4j.plugin.generation;
 
-import java.util.Arrays;
-
 /**
  * Picks the next token from logits: greedy at temperature 0 (the first maximum, as Jlama does), else softmax at the
  * temperature restricted to the top k and the top-p nucleus. The random stream is SplitMix64 over one long, so that
@@ -13,6 +11,8 @@ public final class Sampler {
     private final int topK;
     private long state;
     private long[] order = new long[0];
+    private int[] ids = new int[0];
+    private double[] weights = new double[0];
     private TokenConstraint constraint;
 
     /** Sampling with {@code options}' temperature, top-p and top-k, the random stream at {@code state} (a seed). */
@@ -59,42 +59,89 @@ public final class Sampler {
     private int pick(float[] logits) {
         if (temperature == 0f) return argmax(logits);
         int n = logits.length;
-        int[] sorted = byDecreasingLogit(logits);
         int keep = topK > 0 ? Math.min(topK, n) : n;
-        double max = logits[sorted[0]];
-        double[] p = new double[keep];
-        double sum = 0;
-        for (int i = 0; i < keep; i++) {
-            p[i] = Math.exp((logits[sorted[i]] - max) / temperature);
-            sum += p[i];
+        double max = logits[argmax(logits)];
+        if (keep == n && topP >= 1f) return drawInIdOrder(logits, max);
+        // top-k and the nucleus need the tokens by decreasing logit, but only as many as they keep: a heap gives
+        // them one at a time (sorting the whole vocabulary took 1.5 ms a token at 32k, 2.7 ms at 49k)
+        long[] heap = byDecreasingLogit(logits);
+        if (ids.length < n) {
+            ids = new int[n];
+            weights = new double[n];
         }
-        double cumulative = 0;
-        int nucleus = keep;
-        for (int i = 0; i < keep; i++) {
-            p[i] /= sum;
-            cumulative += p[i];
-            if (cumulative >= topP) {
-                nucleus = i + 1;
-                break;
+        double sum = 0;
+        int taken = 0, nucleus;
+        if (keep < n) {
+            for (; taken < keep; taken++) {
+                ids[taken] = (int) pop(heap, n - taken);
+                weights[taken] = weight(logits[ids[taken]], max);
+                sum += weights[taken];
             }
+            nucleus = keep;
+            double cumulative = 0;
+            for (int i = 0; i < keep; i++) {
+                cumulative += weights[i] / sum;
+                if (cumulative >= topP) {
+                    nucleus = i + 1;
+                    break;
+                }
+            }
+        } else {
+            for (int i = 0; i < n; i++) sum += weight(logits[i], max);
+            double cumulative = 0;
+            while (taken < n) {
+                ids[taken] = (int) pop(heap, n - taken);
+                weights[taken] = weight(logits[ids[taken]], max);
+                cumulative += weights[taken++] / sum;
+                if (cumulative >= topP) break;
+            }
+            nucleus = taken;
         }
         double mass = 0;
-        for (int i = 0; i < nucleus; i++) mass += p[i];
+        for (int i = 0; i < nucleus; i++) mass += weights[i];
         double u = nextDouble() * mass;
         double acc = 0;
         for (int i = 0; i < nucleus; i++) {
-            acc += p[i];
-            if (u < acc) return sorted[i];
+            acc += weights[i];
+            if (u < acc) return ids[i];
         }
-        return sorted[nucleus - 1];
+        return ids[nucleus - 1];
+    }
+
+    /** exp((logit - max) / temperature): the token's unnormalized probability, at most 1. */
+    private double weight(float logit, double max) {
+        return Math.exp((logit - max) / temperature);
     }
 
     /**
-     * Token ids by decreasing logit, equal logits by increasing id (as a stable sort would leave them). Sorted as
-     * primitive keys (logit order in the high half, the id in the low half): boxing a 32k vocabulary every token
-     * costs milliseconds.
+     * Temperature sampling over the whole vocabulary (no top-k, top-p 1): the inverse of the distribution walked in
+     * id order, which draws each token with the same probability as walking it by decreasing logit, without sorting.
      */
-    private int[] byDecreasingLogit(float[] logits) {
+    private int drawInIdOrder(float[] logits, double max) {
+        int n = logits.length;
+        if (weights.length < n) {
+            ids = new int[n];
+            weights = new double[n];
+        }
+        double sum = 0;
+        for (int i = 0; i < n; i++) sum += weights[i] = weight(logits[i], max);
+        double u = nextDouble() * sum;
+        double acc = 0;
+        int last = 0;
+        for (int i = 0; i < n; i++) {
+            if (weights[i] == 0) continue;
+            acc += weights[i];
+            last = i;
+            if (u < acc) return i;
+        }
+        return last;
+    }
+
+    /**
+     * The vocabulary as a min-heap of keys that order tokens by decreasing logit, equal logits by increasing id (as a
+     * stable sort would leave them): logit order in the high half of a long, the id in the low half.
+     */
+    private long[] byDecreasingLogit(float[] logits) {
         int n = logits.length;
         if (order.length != n) order = new long[n];
         for (int i = 0; i < n; i++) {
@@ -102,10 +149,29 @@ public final class Sampler {
             int ascending = bits ^ ((bits >> 31) & 0x7fffffff); // signed-int order = Float.compare order
             order[i] = ((long) ~ascending << 32) | i; // ~ reverses it: the largest logit first
         }
-        Arrays.sort(order);
-        int[] ids = new int[n];
-        for (int i = 0; i < n; i++) ids[i] = (int) order[i];
-        return ids;
+        for (int i = n / 2 - 1; i >= 0; i--) siftDown(order, i, n);
+        return order;
+    }
+
+    /** Removes and returns the smallest key of the heap's first {@code size} entries. */
+    private static long pop(long[] heap, int size) {
+        long top = heap[0];
+        heap[0] = heap[size - 1];
+        siftDown(heap, 0, size - 1);
+        return top;
+    }
+
+    private static void siftDown(long[] heap, int i, int size) {
+        long key = heap[i];
+        while (true) {
+            int child = 2 * i + 1;
+            if (child >= size) break;
+            if (child + 1 < size && heap[child + 1] < heap[child]) child++;
+            if (heap[child] >= key) break;
+            heap[i] = heap[child];
+            i = child;
+        }
+        heap[i] = key;
     }
 
     private double nextDouble() {

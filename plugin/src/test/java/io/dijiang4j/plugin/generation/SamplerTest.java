@@ -109,4 +109,40 @@ class SamplerTest {
         for (int i = 0; i < 200; i++) seen[topTwo.next(logits.clone())] = true;
         assertArrayEquals(new boolean[] {false, false, false, true, true}, seen);
     }
+
+    /**
+     * A vocabulary of 1000 random logits (with ties): top-k and top-p draws follow the distribution computed by
+     * sorting the whole vocabulary (the sampler takes only the tokens it keeps from a heap).
+     */
+    @Test
+    void topKAndTopPOnALargeVocabularyFollowTheSortedDistribution() {
+        java.util.SplittableRandom rnd = new java.util.SplittableRandom(17);
+        float[] logits = new float[1000];
+        for (int i = 0; i < logits.length; i++) logits[i] = (float) Math.round(rnd.nextGaussian() * 40) / 10f;
+        Integer[] sorted = new Integer[logits.length];
+        for (int i = 0; i < sorted.length; i++) sorted[i] = i;
+        Arrays.sort(sorted, (a, b) -> logits[a] != logits[b] ? Float.compare(logits[b], logits[a]) : a - b);
+        for (float[] setting : new float[][] {{0.8f, 0.9f, 0}, {1.3f, 0.5f, 0}, {1f, 1f, 40}, {0.9f, 0.7f, 25}}) {
+            float temperature = setting[0], topP = setting[1];
+            int topK = (int) setting[2];
+            int keep = topK > 0 ? topK : logits.length;
+            double[] p = new double[logits.length];
+            double sum = 0;
+            for (int i = 0; i < keep; i++)
+                sum += p[sorted[i]] = Math.exp((logits[sorted[i]] - logits[sorted[0]]) / temperature);
+            double cumulative = 0, mass = 0;
+            for (int i = 0; i < keep; i++) {
+                if (cumulative >= topP) p[sorted[i]] = 0;
+                cumulative += Math.exp((logits[sorted[i]] - logits[sorted[0]]) / temperature) / sum;
+                mass += p[sorted[i]];
+            }
+            Sampler sampler = new Sampler(sampling(temperature, topP, topK), 23);
+            int draws = 100_000;
+            double[] counts = new double[logits.length];
+            for (int i = 0; i < draws; i++) counts[sampler.next(logits)]++;
+            for (int i = 0; i < logits.length; i++) {
+                assertEquals(p[i] / mass, counts[i] / draws, 0.006, "token " + i + " at " + Arrays.toString(setting));
+            }
+        }
+    }
 }
