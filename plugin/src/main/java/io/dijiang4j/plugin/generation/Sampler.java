@@ -11,8 +11,11 @@ public final class Sampler {
     private final int topK;
     private long state;
     private long[] order = new long[0];
+    /** Tokens by decreasing logit, as far as top-k and the nucleus took them. */
     private int[] ids = new int[0];
+    /** Unnormalized probabilities, by token id. */
     private double[] weights = new double[0];
+
     private TokenConstraint constraint;
 
     /** Sampling with {@code options}' temperature, top-p and top-k, the random stream at {@code state} (a seed). */
@@ -61,48 +64,38 @@ public final class Sampler {
         int n = logits.length;
         int keep = topK > 0 ? Math.min(topK, n) : n;
         double max = logits[argmax(logits)];
-        if (keep == n && topP >= 1f) return drawInIdOrder(logits, max);
-        // top-k and the nucleus need the tokens by decreasing logit, but only as many as they keep: a heap gives
-        // them one at a time (sorting the whole vocabulary took 1.5 ms a token at 32k, 2.7 ms at 49k)
-        long[] heap = byDecreasingLogit(logits);
         if (ids.length < n) {
             ids = new int[n];
             weights = new double[n];
         }
+        if (keep == n && topP >= 1f) return drawInIdOrder(logits, max);
+        // top-k and the nucleus need the tokens by decreasing logit, but only as many as they keep: a heap gives
+        // them one at a time (sorting the whole vocabulary took 1.5 ms a token at 32k, 2.7 ms at 49k)
+        long[] heap = decreasingLogitHeap(logits);
         double sum = 0;
-        int taken = 0, nucleus;
+        int taken = 0;
         if (keep < n) {
             for (; taken < keep; taken++) {
-                ids[taken] = (int) pop(heap, n - taken);
-                weights[taken] = weight(logits[ids[taken]], max);
-                sum += weights[taken];
-            }
-            nucleus = keep;
-            double cumulative = 0;
-            for (int i = 0; i < keep; i++) {
-                cumulative += weights[i] / sum;
-                if (cumulative >= topP) {
-                    nucleus = i + 1;
-                    break;
-                }
+                int id = ids[taken] = (int) pop(heap, n - taken);
+                sum += weights[id] = weight(logits[id], max);
             }
         } else {
-            for (int i = 0; i < n; i++) sum += weight(logits[i], max);
-            double cumulative = 0;
-            while (taken < n) {
-                ids[taken] = (int) pop(heap, n - taken);
-                weights[taken] = weight(logits[ids[taken]], max);
-                cumulative += weights[taken++] / sum;
-                if (cumulative >= topP) break;
-            }
-            nucleus = taken;
+            for (int i = 0; i < n; i++) sum += weights[i] = weight(logits[i], max);
+        }
+        // the nucleus: the first tokens whose probabilities (within those kept) reach top-p
+        int nucleus = 0;
+        double cumulative = 0;
+        while (nucleus < keep) {
+            if (nucleus == taken) ids[taken++] = (int) pop(heap, n - nucleus);
+            cumulative += weights[ids[nucleus++]] / sum;
+            if (cumulative >= topP) break;
         }
         double mass = 0;
-        for (int i = 0; i < nucleus; i++) mass += weights[i];
+        for (int i = 0; i < nucleus; i++) mass += weights[ids[i]];
         double u = nextDouble() * mass;
         double acc = 0;
         for (int i = 0; i < nucleus; i++) {
-            acc += weights[i];
+            acc += weights[ids[i]];
             if (u < acc) return ids[i];
         }
         return ids[nucleus - 1];
@@ -119,10 +112,6 @@ public final class Sampler {
      */
     private int drawInIdOrder(float[] logits, double max) {
         int n = logits.length;
-        if (weights.length < n) {
-            ids = new int[n];
-            weights = new double[n];
-        }
         double sum = 0;
         for (int i = 0; i < n; i++) sum += weights[i] = weight(logits[i], max);
         double u = nextDouble() * sum;
@@ -141,7 +130,7 @@ public final class Sampler {
      * The vocabulary as a min-heap of keys that order tokens by decreasing logit, equal logits by increasing id (as a
      * stable sort would leave them): logit order in the high half of a long, the id in the low half.
      */
-    private long[] byDecreasingLogit(float[] logits) {
+    private long[] decreasingLogitHeap(float[] logits) {
         int n = logits.length;
         if (order.length != n) order = new long[n];
         for (int i = 0; i < n; i++) {
