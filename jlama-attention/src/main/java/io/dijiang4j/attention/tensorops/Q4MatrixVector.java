@@ -40,7 +40,8 @@ import jdk.incubator.vector.VectorSpecies;
  * <p>The width is the kernels' own ({@link VectorOps#F}, which follows {@code -XX:MaxVectorSize}): 512-bit vectors
  * halve the instructions per weight (one thread, small's eight layers of products: one row 2.05 -> 1.53-1.61 ms).
  *
- * <p>Activation rows go in groups of 8, 4, 2 and 1, each group size its own kernel with no branch on the number of
+ * <p>Activation rows go in groups of 8, 4, 2 and 1 (6 or 7 rows past the last eight go as eight, with zero rows
+ * added: one sweep over the weights instead of two or three), each group size its own kernel with no branch on the number of
  * rows (C2 compiles a branch that warm-up never took as a trap, and a kernel recompiled after one ran 6x slower), and
  * each kernel calls nothing but the Vector API (see the note above {@link #rowPair}). One activation row over rows that
  * lie end to end (a decode product) streams them in tiles of four rows, each copied in while the one before is
@@ -86,6 +87,13 @@ final class Q4MatrixVector {
     private static final VectorShuffle<Float> XOR8 = VectorShuffle.fromOp(FLOATS, l -> (l ^ 8) % LANES);
     /** Packed bytes copied per bulk read: a few weight rows, well inside L1. */
     private static final int COPY_BYTES = 8192;
+    /**
+     * Activation rows past the last whole eight from which they go to the eight-row kernel with zero rows added (one
+     * sweep over the weights) instead of to the kernels of 4, 2 and 1 (two or three). One thread, 1408 x 512 weights,
+     * medians of 15 interleaved in one JVM, three runs: 6 and 7 rows took 1.13-1.16x and 1.43-1.45x the time of eight
+     * before, 0.96-1.0x after; 5 rows took as long as eight either way.
+     */
+    private static final int PAD_TO_EIGHT_FROM = 6;
 
     private static final ThreadLocal<Q4MatrixVector> SCRATCH = ThreadLocal.withInitial(Q4MatrixVector::new);
 
@@ -99,7 +107,7 @@ final class Q4MatrixVector {
     private ByteBuffer paddingBytes;
     private float[] scales = new float[0];
     /** Sums folded into vectors, stored to be scattered into the output's rows. */
-    private final float[] sums = new float[2 * LANES];
+    private final float[] sums = new float[Math.max(16, 2 * LANES)];
 
     private float[] xp = new float[0];
     /** -8 times the sum over the eight nibbles of each lane's activations: the offset's share, per group and lane. */
@@ -127,14 +135,15 @@ final class Q4MatrixVector {
     private void run(Q4ByteBufferTensor t, int row, int col, int n, int rows, float[] x, int m, float[] out) {
         int padded = (n + GROUP - 1) / GROUP * GROUP;
         int rowBytes = padded / 2, rowScales = padded / BLOCK;
-        if (xp.length < m * padded || offsets.length < m * padded / 8) {
-            xp = new float[m * padded];
+        int kernelRows = m % 8 >= PAD_TO_EIGHT_FROM ? (m / 8 + 1) * 8 : m; // rows past m: zero activations
+        if (xp.length < kernelRows * padded || offsets.length < m * padded / 8) {
+            xp = new float[kernelRows * padded];
             offsets = new float[m * padded / 8];
             unitOffsets = new float[m * padded / 8];
             preparedM = -1; // the new arrays hold nothing yet
         }
         if (m != preparedM || n != preparedN || !Arrays.equals(x, 0, m * n, preparedFrom, 0, m * n)) {
-            prepare(x, m, n, padded);
+            prepare(x, m, n, padded, kernelRows);
         }
         // whole pairs of blocks are read where they lie in the tensor's memory (one 32-byte read per 64 weights); an
         // odd number of blocks is copied into an array first, padded
@@ -162,24 +171,32 @@ final class Q4MatrixVector {
         for (int j0 = 0; j0 < rows; j0 += copyRows) {
             int nr = Math.min(copyRows, rows - j0);
             source.copyRows(
-                    row + j0, col, n, nr, inPlace && m < (WIDE ? 4 : 8) ? null : packed, rowBytes, scales, rowScales);
+                    row + j0,
+                    col,
+                    n,
+                    nr,
+                    inPlace && kernelRows < (WIDE ? 4 : 8) ? null : packed,
+                    rowBytes,
+                    scales,
+                    rowScales);
             if (!inPlace) paddingBytes.put(0, packed, 0, nr * rowBytes);
             long at = inPlace ? firstByte + j0 * byteStride : 0, stride = inPlace ? byteStride : rowBytes;
             int i = 0;
-            for (; i + 8 <= m; i += 8) {
+            for (; i + 8 <= kernelRows; i += 8) {
+                int valid = Math.min(8, m - i);
                 for (int r = 0; r < nr; r += 2) {
                     int r2 = r + 1 < nr ? r + 1 : r; // an odd last weight row is paired with itself
                     if (WIDE) {
-                        rows2x4(padded, r, r2, i, rows, j0, out);
-                        rows2x4(padded, r, r2, i + 4, rows, j0, out);
+                        rows2x4(padded, r, r2, i, Math.min(4, valid), rows, j0, out);
+                        rows2x4(padded, r, r2, i + 4, valid - 4, rows, j0, out);
                     } else {
-                        rows2x8(padded, r, r2, i, rows, j0, out);
+                        rows2x8(padded, r, r2, i, valid, rows, j0, out);
                     }
                 }
             }
             if (m - i >= 4) {
                 if (WIDE) {
-                    for (int r = 0; r < nr; r += 2) rows2x4(padded, r, r + 1 < nr ? r + 1 : r, i, rows, j0, out);
+                    for (int r = 0; r < nr; r += 2) rows2x4(padded, r, r + 1 < nr ? r + 1 : r, i, 4, rows, j0, out);
                 } else {
                     for (int r = 0; r < nr; r++) rows4(weights, at + r * stride, padded, r, i, rows, j0 + r, out);
                 }
@@ -199,12 +216,16 @@ final class Q4MatrixVector {
         }
     }
 
-    /** The permuted activations and the offset's shares of x (m rows of n), remembered with a copy of x. */
-    private void prepare(float[] x, int m, int n, int padded) {
+    /**
+     * The permuted activations and the offset's shares of x (m rows of n), remembered with a copy of x; rows m ..
+     * kernelRows of the permuted activations are zero.
+     */
+    private void prepare(float[] x, int m, int n, int padded, int kernelRows) {
         for (int i = 0; i < m; i++) permute(x, i * n, n, xp, i * padded);
+        Arrays.fill(xp, m * padded, kernelRows * padded, 0f);
         // the offset's share of each group and lane: -8 times the lane's eight activations for the groups of 4 and 2
         // rows (there when m % 8 >= 2), -1.5 times for the single row of rowPair (there when m is odd)
-        boolean eightShare = m % 8 >= 2, unitShare = m % 2 == 1;
+        boolean eightShare = kernelRows % 8 >= 2, unitShare = kernelRows % 2 == 1;
         for (int i = 0, groups = eightShare || unitShare ? m * padded / GROUP : 0; i < groups; i++) {
             FloatVector sum = FloatVector.fromArray(FLOATS, xp, i * GROUP);
             for (int e = 1; e < 8; e++) sum = sum.add(FloatVector.fromArray(FLOATS, xp, i * GROUP + LANES * e));
@@ -563,7 +584,7 @@ final class Q4MatrixVector {
      * (sixteen FMA chains). Against one weight row by eight (the previous kernel), one thread, medians of 40, small's
      * eight layers 12.2 -> 8.3 ms, three of medium's 19.5 -> 13.8 ms.
      */
-    private void rows2x8(int padded, int r, int r2, int i, int rows, int j0, float[] out) {
+    private void rows2x8(int padded, int r, int r2, int i, int valid, int rows, int j0, float[] out) {
         float[] x = xp, sc = scales;
         byte[] p = packed;
         int x0 = i * padded, x1 = x0 + padded, x2 = x1 + padded, x3 = x2 + padded;
@@ -628,30 +649,29 @@ final class Q4MatrixVector {
             q03 = p01.blend(p23, HIGH2).add(p01.blend(p23, LOW2).rearrange(XOR2));
             q47 = p45.blend(p67, HIGH2).add(p45.blend(p67, LOW2).rearrange(XOR2));
             q03.blend(q47, HIGH4).add(q03.blend(q47, LOW4).rearrange(XOR4)).intoArray(sums, 8);
-            for (int k = 0; k < 8; k++) out[(i + k) * rows + j] = sums[k];
-            if (r2 == r) return;
-            j = j0 + r2;
-            for (int k = 0; k < 8; k++) out[(i + k) * rows + j] = sums[8 + k];
-            return;
+        } else {
+            sums[0] = a0.reduceLanes(ADD);
+            sums[1] = a1.reduceLanes(ADD);
+            sums[2] = a2.reduceLanes(ADD);
+            sums[3] = a3.reduceLanes(ADD);
+            sums[4] = a4.reduceLanes(ADD);
+            sums[5] = a5.reduceLanes(ADD);
+            sums[6] = a6.reduceLanes(ADD);
+            sums[7] = a7.reduceLanes(ADD);
+            sums[8] = b0.reduceLanes(ADD);
+            sums[9] = b1.reduceLanes(ADD);
+            sums[10] = b2.reduceLanes(ADD);
+            sums[11] = b3.reduceLanes(ADD);
+            sums[12] = b4.reduceLanes(ADD);
+            sums[13] = b5.reduceLanes(ADD);
+            sums[14] = b6.reduceLanes(ADD);
+            sums[15] = b7.reduceLanes(ADD);
         }
-        out[i * rows + j] = a0.reduceLanes(ADD);
-        out[(i + 1) * rows + j] = a1.reduceLanes(ADD);
-        out[(i + 2) * rows + j] = a2.reduceLanes(ADD);
-        out[(i + 3) * rows + j] = a3.reduceLanes(ADD);
-        out[(i + 4) * rows + j] = a4.reduceLanes(ADD);
-        out[(i + 5) * rows + j] = a5.reduceLanes(ADD);
-        out[(i + 6) * rows + j] = a6.reduceLanes(ADD);
-        out[(i + 7) * rows + j] = a7.reduceLanes(ADD);
+        // the first valid activation rows only: those past them are zero rows added (PAD_TO_EIGHT_FROM)
+        for (int k = 0; k < valid; k++) out[(i + k) * rows + j] = sums[k];
         if (r2 == r) return;
         j = j0 + r2;
-        out[i * rows + j] = b0.reduceLanes(ADD);
-        out[(i + 1) * rows + j] = b1.reduceLanes(ADD);
-        out[(i + 2) * rows + j] = b2.reduceLanes(ADD);
-        out[(i + 3) * rows + j] = b3.reduceLanes(ADD);
-        out[(i + 4) * rows + j] = b4.reduceLanes(ADD);
-        out[(i + 5) * rows + j] = b5.reduceLanes(ADD);
-        out[(i + 6) * rows + j] = b6.reduceLanes(ADD);
-        out[(i + 7) * rows + j] = b7.reduceLanes(ADD);
+        for (int k = 0; k < valid; k++) out[(i + k) * rows + j] = sums[8 + k];
     }
 
     /**
@@ -660,7 +680,7 @@ final class Q4MatrixVector {
      * this one), and this one also beats {@link #rows4} for four rows there (3.9 against 6.5 ms). With 256-bit vectors
      * {@link #rows4}, which reads the weights in place, is the faster of the two for four rows (5.2 against 6.6 ms).
      */
-    private void rows2x4(int padded, int r, int r2, int i, int rows, int j0, float[] out) {
+    private void rows2x4(int padded, int r, int r2, int i, int valid, int rows, int j0, float[] out) {
         float[] x = xp, sc = scales;
         byte[] p = packed;
         int x0 = i * padded, x1 = x0 + padded, x2 = x1 + padded, x3 = x2 + padded;
@@ -705,9 +725,9 @@ final class Q4MatrixVector {
         FloatVector q = qa.blend(qb, HIGH4).add(qa.blend(qb, LOW4).rearrange(XOR4));
         q.add(q.rearrange(XOR8)).intoArray(sums, 0);
         int j = j0 + r;
-        for (int k = 0; k < 4; k++) out[(i + k) * rows + j] = sums[k];
+        for (int k = 0; k < valid; k++) out[(i + k) * rows + j] = sums[k];
         if (r2 == r) return;
         j = j0 + r2;
-        for (int k = 0; k < 4; k++) out[(i + k) * rows + j] = sums[4 + k];
+        for (int k = 0; k < valid; k++) out[(i + k) * rows + j] = sums[4 + k];
     }
 }
