@@ -78,6 +78,7 @@ final class ServeBench implements AutoCloseable {
             long heapBytes,
             double coldPrefillMs,
             double rowsPerPass,
+            double passShare,
             double decodeTokensPerSecond,
             long tokensSavedAfter) {}
 
@@ -203,7 +204,7 @@ final class ServeBench implements AutoCloseable {
         progress.printf(
                 Locale.ROOT,
                 "bench-serve: %s, %2d clients: %.1f tok/s (decode %.1f), TTFT p50 %.0f p95 %.0f ms, TPOT p50"
-                        + " %.1f ms, %.1f rows/pass, %d failed%n",
+                        + " %.1f ms, %.1f rows/pass, %.0f%% in passes, %d failed%n",
                 mode,
                 n,
                 l.aggregateTokensPerSecond(),
@@ -212,6 +213,7 @@ final class ServeBench implements AutoCloseable {
                 l.ttftP95(),
                 l.tpotP50(),
                 l.rowsPerPass(),
+                100 * l.passShare(),
                 l.failed());
         return l;
     }
@@ -272,6 +274,9 @@ final class ServeBench implements AutoCloseable {
         long[] passesAfter = stack.runtime().passCounters();
         double rowsPerPass =
                 (passesAfter[1] - passesBefore[1]) / (double) Math.max(1, passesAfter[0] - passesBefore[0]);
+        // the share of the level's wall time in which a forward pass ran (the rest: sampling, streaming, HTTP and
+        // the clients, hand-offs between passes, and time with nothing to do)
+        double passShare = (passesAfter[2] - passesBefore[2]) / 1e9 / wall;
         pool.shutdown();
         List<Sample> ok = all.stream().filter(Sample::ok).toList();
         awaitIdle(stack); // the states for the next turns, saved after the answers (not in the wall time)
@@ -310,6 +315,7 @@ final class ServeBench implements AutoCloseable {
                 heap,
                 coldMs,
                 rowsPerPass,
+                passShare,
                 decodeTokensPerSecond(ok),
                 savedAfter / Math.max(1, ok.size()));
     }
@@ -463,7 +469,7 @@ final class ServeBench implements AutoCloseable {
                 model));
         s.append(String.format(
                 Locale.ROOT,
-                "%-20s %7s %7s %8s %9s %6s %8s %10s %8s %9s %9s %9s %9s %9s %12s %10s %9s %9s%n",
+                "%-20s %7s %7s %8s %9s %6s %8s %10s %8s %9s %9s %9s %9s %9s %12s %10s %9s %9s %9s%n",
                 "mode",
                 "clients",
                 "history",
@@ -481,6 +487,7 @@ final class ServeBench implements AutoCloseable {
                 "state B/conv",
                 "heap MiB",
                 "rows/pass",
+                "in passes",
                 "saved/req"));
         for (Level l : levels) {
             // "-" when the run has no 1-client level of this mode
@@ -493,7 +500,7 @@ final class ServeBench implements AutoCloseable {
             s.append(String.format(
                     Locale.ROOT,
                     "%-20s %7d %7d %8s %9.1f %6s %8s %10.1f %8s %9.0f %9.0f %9.1f %9.1f %8.0f%% %12d %10.0f %9.1f"
-                            + " %9d%n",
+                            + " %8.0f%% %9d%n",
                     l.mode(),
                     l.clients(),
                     l.historyTokens(),
@@ -511,10 +518,12 @@ final class ServeBench implements AutoCloseable {
                     l.stateBytesPerConversation(),
                     l.heapBytes() / 1048576.0,
                     l.rowsPerPass(),
+                    100 * l.passShare(),
                     l.tokensSavedAfter()));
         }
         s.append("TTFT, TPOT in ms; failed requests marked (n!); rows/pass = session rows (decode steps and prompt"
-                + " slices) per forward pass\n");
+                + " slices) per forward pass; in passes = share of the wall time in which a"
+                + " forward pass ran\n");
         return s.toString();
     }
 
