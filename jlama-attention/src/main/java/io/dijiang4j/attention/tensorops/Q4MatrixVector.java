@@ -89,9 +89,9 @@ final class Q4MatrixVector {
     private static final int COPY_BYTES = 8192;
     /**
      * Activation rows past the last whole eight from which they go to the eight-row kernel with zero rows added (one
-     * sweep over the weights) instead of to the kernels of 4, 2 and 1 (two or three). One thread, 1408 x 512 weights,
-     * medians of 15 interleaved in one JVM, three runs: 6 and 7 rows took 1.13-1.16x and 1.43-1.45x the time of eight
-     * before, 0.96-1.0x after; 5 rows took as long as eight either way.
+     * sweep over the weights) instead of to the kernels of 4, 2 and 1 (two or three). JMH {@code DecodeProductBench -p
+     * rows=6,7,8 -p threads=1} (small's eight layers), two runs before and after: 7 rows 9.90-10.10 -> 7.64-7.91 ms
+     * against 7.68-8.26 for eight; 6 rows 7.50-7.76 -> 7.84-8.54 (as long as eight either way).
      */
     private static final int PAD_TO_EIGHT_FROM = 6;
 
