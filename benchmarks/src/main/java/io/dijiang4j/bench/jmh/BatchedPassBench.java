@@ -4,6 +4,7 @@ import io.dijiang4j.plugin.DiJiang;
 import io.dijiang4j.plugin.DiJiangModel;
 import io.dijiang4j.plugin.Session;
 import io.dijiang4j.plugin.profile.Backend;
+import io.dijiang4j.plugin.profile.FeatureMapKind;
 import io.dijiang4j.plugin.profile.Mode;
 import io.dijiang4j.plugin.profile.ModelReference;
 import io.dijiang4j.plugin.profile.Profile;
@@ -65,6 +66,10 @@ public class BatchedPassBench {
     @Param("hybrid")
     String mode;
 
+    /** Clusters of the hybrid's online memory per KV head; 0: the profile's default (64). */
+    @Param("0")
+    int clusters;
+
     private Path dir;
     private DiJiangModel model;
     private final List<Session> open = new ArrayList<>();
@@ -78,6 +83,7 @@ public class BatchedPassBench {
         Profile profile = Profile.defaults(ModelReference.local(dir.resolve(shape)))
                 .withMode(Mode.parse(mode))
                 .withBackend(Backend.CPU);
+        if (clusters > 0) profile = profile.withFeatures(FeatureMapKind.ONLINE, clusters);
         model = DiJiang.load(profile);
         vocabulary = model.vocabularySize();
         for (int i = 0; i < sessions; i++) {
