@@ -224,7 +224,7 @@ final class Q4MatrixVector {
         for (int i = 0; i < m; i++) permute(x, i * n, n, xp, i * padded);
         Arrays.fill(xp, m * padded, kernelRows * padded, 0f);
         // the offset's share of each group and lane: -8 times the lane's eight activations for the groups of 4 and 2
-        // rows (there when m % 8 >= 2), -1.5 times for the single row of rowPair (there when m is odd)
+        // rows (there when 2 to 5 rows follow the last eight), -1.5 times for the single row of rowPair (an odd number)
         boolean eightShare = kernelRows % 8 >= 2, unitShare = kernelRows % 2 == 1;
         for (int i = 0, groups = eightShare || unitShare ? m * padded / GROUP : 0; i < groups; i++) {
             FloatVector sum = FloatVector.fromArray(FLOATS, xp, i * GROUP);
