@@ -88,43 +88,6 @@ public final class VectorOps {
         }
     }
 
-    /**
-     * y[j] += sum over t < count of w[t] * a[rows[t] * stride + j], j < n, all double: the same operations in the same
-     * order as {@link #axpy(double, double[], int, double[], int, int)} once per listed row (bit-identical), with up to
-     * four vectors of y in registers across the rows (the online memory's read of its value sums).
-     */
-    public static void addWeightedRows(double[] w, double[] a, int stride, int[] rows, int count, double[] y, int n) {
-        int len = D.length(), bound = D.loopBound(n), j = 0;
-        for (; j + 4 * len <= bound; j += 4 * len) {
-            DoubleVector y0 = DoubleVector.fromArray(D, y, j), y1 = DoubleVector.fromArray(D, y, j + len);
-            DoubleVector y2 = DoubleVector.fromArray(D, y, j + 2 * len), y3 = DoubleVector.fromArray(D, y, j + 3 * len);
-            for (int t = 0; t < count; t++) {
-                DoubleVector wt = DoubleVector.broadcast(D, w[t]);
-                int at = rows[t] * stride + j;
-                y0 = DoubleVector.fromArray(D, a, at).fma(wt, y0);
-                y1 = DoubleVector.fromArray(D, a, at + len).fma(wt, y1);
-                y2 = DoubleVector.fromArray(D, a, at + 2 * len).fma(wt, y2);
-                y3 = DoubleVector.fromArray(D, a, at + 3 * len).fma(wt, y3);
-            }
-            y0.intoArray(y, j);
-            y1.intoArray(y, j + len);
-            y2.intoArray(y, j + 2 * len);
-            y3.intoArray(y, j + 3 * len);
-        }
-        for (; j < bound; j += len) {
-            DoubleVector y0 = DoubleVector.fromArray(D, y, j);
-            for (int t = 0; t < count; t++) {
-                y0 = DoubleVector.fromArray(D, a, rows[t] * stride + j).fma(DoubleVector.broadcast(D, w[t]), y0);
-            }
-            y0.intoArray(y, j);
-        }
-        for (; j < n; j++) {
-            double s = y[j];
-            for (int t = 0; t < count; t++) s += w[t] * a[rows[t] * stride + j];
-            y[j] = s;
-        }
-    }
-
     /** y += alpha * x, x float, y double (state accumulation). */
     public static void axpy(double alpha, float[] x, int xo, double[] y, int yo, int n) {
         int i = 0;

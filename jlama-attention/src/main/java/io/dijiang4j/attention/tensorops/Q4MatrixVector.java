@@ -49,6 +49,9 @@ import jdk.incubator.vector.VectorSpecies;
  * weights where they lie in the tensor's memory, one vector read per vector of weights; the group of 8 and (512-bit) 4 read them from an array copy, two weight rows at a time, and the block scales are
  * always copied, several rows per bulk read ({@link TensorRows.Q4Row#copyRows}). Rows that need padding are copied,
  * padded, into native scratch read like the tensor's memory.
+ *
+ * <p>One activation row over rows that lie end to end goes to a native kernel instead where one is present and this
+ * CPU runs it ({@link NativeQ4Rows}: int8 dot products, about 2.5x this class's one-row kernel).
  */
 final class Q4MatrixVector {
     /** The kernels' own width (at least 128 bits: four int lanes to a block). */
@@ -97,6 +100,19 @@ final class Q4MatrixVector {
 
     private static final ThreadLocal<Q4MatrixVector> SCRATCH = ThreadLocal.withInitial(Q4MatrixVector::new);
 
+    private static final System.Logger LOG = System.getLogger(Q4MatrixVector.class.getName());
+    /** A native kernel for one activation row ({@link NativeQ4Rows}), or null: this class's own kernels. */
+    private static final NativeQ4Rows NATIVE = NativeQ4Rows.find();
+
+    static {
+        LOG.log(
+                System.Logger.Level.INFO,
+                NATIVE != null
+                        ? "one-row Q4 decode products: native kernel (" + NATIVE.describe() + ")"
+                        : "one-row Q4 decode products: Vector API kernels (no native kernel for this CPU, or "
+                                + NativeQ4Rows.PROPERTY + "=false)");
+    }
+
     private byte[] packed = new byte[0];
     /**
      * Native scratch that rows of an odd number of blocks are copied into, padded, so that the kernels read them like
@@ -135,6 +151,9 @@ final class Q4MatrixVector {
     private void run(Q4ByteBufferTensor t, int row, int col, int n, int rows, float[] x, int m, float[] out) {
         int padded = (n + GROUP - 1) / GROUP * GROUP;
         int rowBytes = padded / 2, rowScales = padded / BLOCK;
+        if (m == 1 && NATIVE != null && contiguous(t, row, col, n, rows, n / 2)) {
+            if (NATIVE.product(t, row, col, n, rows, x, out)) return;
+        }
         int kernelRows = m % 8 >= PAD_TO_EIGHT_FROM ? (m / 8 + 1) * 8 : m; // rows past m: zero activations
         if (xp.length < kernelRows * padded || offsets.length < m * padded / 8) {
             xp = new float[kernelRows * padded];

@@ -58,36 +58,6 @@ class VecTest {
         }
     }
 
-    /** The double version over a list of rows: bit for bit the axpy per listed row, and the float64 sum. */
-    @Test
-    void listedWeightedRowsEqualAxpyPerRowBitForBit() {
-        SplittableRandom random = new SplittableRandom(4);
-        for (int count : new int[] {0, 1, 5, 31}) {
-            for (int n = 0; n < 90; n += n < 40 ? 1 : 7) {
-                int stride = n + random.nextInt(3), available = count + 3;
-                double[] a = new double[available * stride + n], w = new double[count], y = new double[n + 1];
-                int[] rows = new int[count];
-                for (int i = 0; i < a.length; i++) a[i] = random.nextDouble(-1, 1);
-                for (int t = 0; t < count; t++) {
-                    w[t] = random.nextDouble(0, 2);
-                    rows[t] = random.nextInt(available);
-                }
-                for (int i = 0; i < y.length; i++) y[i] = random.nextDouble(-1, 1);
-                double[] viaAxpy = y.clone(), blocked = y.clone();
-                for (int t = 0; t < count; t++) VectorOps.axpy(w[t], a, rows[t] * stride, viaAxpy, 0, n);
-                VectorOps.addWeightedRows(w, a, stride, rows, count, blocked, n);
-                for (int j = 0; j < y.length; j++) {
-                    assertEquals(Double.doubleToLongBits(viaAxpy[j]), Double.doubleToLongBits(blocked[j]), "n=" + n);
-                }
-                for (int j = 0; j < n; j++) {
-                    double exact = y[j];
-                    for (int t = 0; t < count; t++) exact += w[t] * a[rows[t] * stride + j];
-                    assertEquals(exact, blocked[j], 1e-12 * (count + 1), "count=" + count + " n=" + n);
-                }
-            }
-        }
-    }
-
     /** Four rows at a time: each distance bit for bit {@code squaredDistance}'s, and the float64 loop's. */
     @Test
     void squaredDistancesOfManyRowsEqualOneAtATime() {

@@ -7,7 +7,8 @@ import java.util.Arrays;
 /**
  * The online centroid memory of one KV head (docs/MATH.md §4): the evicted tokens clustered online into at most L
  * clusters, each kept as its count n_l, key sum and value sum (float64, so a long sequence does not drift), and read
- * as the centroid map reads its clusters:
+ * as the centroid map reads its clusters (through float copies of tau c_l and of the value means, derived from the
+ * sums: a query reads half the bytes):
  *
  * <pre>
  *   a_l = tau q . c_l + log n_l,      c_l = keySum_l / n_l
@@ -35,6 +36,8 @@ public final class OnlineCentroidMemory implements EvictedMemory {
     // derived from the sums
     private final double[] centroids; // [L + 1][d]
     private final float[] queryCentroids; // [L + 1][d], tau c_l in float: a query's scores are one SIMD dot each
+    // [L + 1][d], valueSum_l / n_l in float: a query reads half the bytes of the sums, twice the lanes a vector
+    private final float[] valueMeans;
     private final double[] logCounts; // [L + 1]
     private final double[] costs; // [L + 1][L + 1], merge cost of every pair, both triangles
     // per slot a, the cheapest pair (a, b) with b > a: its cost (+infinity if none) and b (-1 if none, ties to the
@@ -44,8 +47,8 @@ public final class OnlineCentroidMemory implements EvictedMemory {
     private boolean derivedValid = true;
     // query scratch
     private final double[] logits; // [L]
-    private final int[] readRows; // [L]: the clusters a query reads (weight > 0), in order
-    private final double[] readWeights; // [L]: their w_l / n_l
+    private final float[] readWeights; // [L]: w_l of every cluster in use
+    private final float[] readSum; // [d]: sum over l of w_l valueMean_l
     private final double[] distances; // [L + 1]: one cluster's merge costs with every slot
 
     public OnlineCentroidMemory(int clusters, int headDim, double scale) {
@@ -59,13 +62,14 @@ public final class OnlineCentroidMemory implements EvictedMemory {
         valueSums = new double[slots * d];
         centroids = new double[slots * d];
         queryCentroids = new float[slots * d];
+        valueMeans = new float[slots * d];
         logCounts = new double[slots];
         costs = new double[slots * slots];
         rowMin = new double[slots];
         rowArg = new int[slots];
         logits = new double[clusters];
-        readRows = new int[clusters];
-        readWeights = new double[clusters];
+        readWeights = new float[clusters];
+        readSum = new float[headDim];
         distances = new double[slots];
     }
 
@@ -188,6 +192,7 @@ public final class OnlineCentroidMemory implements EvictedMemory {
         System.arraycopy(valueSums, from * d, valueSums, to * d, d);
         System.arraycopy(centroids, from * d, centroids, to * d, d);
         System.arraycopy(queryCentroids, from * d, queryCentroids, to * d, d);
+        System.arraycopy(valueMeans, from * d, valueMeans, to * d, d);
         logCounts[to] = logCounts[from];
         for (int o = 0; o < count; o++) {
             double c = o == to ? 0 : costs[from * slots + o];
@@ -223,6 +228,7 @@ public final class OnlineCentroidMemory implements EvictedMemory {
             double c = keySums[s * d + i] / n;
             centroids[s * d + i] = c;
             queryCentroids[s * d + i] = (float) (scale * c);
+            valueMeans[s * d + i] = (float) (valueSums[s * d + i] / n);
         }
         logCounts[s] = Math.log(n);
     }
@@ -253,15 +259,14 @@ public final class OnlineCentroidMemory implements EvictedMemory {
     @Override
     public double accumulate(double rowMax, double logGain, double[] num) {
         double den = 0, shift = logGain - rowMax;
-        int read = 0;
         for (int l = 0; l < count; l++) {
             double w = Math.exp(logits[l] + shift); // <= 1: rowMax >= every a_l + log g
-            if (w == 0) continue;
-            readRows[read] = l;
-            readWeights[read++] = w / counts[l];
+            readWeights[l] = (float) w;
             den += w;
         }
-        VectorOps.addWeightedRows(readWeights, valueSums, d, readRows, read, num, d);
+        Arrays.fill(readSum, 0f);
+        VectorOps.addWeightedRows(readWeights, 0, valueMeans, 0, d, count, readSum, 0, d);
+        for (int i = 0; i < d; i++) num[i] += readSum[i];
         return den;
     }
 

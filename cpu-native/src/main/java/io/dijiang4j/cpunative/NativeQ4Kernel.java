@@ -1,0 +1,143 @@
+package io.dijiang4j.cpunative;
+
+import static java.lang.foreign.ValueLayout.ADDRESS;
+import static java.lang.foreign.ValueLayout.JAVA_INT;
+
+import com.github.tjake.jlama.tensor.FloatBufferTensor;
+import com.github.tjake.jlama.tensor.Q4ByteBufferTensor;
+import io.dijiang4j.attention.tensorops.NativeQ4Rows;
+import java.io.InputStream;
+import java.lang.foreign.Arena;
+import java.lang.foreign.FunctionDescriptor;
+import java.lang.foreign.Linker;
+import java.lang.foreign.MemorySegment;
+import java.lang.foreign.SymbolLookup;
+import java.lang.invoke.MethodHandle;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.nio.file.StandardCopyOption;
+import java.util.Arrays;
+import java.util.Locale;
+
+/**
+ * One session's decode product of Q4 weights in native code ({@code src/main/c/q4_rows.c}): AVX-512 VNNI's int8
+ * dot product over activations quantized per block of 32, once per product on each thread (a decode product reaches
+ * a thread as several chunks of rows with the same activations). The library is a resource of this jar (linux-x86_64),
+ * copied to a temporary file and loaded once; a CPU without the instructions, another platform or a library that
+ * does not load leaves the kernel unavailable (Jlama's products then run on the Vector API kernels). The downcall is
+ * critical: the kernel neither blocks nor calls back, so heap arrays and Jlama's heap-backed tensors pass by address.
+ */
+public final class NativeQ4Kernel implements NativeQ4Rows {
+    static final String LIBRARY_RESOURCE = "linux-x86_64/libdijiang_cpu.so";
+    private static final Bound BOUND = Bound.load();
+    private static final ThreadLocal<Quantized> QUANTIZED = ThreadLocal.withInitial(Quantized::new);
+
+    /** One thread's activations as the kernel takes them, and the activations they were made from. */
+    private static final class Quantized {
+        float[] from = new float[0];
+        int n = -1;
+        byte[] xq = new byte[0];
+        float[] xsv = new float[0], xoff = new float[0];
+
+        /** Quantizes x[0..n) unless it equals the activations quantized last. */
+        void prepare(float[] x, int n) throws Throwable {
+            if (n == this.n && Arrays.equals(x, 0, n, from, 0, n)) return;
+            int blocks = n / Q4ByteBufferTensor.BLOCK_SIZE;
+            if (from.length < n) {
+                from = new float[n];
+                xq = new byte[n];
+                xsv = new float[8 * (blocks / 2 + 1)];
+                xoff = new float[blocks];
+            }
+            BOUND.quantize()
+                    .invokeExact(
+                            MemorySegment.ofArray(x),
+                            blocks,
+                            MemorySegment.ofArray(xq),
+                            MemorySegment.ofArray(xsv),
+                            MemorySegment.ofArray(xoff));
+            System.arraycopy(x, 0, from, 0, n);
+            this.n = n;
+        }
+    }
+
+    /** The bound library, or why there is none. */
+    private record Bound(MethodHandle quantize, MethodHandle rows, String unavailable) {
+        static Bound load() {
+            String os = System.getProperty("os.name", "").toLowerCase(Locale.ROOT);
+            String arch = System.getProperty("os.arch", "");
+            if (!os.contains("linux") || !(arch.equals("amd64") || arch.equals("x86_64"))) {
+                return new Bound(null, null, "no native library for " + os + "/" + arch);
+            }
+            try {
+                Path file = Files.createTempFile("dijiang_cpu", ".so");
+                file.toFile().deleteOnExit();
+                try (InputStream in = NativeQ4Kernel.class.getResourceAsStream(LIBRARY_RESOURCE)) {
+                    if (in == null) return new Bound(null, null, "library resource " + LIBRARY_RESOURCE + " missing");
+                    Files.copy(in, file, StandardCopyOption.REPLACE_EXISTING);
+                }
+                Linker linker = Linker.nativeLinker();
+                SymbolLookup lookup = SymbolLookup.libraryLookup(file, Arena.global());
+                MethodHandle supported = linker.downcallHandle(
+                        lookup.find("dj_q4_supported").orElseThrow(), FunctionDescriptor.of(JAVA_INT));
+                if ((int) supported.invokeExact() == 0) {
+                    return new Bound(null, null, "this CPU lacks AVX-512 VNNI");
+                }
+                MethodHandle quantize = linker.downcallHandle(
+                        lookup.find("dj_q4_quantize").orElseThrow(),
+                        FunctionDescriptor.ofVoid(ADDRESS, JAVA_INT, ADDRESS, ADDRESS, ADDRESS),
+                        Linker.Option.critical(true));
+                MethodHandle rows = linker.downcallHandle(
+                        lookup.find("dj_q4_rows").orElseThrow(),
+                        FunctionDescriptor.ofVoid(
+                                ADDRESS, ADDRESS, JAVA_INT, JAVA_INT, ADDRESS, ADDRESS, ADDRESS, ADDRESS),
+                        Linker.Option.critical(true));
+                return new Bound(quantize, rows, null);
+            } catch (Throwable e) { // IOException, a linkage error, or the library's own failure to load
+                return new Bound(null, null, "native library not loaded: " + e);
+            }
+        }
+    }
+
+    /** Why the kernel is unavailable, or null when it is. */
+    public static String unavailableReason() {
+        return BOUND.unavailable();
+    }
+
+    @Override
+    public boolean available() {
+        return BOUND.rows() != null;
+    }
+
+    @Override
+    public String describe() {
+        return available() ? "AVX-512 VNNI, int8 activations per block of 32" : BOUND.unavailable();
+    }
+
+    @Override
+    public boolean product(Q4ByteBufferTensor t, int row, int col, int n, int rows, float[] x, float[] out) {
+        int blocks = n / Q4ByteBufferTensor.BLOCK_SIZE;
+        if (!available() || n % Q4ByteBufferTensor.BLOCK_SIZE != 0 || n <= 0 || rows <= 0) return false;
+        FloatBufferTensor scales = t.getBlockF();
+        MemorySegment packed = t.getMemorySegment().asSlice(t.getMemorySegmentOffset(t.getOffset(row, col)));
+        MemorySegment scale = scales.getMemorySegment()
+                .asSlice(scales.getMemorySegmentOffset(scales.getOffset(row, col / Q4ByteBufferTensor.BLOCK_SIZE)));
+        try {
+            Quantized q = QUANTIZED.get();
+            q.prepare(x, n);
+            BOUND.rows()
+                    .invokeExact(
+                            packed,
+                            scale,
+                            rows,
+                            blocks,
+                            MemorySegment.ofArray(q.xq),
+                            MemorySegment.ofArray(q.xsv),
+                            MemorySegment.ofArray(q.xoff),
+                            MemorySegment.ofArray(out));
+            return true;
+        } catch (Throwable e) {
+            throw new IllegalStateException("native Q4 kernel failed", e);
+        }
+    }
+}
