@@ -20,9 +20,10 @@ import java.util.Arrays;
 import java.util.Locale;
 
 /**
- * One session's decode product of Q4 weights in native code ({@code src/main/c/q4_rows.c}): AVX-512 VNNI's int8
- * dot product over activations quantized per block of 32, once per product on each thread (a decode product reaches
- * a thread as several chunks of rows with the same activations). The library is a resource of this jar (linux-x86_64),
+ * Decode products of Q4 weights in native code ({@code src/main/c/q4_rows.c}): AVX-512 VNNI's int8 dot product over
+ * activations quantized per block of 32, once per product on each thread (a decode product reaches a thread as
+ * several chunks of rows with the same activations); activation rows in groups of four share each block's unpacked
+ * weights, and a row's result does not depend on the group it is in. The library is a resource of this jar (linux-x86_64),
  * copied to a temporary file and loaded once; a CPU without the instructions, another platform or a library that
  * does not load leaves the kernel unavailable (Jlama's products then run on the Vector API kernels). The downcall is
  * critical: the kernel neither blocks nor calls back, so heap arrays and Jlama's heap-backed tensors pass by address.
@@ -35,28 +36,30 @@ public final class NativeQ4Kernel implements NativeQ4Rows {
     /** One thread's activations as the kernel takes them, and the activations they were made from. */
     private static final class Quantized {
         float[] from = new float[0];
-        int n = -1;
+        int m = -1, n = -1;
         byte[] xq = new byte[0];
         float[] xsv = new float[0], xoff = new float[0];
 
-        /** Quantizes x[0..n) unless it equals the activations quantized last. */
-        void prepare(float[] x, int n) throws Throwable {
-            if (n == this.n && Arrays.equals(x, 0, n, from, 0, n)) return;
+        /** Quantizes x (m rows of n) unless it equals the activations quantized last. */
+        void prepare(float[] x, int m, int n) throws Throwable {
+            if (m == this.m && n == this.n && Arrays.equals(x, 0, m * n, from, 0, m * n)) return;
             int blocks = n / Q4ByteBufferTensor.BLOCK_SIZE;
-            if (from.length < n) {
-                from = new float[n];
-                xq = new byte[n];
-                xsv = new float[8 * (blocks / 2 + 1)];
-                xoff = new float[blocks];
+            if (from.length < m * n || xsv.length < m * 8 * (blocks / 2 + 1)) {
+                from = new float[m * n];
+                xq = new byte[m * n];
+                xsv = new float[m * 8 * (blocks / 2 + 1)];
+                xoff = new float[m * blocks];
             }
             BOUND.quantize()
                     .invokeExact(
                             MemorySegment.ofArray(x),
+                            m,
                             blocks,
                             MemorySegment.ofArray(xq),
                             MemorySegment.ofArray(xsv),
                             MemorySegment.ofArray(xoff));
-            System.arraycopy(x, 0, from, 0, n);
+            System.arraycopy(x, 0, from, 0, m * n);
+            this.m = m;
             this.n = n;
         }
     }
@@ -85,12 +88,12 @@ public final class NativeQ4Kernel implements NativeQ4Rows {
                 }
                 MethodHandle quantize = linker.downcallHandle(
                         lookup.find("dj_q4_quantize").orElseThrow(),
-                        FunctionDescriptor.ofVoid(ADDRESS, JAVA_INT, ADDRESS, ADDRESS, ADDRESS),
+                        FunctionDescriptor.ofVoid(ADDRESS, JAVA_INT, JAVA_INT, ADDRESS, ADDRESS, ADDRESS),
                         Linker.Option.critical(true));
                 MethodHandle rows = linker.downcallHandle(
                         lookup.find("dj_q4_rows").orElseThrow(),
                         FunctionDescriptor.ofVoid(
-                                ADDRESS, ADDRESS, JAVA_INT, JAVA_INT, ADDRESS, ADDRESS, ADDRESS, ADDRESS),
+                                ADDRESS, ADDRESS, JAVA_INT, JAVA_INT, JAVA_INT, ADDRESS, ADDRESS, ADDRESS, ADDRESS),
                         Linker.Option.critical(true));
                 return new Bound(quantize, rows, null);
             } catch (Throwable e) { // IOException, a linkage error, or the library's own failure to load
@@ -115,22 +118,23 @@ public final class NativeQ4Kernel implements NativeQ4Rows {
     }
 
     @Override
-    public boolean product(Q4ByteBufferTensor t, int row, int col, int n, int rows, float[] x, float[] out) {
+    public boolean product(Q4ByteBufferTensor t, int row, int col, int n, int rows, float[] x, int m, float[] out) {
         int blocks = n / Q4ByteBufferTensor.BLOCK_SIZE;
-        if (!available() || n % Q4ByteBufferTensor.BLOCK_SIZE != 0 || n <= 0 || rows <= 0) return false;
+        if (!available() || n % Q4ByteBufferTensor.BLOCK_SIZE != 0 || n <= 0 || rows <= 0 || m <= 0) return false;
         FloatBufferTensor scales = t.getBlockF();
         MemorySegment packed = t.getMemorySegment().asSlice(t.getMemorySegmentOffset(t.getOffset(row, col)));
         MemorySegment scale = scales.getMemorySegment()
                 .asSlice(scales.getMemorySegmentOffset(scales.getOffset(row, col / Q4ByteBufferTensor.BLOCK_SIZE)));
         try {
             Quantized q = QUANTIZED.get();
-            q.prepare(x, n);
+            q.prepare(x, m, n);
             BOUND.rows()
                     .invokeExact(
                             packed,
                             scale,
                             rows,
                             blocks,
+                            m,
                             MemorySegment.ofArray(q.xq),
                             MemorySegment.ofArray(q.xsv),
                             MemorySegment.ofArray(q.xoff),

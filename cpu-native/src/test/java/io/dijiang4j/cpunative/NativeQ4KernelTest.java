@@ -7,6 +7,7 @@ import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
 import com.github.tjake.jlama.tensor.FloatBufferTensor;
 import com.github.tjake.jlama.tensor.Q4ByteBufferTensor;
+import java.util.Arrays;
 import java.util.SplittableRandom;
 import org.junit.jupiter.api.Test;
 
@@ -46,9 +47,9 @@ class NativeQ4KernelTest {
                 Q4ByteBufferTensor t = randomQ4(total, n, random);
                 float[] x = new float[n];
                 for (int c = 0; c < n; c++) x[c] = (float) random.nextDouble(-2, 2);
-                if (blocks > 2) java.util.Arrays.fill(x, BLOCK, 2 * BLOCK, 0f); // a block of zeros: scale 0
+                if (blocks > 2) Arrays.fill(x, BLOCK, 2 * BLOCK, 0f); // a block of zeros: scale 0
                 float[] out = new float[rows];
-                assertTrue(kernel.product(t, first, 0, n, rows, x, out), "blocks=" + blocks);
+                assertTrue(kernel.product(t, first, 0, n, rows, x, 1, out), "blocks=" + blocks);
                 double[] xq = quantized(x, 0, n);
                 for (int j = 0; j < rows; j++) {
                     double exact = 0, magnitude = 0, unquantized = 0, bound = 0;
@@ -68,6 +69,40 @@ class NativeQ4KernelTest {
         }
     }
 
+    /**
+     * Several activation rows (the sessions of a pass): each equals its float64 twin, and bit for bit the same row
+     * multiplied alone, whatever group of four it falls in.
+     */
+    @Test
+    void severalActivationRowsEqualEachRowAloneBitForBit() {
+        assumeTrue(kernel.available(), "no native kernel here: " + NativeQ4Kernel.unavailableReason());
+        SplittableRandom random = new SplittableRandom();
+        for (int blocks : new int[] {1, 3, 16}) {
+            for (int m : new int[] {2, 4, 5, 9}) {
+                int n = blocks * BLOCK, rows = 1 + random.nextInt(12);
+                Q4ByteBufferTensor t = randomQ4(rows, n, random);
+                float[] x = new float[m * n], out = new float[m * rows];
+                for (int c = 0; c < m * n; c++) x[c] = (float) random.nextDouble(-2, 2);
+                assertTrue(kernel.product(t, 0, 0, n, rows, x, m, out));
+                for (int i = 0; i < m; i++) {
+                    float[] alone = new float[rows];
+                    assertTrue(kernel.product(t, 0, 0, n, rows, Arrays.copyOfRange(x, i * n, (i + 1) * n), 1, alone));
+                    double[] xq = quantized(x, i * n, n);
+                    for (int j = 0; j < rows; j++) {
+                        String at = "blocks=" + blocks + " m=" + m + " i=" + i + " j=" + j;
+                        assertEquals(Float.floatToIntBits(alone[j]), Float.floatToIntBits(out[i * rows + j]), at);
+                        double exact = 0, magnitude = 0;
+                        for (int c = 0; c < n; c++) {
+                            exact += t.get(j, c) * xq[c];
+                            magnitude += Math.abs(t.get(j, c) * xq[c]);
+                        }
+                        assertEquals(exact, out[i * rows + j], 1e-5 * (1 + magnitude), at);
+                    }
+                }
+            }
+        }
+    }
+
     /** The quantized activations are kept per thread for the next chunk: an activation changed in place is seen. */
     @Test
     void activationsChangedInPlaceAreQuantizedAgain() {
@@ -77,9 +112,9 @@ class NativeQ4KernelTest {
         Q4ByteBufferTensor t = randomQ4(rows, n, random);
         float[] x = new float[n], first = new float[rows], second = new float[rows];
         for (int c = 0; c < n; c++) x[c] = (float) random.nextDouble(-1, 1);
-        assertTrue(kernel.product(t, 0, 0, n, rows, x, first));
+        assertTrue(kernel.product(t, 0, 0, n, rows, x, 1, first));
         x[37] += 3f; // block 1's largest value now: its scale changes too
-        assertTrue(kernel.product(t, 0, 0, n, rows, x, second));
+        assertTrue(kernel.product(t, 0, 0, n, rows, x, 1, second));
         double[] xq = quantized(x, 0, n);
         for (int j = 0; j < rows; j++) {
             double exact = 0, magnitude = 0;
@@ -96,8 +131,8 @@ class NativeQ4KernelTest {
         assumeTrue(kernel.available(), "no native kernel here: " + NativeQ4Kernel.unavailableReason());
         Q4ByteBufferTensor t = randomQ4(2, 64, new SplittableRandom(1));
         float[] out = {7f, 7f};
-        assertFalse(kernel.product(t, 0, 0, 40, 2, new float[64], out), "not a whole number of blocks");
-        assertFalse(kernel.product(t, 0, 0, 64, 0, new float[64], out), "no rows");
+        assertFalse(kernel.product(t, 0, 0, 40, 2, new float[64], 1, out), "not a whole number of blocks");
+        assertFalse(kernel.product(t, 0, 0, 64, 0, new float[64], 1, out), "no rows");
         assertEquals(7f, out[0]);
     }
 }

@@ -4,8 +4,8 @@ import com.github.tjake.jlama.tensor.Q4ByteBufferTensor;
 import java.util.ServiceLoader;
 
 /**
- * A native kernel for one session's decode product of Q4 weights (one activation row by weight rows that lie end to
- * end), found through {@link ServiceLoader}: the cpu-native module (Java 22+) provides one for x86-64 CPUs with
+ * A native kernel for decode products of Q4 weights (a few activation rows, one per session of a pass, by weight rows
+ * that lie end to end), found through {@link ServiceLoader}: the cpu-native module (Java 22+) provides one for x86-64 CPUs with
  * AVX-512 VNNI, whose int8 dot product the Vector API cannot reach. It quantizes the activations to int8 per block
  * of 32, as Jlama's own Q4 path does. {@link Q4MatrixVector} uses it when one is present and {@link #available()},
  * unless {@code -Ddijiang.native_kernels=false}; otherwise its own kernels.
@@ -21,11 +21,12 @@ public interface NativeQ4Rows {
     String describe();
 
     /**
-     * out[j] = sum over c < n of x[c] * t[row + j, col + c], j < rows, for rows whose packed bytes and scales lie end
-     * to end in t's memory and n a whole number of blocks; returns false (writing nothing) when the kernel does not
-     * take this shape (the caller then runs its own kernel).
+     * out[i * rows + j] = sum over c < n of x[i * n + c] * t[row + j, col + c], i < m, j < rows, for rows whose packed
+     * bytes and scales lie end to end in t's memory and n a whole number of blocks; each activation row's result is
+     * the same whatever m is. Returns false (writing nothing) when the kernel does not take this shape (the caller
+     * then runs its own kernel).
      */
-    boolean product(Q4ByteBufferTensor t, int row, int col, int n, int rows, float[] x, float[] out);
+    boolean product(Q4ByteBufferTensor t, int row, int col, int n, int rows, float[] x, int m, float[] out);
 
     /** The provider that is present and available, or null (logged once, at first use). */
     static NativeQ4Rows find() {

@@ -50,8 +50,8 @@ import jdk.incubator.vector.VectorSpecies;
  * always copied, several rows per bulk read ({@link TensorRows.Q4Row#copyRows}). Rows that need padding are copied,
  * padded, into native scratch read like the tensor's memory.
  *
- * <p>One activation row over rows that lie end to end goes to a native kernel instead where one is present and this
- * CPU runs it ({@link NativeQ4Rows}: int8 dot products, about 2.5x this class's one-row kernel).
+ * <p>Activation rows over weight rows that lie end to end (decode products) go to a native kernel instead where one is
+ * present and this CPU runs it ({@link NativeQ4Rows}: int8 dot products; one row 2.2-2.9x this class's kernel).
  */
 final class Q4MatrixVector {
     /** The kernels' own width (at least 128 bits: four int lanes to a block). */
@@ -101,15 +101,15 @@ final class Q4MatrixVector {
     private static final ThreadLocal<Q4MatrixVector> SCRATCH = ThreadLocal.withInitial(Q4MatrixVector::new);
 
     private static final System.Logger LOG = System.getLogger(Q4MatrixVector.class.getName());
-    /** A native kernel for one activation row ({@link NativeQ4Rows}), or null: this class's own kernels. */
+    /** A native kernel for decode products ({@link NativeQ4Rows}), or null: this class's own kernels. */
     private static final NativeQ4Rows NATIVE = NativeQ4Rows.find();
 
     static {
         LOG.log(
                 System.Logger.Level.INFO,
                 NATIVE != null
-                        ? "one-row Q4 decode products: native kernel (" + NATIVE.describe() + ")"
-                        : "one-row Q4 decode products: Vector API kernels (no native kernel for this CPU, or "
+                        ? "Q4 decode products: native kernel (" + NATIVE.describe() + ")"
+                        : "Q4 decode products: Vector API kernels (no native kernel for this CPU, or "
                                 + NativeQ4Rows.PROPERTY + "=false)");
     }
 
@@ -151,8 +151,8 @@ final class Q4MatrixVector {
     private void run(Q4ByteBufferTensor t, int row, int col, int n, int rows, float[] x, int m, float[] out) {
         int padded = (n + GROUP - 1) / GROUP * GROUP;
         int rowBytes = padded / 2, rowScales = padded / BLOCK;
-        if (m == 1 && NATIVE != null && contiguous(t, row, col, n, rows, n / 2)) {
-            if (NATIVE.product(t, row, col, n, rows, x, out)) return;
+        if (NATIVE != null && contiguous(t, row, col, n, rows, n / 2)) {
+            if (NATIVE.product(t, row, col, n, rows, x, m, out)) return;
         }
         int kernelRows = m % 8 >= PAD_TO_EIGHT_FROM ? (m / 8 + 1) * 8 : m; // rows past m: zero activations
         if (xp.length < kernelRows * padded || offsets.length < m * padded / 8) {
