@@ -20,12 +20,12 @@ import java.util.Arrays;
 import java.util.Locale;
 
 /**
- * Decode products of Q4 weights in native code ({@code src/main/c/q4_rows.c}): AVX-512 VNNI's int8 dot product over
- * activations quantized per block of 32, once per product on each thread (a decode product reaches a thread as
+ * Decode products of Q4 weights in native code ({@code src/main/c/q4_rows.c}): int8 dot products (AVX-512 VNNI, or
+ * AVX2's multiply-adds, the same bits) over activations quantized per block of 32, once per product on each thread (a decode product reaches a thread as
  * several chunks of rows with the same activations); activation rows in groups of four share each block's unpacked
  * weights, and a row's result does not depend on the group it is in. The library is a resource of this jar (linux-x86_64),
- * copied to a temporary file and loaded once; a CPU without the instructions, another platform or a library that
- * does not load leaves the kernel unavailable (Jlama's products then run on the Vector API kernels). The downcall is
+ * copied to a temporary file and loaded once; a CPU without AVX2 and FMA, another platform or a library that does
+ * not load leaves the kernel unavailable (Jlama's products then run on the Vector API kernels). The downcall is
  * critical: the kernel neither blocks nor calls back, so heap arrays and Jlama's heap-backed tensors pass by address.
  */
 public final class NativeQ4Kernel implements NativeQ4Rows {
@@ -64,57 +64,82 @@ public final class NativeQ4Kernel implements NativeQ4Rows {
         }
     }
 
-    /** The bound library, or why there is none. */
-    private record Bound(MethodHandle quantize, MethodHandle rows, String unavailable) {
+    /** The bound library (the kernels of each level this CPU runs, null otherwise), or why there is none. */
+    private record Bound(MethodHandle quantize, MethodHandle vnni, MethodHandle avx2, String unavailable) {
         static Bound load() {
             String os = System.getProperty("os.name", "").toLowerCase(Locale.ROOT);
             String arch = System.getProperty("os.arch", "");
             if (!os.contains("linux") || !(arch.equals("amd64") || arch.equals("x86_64"))) {
-                return new Bound(null, null, "no native library for " + os + "/" + arch);
+                return new Bound(null, null, null, "no native library for " + os + "/" + arch);
             }
             try {
                 Path file = Files.createTempFile("dijiang_cpu", ".so");
                 file.toFile().deleteOnExit();
                 try (InputStream in = NativeQ4Kernel.class.getResourceAsStream(LIBRARY_RESOURCE)) {
-                    if (in == null) return new Bound(null, null, "library resource " + LIBRARY_RESOURCE + " missing");
+                    if (in == null)
+                        return new Bound(null, null, null, "library resource " + LIBRARY_RESOURCE + " missing");
                     Files.copy(in, file, StandardCopyOption.REPLACE_EXISTING);
                 }
                 Linker linker = Linker.nativeLinker();
                 SymbolLookup lookup = SymbolLookup.libraryLookup(file, Arena.global());
-                MethodHandle supported = linker.downcallHandle(
-                        lookup.find("dj_q4_supported").orElseThrow(), FunctionDescriptor.of(JAVA_INT));
-                if ((int) supported.invokeExact() == 0) {
-                    return new Bound(null, null, "this CPU lacks AVX-512 VNNI");
-                }
+                MethodHandle levelOf = linker.downcallHandle(
+                        lookup.find("dj_q4_level").orElseThrow(), FunctionDescriptor.of(JAVA_INT));
+                int level = (int) levelOf.invokeExact();
+                if (level == 0) return new Bound(null, null, null, "this CPU lacks AVX2 and FMA");
                 MethodHandle quantize = linker.downcallHandle(
                         lookup.find("dj_q4_quantize").orElseThrow(),
                         FunctionDescriptor.ofVoid(ADDRESS, JAVA_INT, JAVA_INT, ADDRESS, ADDRESS, ADDRESS),
                         Linker.Option.critical(true));
-                MethodHandle rows = linker.downcallHandle(
-                        lookup.find("dj_q4_rows").orElseThrow(),
-                        FunctionDescriptor.ofVoid(
-                                ADDRESS, ADDRESS, JAVA_INT, JAVA_INT, JAVA_INT, ADDRESS, ADDRESS, ADDRESS, ADDRESS),
-                        Linker.Option.critical(true));
-                return new Bound(quantize, rows, null);
+                FunctionDescriptor rows = FunctionDescriptor.ofVoid(
+                        ADDRESS, ADDRESS, JAVA_INT, JAVA_INT, JAVA_INT, ADDRESS, ADDRESS, ADDRESS, ADDRESS);
+                MethodHandle vnni = level < 2
+                        ? null
+                        : linker.downcallHandle(
+                                lookup.find("dj_q4_rows_vnni").orElseThrow(), rows, Linker.Option.critical(true));
+                MethodHandle avx2 = linker.downcallHandle(
+                        lookup.find("dj_q4_rows_avx2").orElseThrow(), rows, Linker.Option.critical(true));
+                return new Bound(quantize, vnni, avx2, null);
             } catch (Throwable e) { // IOException, a linkage error, or the library's own failure to load
-                return new Bound(null, null, "native library not loaded: " + e);
+                return new Bound(null, null, null, "native library not loaded: " + e);
             }
         }
     }
 
-    /** Why the kernel is unavailable, or null when it is. */
+    /** The kernel of the best level this CPU runs (null when none), and its name for the log. */
+    private final MethodHandle kernel;
+
+    private final String level;
+
+    /** The kernel ServiceLoader makes: the best level this CPU runs, or AVX2 with {@code -Ddijiang.native_kernels=avx2}. */
+    public NativeQ4Kernel() {
+        this(
+                BOUND.vnni() != null && !"avx2".equals(System.getProperty(PROPERTY)) ? BOUND.vnni() : BOUND.avx2(),
+                BOUND.vnni() != null && !"avx2".equals(System.getProperty(PROPERTY)) ? "AVX-512 VNNI" : "AVX2");
+    }
+
+    private NativeQ4Kernel(MethodHandle kernel, String level) {
+        this.kernel = kernel;
+        this.level = level;
+    }
+
+    /** The AVX2 kernel even where VNNI is present (tests: both levels give the same bits), or null without AVX2. */
+    static NativeQ4Kernel avx2() {
+        return BOUND.avx2() == null ? null : new NativeQ4Kernel(BOUND.avx2(), "AVX2");
+    }
+
+    /** Why no kernel is available, or null when one is. */
     public static String unavailableReason() {
         return BOUND.unavailable();
     }
 
     @Override
     public boolean available() {
-        return BOUND.rows() != null;
+        return kernel != null;
     }
 
     @Override
     public String describe() {
-        return available() ? "AVX-512 VNNI, int8 activations per block of 32" : BOUND.unavailable();
+        return available() ? level + " int8 dot products, activations quantized per block of 32" : BOUND.unavailable();
     }
 
     @Override
@@ -128,17 +153,16 @@ public final class NativeQ4Kernel implements NativeQ4Rows {
         try {
             Quantized q = QUANTIZED.get();
             q.prepare(x, m, n);
-            BOUND.rows()
-                    .invokeExact(
-                            packed,
-                            scale,
-                            rows,
-                            blocks,
-                            m,
-                            MemorySegment.ofArray(q.xq),
-                            MemorySegment.ofArray(q.xsv),
-                            MemorySegment.ofArray(q.xoff),
-                            MemorySegment.ofArray(out));
+            kernel.invokeExact(
+                    packed,
+                    scale,
+                    rows,
+                    blocks,
+                    m,
+                    MemorySegment.ofArray(q.xq),
+                    MemorySegment.ofArray(q.xsv),
+                    MemorySegment.ofArray(q.xoff),
+                    MemorySegment.ofArray(out));
             return true;
         } catch (Throwable e) {
             throw new IllegalStateException("native Q4 kernel failed", e);

@@ -31,8 +31,10 @@ class NativeLibraryResourcesTest {
         }
         StringBuilder actual = new StringBuilder();
         try (Stream<Path> files = Files.list(C_SOURCES)) {
-            for (Path c :
-                    files.filter(p -> p.toString().endsWith(".c")).sorted().collect(Collectors.toList())) {
+            for (Path c : files.filter(
+                            p -> p.toString().endsWith(".c") || p.toString().endsWith(".h"))
+                    .sorted()
+                    .collect(Collectors.toList())) {
                 byte[] digest = MessageDigest.getInstance("SHA-256").digest(Files.readAllBytes(c));
                 actual.append(HexFormat.of().formatHex(digest))
                         .append("  ")

@@ -103,6 +103,30 @@ class NativeQ4KernelTest {
         }
     }
 
+    /** The AVX2 kernel (CPUs without VNNI) gives the same bits as the kernel this CPU picks, on odd shapes. */
+    @Test
+    void theAvx2KernelGivesTheSameBits() {
+        NativeQ4Kernel avx2 = NativeQ4Kernel.avx2();
+        assumeTrue(kernel.available() && avx2 != null, "no AVX2 kernel here: " + NativeQ4Kernel.unavailableReason());
+        SplittableRandom random = new SplittableRandom();
+        for (int blocks : new int[] {1, 2, 5, 16}) {
+            for (int m : new int[] {1, 3, 4, 6}) {
+                int n = blocks * BLOCK, rows = 1 + random.nextInt(9);
+                Q4ByteBufferTensor t = randomQ4(rows, n, random);
+                float[] x = new float[m * n], best = new float[m * rows], viaAvx2 = new float[m * rows];
+                for (int c = 0; c < m * n; c++) x[c] = (float) random.nextDouble(-2, 2);
+                assertTrue(kernel.product(t, 0, 0, n, rows, x, m, best));
+                assertTrue(avx2.product(t, 0, 0, n, rows, x, m, viaAvx2));
+                for (int k = 0; k < m * rows; k++) {
+                    assertEquals(
+                            Float.floatToIntBits(best[k]),
+                            Float.floatToIntBits(viaAvx2[k]),
+                            "blocks=" + blocks + " m=" + m + " k=" + k);
+                }
+            }
+        }
+    }
+
     /** The quantized activations are kept per thread for the next chunk: an activation changed in place is seen. */
     @Test
     void activationsChangedInPlaceAreQuantizedAgain() {

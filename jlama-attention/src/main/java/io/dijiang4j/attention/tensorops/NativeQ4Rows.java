@@ -5,13 +5,16 @@ import java.util.ServiceLoader;
 
 /**
  * A native kernel for decode products of Q4 weights (a few activation rows, one per session of a pass, by weight rows
- * that lie end to end), found through {@link ServiceLoader}: the cpu-native module (Java 22+) provides one for x86-64 CPUs with
- * AVX-512 VNNI, whose int8 dot product the Vector API cannot reach. It quantizes the activations to int8 per block
- * of 32, as Jlama's own Q4 path does. {@link Q4MatrixVector} uses it when one is present and {@link #available()},
+ * that lie end to end), found through {@link ServiceLoader}: the cpu-native module (Java 22+) provides one for x86-64
+ * CPUs with AVX2 (AVX-512 VNNI where present), whose int8 dot products the Vector API cannot reach. It quantizes the
+ * activations to int8 per block of 32, as Jlama's own Q4 path does. {@link Q4MatrixVector} uses it when one is present and {@link #available()},
  * unless {@code -Ddijiang.native_kernels=false}; otherwise its own kernels.
  */
 public interface NativeQ4Rows {
-    /** The system property that turns native kernels off ({@code false}); on where available by default. */
+    /**
+     * The system property that turns native kernels off ({@code false}); on where available by default ({@code avx2}:
+     * the cpu-native kernel of AVX2 even where AVX-512 VNNI is present, to compare them).
+     */
     String PROPERTY = "dijiang.native_kernels";
 
     /** Whether this CPU and platform can run the kernel (the library loaded, the instructions present). */
