@@ -112,9 +112,11 @@ public final class NativeQ4Kernel implements NativeQ4Rows {
 
     /** The kernel ServiceLoader makes: the best level this CPU runs, or AVX2 with {@code -Ddijiang.native_kernels=avx2}. */
     public NativeQ4Kernel() {
-        this(
-                BOUND.vnni() != null && !"avx2".equals(System.getProperty(PROPERTY)) ? BOUND.vnni() : BOUND.avx2(),
-                BOUND.vnni() != null && !"avx2".equals(System.getProperty(PROPERTY)) ? "AVX-512 VNNI" : "AVX2");
+        this(BOUND.vnni() != null && !"avx2".equals(System.getProperty(PROPERTY)));
+    }
+
+    private NativeQ4Kernel(boolean vnni) {
+        this(vnni ? BOUND.vnni() : BOUND.avx2(), vnni ? "AVX-512 VNNI" : "AVX2");
     }
 
     private NativeQ4Kernel(MethodHandle kernel, String level) {
@@ -124,7 +126,7 @@ public final class NativeQ4Kernel implements NativeQ4Rows {
 
     /** The AVX2 kernel even where VNNI is present (tests: both levels give the same bits), or null without AVX2. */
     static NativeQ4Kernel avx2() {
-        return BOUND.avx2() == null ? null : new NativeQ4Kernel(BOUND.avx2(), "AVX2");
+        return BOUND.avx2() == null ? null : new NativeQ4Kernel(false);
     }
 
     /** Why no kernel is available, or null when one is. */
@@ -147,9 +149,18 @@ public final class NativeQ4Kernel implements NativeQ4Rows {
         int blocks = n / Q4ByteBufferTensor.BLOCK_SIZE;
         if (!available() || n % Q4ByteBufferTensor.BLOCK_SIZE != 0 || n <= 0 || rows <= 0 || m <= 0) return false;
         FloatBufferTensor scales = t.getBlockF();
-        MemorySegment packed = t.getMemorySegment().asSlice(t.getMemorySegmentOffset(t.getOffset(row, col)));
+        // the native code checks no bounds: every range it reads or writes is checked here (asSlice throws past the
+        // end)
+        if (x.length < (long) m * n || out.length < (long) m * rows) {
+            throw new IllegalArgumentException("native Q4 product: " + m + " x " + n + " activations into " + m + " x "
+                    + rows + " outputs, arrays of " + x.length + " and " + out.length);
+        }
+        MemorySegment packed = t.getMemorySegment()
+                .asSlice(t.getMemorySegmentOffset(t.getOffset(row, col)), (long) rows * blocks * 16);
         MemorySegment scale = scales.getMemorySegment()
-                .asSlice(scales.getMemorySegmentOffset(scales.getOffset(row, col / Q4ByteBufferTensor.BLOCK_SIZE)));
+                .asSlice(
+                        scales.getMemorySegmentOffset(scales.getOffset(row, col / Q4ByteBufferTensor.BLOCK_SIZE)),
+                        (long) rows * blocks * Float.BYTES);
         try {
             Quantized q = QUANTIZED.get();
             q.prepare(x, m, n);

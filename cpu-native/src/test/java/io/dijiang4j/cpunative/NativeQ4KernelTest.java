@@ -2,6 +2,7 @@ package io.dijiang4j.cpunative;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
@@ -158,5 +159,8 @@ class NativeQ4KernelTest {
         assertFalse(kernel.product(t, 0, 0, 40, 2, new float[64], 1, out), "not a whole number of blocks");
         assertFalse(kernel.product(t, 0, 0, 64, 0, new float[64], 1, out), "no rows");
         assertEquals(7f, out[0]);
+        // ranges past the arrays or the tensor are refused before the native code runs
+        assertThrows(IllegalArgumentException.class, () -> kernel.product(t, 0, 0, 64, 2, new float[64], 2, out));
+        assertThrows(IndexOutOfBoundsException.class, () -> kernel.product(t, 1, 0, 64, 2, new float[64], 1, out));
     }
 }
